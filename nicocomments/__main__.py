@@ -1,0 +1,3 @@
+from nicocomments.cli import main
+
+main()

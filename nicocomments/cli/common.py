@@ -1,0 +1,195 @@
+"""What every command shares: the error boundary, logging, options, and the network context."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from nicocomments import auth
+from nicocomments.config import Endpoints, config_dir, default_db
+from nicocomments.errors import ExitStatus, LoginRequired, NicoError
+from nicocomments.http import HttpSettings, NicoSession, make_session
+
+# stdout carries data (tables, exports); everything for humans goes to stderr.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable)
+
+# --- options shared by commands -------------------------------------------------------------
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        envvar="NICO_DB",
+        help="SQLite file or database URL (postgresql://user@host/db). Env: NICO_DB.",
+        show_default=True,
+    ),
+]
+VerboseOption = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="Log more to stderr (-vv for debug).")
+]
+DebugOption = Annotated[
+    bool,
+    typer.Option("--debug", envvar="NICO_DEBUG", help="Show full tracebacks instead of one line."),
+]
+IntervalOption = Annotated[
+    float,
+    typer.Option(
+        "--interval",
+        min=0.0,
+        help="Seconds to wait at least between two requests to the same host.",
+        rich_help_panel="Network",
+    ),
+]
+RetriesOption = Annotated[
+    int,
+    typer.Option(
+        "--retries", min=0, help="Retries after a failed request.", rich_help_panel="Network"
+    ),
+]
+BackoffOption = Annotated[
+    float,
+    typer.Option(
+        "--backoff",
+        min=0.0,
+        help="First wait before a retry, in seconds; doubled on every retry.",
+        rich_help_panel="Network",
+    ),
+]
+BackoffCapOption = Annotated[
+    float,
+    typer.Option(
+        "--backoff-cap", min=0.0, help="Longest wait before a retry.", rich_help_panel="Network"
+    ),
+]
+TimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout", min=0.1, help="Seconds to wait for an answer.", rich_help_panel="Network"
+    ),
+]
+
+DEFAULT_DB = default_db({})  # shown in --help; NICO_DB is applied by typer's envvar
+
+
+# --- the error boundary ------------------------------------------------------------------------
+
+
+def error_line(message: str) -> None:
+    # typer.echo, not rich: one line, never wrapped or marked up.
+    typer.echo(f"Error: {message}", err=True)
+
+
+def guarded(function: F) -> F:
+    """Turn expected failures into ``Error: …`` and their exit code; anything else is a bug."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        debug = bool(kwargs.get("debug")) or bool(os.environ.get("NICO_DEBUG"))
+        setup_logging(kwargs.get("verbose") or 0)
+        try:
+            return function(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except NicoError as exc:
+            if debug:
+                raise
+            error_line(str(exc))
+            raise typer.Exit(int(exc.exit_status)) from None
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            error_line("interrupted; everything fetched so far is stored (run again to resume)")
+            raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+        except Exception as exc:
+            if debug:
+                raise
+            summary = str(exc).splitlines()[0][:200] if str(exc) else ""
+            error_line(
+                f"unexpected {type(exc).__name__}{': ' + summary if summary else ''} "
+                "(a bug in nicocomments; re-run with --debug for the traceback)"
+            )
+            raise typer.Exit(int(ExitStatus.BUG)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_nico", False):
+            root.removeHandler(handler)
+    handler = RichHandler(
+        console=err, show_time=False, show_path=False, rich_tracebacks=False, markup=False
+    )
+    handler._nico = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Third-party chatter only with -vv.
+    for noisy in ("urllib3", "alembic", "sqlalchemy"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+
+
+# --- network context -----------------------------------------------------------------------------
+
+
+@dataclass
+class Network:
+    endpoints: Endpoints
+    session: NicoSession
+    session_origin: str | None  # where the user_session came from (never its value)
+
+
+def network(
+    *,
+    interval: float = 1.0,
+    retries: int = 6,
+    backoff: float = 1.0,
+    backoff_cap: float = 60.0,
+    timeout: float = 30.0,
+    endpoints: Endpoints | None = None,
+    user_session: str | None = None,
+) -> Network:
+    endpoints = endpoints or Endpoints.from_env()
+    origin = None
+    if user_session is None:
+        source = auth.resolve_session(config_dir())
+        if source is not None:
+            user_session, origin = source.value, source.origin
+    else:
+        origin = "this run"
+    settings = HttpSettings(
+        interval=interval,
+        retries=retries,
+        backoff_base=backoff,
+        backoff_cap=backoff_cap,
+        read_timeout=timeout,
+        connect_timeout=min(timeout, 10.0),
+    )
+    session = make_session(
+        settings,
+        user_session=user_session,
+        cookie_hosts=auth.cookie_hosts(endpoints),
+        on_retry=lambda message: logging.getLogger("nicocomments").info(message),
+    )
+    return Network(endpoints, session, origin)
+
+
+def explain_login(exc: LoginRequired, net: Network) -> LoginRequired:
+    """Add what the user can do about it, depending on whether a session was in use."""
+    if net.session_origin is None:
+        hint = "not logged in: run `nico login` (or set NICO_USER_SESSION)"
+    else:
+        hint = f"the session from {net.session_origin} is not (or no longer) logged in: run `nico login` again"
+    return LoginRequired(f"{exc}; {hint}")

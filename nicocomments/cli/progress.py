@@ -1,0 +1,81 @@
+"""A rich progress display for `collect.Progress` events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from nicocomments.collect import Progress as ProgressEvents
+from nicocomments.records import ThreadRef, VideoInfo
+
+
+class RichProgress(ProgressEvents):
+    """One bar per thread: comments stored against the server's count, pages, the date reached."""
+
+    def __init__(self, console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=30),
+            TextColumn("{task.fields[counts]}"),
+            TextColumn("{task.fields[pages]} pages"),
+            TextColumn("{task.fields[reached]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._tasks: dict[tuple[str, str], TaskID] = {}
+        self._pages: dict[tuple[str, str], int] = {}
+        self._video_id = ""
+
+    def __enter__(self) -> RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.stop()
+
+    def video(self, info: VideoInfo) -> None:
+        self._video_id = info.video_id
+
+    def thread_started(self, ref: ThreadRef, *, stored: int, phase: str) -> None:
+        key = (ref.thread_id, ref.fork)
+        label = f"{self._video_id} {ref.fork:<5} {ref.thread_id}"
+        if phase == "newer":
+            label += " (newer)"
+        if key in self._tasks:
+            self._progress.update(self._tasks[key], description=label)
+            return
+        self._pages[key] = 0
+        self._tasks[key] = self._progress.add_task(
+            label, total=None, completed=stored, counts=f"{stored:,}", pages=0, reached=""
+        )
+
+    def page(
+        self, ref: ThreadRef, *, when: int | None, added: int, stored: int, server_count: int | None
+    ) -> None:
+        key = (ref.thread_id, ref.fork)
+        if key not in self._tasks:
+            self.thread_started(ref, stored=stored - added, phase="window")
+        self._pages[key] += 1
+        total = max(server_count or 0, stored) or None
+        counts = f"{stored:,}/{server_count:,}" if server_count is not None else f"{stored:,}"
+        reached = _date(when) if when is not None else "current window"
+        self._progress.update(
+            self._tasks[key],
+            completed=stored,
+            total=total,
+            counts=counts,
+            pages=self._pages[key],
+            reached=reached,
+        )
+
+    def thread_finished(self, ref: ThreadRef, *, stored: int, end: str | None) -> None:
+        task = self._tasks.get((ref.thread_id, ref.fork))
+        if task is not None:
+            current = self._progress.tasks[task]
+            self._progress.update(task, total=current.total or max(stored, 1), completed=stored)
+
+
+def _date(when: int) -> str:
+    return "≤ " + datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC")

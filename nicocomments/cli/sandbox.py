@@ -1,0 +1,130 @@
+"""`nico sandbox serve` and `nico demo`: the bundled Niconico emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nicocomments import auth, store
+from nicocomments.cli.common import DebugOption, VerboseOption, err, guarded, network, out
+from nicocomments.cli.progress import RichProgress
+from nicocomments.cli.status import _table
+from nicocomments.collect import FetchOptions, fetch_video
+from nicocomments.config import Endpoints
+from nicocomments.errors import BadInput
+from nicocomments.legacy import LegacyClient
+
+app = typer.Typer(
+    name="sandbox",
+    help="The bundled Niconico emulator: a real HTTP server on 127.0.0.1.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DEMO_VIDEO = "sm9"
+
+
+@app.command("serve")
+@guarded
+def serve(
+    *,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic world.")] = 0,
+    big_comments: Annotated[
+        int, typer.Option("--big-comments", min=1000, help="Comments of the big video sm9.")
+    ] = 30_000,
+    verbose: VerboseOption = 0,
+    debug: DebugOption = False,
+) -> None:
+    """Run the emulator until Ctrl-C, and print the environment that points nico at it.
+
+    **Example**
+
+        nico sandbox serve --port 8765
+        # in another shell, paste the printed export lines, then:
+        nico login --email demo@example.com
+        nico fetch sm9 --all-history --interval 0
+    """
+    from nicocomments.sandbox import Sandbox, build_world
+
+    sandbox = Sandbox(world=build_world(seed=seed, big_comments=big_comments), port=port)
+    sandbox.start()
+    out.print(f"Niconico emulator listening on {sandbox.url}")
+    for name, value in sandbox.env().items():
+        out.print(f"export {name}={value}")
+    out.print(sandbox.world.describe())
+    out.print("Press Ctrl-C to stop.")
+    try:
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    err.print("Emulator stopped.")
+
+
+@guarded
+def demo(
+    *,
+    db: Annotated[
+        Path, typer.Option("--db", help="Where the demo's database goes.")
+    ] = Path("nico-demo.db"),
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Delete the demo database first and walk it all again.")
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.0, help="Seconds between requests.")
+    ] = 0.0,
+    big_comments: Annotated[
+        int, typer.Option("--big-comments", min=1000, help="Comments of the big video.")
+    ] = 30_000,
+    verbose: VerboseOption = 0,
+    debug: DebugOption = False,
+) -> None:
+    """Watch the main job run offline: start the bundled emulator, log in, collect the big
+    video's whole comment history into a database, and show `nico status`.
+
+    Nothing leaves this machine, and your own stored session is not touched.
+    """
+    from nicocomments.sandbox import DEMO_EMAIL, DEMO_PASSWORD, Sandbox, build_world
+
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    elif db.exists():
+        err.print(f"{db} exists already: this run only picks up what is new (use --fresh to start over).")
+    if db.is_dir():
+        raise BadInput(f"{db} is a directory")
+    err.print("Starting the Niconico emulator on 127.0.0.1 …")
+    with Sandbox(world=build_world(big_comments=big_comments)) as sandbox:
+        endpoints = Endpoints.from_env(sandbox.env())
+        net = network(interval=interval, endpoints=endpoints, user_session="")
+        auth.login_with_password(
+            net.session, endpoints, DEMO_EMAIL, DEMO_PASSWORD, lambda attempt: None
+        )
+        viewer = auth.check_session(net.session, endpoints)
+        err.print(
+            f"Logged in to the emulator as {DEMO_EMAIL} "
+            f"({'premium' if viewer.premium else 'general'}); "
+            f"fetching {DEMO_VIDEO}'s whole history into {db} …"
+        )
+        engine = store.open_db(str(db))
+        try:
+            client = LegacyClient(net.session, endpoints)
+            with RichProgress(err) as progress:
+                result = fetch_video(
+                    engine, client, DEMO_VIDEO, FetchOptions(all_history=True), progress
+                )
+            with engine.connect() as connection:
+                summaries = store.thread_summaries(connection, DEMO_VIDEO)
+                videos = {v["video_id"]: v for v in store.video_rows(connection, DEMO_VIDEO)}
+        finally:
+            engine.dispose()
+    out.print(
+        f"{result.comments_added:,} new comments in {result.pages} pages "
+        f"({client.requests_made} requests)."
+    )
+    out.print(_table(summaries, videos))
+    out.print(f"Next: nico status --db {db}   or   sqlite3 {db} 'select count(*) from comments'")

@@ -1,0 +1,109 @@
+"""`nico status`: what is stored, against what the server reported."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from nicocomments import store
+from nicocomments.cli.common import DEFAULT_DB, DbOption, DebugOption, VerboseOption, guarded, out
+from nicocomments.errors import VideoNotFound
+from nicocomments.ids import parse_video_id
+
+
+@guarded
+def status(
+    video: Annotated[
+        str | None, typer.Argument(help="Only this video (id or watch URL).", show_default=False)
+    ] = None,
+    *,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    db: DbOption = DEFAULT_DB,
+    verbose: VerboseOption = 0,
+    debug: DebugOption = False,
+) -> None:
+    """Show, per video and thread, how many comments are stored, the server's count, the oldest
+    and newest stored comment, and whether the history walk reached the first comment.
+
+    **Examples**
+
+        nico status
+        nico status sm9 --json
+    """
+    video_id = parse_video_id(video) if video else None
+    engine = store.open_db(db)
+    try:
+        with engine.connect() as connection:
+            summaries = store.thread_summaries(connection, video_id)
+            videos = {v["video_id"]: v for v in store.video_rows(connection, video_id)}
+    finally:
+        engine.dispose()
+    if video_id is not None and video_id not in videos:
+        raise VideoNotFound(f"{video_id} is not in {store.describe_target(db)}; fetch it first")
+    if as_json:
+        out.print_json(json.dumps([_as_dict(s) for s in summaries]))
+        return
+    if not summaries:
+        out.print(f"{store.describe_target(db)} holds no videos yet; try `nico fetch sm9`.")
+        return
+    out.print(_table(summaries, videos))
+
+
+def history_state(summary: store.ThreadSummary) -> str:
+    if summary.fork == "owner":
+        return "read whole"
+    if summary.history_complete:
+        return "complete" + (f" ({summary.history_end})" if summary.history_end else "")
+    if summary.history_when is not None:
+        return "walking, next ≤ " + _date(datetime.fromtimestamp(summary.history_when, UTC))
+    return "current window only"
+
+
+def _table(summaries: list[store.ThreadSummary], videos: dict) -> Table:
+    table = Table(show_lines=False)
+    for column in ("video", "thread", "fork", "stored", "server", "oldest", "newest", "history"):
+        table.add_column(column, justify="right" if column in ("stored", "server") else "left")
+    for s in summaries:
+        title = videos.get(s.video_id, {}).get("title")
+        table.add_row(
+            s.video_id + (f" {title}" if title else ""),
+            f"{s.thread_id} ({s.label})" if s.label else s.thread_id,
+            s.fork,
+            f"{s.stored:,}" + (f" ({s.deleted:,} deleted)" if s.deleted else ""),
+            f"{s.server_count:,}" if s.server_count is not None else "?",
+            _date(s.oldest),
+            _date(s.newest),
+            history_state(s) + (f", {s.skipped} skipped seconds" if s.skipped else ""),
+        )
+    return table
+
+
+def _date(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _as_dict(s: store.ThreadSummary) -> dict:
+    return {
+        "video_id": s.video_id,
+        "thread_id": s.thread_id,
+        "fork": s.fork,
+        "label": s.label,
+        "stored": s.stored,
+        "deleted": s.deleted,
+        "min_no": s.min_no,
+        "max_no": s.max_no,
+        "server_count": s.server_count,
+        "last_res": s.last_res,
+        "comment_count": s.comment_count,
+        "oldest": s.oldest.isoformat() if s.oldest else None,
+        "newest": s.newest.isoformat() if s.newest else None,
+        "history_complete": s.history_complete,
+        "history_when": s.history_when,
+        "history_end": s.history_end,
+        "skipped_ranges": s.skipped,
+    }
+

@@ -1,0 +1,284 @@
+"""The main job: collect one video's comments into the database, page by page.
+
+This is where a protocol client (legacy or nvcomment), the history walker and the store meet.
+Every page is committed in its own transaction together with the walk's cursor and the run's
+counters, so a run stopped at any point (Ctrl-C, kill -9, network loss) resumes where it was.
+Progress is reported through a `Progress` object; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from nicocomments import store
+from nicocomments.errors import NicoError
+from nicocomments.history import iter_history
+from nicocomments.records import MIN_POSTED_AT, Page, ThreadRef, ThreadStatus, VideoInfo
+
+log = logging.getLogger(__name__)
+
+
+class CommentClient(Protocol):
+    """What both protocol clients offer."""
+
+    protocol: str
+
+    def fetch_video(self, video_id: str) -> VideoInfo: ...
+
+    def fetch_page(self, ref: ThreadRef, when: int | None = None) -> Page: ...
+
+    @property
+    def requests_made(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    all_history: bool = False
+    before: int | None = None  # Unix seconds: start a new walk here instead of now
+    refresh: bool = False  # walk the whole history again even if it was completed
+
+
+class Progress:
+    """Callbacks for the user interface; every method may be overridden, none must be."""
+
+    def video(self, info: VideoInfo) -> None: ...
+
+    def thread_started(self, ref: ThreadRef, *, stored: int, phase: str) -> None: ...
+
+    def page(
+        self, ref: ThreadRef, *, when: int | None, added: int, stored: int, server_count: int | None
+    ) -> None: ...
+
+    def thread_finished(self, ref: ThreadRef, *, stored: int, end: str | None) -> None: ...
+
+
+@dataclass
+class ThreadOutcome:
+    ref: ThreadRef
+    stored: int = 0
+    added: int = 0
+    pages: int = 0
+    end: str | None = None  # why its history walk ended, when it did
+
+
+@dataclass
+class FetchResult:
+    video_id: str
+    run_id: int
+    protocol: str
+    comments_added: int = 0
+    pages: int = 0
+    threads: list[ThreadOutcome] = field(default_factory=list)
+
+
+def fetch_video(
+    engine: Engine,
+    client: CommentClient,
+    video_id: str,
+    options: FetchOptions = FetchOptions(),
+    progress: Progress | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> FetchResult:
+    """Collect ``video_id`` with ``client`` into ``engine``; record the run in fetch_runs."""
+    run_id = store.start_run(
+        engine,
+        video_id=video_id,
+        protocol=client.protocol,
+        mode="all-history" if options.all_history else "window",
+        options={
+            k: v
+            for k, v in {
+                "all_history": options.all_history,
+                "before": options.before,
+                "refresh": options.refresh,
+            }.items()
+            if v
+        },
+    )
+    job = _Job(engine, client, video_id, run_id, progress or Progress(), clock)
+    try:
+        job.run(options)
+    except KeyboardInterrupt:
+        store.finish_run(
+            engine, run_id, "interrupted", error="interrupted", requests=job.unsaved_requests()
+        )
+        raise
+    except NicoError as exc:
+        store.finish_run(engine, run_id, "failed", error=str(exc), requests=job.unsaved_requests())
+        raise
+    except Exception as exc:
+        store.finish_run(
+            engine,
+            run_id,
+            "failed",
+            error=f"{type(exc).__name__}: {exc}",
+            requests=job.unsaved_requests(),
+        )
+        raise
+    store.finish_run(engine, run_id, "completed", requests=job.unsaved_requests())
+    return job.result
+
+
+class _Job:
+    def __init__(
+        self,
+        engine: Engine,
+        client: CommentClient,
+        video_id: str,
+        run_id: int,
+        progress: Progress,
+        clock: Callable[[], float],
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.video_id = video_id
+        self.run_id = run_id
+        self.progress = progress
+        self.clock = clock
+        self.result = FetchResult(video_id, run_id, client.protocol)
+        self._requests_saved = client.requests_made
+
+    def unsaved_requests(self) -> int:
+        return self.client.requests_made - self._requests_saved
+
+    def run(self, options: FetchOptions) -> None:
+        info = self.client.fetch_video(self.video_id)
+        now = store.now_utc()
+        with self.engine.begin() as connection:
+            store.upsert_video(connection, info, now)
+            store.upsert_threads(connection, info.video_id, info.threads)
+        self.progress.video(info)
+        floor = info.posted_at or MIN_POSTED_AT
+        for ref in info.threads:
+            outcome = ThreadOutcome(ref)
+            self.result.threads.append(outcome)
+            with self.engine.connect() as connection:
+                state = store.thread_state(connection, ref.thread_id, ref.fork)
+            outcome.stored = state.stored
+            if ref.fork == "owner" or not options.all_history:
+                # The owner thread is read once per run; without --all-history every thread
+                # gets its current window.
+                self.progress.thread_started(ref, stored=outcome.stored, phase="window")
+                self._save(outcome, self.client.fetch_page(ref), when=None)
+            else:
+                self._walk_thread(outcome, state, options, floor)
+            self.progress.thread_finished(ref, stored=outcome.stored, end=outcome.end)
+
+    def _walk_thread(
+        self, outcome: ThreadOutcome, state: store.ThreadState, options: FetchOptions, floor: int
+    ) -> None:
+        ref = outcome.ref
+        now = int(self.clock())
+        start = options.before or now
+        if options.refresh:
+            self._set(
+                ref,
+                history_when=None,
+                history_complete=False,
+                history_end=None,
+                catchup_when=None,
+                catchup_stop_no=None,
+            )
+            state = store.ThreadState(state.stored, state.max_no, None, False, None, None)
+        walked_before = state.history_complete or state.history_when is not None
+        if state.catchup_when is not None:
+            # An earlier catch-up was interrupted: finish it first.
+            self._catch_up(outcome, state.catchup_when, state.catchup_stop_no or 0, floor)
+        elif walked_before and state.max_no is not None and options.before is None:
+            # Comments newer than the newest stored one: walk back from now until we meet it.
+            self._set(ref, catchup_when=now, catchup_stop_no=state.max_no)
+            self._catch_up(outcome, now, state.max_no, floor)
+        if state.history_complete:
+            outcome.end = "already complete"
+            return
+        self.progress.thread_started(ref, stored=outcome.stored, phase="history")
+        for step in iter_history(
+            lambda when: self.client.fetch_page(ref, when),
+            start=state.history_when or start,
+            floor=floor,
+        ):
+            if step.done is None:
+                cursor = {"history_when": step.next_when}
+            else:
+                outcome.end = step.done
+                cursor = {
+                    "history_when": None,
+                    "history_complete": True,
+                    "history_end": step.done,
+                    "history_completed_at": store.now_utc(),
+                }
+            self._save(outcome, step.page, when=step.when, cursor=cursor, skipped=step.skipped)
+
+    def _catch_up(self, outcome: ThreadOutcome, start: int, stop_no: int, floor: int) -> None:
+        ref = outcome.ref
+        self.progress.thread_started(ref, stored=outcome.stored, phase="newer")
+        for step in iter_history(
+            lambda when: self.client.fetch_page(ref, when), start=start, floor=floor, stop_no=stop_no
+        ):
+            if step.done is None:
+                cursor = {"catchup_when": step.next_when}
+            else:
+                cursor = {"catchup_when": None, "catchup_stop_no": None}
+            self._save(outcome, step.page, when=step.when, cursor=cursor, skipped=step.skipped)
+
+    def _set(self, ref: ThreadRef, **values) -> None:
+        with self.engine.begin() as connection:
+            store.set_history(connection, ref.thread_id, ref.fork, **values)
+
+    def _save(
+        self,
+        outcome: ThreadOutcome,
+        page: Page,
+        *,
+        when: int | None,
+        cursor: dict | None = None,
+        skipped: tuple[int, int] | None = None,
+    ) -> None:
+        """One page, one transaction: comments, thread status, cursor and run counters."""
+        ref = outcome.ref
+        status = page.thread
+        if (status.thread_id, status.fork) != (ref.thread_id, ref.fork):
+            status = ThreadStatus(**{**status.__dict__, "thread_id": ref.thread_id, "fork": ref.fork})
+        requests = self.unsaved_requests()
+        with self.engine.begin() as connection:
+            added = store.save_comments(connection, self.video_id, self.run_id, page.comments)
+            store.save_thread_status(connection, status, store.now_utc())
+            if cursor:
+                store.set_history(connection, ref.thread_id, ref.fork, **cursor)
+            if skipped:
+                store.save_skipped(connection, self.run_id, ref.thread_id, ref.fork, skipped)
+            store.add_to_run(
+                connection,
+                self.run_id,
+                pages=1,
+                requests=requests,
+                comments_added=added,
+                when_cursor=when,
+            )
+        self._requests_saved += requests
+        outcome.added += added
+        outcome.stored += added
+        outcome.pages += 1
+        self.result.comments_added += added
+        self.result.pages += 1
+        if skipped:
+            log.warning(
+                "thread %s: a whole page came from seconds %d-%d; stepping back one second "
+                "(comments the server would not return may be missing there)",
+                ref.thread_id,
+                *skipped,
+            )
+        self.progress.page(
+            ref,
+            when=when,
+            added=added,
+            stored=outcome.stored,
+            server_count=status.comment_count if status.comment_count is not None else status.last_res,
+        )

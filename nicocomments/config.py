@@ -1,0 +1,63 @@
+"""Where things live: endpoints (and the env vars that override them), config dir, database."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ENDPOINT_ENV_VARS = {
+    "flapi": "NICO_FLAPI_URL",  # getflv, getthreadkey, getwaybackkey
+    "account": "NICO_ACCOUNT_URL",  # login
+    "www": "NICO_WWW_URL",  # site pages, watch data, the login check
+    "nvapi": "NICO_NVAPI_URL",  # thread keys for nvcomment
+}
+DB_ENV_VAR = "NICO_DB"
+CONFIG_DIR_ENV_VAR = "NICO_CONFIG_DIR"
+DEFAULT_DB = "nico.db"
+# Real Niconico cookies live on this domain; every configured host gets the session too.
+NICONICO_COOKIE_DOMAIN = ".nicovideo.jp"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Base URLs of the hosts nico talks to. The message server and the nvcomment server are
+    never configured: the site names them (getflv `ms`, watch data `nvComment.server`)."""
+
+    flapi: str = "https://flapi.nicovideo.jp"
+    account: str = "https://account.nicovideo.jp"
+    www: str = "https://www.nicovideo.jp"
+    nvapi: str = "https://nvapi.nicovideo.jp"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Endpoints:
+        environ = os.environ if environ is None else environ
+        overrides = {
+            name: environ[var].rstrip("/")
+            for name, var in ENDPOINT_ENV_VARS.items()
+            if environ.get(var)
+        }
+        return cls(**overrides)
+
+    def url(self, name: str, path: str) -> str:
+        return getattr(self, name).rstrip("/") + path
+
+    def hosts(self) -> set[str]:
+        """Host names the session cookie may be sent to."""
+        return {urlsplit(getattr(self, f.name)).hostname or "" for f in fields(self)} - {""}
+
+
+def config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """NICO_CONFIG_DIR, else $XDG_CONFIG_HOME/nicocomments, else ~/.config/nicocomments."""
+    environ = os.environ if environ is None else environ
+    if environ.get(CONFIG_DIR_ENV_VAR):
+        return Path(environ[CONFIG_DIR_ENV_VAR]).expanduser()
+    base = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base).expanduser() / "nicocomments"
+
+
+def default_db(environ: Mapping[str, str] | None = None) -> str:
+    environ = os.environ if environ is None else environ
+    return environ.get(DB_ENV_VAR) or DEFAULT_DB

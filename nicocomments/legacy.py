@@ -1,0 +1,511 @@
+"""The legacy protocol: flapi getflv / getthreadkey / getwaybackkey and the message server's XML.
+
+``parse_*`` functions are pure (bytes or text in, records out); ``fetch_*`` functions do one HTTP
+request and return the raw answer; `LegacyClient` puts them together for one video, including the
+"key too old: fetch a fresh one and retry once" dance.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import requests
+from lxml import etree
+
+from nicocomments.config import Endpoints
+from nicocomments.errors import (
+    BadAnswer,
+    LoginRequired,
+    Refused,
+    ThreadError,
+    VideoNotFound,
+    VideoUnavailable,
+)
+from nicocomments.records import (
+    FORK_BY_NUMBER,
+    NUMBER_BY_FORK,
+    Comment,
+    Page,
+    ThreadRef,
+    ThreadStatus,
+    VideoInfo,
+)
+
+log = logging.getLogger(__name__)
+
+MAIN_VERSION = "20090904"
+OWNER_VERSION = "20061206"
+PAGE_SIZE = 1000  # the message server never returns more than the last 1000 comments
+PACKET_HEADERS = {"Content-Type": "text/plain; charset=UTF-8"}  # "REQUIRED" per Saccubus
+
+DELETED_REASONS = {
+    1: "was deleted by its poster",
+    2: "was deleted by the operator",
+    3: "was deleted at the rights holder's request",
+    8: "is private",
+}
+
+# resultcode → (name, message). Sources: SRNicoNico's memo, protocol.md §1.6.
+RESULTCODES: dict[int, tuple[str, str]] = {
+    0: ("FOUND", "found"),
+    1: ("NOT_FOUND", "the message server does not know this thread"),
+    2: ("INVALID", "the message server rejected the thread request as invalid"),
+    3: ("VERSION", "the message server rejected the request version"),
+    4: ("INVALID_WAYBACKKEY", "the past-log key (waybackkey) was refused"),
+    5: ("TOO_OLD_WAYBACKKEY", "the past-log key (waybackkey) has expired"),
+    6: ("INVALID_ADMINKEY", "the admin key was refused"),
+    7: ("TOO_OLD_ADMINKEY", "the admin key has expired"),
+    8: ("INVALID_THREADKEY", "the thread key was refused"),
+    9: ("TOO_OLD_THREADKEY", "the thread key has expired"),
+    10: ("ADMIN_CONFLICT", "the message server reported an admin conflict"),
+    11: ("LEAF_NOT_ACTIVATED", "leaves are not activated for this thread"),
+    12: ("LEAF_LOADING", "the thread's leaves are still loading; try again later"),
+    13: ("INVALID_LANGUAGE", "the message server rejected the language"),
+    14: ("INVALID_USERKEY", "the user key was refused"),
+    15: ("TOO_OLD_USERKEY", "the user key has expired"),
+    16: ("CONFLICT_USERKEY_AND_OTHERKEY", "a user key was sent together with another key"),
+    17: ("USER_CONFLICT", "the message server reported a user conflict"),
+}
+_WAYBACKKEY_CODES = frozenset({4, 5})
+_THREADKEY_CODES = frozenset({8, 9})
+_USERKEY_CODES = frozenset({14, 15})
+
+# One parser for everything that comes off the network: no entities, no DTDs, no network.
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+)
+
+
+@dataclass(frozen=True)
+class FlvInfo:
+    """What getflv says about a video and the viewer."""
+
+    thread_id: str
+    message_server: str
+    duration_s: int | None = None
+    optional_thread_id: str | None = None
+    needs_key: bool = False
+    user_id: str | None = None
+    is_premium: bool = False
+    userkey: str | None = None
+
+    def threads(self) -> tuple[ThreadRef, ...]:
+        """The threads to collect. A key-protected thread's ordinary companion is
+        ``optional_thread_id``; owner comments live on the ordinary thread (protocol.md §2.3, §5)."""
+        refs = [
+            ThreadRef(
+                self.thread_id,
+                "main",
+                "community" if self.needs_key else "default",
+                self.needs_key,
+            )
+        ]
+        owner_thread, owner_needs_key = self.thread_id, self.needs_key
+        if self.optional_thread_id:
+            refs.append(ThreadRef(self.optional_thread_id, "main", "default", False))
+            owner_thread, owner_needs_key = self.optional_thread_id, False
+        refs.insert(0, ThreadRef(owner_thread, "owner", "owner", owner_needs_key))
+        return tuple(refs)
+
+
+@dataclass(frozen=True)
+class Packet:
+    """A parsed message-server answer."""
+
+    threads: list[ThreadStatus]
+    comments: list[Comment]
+
+
+# --- pure parsers -------------------------------------------------------------------------
+
+
+def _form(text: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(text.strip(), keep_blank_values=True).items()}
+
+
+def parse_getflv(text: str, video_id: str = "") -> FlvInfo:
+    """Parse getflv's ``key=value&…`` answer; raise the matching error for closed/error/deleted."""
+    fields = _form(text)
+    label = video_id or "this video"
+    if fields.get("closed") == "1":
+        raise LoginRequired(
+            f"getflv says the session is not logged in: {label} needs a login "
+            "(run `nico login`)"
+        )
+    if "deleted" in fields and fields["deleted"] not in ("", "0"):
+        code = _int(fields["deleted"])
+        reason = DELETED_REASONS.get(code, f"cannot be read (deleted={fields['deleted']})")
+        raise VideoUnavailable(f"{label} {reason}")
+    if "error" in fields:
+        if fields["error"] == "invalid_thread":
+            raise VideoNotFound(f"{label} was not found (getflv: invalid_thread)")
+        raise Refused(f"getflv refused {label}: {fields['error']}")
+    if not fields.get("thread_id") or not fields.get("ms"):
+        raise BadAnswer(f"getflv's answer for {label} has no thread_id or message server")
+    return FlvInfo(
+        thread_id=fields["thread_id"],
+        message_server=fields["ms"],
+        duration_s=_int(fields.get("l")),
+        optional_thread_id=fields.get("optional_thread_id") or None,
+        needs_key=fields.get("needs_key") == "1",
+        user_id=fields.get("user_id") or None,
+        is_premium=fields.get("is_premium") == "1",
+        userkey=fields.get("userkey") or None,
+    )
+
+
+def parse_threadkey(text: str) -> tuple[str, str] | None:
+    """``threadkey=…&force_184=…`` → (threadkey, force_184); an empty answer means no key."""
+    fields = _form(text)
+    if not fields.get("threadkey"):
+        return None
+    return fields["threadkey"], fields.get("force_184", "0")
+
+
+def parse_waybackkey(text: str) -> str | None:
+    """``waybackkey=…`` → the key; empty means past logs are not allowed for this session."""
+    return _form(text).get("waybackkey") or None
+
+
+def parse_xml(data: bytes, what: str) -> etree._Element:
+    """Parse XML that came from outside: a DTD (the door to XXE and entity bombs) is refused
+    before the parser sees it; entities are never resolved and nothing is fetched."""
+    root_at = data.find(b"<packet")
+    prolog = data[: root_at if root_at >= 0 else 4096]
+    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+        raise BadAnswer(f"{what} declares a DTD; refusing to read it")
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise BadAnswer(f"{what} is not well-formed XML ({exc})") from None
+    if root.getroottree().docinfo.doctype:
+        raise BadAnswer(f"{what} declares a DTD; refusing to read it")
+    return root
+
+
+def parse_packet(data: bytes, *, default_fork: str = "main") -> Packet:
+    """Parse a message-server ``<packet>``.
+
+    Chats without a ``fork`` attribute belong to ``default_fork`` (the fork that was asked for).
+    Duplicate chats (same thread, fork and no) collapse to the first; deleted chats are kept.
+    """
+    root = parse_xml(data, "the message server's answer")
+    if root.tag != "packet":
+        raise BadAnswer(f"the message server answered <{root.tag}>, not <packet>")
+    threads: list[ThreadStatus] = []
+    comments: list[Comment] = []
+    seen: set[tuple[str, str, int]] = set()
+    global_num_res: dict[str, int] = {}
+    for el in root:
+        tag = el.tag
+        if tag == "chat":
+            comment = _parse_chat(el, default_fork)
+            key = (comment.thread_id, comment.fork, comment.no)
+            if key not in seen:
+                seen.add(key)
+                comments.append(comment)
+        elif tag == "thread":
+            threads.append(_parse_thread(el, default_fork))
+        elif tag == "global_num_res":
+            num_res = _int(el.get("num_res"))
+            if el.get("thread") and num_res is not None:
+                global_num_res[el.get("thread")] = num_res
+    if global_num_res:
+        threads = [
+            _replace_global(t, global_num_res.get(t.thread_id)) for t in threads
+        ]
+    return Packet(threads=threads, comments=comments)
+
+
+def _replace_global(status: ThreadStatus, num_res: int | None) -> ThreadStatus:
+    if num_res is None:
+        return status
+    return ThreadStatus(**{**status.__dict__, "global_num_res": num_res})
+
+
+def _parse_thread(el: etree._Element, default_fork: str) -> ThreadStatus:
+    a = el.attrib
+    return ThreadStatus(
+        thread_id=a.get("thread", ""),
+        fork=_fork(a.get("fork"), default_fork),
+        resultcode=_int(a.get("resultcode")) or 0,
+        last_res=_int(a.get("last_res")),
+        server_time=_int(a.get("server_time")),
+        ticket=a.get("ticket"),
+        revision=_int(a.get("revision")),
+    )
+
+
+def _parse_chat(el: etree._Element, default_fork: str) -> Comment:
+    a = el.attrib
+    get = a.get
+    try:
+        no = int(get("no"))
+        vpos = int(get("vpos", "0"))
+        date = int(get("date", "0"))
+    except (TypeError, ValueError):
+        raise BadAnswer("a <chat> has a missing or non-numeric no, vpos or date") from None
+    deleted = get("deleted")
+    deleted_reason = _int(deleted) if deleted not in (None, "", "0") else None
+    return Comment(
+        thread_id=get("thread", ""),
+        fork=_fork(get("fork"), default_fork),
+        no=no,
+        vpos_ms=vpos * 10,
+        posted_at=date,
+        content=el.text or "",
+        commands=get("mail", ""),
+        date_usec=_int(get("date_usec")),
+        user_id=get("user_id"),
+        is_premium=get("premium", "0") not in ("", "0"),
+        is_anonymous=get("anonymity", "0") not in ("", "0"),
+        is_deleted=deleted_reason is not None,
+        deleted_reason=deleted_reason,
+        score=_int(get("score")),
+        nicoru_count=_int(get("nicoru")),
+    )
+
+
+def _fork(value: str | None, default: str) -> str:
+    if value in (None, ""):
+        return default
+    number = _int(value)
+    if number not in FORK_BY_NUMBER:
+        raise BadAnswer(f"unknown fork {value!r} in the message server's answer")
+    return FORK_BY_NUMBER[number]
+
+
+def _int(value: str | None) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def build_packet(
+    ref: ThreadRef,
+    *,
+    user_id: str | None,
+    userkey: str | None = None,
+    threadkey: tuple[str, str] | None = None,
+    when: int | None = None,
+    waybackkey: str | None = None,
+    res_from: int = -PAGE_SIZE,
+) -> bytes:
+    """The ``<packet>`` for one thread request. Never sends ``userkey`` together with a
+    threadkey or a waybackkey: the server answers that with resultcode 16."""
+    attrs: dict[str, str] = {"thread": ref.thread_id}
+    if ref.fork == "owner":
+        attrs.update(version=OWNER_VERSION, fork=str(NUMBER_BY_FORK["owner"]))
+    else:
+        attrs["version"] = MAIN_VERSION
+        if ref.fork != "main":
+            attrs["fork"] = str(NUMBER_BY_FORK[ref.fork])
+    attrs["res_from"] = str(res_from)
+    if when is not None:
+        attrs["when"] = str(when)
+        if waybackkey:
+            attrs["waybackkey"] = waybackkey
+    attrs["user_id"] = user_id or ""
+    if threadkey is not None:
+        attrs["threadkey"], attrs["force_184"] = threadkey
+    elif userkey and not waybackkey:
+        attrs["userkey"] = userkey
+    attrs.update(scores="1", nicoru="1")
+    if ref.fork == "main":
+        attrs["with_global"] = "1"
+    packet = etree.Element("packet")
+    etree.SubElement(packet, "thread", attrs)
+    return etree.tostring(packet, encoding="UTF-8", xml_declaration=False)
+
+
+# --- fetchers -------------------------------------------------------------------------------
+
+
+def fetch_getflv(session: requests.Session, endpoints: Endpoints, video_id: str) -> str:
+    response = session.get(endpoints.url("flapi", f"/api/getflv/{video_id}"))
+    _check(response, "getflv")
+    return response.text
+
+
+def fetch_threadkey(session: requests.Session, endpoints: Endpoints, thread_id: str) -> str:
+    response = session.get(
+        endpoints.url("flapi", "/api/getthreadkey"), params={"thread": thread_id}
+    )
+    _check(response, "getthreadkey")
+    return response.text
+
+
+def fetch_waybackkey(session: requests.Session, endpoints: Endpoints, thread_id: str) -> str:
+    response = session.get(
+        endpoints.url("flapi", "/api/getwaybackkey"), params={"thread": thread_id}
+    )
+    _check(response, "getwaybackkey")
+    return response.text
+
+
+def fetch_watch_redirect(
+    session: requests.Session, endpoints: Endpoints, video_id: str
+) -> str | None:
+    """Old clients turned ``so…`` ids into thread ids through the watch page's redirect."""
+    response = session.get(endpoints.url("www", f"/watch/{video_id}"), allow_redirects=False)
+    location = response.headers.get("Location")
+    if response.status_code not in (301, 302, 303, 307, 308) or not location:
+        return None
+    path = urlsplit(urljoin(response.url, location)).path.rstrip("/")
+    last = path.rsplit("/", 1)[-1]
+    return last if last.isdigit() else None
+
+
+def fetch_packet(session: requests.Session, message_server: str, packet: bytes) -> bytes:
+    response = session.post(message_server, data=packet, headers=PACKET_HEADERS)
+    _check(response, "the message server")
+    return response.content
+
+
+def _check(response: requests.Response, what: str) -> None:
+    if response.status_code == 404:
+        raise BadAnswer(f"{what} answered HTTP 404: is the endpoint URL right?")
+    if response.status_code >= 400:
+        raise BadAnswer(f"{what} answered HTTP {response.status_code}")
+
+
+# --- the client ----------------------------------------------------------------------------
+
+
+class LegacyClient:
+    """Reads one video's threads through the legacy protocol."""
+
+    protocol = "legacy"
+
+    def __init__(self, session: requests.Session, endpoints: Endpoints) -> None:
+        self.session = session
+        self.endpoints = endpoints
+        self.flv: FlvInfo | None = None
+        self._video_id = ""
+        self._threadkeys: dict[str, tuple[str, str]] = {}
+        self._waybackkeys: dict[str, str] = {}
+
+    @property
+    def requests_made(self) -> int:
+        return getattr(self.session, "request_count", 0)
+
+    def fetch_video(self, video_id: str) -> VideoInfo:
+        self._video_id = video_id
+        self.flv = self._getflv(video_id)
+        return VideoInfo(
+            video_id=video_id,
+            threads=self.flv.threads(),
+            duration_s=self.flv.duration_s,
+            viewer_is_premium=self.flv.is_premium,
+        )
+
+    def _getflv(self, video_id: str) -> FlvInfo:
+        try:
+            return parse_getflv(fetch_getflv(self.session, self.endpoints, video_id), video_id)
+        except VideoNotFound:
+            if not video_id.startswith("so"):
+                raise
+        thread_id = fetch_watch_redirect(self.session, self.endpoints, video_id)
+        if thread_id is None:
+            raise VideoNotFound(f"{video_id} was not found (getflv: invalid_thread)")
+        log.info("%s resolved to thread %s through the watch page", video_id, thread_id)
+        return parse_getflv(fetch_getflv(self.session, self.endpoints, thread_id), video_id)
+
+    def fetch_page(self, ref: ThreadRef, when: int | None = None) -> Page:
+        """One request for ``ref``: the current window, or the last 1000 at or before ``when``.
+
+        A refused or expired key is fetched afresh once and the request retried."""
+        if self.flv is None:
+            raise RuntimeError("fetch_video() first")
+        refreshed: set[str] = set()
+        while True:
+            packet = build_packet(
+                ref,
+                user_id=self.flv.user_id,
+                userkey=self.flv.userkey,
+                threadkey=self._threadkey(ref) if ref.needs_key else None,
+                when=when,
+                waybackkey=self._waybackkey(ref.thread_id) if when is not None else None,
+            )
+            answer = parse_packet(
+                fetch_packet(self.session, self.flv.message_server, packet),
+                default_fork=ref.fork,
+            )
+            status = self._status_for(answer, ref)
+            code = status.resultcode
+            if code == 0:
+                comments = [
+                    c for c in answer.comments if c.thread_id == ref.thread_id and c.fork == ref.fork
+                ]
+                return Page(thread=status, comments=comments)
+            kind = self._refresh_kind(code)
+            if kind is None or kind in refreshed:
+                raise _thread_error(code, ref)
+            refreshed.add(kind)
+            log.info("thread %s: %s; fetching a fresh key", ref.thread_id, RESULTCODES[code][1])
+            if kind == "threadkey":
+                self._threadkeys.pop(ref.thread_id, None)
+            elif kind == "waybackkey":
+                self._waybackkeys.pop(ref.thread_id, None)
+            else:
+                self.flv = self._getflv(self._video_id)
+
+    @staticmethod
+    def _refresh_kind(code: int) -> str | None:
+        if code in _THREADKEY_CODES:
+            return "threadkey"
+        if code in _WAYBACKKEY_CODES:
+            return "waybackkey"
+        if code in _USERKEY_CODES:
+            return "userkey"
+        return None
+
+    @staticmethod
+    def _status_for(answer: Packet, ref: ThreadRef) -> ThreadStatus:
+        for status in answer.threads:
+            if status.thread_id == ref.thread_id:
+                return status
+        raise BadAnswer(f"the message server's answer has no <thread> for thread {ref.thread_id}")
+
+    def _threadkey(self, ref: ThreadRef) -> tuple[str, str]:
+        if ref.thread_id not in self._threadkeys:
+            key = parse_threadkey(fetch_threadkey(self.session, self.endpoints, ref.thread_id))
+            if key is None:
+                raise LoginRequired(
+                    f"getthreadkey gave no key for thread {ref.thread_id}; "
+                    "this official video needs a logged-in session (run `nico login`)"
+                )
+            self._threadkeys[ref.thread_id] = key
+        return self._threadkeys[ref.thread_id]
+
+    def _waybackkey(self, thread_id: str) -> str:
+        if thread_id not in self._waybackkeys:
+            key = parse_waybackkey(fetch_waybackkey(self.session, self.endpoints, thread_id))
+            if key is None:
+                raise LoginRequired(
+                    "getwaybackkey gave no key: past logs need a logged-in "
+                    "(on the old site, premium) account"
+                )
+            self._waybackkeys[thread_id] = key
+        return self._waybackkeys[thread_id]
+
+
+def _thread_error(code: int, ref: ThreadRef) -> ThreadError:
+    name, message = RESULTCODES.get(code, ("UNKNOWN", f"unknown resultcode {code}"))
+    return ThreadError(
+        f"thread {ref.thread_id} ({ref.fork}): {message} (resultcode {code} {name})",
+        resultcode=code,
+        thread_id=ref.thread_id,
+    )
+

@@ -1,0 +1,90 @@
+"""Protocol-neutral records shared by every layer (stdlib only).
+
+Both protocols are parsed into these, the store writes them, and the emulator keeps its ground
+truth in them, so a comment means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+FORKS = ("main", "owner", "easy")
+FORK_BY_NUMBER = {0: "main", 1: "owner", 2: "easy"}
+NUMBER_BY_FORK = {name: number for number, name in FORK_BY_NUMBER.items()}
+
+# The oldest moment a Niconico comment can carry (the site opened in December 2006; tools use
+# 2007-03-03 as their floor). Walking back past this is pointless.
+MIN_POSTED_AT = 1165503600  # 2006-12-08 00:00 JST
+
+
+class Comment(NamedTuple):
+    """One comment as the server reported it.
+
+    A NamedTuple rather than a dataclass: a history can hold millions of these, and a tuple is
+    both the cheapest record to build and what the database driver takes as a row.
+    """
+
+    thread_id: str
+    fork: str  # 'main' | 'owner' | 'easy'
+    no: int
+    vpos_ms: int  # position in the video, milliseconds (legacy vpos is 1/100 s)
+    posted_at: int  # Unix seconds, UTC
+    content: str
+    commands: str = ""  # the legacy `mail` string: space-separated commands
+    date_usec: int | None = None
+    user_id: str | None = None
+    is_premium: bool = False
+    is_anonymous: bool = False
+    is_deleted: bool = False
+    deleted_reason: int | None = None  # legacy `deleted` value (1 poster, 2 operator, …)
+    score: int | None = None
+    nicoru_count: int | None = None
+    comment_id: str | None = None  # nvcomment `id`; None for legacy
+    source: str | None = None  # nvcomment `source` ('trunk' | 'leaf')
+
+
+COMMENT_FIELDS = Comment._fields
+
+
+@dataclass(frozen=True)
+class ThreadRef:
+    """A comment thread of a video, as the video's metadata names it."""
+
+    thread_id: str
+    fork: str
+    label: str  # 'default', 'community', 'optional', 'owner', 'easy', …
+    needs_key: bool = False
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    video_id: str
+    threads: tuple[ThreadRef, ...]
+    title: str | None = None
+    duration_s: int | None = None
+    posted_at: int | None = None  # Unix seconds, when known
+    viewer_is_premium: bool | None = None
+
+
+@dataclass(frozen=True)
+class ThreadStatus:
+    """What the server said about a thread in one answer."""
+
+    thread_id: str
+    fork: str
+    resultcode: int = 0
+    last_res: int | None = None  # legacy: newest comment no
+    comment_count: int | None = None  # nvcomment: commentCount
+    server_time: int | None = None
+    ticket: str | None = None
+    revision: int | None = None
+    global_num_res: int | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One answer for one thread: its status and its comments, de-duplicated, in server order."""
+
+    thread: ThreadStatus
+    comments: list[Comment]

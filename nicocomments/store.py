@@ -1,0 +1,533 @@
+"""Opening, migrating and writing the database.
+
+`open_db` applies the Alembic migrations forward (backing up an SQLite file first), refuses a
+database written by a newer nicocomments, and sets SQLite up for safe bulk writes (WAL, a busy
+timeout, synchronous=NORMAL, transactional DDL). The ``save_*``/``upsert_*`` functions are
+idempotent and take the caller's connection, so the caller decides what one transaction holds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    case,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+
+from nicocomments import __version__
+from nicocomments.errors import BadInput, DatabaseError, SchemaTooNew
+from nicocomments.records import COMMENT_FIELDS, Comment, ThreadRef, ThreadStatus, VideoInfo
+from nicocomments.schema import comments, fetch_runs, skipped_seconds, threads, videos
+
+log = logging.getLogger(__name__)
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",  # with WAL: durable against crashes of the process
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+# --- opening and migrating ------------------------------------------------------------------
+
+
+def database_url(target: str) -> str:
+    """A path becomes an SQLite URL; ``postgresql://`` uses psycopg (3) unless a driver is named."""
+    if "://" not in target:
+        return "sqlite:///" + str(Path(target).expanduser().resolve())
+    url = make_url(target)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def describe_target(target: str) -> str:
+    """The database as it may be shown to users: never with its password."""
+    if "://" not in target:
+        return target
+    return make_url(target).render_as_string(hide_password=True)
+
+
+def create_db_engine(target: str) -> Engine:
+    url = database_url(target)
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.parent.is_dir():
+            raise BadInput(f"cannot create the database {target}: {path.parent} is not a directory")
+    try:
+        engine = create_engine(url)
+    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
+        raise BadInput(f"cannot use the database URL {describe_target(target)}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy emit BEGIN itself (below), so DDL is transactional too.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def migrations_dir() -> Path:
+    """``migrations/`` ships inside the wheel as ``nicocomments/migrations``; in a source
+    checkout it sits beside the package."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "migrations", here.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise RuntimeError("the migrations directory is missing from this installation")
+
+
+def _alembic_config():
+    from alembic.config import Config  # imported lazily: alembic is slow to import
+
+    config = Config(stdout=io.StringIO())  # Alembic's chatter never reaches stdout
+    config.set_main_option("script_location", str(migrations_dir()))
+    return config
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    from_revision: str | None
+    to_revision: str
+    backup: Path | None = None
+
+
+def open_db(target: str, *, migrate: bool = True) -> Engine:
+    """Open (creating if need be) and migrate forward the database at ``target``."""
+    engine = create_db_engine(target)
+    try:
+        upgrade_db(engine, target, dry_run=not migrate)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def upgrade_db(engine: Engine, target: str, *, dry_run: bool = False) -> Upgrade:
+    """Bring the schema to the newest revision; refuse a database newer than this program."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    config = _alembic_config()
+    script = ScriptDirectory.from_config(config)
+    head = script.get_current_head()
+    try:
+        with engine.connect() as connection:
+            current = current_revision(connection)
+            tables = set(inspect(connection).get_table_names())
+            connection.rollback()
+    except (sa_exc.OperationalError, sa_exc.DatabaseError) as exc:
+        raise _database_error(target, exc) from None
+    if current == head:
+        return Upgrade(current, head)
+    if current is not None and current not in {r.revision for r in script.walk_revisions()}:
+        raise SchemaTooNew(
+            f"the database {describe_target(target)} was written by a newer nicocomments "
+            f"(schema revision {current}); upgrade nicocomments to use it"
+        )
+    if current is None and tables - {"alembic_version"}:
+        raise DatabaseError(
+            f"{describe_target(target)} holds tables but is not a nicocomments database"
+        )
+    if dry_run:
+        raise DatabaseError(
+            f"the database {describe_target(target)} needs an upgrade: run `nico db upgrade`"
+        )
+    backup = None
+    if current is not None and engine.dialect.name == "sqlite":
+        backup = backup_sqlite(engine, current)
+    log.info("upgrading %s from %s to %s", describe_target(target), current or "empty", head)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except (sa_exc.OperationalError, sa_exc.DatabaseError) as exc:
+        raise _database_error(target, exc) from None
+    return Upgrade(current, head, backup)
+
+
+def backup_sqlite(engine: Engine, revision: str) -> Path:
+    """Copy the database file (consistently, WAL included) before changing its schema."""
+    source_path = Path(engine.url.database)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = source_path.with_name(f"{source_path.name}.bak-{revision}-{stamp}")
+    source = sqlite3.connect(source_path)
+    try:
+        destination = sqlite3.connect(target)
+        with destination:
+            source.backup(destination)
+        destination.close()
+    finally:
+        source.close()
+    log.info("backed up %s to %s", source_path, target)
+    return target
+
+
+def _database_error(target: str, exc: Exception) -> DatabaseError:
+    detail = str(getattr(exc, "orig", exc)).splitlines()[0]
+    return DatabaseError(f"cannot use the database {describe_target(target)}: {detail}")
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def upsert_video(connection: Connection, info: VideoInfo, seen_at: datetime) -> None:
+    values = {
+        "title": info.title,
+        "duration_s": info.duration_s,
+        "posted_at": info.posted_at,
+        "last_fetched_at": seen_at,
+    }
+    values = {k: v for k, v in values.items() if v is not None}
+    done = connection.execute(
+        update(videos).where(videos.c.video_id == info.video_id).values(values)
+    )
+    if done.rowcount == 0:
+        connection.execute(
+            videos.insert().values(video_id=info.video_id, first_fetched_at=seen_at, **values)
+        )
+
+
+def ensure_video(connection: Connection, video_id: str, seen_at: datetime) -> None:
+    """A bare `videos` row (imports know little more than the id)."""
+    upsert_video(connection, VideoInfo(video_id=video_id, threads=()), seen_at)
+
+
+def upsert_threads(connection: Connection, video_id: str, refs: Iterable[ThreadRef]) -> None:
+    for ref in refs:
+        key = (threads.c.thread_id == ref.thread_id) & (threads.c.fork == ref.fork)
+        values = {"video_id": video_id, "label": ref.label, "needs_key": ref.needs_key}
+        if connection.execute(update(threads).where(key).values(values)).rowcount == 0:
+            connection.execute(
+                threads.insert().values(thread_id=ref.thread_id, fork=ref.fork, **values)
+            )
+
+
+def save_thread_status(connection: Connection, status: ThreadStatus, checked_at: datetime) -> None:
+    """Record what the server said about a thread (counts only ever move forward)."""
+    key = (threads.c.thread_id == status.thread_id) & (threads.c.fork == status.fork)
+    values: dict = {"resultcode": status.resultcode, "checked_at": checked_at}
+    if status.server_time is not None:
+        values["server_time"] = status.server_time
+    for column in ("last_res", "comment_count", "global_num_res"):
+        value = getattr(status, column)
+        if value is not None:
+            current = threads.c[column]
+            values[column] = case((current.is_(None), value), (current < value, value), else_=current)
+    connection.execute(update(threads).where(key).values(values))
+
+
+_INSERT_COLUMNS = ("video_id", "run_id", *COMMENT_FIELDS)
+
+
+def _insert_comments_sql(dialect: str) -> str:
+    if dialect == "sqlite":
+        mark, timestamp = "?", "datetime(?, 'unixepoch')"
+    else:
+        mark, timestamp = "%s", "to_timestamp(%s)"
+    values = ", ".join(timestamp if c == "posted_at" else mark for c in _INSERT_COLUMNS)
+    return (
+        f"INSERT INTO comments ({', '.join(_INSERT_COLUMNS)}) VALUES ({values}) "
+        "ON CONFLICT (thread_id, fork, no) DO NOTHING"
+    )
+
+
+def save_comments(
+    connection: Connection, video_id: str, run_id: int | None, batch: Sequence[Comment]
+) -> int:
+    """Insert comments not stored yet; return how many were new.
+
+    The one hot path of the program: a single prepared statement, executemany over plain tuples,
+    timestamps converted by the database itself."""
+    if not batch:
+        return 0
+    sql = _insert_comments_sql(connection.dialect.name)
+    prefix = (video_id, run_id)
+    result = connection.exec_driver_sql(sql, [prefix + comment for comment in batch])
+    return max(result.rowcount, 0)
+
+
+def set_history(connection: Connection, thread_id: str, fork: str, **values) -> None:
+    """Update a thread's walk state: history_when, history_complete, history_end, catchup_*."""
+    key = (threads.c.thread_id == thread_id) & (threads.c.fork == fork)
+    connection.execute(update(threads).where(key).values(values))
+
+
+def save_skipped(
+    connection: Connection, run_id: int, thread_id: str, fork: str, seconds: tuple[int, int]
+) -> None:
+    connection.execute(
+        skipped_seconds.insert().values(
+            run_id=run_id,
+            thread_id=thread_id,
+            fork=fork,
+            from_second=seconds[0],
+            to_second=seconds[1],
+        )
+    )
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def start_run(
+    engine: Engine,
+    *,
+    video_id: str | None,
+    protocol: str,
+    mode: str,
+    options: dict | None = None,
+    source: str | None = None,
+) -> int:
+    with engine.begin() as connection:
+        if video_id is not None:
+            # A run still "running" for this video was killed: nothing else writes here.
+            connection.execute(
+                update(fetch_runs)
+                .where((fetch_runs.c.video_id == video_id) & (fetch_runs.c.status == "running"))
+                .values(status="interrupted", error="the process stopped without finishing")
+            )
+        result = connection.execute(
+            fetch_runs.insert().values(
+                video_id=video_id,
+                protocol=protocol,
+                mode=mode,
+                options=json.dumps(options, sort_keys=True) if options else None,
+                source=source,
+                tool_version=__version__,
+                started_at=now_utc(),
+                status="running",
+                pages=0,
+                requests=0,
+                comments_added=0,
+            )
+        )
+        return result.inserted_primary_key[0]
+
+
+def add_to_run(
+    connection: Connection,
+    run_id: int,
+    *,
+    pages: int = 0,
+    requests: int = 0,
+    comments_added: int = 0,
+    when_cursor: int | None = None,
+) -> None:
+    values: dict = {
+        "pages": fetch_runs.c.pages + pages,
+        "requests": fetch_runs.c.requests + requests,
+        "comments_added": fetch_runs.c.comments_added + comments_added,
+    }
+    if when_cursor is not None:
+        values["when_cursor"] = when_cursor
+    connection.execute(update(fetch_runs).where(fetch_runs.c.id == run_id).values(values))
+
+
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    status: str,
+    *,
+    error: str | None = None,
+    requests: int = 0,
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            update(fetch_runs)
+            .where(fetch_runs.c.id == run_id)
+            .values(
+                status=status,
+                error=error,
+                finished_at=now_utc(),
+                requests=fetch_runs.c.requests + requests,
+            )
+        )
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThreadState:
+    stored: int
+    max_no: int | None
+    history_when: int | None
+    history_complete: bool
+    catchup_when: int | None
+    catchup_stop_no: int | None
+
+
+def thread_state(connection: Connection, thread_id: str, fork: str) -> ThreadState:
+    key = (comments.c.thread_id == thread_id) & (comments.c.fork == fork)
+    stored, max_no = connection.execute(
+        select(func.count(), func.max(comments.c.no)).where(key)
+    ).one()
+    row = connection.execute(
+        select(
+            threads.c.history_when,
+            threads.c.history_complete,
+            threads.c.catchup_when,
+            threads.c.catchup_stop_no,
+        ).where((threads.c.thread_id == thread_id) & (threads.c.fork == fork))
+    ).one_or_none()
+    if row is None:
+        return ThreadState(stored, max_no, None, False, None, None)
+    return ThreadState(stored, max_no, row[0], bool(row[1]), row[2], row[3])
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    video_id: str
+    thread_id: str
+    fork: str
+    label: str | None
+    stored: int
+    deleted: int
+    min_no: int | None
+    max_no: int | None
+    oldest: datetime | None
+    newest: datetime | None
+    last_res: int | None
+    comment_count: int | None
+    history_complete: bool
+    history_when: int | None
+    history_end: str | None
+    skipped: int  # ranges of seconds a walk had to step over
+
+    @property
+    def server_count(self) -> int | None:
+        return self.comment_count if self.comment_count is not None else self.last_res
+
+
+_FORK_ORDER = case({"owner": 0, "main": 1, "easy": 2}, value=threads.c.fork, else_=3)
+
+
+def thread_summaries(connection: Connection, video_id: str | None = None) -> list[ThreadSummary]:
+    """Per thread: what is stored and what the server reported."""
+    stored = select(
+        comments.c.thread_id,
+        comments.c.fork,
+        func.count().label("stored"),
+        func.sum(case((comments.c.is_deleted, 1), else_=0)).label("deleted"),
+        func.min(comments.c.no).label("min_no"),
+        func.max(comments.c.no).label("max_no"),
+        func.min(comments.c.posted_at).label("oldest"),
+        func.max(comments.c.posted_at).label("newest"),
+    ).group_by(comments.c.thread_id, comments.c.fork)
+    skipped = select(
+        skipped_seconds.c.thread_id,
+        skipped_seconds.c.fork,
+        func.count().label("skipped"),
+    ).group_by(skipped_seconds.c.thread_id, skipped_seconds.c.fork)
+    if video_id is not None:
+        stored = stored.where(comments.c.video_id == video_id)
+    stored = stored.subquery()
+    skipped = skipped.subquery()
+    query = (
+        select(threads, stored, skipped.c.skipped)
+        .select_from(
+            threads.outerjoin(
+                stored,
+                (stored.c.thread_id == threads.c.thread_id) & (stored.c.fork == threads.c.fork),
+            ).outerjoin(
+                skipped,
+                (skipped.c.thread_id == threads.c.thread_id) & (skipped.c.fork == threads.c.fork),
+            )
+        )
+        .order_by(threads.c.video_id, _FORK_ORDER, threads.c.thread_id)
+    )
+    if video_id is not None:
+        query = query.where(threads.c.video_id == video_id)
+    summaries = []
+    for row in connection.execute(query).mappings():
+        summaries.append(
+            ThreadSummary(
+                video_id=row["video_id"],
+                thread_id=row["thread_id"],
+                fork=row["fork"],
+                label=row["label"],
+                stored=row["stored"] or 0,
+                deleted=row["deleted"] or 0,
+                min_no=row["min_no"],
+                max_no=row["max_no"],
+                oldest=_as_utc(row["oldest"]),
+                newest=_as_utc(row["newest"]),
+                last_res=row["last_res"],
+                comment_count=row["comment_count"],
+                history_complete=bool(row["history_complete"]),
+                history_when=row["history_when"],
+                history_end=row["history_end"],
+                skipped=row["skipped"] or 0,
+            )
+        )
+    return summaries
+
+
+def _as_utc(value) -> datetime | None:
+    # Aggregates lose the column type in SQLite: min()/max() come back as text.
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(UTC) if isinstance(value, datetime) else None
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def video_rows(connection: Connection, video_id: str | None = None) -> list[dict]:
+    query = select(videos).order_by(videos.c.video_id)
+    if video_id is not None:
+        query = query.where(videos.c.video_id == video_id)
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def run_rows(connection: Connection, video_id: str, limit: int = 10) -> list[dict]:
+    query = (
+        select(fetch_runs)
+        .where(fetch_runs.c.video_id == video_id)
+        .order_by(fetch_runs.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(row) for row in connection.execute(query).mappings()]

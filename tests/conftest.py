@@ -1,0 +1,107 @@
+"""Shared fixtures: the real samples in ../shared, the emulator, databases, the CLI runner."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _shared_dir() -> Path | None:
+    candidates = [os.environ.get("NICO_SHARED_DIR"), ROOT.parent / "shared", "/work/shared"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "samples" / "SOURCES.md").is_file():
+            return Path(candidate)
+    return None
+
+
+SHARED = _shared_dir()
+SHARED_REASON = (
+    "the real samples in ../shared are not here (they may not be redistributed; "
+    "set NICO_SHARED_DIR to a checkout of them)"
+)
+
+
+def shared_file(relative: str) -> Path:
+    """A file of ../shared (samples/… or reference/…); skip the test when it is absent."""
+    if SHARED is None:
+        pytest.skip(SHARED_REASON)
+    path = SHARED / relative
+    assert path.is_file(), f"{path} is missing from the shared samples"
+    return path
+
+
+def fixture_path(relative: str) -> Path:
+    return FIXTURES / relative
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path_factory, monkeypatch):
+    """No test ever reads or writes the developer's real session or database."""
+    config = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("NICO_CONFIG_DIR", str(config))
+    for name in (
+        "NICO_USER_SESSION",
+        "NICO_DB",
+        "NICO_EMAIL",
+        "NICO_PASSWORD",
+        "NICO_DEBUG",
+        "NICO_FLAPI_URL",
+        "NICO_ACCOUNT_URL",
+        "NICO_WWW_URL",
+        "NICO_NVAPI_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETRC", str(config / "no-netrc"))
+    return config
+
+
+# --- databases ------------------------------------------------------------------------------
+
+PG_ADMIN_URL = os.environ.get(
+    "NICO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_or_skip():
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.exec_driver_sql("select 1")
+        return engine
+    except Exception as exc:  # no driver, no server: the same answer for the user
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is required in CI: {exc}")
+        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL} ({type(exc).__name__})")
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import uuid
+
+    admin = _postgres_or_skip()
+    name = f"nico_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_target(request, tmp_path):
+    """A database target (path or URL) for each supported backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "test.db")
+    return request.getfixturevalue("pg_url")

@@ -1,0 +1,35 @@
+import pytest
+
+from nicocomments.errors import BadInput
+from nicocomments.ids import parse_video_id
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sm9", "sm9"),
+        ("  SM9 ", "sm9"),
+        ("so23335421", "so23335421"),
+        ("nm14999484", "nm14999484"),
+        ("1397552685", "1397552685"),
+        ("https://www.nicovideo.jp/watch/sm9", "sm9"),
+        ("https://www.nicovideo.jp/watch/sm9?ref=search&playlist=x", "sm9"),
+        ("http://sp.nicovideo.jp/watch/so23335421/", "so23335421"),
+        ("www.nicovideo.jp/watch/1397552685", "1397552685"),
+        ("https://nico.ms/sm9", "sm9"),
+        ("nico.ms/sm9", "sm9"),
+        ("https://www.nicovideo.jp/shorts/ss12345", "ss12345"),
+    ],
+)
+def test_accepted_forms(text, expected):
+    assert parse_video_id(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "sm", "sm0", "xx9", "sm9a", "-1", "https://example.com/watch/sm9",
+     "https://www.nicovideo.jp/user/123", "sm9; drop table", "s m9"],
+)
+def test_rejected_forms(text):
+    with pytest.raises(BadInput):
+        parse_video_id(text)
