@@ -1,0 +1,88 @@
+"""Fault injection: seeded, per route group, decided in arrival order.
+
+A `FaultPlan` answers "should this request fail, and how?". The server then acts it out:
+``http500``/``http503`` (that status, small body), ``http429`` (with ``Retry-After``), ``drop``
+(close the socket, no answer), ``truncate`` (full ``Content-Length``, half the body, close) and
+``slow`` (sleep, then answer normally).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+FAULT_KINDS = ("http500", "http503", "http429", "drop", "truncate", "slow")
+# Route groups (one per real host; "nvcomment" arrives with the nvcomment protocol).
+ROUTE_GROUPS = ("msg", "flapi", "account", "www", "nvapi", "nvcomment")
+
+
+class FaultPlan:
+    def __init__(
+        self,
+        rate: float = 0.0,
+        kinds: Iterable[str] = FAULT_KINDS,
+        seed: int = 0,
+        targets: Iterable[str] = ("msg",),
+        retry_after: int = 0,
+        slow_seconds: float = 0.2,
+    ) -> None:
+        self.rate = rate
+        self.kinds = tuple(kinds)
+        unknown = set(self.kinds) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
+        if not self.kinds and rate > 0:
+            raise ValueError("a fault rate needs at least one kind")
+        self.seed = seed
+        self.targets = tuple(targets)
+        self.retry_after = retry_after
+        self.slow_seconds = slow_seconds
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def decide(self, group: str) -> str | None:
+        """The fault for the next request to `group`, or None. Only targeted requests draw."""
+        if self.rate <= 0 or group not in self.targets:
+            return None
+        with self._lock:
+            if self._rng.random() >= self.rate:
+                return None
+            return self.kinds[int(self._rng.random() * len(self.kinds))]
+
+    def __repr__(self) -> str:
+        return (
+            f"FaultPlan(rate={self.rate}, kinds={self.kinds}, seed={self.seed}, "
+            f"targets={self.targets}, retry_after={self.retry_after}, "
+            f"slow_seconds={self.slow_seconds})"
+        )
+
+
+@dataclass(frozen=True)
+class Injected:
+    body: bytes
+    status: int
+    content_type: str
+
+
+class Injections:
+    """Canned answers queued per route group (`Sandbox.inject`)."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, deque[Injected]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, group: str, answer: Injected, times: int) -> None:
+        with self._lock:
+            self._queues.setdefault(group, deque()).extend([answer] * times)
+
+    def pop(self, group: str) -> Injected | None:
+        with self._lock:
+            queue = self._queues.get(group)
+            return queue.popleft() if queue else None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queues.clear()

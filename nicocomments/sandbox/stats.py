@@ -1,0 +1,94 @@
+"""What the emulator saw: requests per route group, faults, and message-server thread requests."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+
+class Stats:
+    """Counters; the keys of the thread counters are ``(thread_id, fork)`` with fork
+    'main', 'owner' or 'easy'.
+
+    ``threads`` counts ``<thread>`` request elements (and thread GETs) whose answer was sent in
+    full, ``threads_with_when`` the subset that carried ``when``, ``leaves`` the same for
+    ``<thread_leaves>``, and ``resultcodes`` counts ``(thread_id, fork, resultcode)`` for both.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clear()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._clear()
+
+    def _clear(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self.faulted: Counter[str] = Counter()
+        self.fault_kinds: Counter[tuple[str, str]] = Counter()  # (group, kind)
+        self.injected: Counter[str] = Counter()
+        self.threads: Counter[tuple[str, str]] = Counter()
+        self.threads_with_when: Counter[tuple[str, str]] = Counter()
+        self.leaves: Counter[tuple[str, str]] = Counter()
+        self.leaves_with_when: Counter[tuple[str, str]] = Counter()
+        self.resultcodes: Counter[tuple[str, str, int]] = Counter()
+
+    def count_request(self, group: str) -> None:
+        with self._lock:
+            self.requests[group] += 1
+
+    def count_fault(self, group: str, kind: str) -> None:
+        with self._lock:
+            self.faulted[group] += 1
+            self.fault_kinds[(group, kind)] += 1
+
+    def count_injected(self, group: str) -> None:
+        with self._lock:
+            self.injected[group] += 1
+
+    def count_thread(
+        self, thread_id: str, fork: str, *, leaves: bool, with_when: bool, resultcode: int
+    ) -> None:
+        key = (thread_id, fork)
+        with self._lock:
+            if leaves:
+                self.leaves[key] += 1
+                self.leaves_with_when[key] += with_when
+            else:
+                self.threads[key] += 1
+                self.threads_with_when[key] += with_when
+            self.resultcodes[(thread_id, fork, resultcode)] += 1
+
+    def thread_requests(
+        self, thread_id: str | int, fork: str = "main", *, with_when: bool | None = None
+    ) -> int:
+        """``<thread>`` requests answered for this thread and fork (only those with ``when``
+        if `with_when` is True, only those without if False)."""
+        key = (str(thread_id), fork)
+        with self._lock:
+            total, past = self.threads[key], self.threads_with_when[key]
+        if with_when is None:
+            return total
+        return past if with_when else total - past
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                name: dict(getattr(self, name))
+                for name in (
+                    "requests",
+                    "faulted",
+                    "fault_kinds",
+                    "injected",
+                    "threads",
+                    "threads_with_when",
+                    "leaves",
+                    "leaves_with_when",
+                    "resultcodes",
+                )
+            }
+
+    def __repr__(self) -> str:
+        return f"Stats({self.snapshot()!r})"

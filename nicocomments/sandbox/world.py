@@ -1,0 +1,362 @@
+"""The emulator's seeded synthetic world and its ground truth (no HTTP here).
+
+The model is protocol-neutral: videos, threads keyed by ``(thread_id, fork)`` and, per thread,
+comments sorted by ``no`` with non-decreasing ``posted_at``. The legacy message server (and later
+the nvcomment server) serve views of the same data; `World.expected_comments` says what a perfect
+client must end up with.
+
+Comments are stored column-wise (`CommentTable`): a million-comment thread then costs tens of
+megabytes, and the server can `bisect` the dates column instead of scanning.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from nicocomments.records import NUMBER_BY_FORK, Comment
+
+# Accounts. The passwords are public test values: the emulator only ever runs on loopback.
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password"
+DEMO_USER_ID = "100001"  # premium, no two-factor
+MFA_EMAIL = "mfa@example.com"
+MFA_PASSWORD = "mfa-password"
+MFA_CODE = "123456"
+MFA_USER_ID = "100002"  # not premium, two-factor
+
+# Videos and their threads (part of the contract: tests and `nico demo` use them).
+BIG_VIDEO_ID = "sm9"
+BIG_THREAD_ID = "1173108780"  # main (no key) and owner
+CHANNEL_VIDEO_ID = "so23335421"
+CHANNEL_THREAD_ID = "1397552685"  # key-protected "community" thread, 184 forced; getflv thread_id
+CHANNEL_DEFAULT_THREAD_ID = "1397552684"  # ordinary "default" thread + owner; optional_thread_id
+SHORT_VIDEO_ID = "sm500000"  # 45 s: window 100
+SHORT_THREAD_ID = "1184000000"
+MEDIUM_VIDEO_ID = "sm600000"  # 240 s: window 250
+MEDIUM_THREAD_ID = "1186000000"
+DELETED_VIDEO_ID = "sm8000001"  # deleted by the poster (getflv deleted=1)
+DELETED_THREAD_ID = "1250000001"
+PRIVATE_VIDEO_ID = "sm8000008"  # private (getflv deleted=8)
+PRIVATE_THREAD_ID = "1250000008"
+REAL_NM_VIDEO_ID = "nm14999484"  # real owner + main threads (xpadev-net/niwango.js)
+REAL_NM_THREAD_ID = "1310476906"
+REAL_OLD_VIDEO_ID = "sm3000001"  # real chats (tanbatu/comment-zouryou @ e76d29c)
+REAL_OLD_THREAD_ID = "1428845905"
+REAL_NEW_VIDEO_ID = "sm3000002"  # real chats (tanbatu/comment-zouryou @ 60fec26)
+REAL_NEW_THREAD_ID = "1512298011"
+
+# The legacy retention rule: without `when`, a main/easy thread shows only its newest W comments,
+# W by video length (protocol.md §1.4). Past-log requests see up to 1000 per answer.
+RETENTION_WINDOWS = ((60, 100), (300, 250), (600, 500))
+MAX_WINDOW = 1000
+
+_FLAG_PREMIUM = 1
+_FLAG_ANONYMOUS = 2
+
+
+class TruthComment(NamedTuple):
+    """One comment as the world knows it (a superset of what either protocol shows)."""
+
+    no: int
+    vpos_ms: int
+    posted_at: int
+    date_usec: int | None
+    content: str
+    commands: str  # space-separated, the legacy `mail`
+    user_id: str  # hashed for 184 comments, numeric otherwise (the uploader's on owner comments)
+    is_premium: bool
+    is_anonymous: bool
+    deleted_reason: int | None
+    score: int  # 0 or negative
+    nicoru_count: int
+    comment_id: str
+    source: str  # 'trunk' | 'leaf' (nvcomment)
+
+
+class CommentTable(Sequence[TruthComment]):
+    """The comments of one thread, column-wise, sorted by ``no`` with non-decreasing dates.
+
+    Indexing builds a `TruthComment` on the fly; servers read the columns directly.
+    """
+
+    def __init__(self, *, id_prefix: str, trunk_size: int) -> None:
+        self.nos = array("q")
+        self.vpos_ms = array("q")
+        self.posted_at = array("q")  # the `bisect` key for `when`
+        self.date_usec = array("l")  # -1 = unknown
+        self.content: list[str] = []
+        self.commands: list[str] = []
+        self.user_id: list[str] = []
+        self.flags = array("B")
+        self.deleted = array("B")  # 0 = not deleted
+        self.score = array("l")
+        self.nicoru = array("l")
+        self.comment_ids: list[str] | None = None  # None: derived from id_prefix and no
+        self.sources: list[str] | None = None  # None: derived from trunk_size
+        self.id_prefix = id_prefix
+        self.trunk_size = trunk_size
+        self._minutes: dict[int, array] | None = None
+        self._lock = threading.Lock()
+
+    def append(
+        self,
+        *,
+        no: int,
+        vpos_ms: int,
+        posted_at: int,
+        date_usec: int | None,
+        content: str,
+        commands: str,
+        user_id: str,
+        is_premium: bool,
+        is_anonymous: bool,
+        deleted_reason: int | None = None,
+        score: int = 0,
+        nicoru_count: int = 0,
+        comment_id: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        if self.nos and (no <= self.nos[-1] or posted_at < self.posted_at[-1]):
+            raise ValueError(f"comment {no} breaks the no/date order")
+        self.nos.append(no)
+        self.vpos_ms.append(vpos_ms)
+        self.posted_at.append(posted_at)
+        self.date_usec.append(-1 if date_usec is None else date_usec)
+        self.content.append(content)
+        self.commands.append(commands)
+        self.user_id.append(user_id)
+        self.flags.append(
+            (_FLAG_PREMIUM if is_premium else 0) | (_FLAG_ANONYMOUS if is_anonymous else 0)
+        )
+        self.deleted.append(deleted_reason or 0)
+        self.score.append(score)
+        self.nicoru.append(nicoru_count)
+        if comment_id is not None:
+            if self.comment_ids is None:
+                self.comment_ids = [self.comment_id(i) for i in range(len(self.nos) - 1)]
+            self.comment_ids.append(comment_id)
+        elif self.comment_ids is not None:
+            self.comment_ids.append(self.id_prefix + f"{no:07d}")
+        if source is not None:
+            if self.sources is None:
+                self.sources = [self.source(i) for i in range(len(self.nos) - 1)]
+            self.sources.append(source)
+        elif self.sources is not None:
+            self.sources.append("trunk")
+
+    def __len__(self) -> int:
+        return len(self.nos)
+
+    def __iter__(self) -> Iterator[TruthComment]:
+        return (self[i] for i in range(len(self.nos)))
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self.nos)))]
+        i = range(len(self.nos))[index]
+        usec = self.date_usec[i]
+        flags = self.flags[i]
+        return TruthComment(
+            self.nos[i],
+            self.vpos_ms[i],
+            self.posted_at[i],
+            None if usec < 0 else usec,
+            self.content[i],
+            self.commands[i],
+            self.user_id[i],
+            bool(flags & _FLAG_PREMIUM),
+            bool(flags & _FLAG_ANONYMOUS),
+            self.deleted[i] or None,
+            self.score[i],
+            self.nicoru[i],
+            self.comment_id(i),
+            self.source(i),
+        )
+
+    def comment_id(self, i: int) -> str:
+        if self.comment_ids is not None:
+            return self.comment_ids[i]
+        return self.id_prefix + f"{self.nos[i]:07d}"
+
+    def source(self, i: int) -> str:
+        if self.sources is not None:
+            return self.sources[i]
+        return "trunk" if i >= len(self.nos) - self.trunk_size else "leaf"
+
+    def is_premium(self, i: int) -> bool:
+        return bool(self.flags[i] & _FLAG_PREMIUM)
+
+    def is_anonymous(self, i: int) -> bool:
+        return bool(self.flags[i] & _FLAG_ANONYMOUS)
+
+    def minute_index(self) -> dict[int, array]:
+        """Positions of the comments of each minute of the video (by vpos), ascending.
+
+        Built once, on first use: the per-minute ("leaf") requests of both protocols need it.
+        """
+        with self._lock:
+            if self._minutes is None:
+                minutes: dict[int, array] = {}
+                for i, vpos in enumerate(self.vpos_ms):
+                    minute = max(0, vpos // 60_000)
+                    bucket = minutes.get(minute)
+                    if bucket is None:
+                        bucket = minutes[minute] = array("q")
+                    bucket.append(i)
+                self._minutes = minutes
+            return self._minutes
+
+
+@dataclass(eq=False)
+class Thread:
+    thread_id: str
+    fork: str  # 'main' | 'owner' | 'easy'
+    label: str  # 'default' | 'community' | 'owner' | 'easy'
+    video_id: str
+    comments: CommentTable
+    needs_key: bool = False
+    force_184: bool = False
+
+    @property
+    def fork_number(self) -> int:
+        return NUMBER_BY_FORK[self.fork]
+
+
+@dataclass(frozen=True)
+class Video:
+    video_id: str
+    title: str
+    duration_s: int
+    posted_at: int
+    kind: str  # 'user' | 'channel'
+    uploader_id: str
+    main_thread_id: str  # getflv thread_id (the key-protected one on channel videos)
+    threads: tuple[tuple[str, str], ...]  # (thread_id, fork) of every non-empty thread
+    optional_thread_id: str | None = None
+    deleted: int | None = None  # getflv `deleted`: 1 poster, 2 operator, 3 rights holder, 8 private
+
+    @property
+    def thread_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(tid for tid, _ in self.threads))
+
+    @property
+    def needs_key(self) -> bool:
+        return self.optional_thread_id is not None
+
+
+class Account(NamedTuple):
+    user_id: str
+    email: str
+    password: str
+    nickname: str
+    is_premium: bool
+    mfa_code: str | None = None
+
+
+def retention_window(duration_s: int) -> int:
+    """How many of the newest comments a main/easy thread shows without `when`."""
+    for limit, window in RETENTION_WINDOWS:
+        if duration_s < limit:
+            return window
+    return MAX_WINDOW
+
+
+@dataclass(eq=False)
+class World:
+    seed: int
+    videos: dict[str, Video] = field(default_factory=dict)
+    threads: dict[tuple[str, str], Thread] = field(default_factory=dict)
+    accounts: dict[str, Account] = field(default_factory=dict)  # by e-mail
+
+    def add(self, video: Video, threads: Sequence[Thread]) -> None:
+        self.videos[video.video_id] = video
+        for thread in threads:
+            self.threads[(thread.thread_id, thread.fork)] = thread
+
+    def thread(self, thread_id: str, fork: str = "main") -> Thread | None:
+        return self.threads.get((str(thread_id), fork))
+
+    def video_for_thread(self, thread_id: str) -> Video | None:
+        for video in self.videos.values():
+            if str(thread_id) in video.thread_ids:
+                return video
+        return None
+
+    def account_by_id(self, user_id: str) -> Account | None:
+        return next((a for a in self.accounts.values() if a.user_id == user_id), None)
+
+    def window(self, thread: Thread) -> int | None:
+        """The retention window of a thread, or None when it has none (owner threads)."""
+        if thread.fork == "owner":
+            return None
+        return retention_window(self.videos[thread.video_id].duration_s)
+
+    def expected_comments(self, video_id: str, protocol: str = "legacy") -> list[Comment]:
+        """Everything a perfect client collects for this video, as the protocol exposes it."""
+        if protocol != "legacy":
+            raise ValueError(f"unknown protocol {protocol!r}")
+        video = self.videos[video_id]
+        out: list[Comment] = []
+        for key in video.threads:
+            thread = self.threads[key]
+            owner = thread.fork == "owner"
+            for c in thread.comments:
+                deleted = c.deleted_reason is not None
+                out.append(
+                    Comment(
+                        thread_id=thread.thread_id,
+                        fork=thread.fork,
+                        no=c.no,
+                        vpos_ms=(c.vpos_ms // 10) * 10,
+                        posted_at=c.posted_at,
+                        content="" if deleted else c.content,
+                        commands="" if deleted else c.commands,
+                        date_usec=None if deleted else c.date_usec,
+                        user_id=None if (owner or deleted) else c.user_id,
+                        is_premium=c.is_premium,
+                        is_anonymous=c.is_anonymous,
+                        is_deleted=deleted,
+                        deleted_reason=c.deleted_reason,
+                        score=None if deleted or not c.score else c.score,
+                        nicoru_count=None if deleted or not c.nicoru_count else c.nicoru_count,
+                    )
+                )
+        return out
+
+    def describe(self) -> str:
+        lines = ["Accounts:"]
+        for a in self.accounts.values():
+            extra = f", two-factor code {a.mfa_code}" if a.mfa_code else ""
+            kind = "premium" if a.is_premium else "general"
+            lines.append(f"  {a.email} / {a.password}  (user {a.user_id}, {kind}{extra})")
+        lines.append("Videos:")
+        for v in self.videos.values():
+            parts = []
+            for tid, fork in v.threads:
+                t = self.threads[(tid, fork)]
+                key = ", key" if t.needs_key else ""
+                parts.append(f"{tid}/{fork} {len(t.comments):,}{key}")
+            state = f"  [deleted={v.deleted}]" if v.deleted else ""
+            lines.append(
+                f"  {v.video_id:<11} {v.duration_s:>5}s  {'; '.join(parts)}{state}  {v.title}"
+            )
+        return "\n".join(lines)
+
+
+def build_world(seed: int = 0, big_comments: int = 30_000) -> World:
+    """The emulator's world: the same bytes for the same arguments."""
+    from nicocomments.sandbox import realdata, synth
+
+    world = World(seed=seed)
+    for account in (
+        Account(DEMO_USER_ID, DEMO_EMAIL, DEMO_PASSWORD, "デモユーザー", True),
+        Account(MFA_USER_ID, MFA_EMAIL, MFA_PASSWORD, "二段階ユーザー", False, MFA_CODE),
+    ):
+        world.accounts[account.email] = account
+    synth.add_synthetic_videos(world, seed=seed, big_comments=big_comments)
+    realdata.add_real_videos(world)
+    return world
