@@ -90,7 +90,9 @@ class SessionSource:
     origin: str  # where it came from, for messages: never the value itself
 
 
-def resolve_session(config_dir: Path, environ: Mapping[str, str] | None = None) -> SessionSource | None:
+def resolve_session(
+    config_dir: Path, environ: Mapping[str, str] | None = None
+) -> SessionSource | None:
     """$NICO_USER_SESSION wins over the stored session."""
     environ = os.environ if environ is None else environ
     if environ.get(SESSION_ENV_VAR):
@@ -249,7 +251,8 @@ def _one_time_code(
         )
         if "error-code" in response.url:
             raise LoginFailed(
-                "the two-factor step expired or was locked after wrong codes; run `nico login` again"
+                "the two-factor step expired or was locked after wrong codes; "
+                "run `nico login` again"
             )
         if _has_class(response.text, "formError") or _is_mfa_page(response):
             page = response

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from nicocomments import store
 from nicocomments.errors import NicoError
 from nicocomments.history import iter_history
+from nicocomments.interrupts import deferred_interrupt
 from nicocomments.records import MIN_POSTED_AT, Page, ThreadRef, ThreadStatus, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -144,16 +145,15 @@ class _Job:
         self.clock = clock
         self.result = FetchResult(video_id, run_id, client.protocol)
         self._requests_saved = client.requests_made
+        self._unsaved_video: VideoInfo | None = None
 
     def unsaved_requests(self) -> int:
         return self.client.requests_made - self._requests_saved
 
     def run(self, options: FetchOptions) -> None:
         info = self.client.fetch_video(self.video_id)
-        now = store.now_utc()
-        with self.engine.begin() as connection:
-            store.upsert_video(connection, info, now)
-            store.upsert_threads(connection, info.video_id, info.threads)
+        # Written with the first page: a run that stores nothing changes nothing.
+        self._unsaved_video = info
         self.progress.video(info)
         floor = info.posted_at or MIN_POSTED_AT
         for ref in info.threads:
@@ -220,7 +220,10 @@ class _Job:
         ref = outcome.ref
         self.progress.thread_started(ref, stored=outcome.stored, phase="newer")
         for step in iter_history(
-            lambda when: self.client.fetch_page(ref, when), start=start, floor=floor, stop_no=stop_no
+            lambda when: self.client.fetch_page(ref, when),
+            start=start,
+            floor=floor,
+            stop_no=stop_no,
         ):
             if step.done is None:
                 cursor = {"catchup_when": step.next_when}
@@ -229,7 +232,7 @@ class _Job:
             self._save(outcome, step.page, when=step.when, cursor=cursor, skipped=step.skipped)
 
     def _set(self, ref: ThreadRef, **values) -> None:
-        with self.engine.begin() as connection:
+        with deferred_interrupt(), self.engine.begin() as connection:
             store.set_history(connection, ref.thread_id, ref.fork, **values)
 
     def _save(
@@ -245,9 +248,15 @@ class _Job:
         ref = outcome.ref
         status = page.thread
         if (status.thread_id, status.fork) != (ref.thread_id, ref.fork):
-            status = ThreadStatus(**{**status.__dict__, "thread_id": ref.thread_id, "fork": ref.fork})
+            status = ThreadStatus(
+                **{**status.__dict__, "thread_id": ref.thread_id, "fork": ref.fork}
+            )
         requests = self.unsaved_requests()
-        with self.engine.begin() as connection:
+        with deferred_interrupt(), self.engine.begin() as connection:
+            if self._unsaved_video is not None:
+                info = self._unsaved_video
+                store.upsert_video(connection, info, store.now_utc())
+                store.upsert_threads(connection, info.video_id, info.threads)
             added = store.save_comments(connection, self.video_id, self.run_id, page.comments)
             store.save_thread_status(connection, status, store.now_utc())
             if cursor:
@@ -263,6 +272,7 @@ class _Job:
                 when_cursor=when,
             )
         self._requests_saved += requests
+        self._unsaved_video = None
         outcome.added += added
         outcome.stored += added
         outcome.pages += 1
@@ -280,5 +290,7 @@ class _Job:
             when=when,
             added=added,
             stored=outcome.stored,
-            server_count=status.comment_count if status.comment_count is not None else status.last_res,
+            server_count=status.comment_count
+            if status.comment_count is not None
+            else status.last_res,
         )

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = f"nicocomments/{__version__} (+https://github.com/nicocomments/nicocomments)"
 SESSION_COOKIE = "user_session"
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+SERVER_ERRORS = frozenset({500, 502, 503, 504})
+RETRY_STATUSES = SERVER_ERRORS | {429}
 _RETRY_EXCEPTIONS = (
     requests.ConnectionError,  # refused, reset, dropped before the answer
     requests.Timeout,
@@ -107,11 +108,18 @@ class NicoSession(requests.Session):
         self.headers["User-Agent"] = USER_AGENT
 
     def request(  # type: ignore[override]
-        self, method: str, url: str, *args, retry: bool = True, **kwargs
+        self,
+        method: str,
+        url: str,
+        *args,
+        retry: bool = True,
+        retry_statuses: frozenset[int] = RETRY_STATUSES,
+        **kwargs,
     ) -> requests.Response:
-        kwargs.setdefault(
-            "timeout", (self.settings.connect_timeout, self.settings.read_timeout)
-        )
+        """Like `requests.Session.request`, paced and retried. ``retry=False`` sends once
+        (for what must never be sent twice); statuses outside ``retry_statuses`` come back to
+        the caller as they are."""
+        kwargs.setdefault("timeout", (self.settings.connect_timeout, self.settings.read_timeout))
         host = urlsplit(url).netloc
         where = _describe(method, url)
         attempts = 1 + (self.settings.retries if retry else 0)
@@ -125,13 +133,11 @@ class NicoSession(requests.Session):
                     raise NetworkError(f"{where}: {_exception_summary(exc)}") from None
                 self._back_off(host, attempt, f"{_exception_summary(exc)} from {where}")
                 continue
-            if response.status_code not in _RETRY_STATUSES:
+            if response.status_code not in retry_statuses:
                 return response
-            retry_after = _retry_after(response)
-            if retry_after is not None and retry_after > self.settings.max_retry_after:
-                raise RateLimited(
-                    f"{where}: the server asks to wait {retry_after:.0f} s; try again later"
-                )
+            wait = retry_after(response)
+            if wait is not None and wait > self.settings.max_retry_after:
+                raise RateLimited(f"{where}: the server asks to wait {wait:.0f} s; try again later")
             if attempt == attempts:
                 if response.status_code == 429:
                     raise RateLimited(f"{where}: too many requests (HTTP 429); try again later")
@@ -139,18 +145,14 @@ class NicoSession(requests.Session):
                     f"{where}: server error HTTP {response.status_code}",
                     status=response.status_code,
                 )
-            self._back_off(
-                host, attempt, f"HTTP {response.status_code} from {where}", retry_after
-            )
+            self._back_off(host, attempt, f"HTTP {response.status_code} from {where}", wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _back_off(
-        self, host: str, attempt: int, reason: str, retry_after: float | None = None
-    ) -> None:
+    def _back_off(self, host: str, attempt: int, reason: str, asked: float | None = None) -> None:
         delay = backoff_delay(self.settings, attempt)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-            self.pacer.hold(host, retry_after)
+        if asked is not None:
+            delay = max(delay, asked)
+            self.pacer.hold(host, asked)
         message = f"{reason}; retrying in {delay:.1f} s"
         log.info(message)
         if self.on_retry is not None:
@@ -183,14 +185,13 @@ def make_session(
     return session
 
 
-def set_session_cookie(
-    session: requests.Session, user_session: str, hosts: Iterable[str]
-) -> None:
+def set_session_cookie(session: requests.Session, user_session: str, hosts: Iterable[str]) -> None:
     for host in hosts:
         session.cookies.set(SESSION_COOKIE, user_session, domain=host, path="/")
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def retry_after(response: requests.Response) -> float | None:
+    """Seconds from a ``Retry-After`` header (a number or an HTTP date), if any."""
     value = response.headers.get("Retry-After")
     if not value:
         return None

@@ -99,7 +99,8 @@ class FlvInfo:
 
     def threads(self) -> tuple[ThreadRef, ...]:
         """The threads to collect. A key-protected thread's ordinary companion is
-        ``optional_thread_id``; owner comments live on the ordinary thread (protocol.md §2.3, §5)."""
+        ``optional_thread_id``; owner comments live on the ordinary thread
+        (protocol.md §2.3, §5)."""
         refs = [
             ThreadRef(
                 self.thread_id,
@@ -137,8 +138,7 @@ def parse_getflv(text: str, video_id: str = "") -> FlvInfo:
     label = video_id or "this video"
     if fields.get("closed") == "1":
         raise LoginRequired(
-            f"getflv says the session is not logged in: {label} needs a login "
-            "(run `nico login`)"
+            f"getflv says the session is not logged in: {label} needs a login (run `nico login`)"
         )
     if "deleted" in fields and fields["deleted"] not in ("", "0"):
         code = _int(fields["deleted"])
@@ -219,9 +219,7 @@ def parse_packet(data: bytes, *, default_fork: str = "main") -> Packet:
             if el.get("thread") and num_res is not None:
                 global_num_res[el.get("thread")] = num_res
     if global_num_res:
-        threads = [
-            _replace_global(t, global_num_res.get(t.thread_id)) for t in threads
-        ]
+        threads = [_replace_global(t, global_num_res.get(t.thread_id)) for t in threads]
     return Packet(threads=threads, comments=comments)
 
 
@@ -444,9 +442,14 @@ class LegacyClient:
             )
             status = self._status_for(answer, ref)
             code = status.resultcode
+            if code == 1 and ref.fork == "owner":
+                # getflv cannot tell whether a video has owner comments: asking is the only way.
+                return Page(thread=status, comments=[])
             if code == 0:
                 comments = [
-                    c for c in answer.comments if c.thread_id == ref.thread_id and c.fork == ref.fork
+                    c
+                    for c in answer.comments
+                    if c.thread_id == ref.thread_id and c.fork == ref.fork
                 ]
                 return Page(thread=status, comments=comments)
             kind = self._refresh_kind(code)
@@ -508,4 +511,3 @@ def _thread_error(code: int, ref: ThreadRef) -> ThreadError:
         resultcode=code,
         thread_id=ref.thread_id,
     )
-

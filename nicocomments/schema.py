@@ -76,83 +76,184 @@ RowId = BigInteger().with_variant(Integer, "sqlite")
 videos = Table(
     "videos",
     metadata,
-    Column("video_id", String(32), primary_key=True),
-    Column("title", Text),
-    Column("duration_s", Integer),
-    Column("posted_at", UTCDateTime),
-    Column("first_fetched_at", UTCDateTime, nullable=False),
-    Column("last_fetched_at", UTCDateTime, nullable=False),
+    Column(
+        "video_id",
+        String(32),
+        primary_key=True,
+        doc="sm…/so…/nm… id, or the thread number it was fetched by",
+    ),
+    Column("title", Text, doc="title, when the protocol gives one"),
+    Column("duration_s", Integer, doc="length in seconds"),
+    Column("posted_at", UTCDateTime, doc="when the video was posted (UTC), when known"),
+    Column(
+        "first_fetched_at",
+        UTCDateTime,
+        nullable=False,
+        doc="first time nico stored something of it",
+    ),
+    Column(
+        "last_fetched_at", UTCDateTime, nullable=False, doc="last time nico stored something of it"
+    ),
 )
 
 threads = Table(
     "threads",
     metadata,
-    Column("thread_id", String(32), primary_key=True),
-    Column("fork", String(8), primary_key=True),
-    Column("video_id", String(32), ForeignKey("videos.video_id"), nullable=False, index=True),
-    Column("label", String(32)),
-    Column("needs_key", Boolean, nullable=False, default=False),
+    Column("thread_id", String(32), primary_key=True, doc="the server's thread id"),
+    Column("fork", String(8), primary_key=True, doc="main, owner or easy"),
+    Column(
+        "video_id",
+        String(32),
+        ForeignKey("videos.video_id"),
+        nullable=False,
+        index=True,
+        doc="the video it belongs to",
+    ),
+    Column("label", String(32), doc="the site's name for it: default, community, owner, easy, …"),
+    Column(
+        "needs_key",
+        Boolean,
+        nullable=False,
+        default=False,
+        doc="key-protected (official/channel thread)",
+    ),
     # What the server reported the last time it was asked.
-    Column("last_res", Integer),  # legacy: newest comment no
-    Column("comment_count", Integer),  # nvcomment: commentCount
-    Column("global_num_res", Integer),  # legacy: global_num_res, all servers
-    Column("resultcode", Integer),
-    Column("server_time", UTCDateTime),
-    Column("checked_at", UTCDateTime),
+    Column(
+        "last_res",
+        Integer,
+        doc="legacy: the newest comment no the server reported",
+    ),  # legacy: newest comment no
+    Column(
+        "comment_count",
+        Integer,
+        doc="nvcomment: commentCount the server reported",
+    ),  # nvcomment: commentCount
+    Column(
+        "global_num_res",
+        Integer,
+        doc="legacy: global_num_res the server reported",
+    ),  # legacy: global_num_res, all servers
+    Column("resultcode", Integer, doc="legacy: the last resultcode"),
+    Column("server_time", UTCDateTime, doc="the server's clock at the last answer"),
+    Column("checked_at", UTCDateTime, doc="when the server was last asked"),
     # The backward walk through the thread's history.
-    Column("history_when", BigInteger),  # next `when` of an unfinished walk (Unix seconds)
-    Column("history_complete", Boolean, nullable=False, default=False),
-    Column("history_end", String(64)),  # why the last walk ended
-    Column("history_completed_at", UTCDateTime),
+    Column(
+        "history_when",
+        BigInteger,
+        doc="cursor of an unfinished history walk (Unix s)",
+    ),  # next `when` of an unfinished walk (Unix seconds)
+    Column(
+        "history_complete",
+        Boolean,
+        nullable=False,
+        default=False,
+        doc="the walk reached the first comment",
+    ),
+    Column("history_end", String(64), doc="why the last walk ended"),  # why the last walk ended
+    Column("history_completed_at", UTCDateTime, doc="when the walk completed"),
     # Catching up with comments newer than the newest stored one, walking back until `no`
     # catchup_stop_no; kept so an interrupted catch-up resumes instead of leaving a hole.
-    Column("catchup_when", BigInteger),
-    Column("catchup_stop_no", Integer),
+    Column("catchup_when", BigInteger, doc="cursor of an unfinished catch-up with newer comments"),
+    Column("catchup_stop_no", Integer, doc="the catch-up stops at this no"),
 )
 
 fetch_runs = Table(
     "fetch_runs",
     metadata,
-    Column("id", RowId, primary_key=True),
-    Column("video_id", String(32), index=True),
-    Column("protocol", String(16), nullable=False),  # legacy | nvcomment | import
-    Column("mode", String(16), nullable=False),  # window | all-history | fill-gaps | import
-    Column("options", Text),  # JSON: the options the run was started with (never secrets)
-    Column("source", Text),  # imports: the file it came from
-    Column("tool_version", String(32), nullable=False),
-    Column("started_at", UTCDateTime, nullable=False),
-    Column("finished_at", UTCDateTime),
-    Column("status", String(16), nullable=False),  # running | completed | failed | interrupted
-    Column("pages", Integer, nullable=False, default=0),
-    Column("requests", Integer, nullable=False, default=0),
-    Column("comments_added", Integer, nullable=False, default=0),
-    Column("when_cursor", BigInteger),  # the last `when` asked for
-    Column("error", Text),
+    Column("id", RowId, primary_key=True, doc="run number"),
+    Column("video_id", String(32), index=True, doc="the video fetched or imported"),
+    Column(
+        "protocol",
+        String(16),
+        nullable=False,
+        doc="legacy, nvcomment or import",
+    ),  # legacy | nvcomment | import
+    Column(
+        "mode",
+        String(16),
+        nullable=False,
+        doc="window, all-history, fill-gaps or import",
+    ),  # window | all-history | fill-gaps | import
+    Column(
+        "options",
+        Text,
+        doc="the options it ran with (JSON; never secrets)",
+    ),  # JSON: the options the run was started with (never secrets)
+    Column("source", Text, doc="imports: the file read"),  # imports: the file it came from
+    Column("tool_version", String(32), nullable=False, doc="nicocomments version"),
+    Column("started_at", UTCDateTime, nullable=False, doc="start (UTC)"),
+    Column("finished_at", UTCDateTime, doc="end (UTC)"),
+    Column(
+        "status",
+        String(16),
+        nullable=False,
+        doc="running, completed, failed or interrupted",
+    ),  # running | completed | failed | interrupted
+    Column("pages", Integer, nullable=False, default=0, doc="answers stored"),
+    Column(
+        "requests", Integer, nullable=False, default=0, doc="HTTP requests made, retries included"
+    ),
+    Column("comments_added", Integer, nullable=False, default=0, doc="comments that were new"),
+    Column("when_cursor", BigInteger, doc="the last `when` asked for"),  # the last `when` asked for
+    Column("error", Text, doc="why it failed"),
 )
 
 comments = Table(
     "comments",
     metadata,
-    Column("id", RowId, primary_key=True),
-    Column("video_id", String(32), ForeignKey("videos.video_id"), nullable=False),
-    Column("thread_id", String(32), nullable=False),
-    Column("fork", String(8), nullable=False),  # main | owner | easy
-    Column("no", Integer, nullable=False),
-    Column("vpos_ms", BigInteger, nullable=False),
-    Column("posted_at", UTCDateTime, nullable=False),
-    Column("date_usec", Integer),
-    Column("content", Text, nullable=False),
-    Column("commands", Text, nullable=False),  # the legacy `mail` string
-    Column("user_id", String(64)),
-    Column("is_premium", Boolean, nullable=False),
-    Column("is_anonymous", Boolean, nullable=False),
-    Column("is_deleted", Boolean, nullable=False),
-    Column("deleted_reason", SmallInteger),
-    Column("score", Integer),
-    Column("nicoru_count", Integer),
-    Column("comment_id", String(24)),  # nvcomment id; NULL for legacy
-    Column("source", String(16)),  # nvcomment source: trunk | leaf
-    Column("run_id", BigInteger, ForeignKey("fetch_runs.id")),  # the run that first stored it
+    Column("id", RowId, primary_key=True, doc="row id"),
+    Column("video_id", String(32), ForeignKey("videos.video_id"), nullable=False, doc="the video"),
+    Column("thread_id", String(32), nullable=False, doc="the thread"),
+    Column("fork", String(8), nullable=False, doc="main, owner or easy"),  # main | owner | easy
+    Column("no", Integer, nullable=False, doc="the comment's number in its thread and fork"),
+    Column(
+        "vpos_ms",
+        BigInteger,
+        nullable=False,
+        doc="position in the video, milliseconds (legacy vpos × 10)",
+    ),
+    Column(
+        "posted_at",
+        UTCDateTime,
+        nullable=False,
+        doc="when it was posted, UTC (SQLite: strftime('%s', posted_at) is Unix time)",
+    ),
+    Column("date_usec", Integer, doc="legacy: microseconds of the posting time"),
+    Column("content", Text, nullable=False, doc="the text ('' for deleted comments)"),
+    Column(
+        "commands",
+        Text,
+        nullable=False,
+        doc="the commands, space-separated (legacy `mail`): 184 red big ue …",
+    ),  # the legacy `mail` string
+    Column(
+        "user_id", String(64), doc="poster: numeric id, or a hashed id for anonymous (184) comments"
+    ),
+    Column("is_premium", Boolean, nullable=False, doc="posted by a premium member"),
+    Column("is_anonymous", Boolean, nullable=False, doc="posted with 184"),
+    Column(
+        "is_deleted",
+        Boolean,
+        nullable=False,
+        doc="deleted (legacy servers still list them, without text)",
+    ),
+    Column("deleted_reason", SmallInteger, doc="legacy `deleted`: 1 poster, 2 operator, …"),
+    Column("score", Integer, doc="NG score (0 or negative; NULL when the server left it out)"),
+    Column("nicoru_count", Integer, doc="nicoru count"),
+    Column(
+        "comment_id",
+        String(24),
+        doc="nvcomment comment id (NULL for legacy)",
+    ),  # nvcomment id; NULL for legacy
+    Column(
+        "source", String(16), doc="nvcomment source: trunk or leaf"
+    ),  # nvcomment source: trunk | leaf
+    Column(
+        "run_id",
+        BigInteger,
+        ForeignKey("fetch_runs.id"),
+        doc="the fetch_runs row that first stored it",
+    ),  # the run that first stored it
     UniqueConstraint("thread_id", "fork", "no"),
     Index(None, "video_id", "fork", "vpos_ms"),
 )
@@ -162,11 +263,17 @@ comments = Table(
 skipped_seconds = Table(
     "skipped_seconds",
     metadata,
-    Column("id", RowId, primary_key=True),
-    Column("run_id", BigInteger, ForeignKey("fetch_runs.id"), nullable=False),
-    Column("thread_id", String(32), nullable=False),
-    Column("fork", String(8), nullable=False),
-    Column("from_second", BigInteger, nullable=False),
-    Column("to_second", BigInteger, nullable=False),
+    Column("id", RowId, primary_key=True, doc="row id"),
+    Column(
+        "run_id",
+        BigInteger,
+        ForeignKey("fetch_runs.id"),
+        nullable=False,
+        doc="the run that stepped over them",
+    ),
+    Column("thread_id", String(32), nullable=False, doc="the thread"),
+    Column("fork", String(8), nullable=False, doc="the fork"),
+    Column("from_second", BigInteger, nullable=False, doc="first second (Unix s)"),
+    Column("to_second", BigInteger, nullable=False, doc="last second (Unix s)"),
     Index(None, "thread_id", "fork"),
 )

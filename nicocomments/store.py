@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 from nicocomments import __version__
 from nicocomments.errors import BadInput, DatabaseError, SchemaTooNew
+from nicocomments.interrupts import deferred_interrupt
 from nicocomments.records import COMMENT_FIELDS, Comment, ThreadRef, ThreadStatus, VideoInfo
 from nicocomments.schema import comments, fetch_runs, skipped_seconds, threads, videos
 
@@ -258,7 +259,9 @@ def save_thread_status(connection: Connection, status: ThreadStatus, checked_at:
         value = getattr(status, column)
         if value is not None:
             current = threads.c[column]
-            values[column] = case((current.is_(None), value), (current < value, value), else_=current)
+            values[column] = case(
+                (current.is_(None), value), (current < value, value), else_=current
+            )
     connection.execute(update(threads).where(key).values(values))
 
 
@@ -324,7 +327,7 @@ def start_run(
     options: dict | None = None,
     source: str | None = None,
 ) -> int:
-    with engine.begin() as connection:
+    with deferred_interrupt(), engine.begin() as connection:
         if video_id is not None:
             # A run still "running" for this video was killed: nothing else writes here.
             connection.execute(
@@ -377,7 +380,7 @@ def finish_run(
     error: str | None = None,
     requests: int = 0,
 ) -> None:
-    with engine.begin() as connection:
+    with deferred_interrupt(), engine.begin() as connection:
         connection.execute(
             update(fetch_runs)
             .where(fetch_runs.c.id == run_id)

@@ -105,3 +105,69 @@ def db_target(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "test.db")
     return request.getfixturevalue("pg_url")
+
+
+# --- the emulator and the CLI ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def world():
+    """The emulator's default world (seed 0). Tests that change it use their own."""
+    from nicocomments.sandbox import build_world
+
+    return build_world()
+
+
+@pytest.fixture(scope="session")
+def _running_sandbox(world):
+    from nicocomments.sandbox import Sandbox
+
+    sandbox = Sandbox(world=world)
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+def _reset(sandbox) -> None:
+    from nicocomments.sandbox import FaultPlan
+
+    sandbox.faults = FaultPlan()
+    sandbox.key_max_uses = None
+    sandbox.shuffle_chats = False
+    sandbox.past_logs_premium_only = False
+    sandbox.reset_stats()
+
+
+@pytest.fixture
+def sandbox(_running_sandbox, monkeypatch):
+    """The running emulator, with faults and knobs reset, and NICO_*_URL pointing at it."""
+    _reset(_running_sandbox)
+    for name, value in _running_sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    yield _running_sandbox
+    _reset(_running_sandbox)
+
+
+@pytest.fixture
+def nico():
+    """Run `nico …` in-process; returns click's Result (exit_code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from nicocomments.cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def logged_in(sandbox, nico):
+    """Log the demo account in through the emulator's account form; returns the sandbox."""
+    from nicocomments.sandbox import DEMO_EMAIL, DEMO_PASSWORD
+
+    result = nico("login", "--email", DEMO_EMAIL, "--password-stdin", input=DEMO_PASSWORD + "\n")
+    assert result.exit_code == 0, result.stderr
+    return sandbox

@@ -41,7 +41,9 @@ class FakeServer:
     def __call__(self, when: int) -> Page:
         self.requests.append(when)
         eligible = [
-            c for c in self.comments if (c.posted_at <= when if self.inclusive else c.posted_at < when)
+            c
+            for c in self.comments
+            if (c.posted_at <= when if self.inclusive else c.posted_at < when)
         ]
         page = eligible[-self.page_size :]
         if self.shuffle is not None:

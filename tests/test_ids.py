@@ -27,8 +27,18 @@ def test_accepted_forms(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "sm", "sm0", "xx9", "sm9a", "-1", "https://example.com/watch/sm9",
-     "https://www.nicovideo.jp/user/123", "sm9; drop table", "s m9"],
+    [
+        "",
+        "sm",
+        "sm0",
+        "xx9",
+        "sm9a",
+        "-1",
+        "https://example.com/watch/sm9",
+        "https://www.nicovideo.jp/user/123",
+        "sm9; drop table",
+        "s m9",
+    ],
 )
 def test_rejected_forms(text):
     with pytest.raises(BadInput):

@@ -69,7 +69,8 @@ def test_getflv_channel_video_needs_a_key_and_has_an_ordinary_thread():
 
 
 @pytest.mark.parametrize(
-    "path", ["samples/getflv/saccubus2__getflv.txt", "samples/getflv/saccubus2__sm14097905_play_info.txt"]
+    "path",
+    ["samples/getflv/saccubus2__getflv.txt", "samples/getflv/saccubus2__sm14097905_play_info.txt"],
 )
 def test_getflv_saccubus_samples(path):
     flv = parse_getflv(shared_file(path).read_text())
@@ -176,7 +177,9 @@ def test_key_protected_request_sends_threadkey_not_userkey():
 
 
 def test_2015_answer_all_elements():
-    data = shared_file("reference/protocol-samples/legacy_xml_response_2015_sm16654069.xml").read_bytes()
+    data = shared_file(
+        "reference/protocol-samples/legacy_xml_response_2015_sm16654069.xml"
+    ).read_bytes()
     packet = parse_packet(data)
     assert [t.resultcode for t in packet.threads] == [0, 0]
     status = packet.threads[0]
@@ -205,7 +208,9 @@ def test_deleted_chats_are_kept_as_deleted_rows():
 
 
 def test_owner_thread_and_main_thread_in_one_answer():
-    data = shared_file("samples/legacy_xml/saccubus2__sm14097905_thread_1302222473.xml").read_bytes()
+    data = shared_file(
+        "samples/legacy_xml/saccubus2__sm14097905_thread_1302222473.xml"
+    ).read_bytes()
     packet = parse_packet(data)
     forks = Counter(c.fork for c in packet.comments)
     assert forks == {"main": 120, "owner": 900}  # `no` restarts per fork: both kept
@@ -253,7 +258,9 @@ def test_every_real_2017_answer_parses():
 
 
 def test_escaped_quotes_in_2017_text():
-    packet = parse_packet(shared_file(f"{SEO4D}/result_3_sm30469574__version20090904.xml").read_bytes())
+    packet = parse_packet(
+        shared_file(f"{SEO4D}/result_3_sm30469574__version20090904.xml").read_bytes()
+    )
     assert any("'" in c.content or '"' in c.content for c in packet.comments)
     assert not any("&apos;" in c.content or "&quot;" in c.content for c in packet.comments)
 

@@ -28,7 +28,7 @@ def _video(engine, video_id="sm9"):
 def test_upgrade_head_on_an_empty_database(db_target):
     engine = store.open_db(db_target)
     try:
-        assert TABLES <= set(inspect(engine).get_table_names())
+        assert set(inspect(engine).get_table_names()) >= TABLES
         with engine.connect() as connection:
             assert store.current_revision(connection) == store.head_revision()
     finally:
@@ -111,7 +111,9 @@ def test_saving_is_idempotent_and_counts_new_rows(db_target):
     _video(engine)
     run_id = store.start_run(engine, video_id="sm9", protocol="legacy", mode="window")
     batch = [
-        Comment("1173108780", "main", 1, 1230, 1173108780, "うぽつ", "184", 123456, "u1", True, True),
+        Comment(
+            "1173108780", "main", 1, 1230, 1173108780, "うぽつ", "184", 123456, "u1", True, True
+        ),
         Comment("1173108780", "main", 2, 0, 1173108790, "", is_deleted=True, deleted_reason=2),
         Comment("1173108780", "owner", 1, 0, 1173108780, "@ボタン", "ue red"),
     ]
@@ -119,7 +121,11 @@ def test_saving_is_idempotent_and_counts_new_rows(db_target):
         assert store.save_comments(connection, "sm9", run_id, batch) == 3
         assert store.save_comments(connection, "sm9", run_id, batch + batch) == 0
     with engine.connect() as connection:
-        rows = connection.execute(select(comments).order_by(comments.c.fork, comments.c.no)).mappings().all()
+        rows = (
+            connection.execute(select(comments).order_by(comments.c.fork, comments.c.no))
+            .mappings()
+            .all()
+        )
     assert [(r["fork"], r["no"]) for r in rows] == [("main", 1), ("main", 2), ("owner", 1)]
     first = rows[0]
     assert first["posted_at"] == datetime(2007, 3, 5, 15, 33, tzinfo=UTC)
@@ -134,8 +140,13 @@ def test_sqlite_posted_at_gives_unix_seconds(tmp_path):
     engine = store.open_db(str(tmp_path / "n.db"))
     _video(engine)
     with engine.begin() as connection:
-        store.save_comments(connection, "sm9", None, [Comment("1173108780", "main", 1, 0, 1173108780, "x")])
-        assert connection.execute(text("SELECT strftime('%s', posted_at) FROM comments")).scalar() == "1173108780"
+        store.save_comments(
+            connection, "sm9", None, [Comment("1173108780", "main", 1, 0, 1173108780, "x")]
+        )
+        assert (
+            connection.execute(text("SELECT strftime('%s', posted_at) FROM comments")).scalar()
+            == "1173108780"
+        )
     engine.dispose()
 
 
@@ -143,9 +154,15 @@ def test_server_counts_only_move_forward(db_target):
     engine = store.open_db(db_target)
     _video(engine)
     with engine.begin() as connection:
-        store.save_thread_status(connection, ThreadStatus("1173108780", "main", last_res=500), store.now_utc())
-        store.save_thread_status(connection, ThreadStatus("1173108780", "main", last_res=400), store.now_utc())
-        store.save_thread_status(connection, ThreadStatus("1173108780", "main", resultcode=0), store.now_utc())
+        store.save_thread_status(
+            connection, ThreadStatus("1173108780", "main", last_res=500), store.now_utc()
+        )
+        store.save_thread_status(
+            connection, ThreadStatus("1173108780", "main", last_res=400), store.now_utc()
+        )
+        store.save_thread_status(
+            connection, ThreadStatus("1173108780", "main", resultcode=0), store.now_utc()
+        )
         row = connection.execute(select(threads.c.last_res).where(threads.c.fork == "main")).one()
     assert row.last_res == 500
     engine.dispose()

@@ -24,9 +24,7 @@ def login(
     ] = None,
     password_stdin: Annotated[
         bool,
-        typer.Option(
-            "--password-stdin", help="Read the password from stdin instead of prompting."
-        ),
+        typer.Option("--password-stdin", help="Read the password from stdin instead of prompting."),
     ] = False,
     otp: Annotated[
         str | None,

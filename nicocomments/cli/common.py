@@ -19,8 +19,11 @@ from nicocomments.errors import ExitStatus, LoginRequired, NicoError
 from nicocomments.http import HttpSettings, NicoSession, make_session
 
 # stdout carries data (tables, exports); everything for humans goes to stderr.
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped or redirected, tables get room instead of being folded to 80 columns.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+if not out.is_terminal and not os.environ.get("COLUMNS"):
+    out = Console(highlight=False, soft_wrap=True, markup=False, width=200)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 F = TypeVar("F", bound=Callable)
 
@@ -191,5 +194,8 @@ def explain_login(exc: LoginRequired, net: Network) -> LoginRequired:
     if net.session_origin is None:
         hint = "not logged in: run `nico login` (or set NICO_USER_SESSION)"
     else:
-        hint = f"the session from {net.session_origin} is not (or no longer) logged in: run `nico login` again"
+        hint = (
+            f"the session from {net.session_origin} is not (or no longer) logged in: "
+            "run `nico login` again"
+        )
     return LoginRequired(f"{exc}; {hint}")

@@ -17,7 +17,9 @@ app = typer.Typer(
 
 @app.command("upgrade")
 @guarded
-def upgrade(*, db: DbOption = DEFAULT_DB, verbose: VerboseOption = 0, debug: DebugOption = False) -> None:
+def upgrade(
+    *, db: DbOption = DEFAULT_DB, verbose: VerboseOption = 0, debug: DebugOption = False
+) -> None:
     """Create the database, or bring its schema up to this version of nicocomments.
 
     Every command does this on its own when it opens a database; this command does only that.

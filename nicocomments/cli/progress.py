@@ -26,43 +26,56 @@ class RichProgress(ProgressEvents):
         )
         self._tasks: dict[tuple[str, str], TaskID] = {}
         self._pages: dict[tuple[str, str], int] = {}
+        self._phases: dict[tuple[str, str], str] = {}
         self._video_id = ""
+        self._started = False
 
     def __enter__(self) -> RichProgress:
-        self._progress.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._progress.stop()
+        if self._started:
+            self._progress.stop()
 
     def video(self, info: VideoInfo) -> None:
         self._video_id = info.video_id
 
     def thread_started(self, ref: ThreadRef, *, stored: int, phase: str) -> None:
         key = (ref.thread_id, ref.fork)
-        label = f"{self._video_id} {ref.fork:<5} {ref.thread_id}"
-        if phase == "newer":
-            label += " (newer)"
+        self._phases[key] = phase
         if key in self._tasks:
-            self._progress.update(self._tasks[key], description=label)
-            return
-        self._pages[key] = 0
-        self._tasks[key] = self._progress.add_task(
-            label, total=None, completed=stored, counts=f"{stored:,}", pages=0, reached=""
-        )
+            self._progress.update(self._tasks[key], description=self._label(ref))
+
+    def _label(self, ref: ThreadRef) -> str:
+        label = f"{self._video_id} {ref.fork:<5} {ref.thread_id}"
+        if self._phases.get((ref.thread_id, ref.fork)) == "newer":
+            label += " (newer)"
+        return label
+
+    def _task(self, ref: ThreadRef, stored: int) -> TaskID:
+        # Drawn from the first page on: a run that fails at once prints only its error.
+        key = (ref.thread_id, ref.fork)
+        if key not in self._tasks:
+            if not self._started:
+                self._progress.start()
+                self._started = True
+            self._pages[key] = 0
+            self._tasks[key] = self._progress.add_task(
+                self._label(ref), total=None, completed=stored, counts="", pages=0, reached=""
+            )
+        return self._tasks[key]
 
     def page(
         self, ref: ThreadRef, *, when: int | None, added: int, stored: int, server_count: int | None
     ) -> None:
         key = (ref.thread_id, ref.fork)
-        if key not in self._tasks:
-            self.thread_started(ref, stored=stored - added, phase="window")
+        task = self._task(ref, stored - added)
         self._pages[key] += 1
         total = max(server_count or 0, stored) or None
         counts = f"{stored:,}/{server_count:,}" if server_count is not None else f"{stored:,}"
         reached = _date(when) if when is not None else "current window"
         self._progress.update(
-            self._tasks[key],
+            task,
             completed=stored,
             total=total,
             counts=counts,

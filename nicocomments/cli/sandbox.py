@@ -68,9 +68,9 @@ def serve(
 @guarded
 def demo(
     *,
-    db: Annotated[
-        Path, typer.Option("--db", help="Where the demo's database goes.")
-    ] = Path("nico-demo.db"),
+    db: Annotated[Path, typer.Option("--db", help="Where the demo's database goes.")] = Path(
+        "nico-demo.db"
+    ),
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Delete the demo database first and walk it all again.")
     ] = False,
@@ -94,7 +94,9 @@ def demo(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     elif db.exists():
-        err.print(f"{db} exists already: this run only picks up what is new (use --fresh to start over).")
+        err.print(
+            f"{db} exists already: this run only picks up what is new (use --fresh to start over)."
+        )
     if db.is_dir():
         raise BadInput(f"{db} is a directory")
     err.print("Starting the Niconico emulator on 127.0.0.1 …")
@@ -122,9 +124,6 @@ def demo(
                 videos = {v["video_id"]: v for v in store.video_rows(connection, DEMO_VIDEO)}
         finally:
             engine.dispose()
-    out.print(
-        f"{result.comments_added:,} new comments in {result.pages} pages "
-        f"({client.requests_made} requests)."
-    )
+    out.print(f"{result.comments_added:,} new comments in {result.pages} pages.")
     out.print(_table(summaries, videos))
     out.print(f"Next: nico status --db {db}   or   sqlite3 {db} 'select count(*) from comments'")

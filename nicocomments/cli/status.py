@@ -65,7 +65,16 @@ def history_state(summary: store.ThreadSummary) -> str:
 
 def _table(summaries: list[store.ThreadSummary], videos: dict) -> Table:
     table = Table(show_lines=False)
-    for column in ("video", "thread", "fork", "stored", "server", "oldest", "newest", "history"):
+    for column in (
+        "video",
+        "thread",
+        "fork",
+        "stored",
+        "server",
+        "oldest (UTC)",
+        "newest (UTC)",
+        "history",
+    ):
         table.add_column(column, justify="right" if column in ("stored", "server") else "left")
     for s in summaries:
         title = videos.get(s.video_id, {}).get("title")
@@ -106,4 +115,3 @@ def _as_dict(s: store.ThreadSummary) -> dict:
         "history_end": s.history_end,
         "skipped_ranges": s.skipped,
     }
-

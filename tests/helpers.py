@@ -1,0 +1,48 @@
+"""Small helpers shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from pathlib import Path
+
+from nicocomments.records import Comment
+
+STORED_COLUMNS = (
+    "thread_id, fork, no, vpos_ms, CAST(strftime('%s', posted_at) AS INTEGER), content, commands, "
+    "date_usec, user_id, is_premium, is_anonymous, is_deleted, deleted_reason, score, "
+    "nicoru_count, comment_id, source"
+)
+BOOLEAN_FIELDS = ("is_premium", "is_anonymous", "is_deleted")
+
+
+def stored_comments(db: Path, video_id: str | None = None) -> list[Comment]:
+    """Every stored comment of a video as a `Comment`, sorted like `sorted_truth`."""
+    with sqlite3.connect(db) as connection:
+        query = f"SELECT {STORED_COLUMNS} FROM comments"
+        rows = connection.execute(
+            query + (" WHERE video_id = ?" if video_id else ""), (video_id,) if video_id else ()
+        ).fetchall()
+    comments = []
+    for row in rows:
+        comment = Comment(*row)
+        comments.append(comment._replace(**{f: bool(getattr(comment, f)) for f in BOOLEAN_FIELDS}))
+    return sorted(comments, key=_key)
+
+
+def sorted_truth(comments: list[Comment]) -> list[Comment]:
+    return sorted(comments, key=_key)
+
+
+def _key(comment: Comment):
+    return (comment.thread_id, comment.fork, comment.no)
+
+
+def budget(n: int) -> int:
+    """The request budget per thread of n comments (issue #2): ⌈1.05·n/1000⌉ + 2."""
+    return math.ceil(1.05 * n / 1000) + 2
+
+
+def query(db: Path, sql: str, *params):
+    with sqlite3.connect(db) as connection:
+        return connection.execute(sql, params).fetchall()

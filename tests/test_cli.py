@@ -1,0 +1,204 @@
+"""The command line as a whole: help, version, status, db, demo, sandbox serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+import requests
+import typer
+
+from nicocomments import __version__
+from nicocomments.cli import app
+from nicocomments.sandbox import BIG_VIDEO_ID, SHORT_THREAD_ID, SHORT_VIDEO_ID
+from tests.helpers import query
+
+
+def _commands(group, prefix=()):
+    for name, command in sorted(group.commands.items()):
+        yield (*prefix, name)
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*prefix, name))
+
+
+COMMANDS = list(_commands(typer.main.get_command(app)))
+
+
+def test_the_expected_commands_exist():
+    names = {" ".join(c) for c in COMMANDS}
+    assert {
+        "fetch",
+        "status",
+        "login",
+        "logout",
+        "whoami",
+        "demo",
+        "sandbox",
+        "sandbox serve",
+        "db",
+        "db upgrade",
+    } <= names
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_every_command_has_help(nico, command, flag):
+    result = nico(*command, flag)
+    assert result.exit_code == 0
+    assert "Usage: " in result.stdout
+    click_command = typer.main.get_command(app)
+    for part in command:
+        click_command = click_command.commands[part]
+    assert click_command.help and len(click_command.help) > 20
+
+
+def test_version(nico):
+    result = nico("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"nico (nicocomments) {__version__}"
+
+
+def test_python_dash_m_works():
+    result = subprocess.run(
+        [sys.executable, "-m", "nicocomments", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_an_unknown_option_is_a_usage_error(nico):
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["fetch", "sm9", "--no-such-option"])
+    assert result.exit_code == 2
+
+
+def test_status_of_an_empty_database(nico, tmp_path):
+    result = nico("status", "--db", tmp_path / "n.db")
+    assert result.exit_code == 0
+    assert "holds no videos" in result.stdout
+
+
+def test_status_after_a_fetch(logged_in, nico, tmp_path, world):
+    db = tmp_path / "n.db"
+    assert (
+        nico(
+            "fetch",
+            SHORT_VIDEO_ID,
+            "--all-history",
+            "--db",
+            db,
+            "--interval",
+            "0",
+            "--protocol",
+            "legacy",
+        ).exit_code
+        == 0
+    )
+    assert (
+        nico("fetch", BIG_VIDEO_ID, "--db", db, "--interval", "0", "--protocol", "legacy").exit_code
+        == 0
+    )
+    table = nico("status", "--db", db)
+    assert table.exit_code == 0
+    assert SHORT_VIDEO_ID in table.stdout and BIG_VIDEO_ID in table.stdout
+    assert "complete" in table.stdout and "current window only" in table.stdout
+    result = nico("status", SHORT_VIDEO_ID, "--db", db, "--json")
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    main = next(r for r in rows if r["fork"] == "main")
+    truth = [c for c in world.expected_comments(SHORT_VIDEO_ID) if c.fork == "main"]
+    assert main["thread_id"] == SHORT_THREAD_ID
+    assert main["stored"] == len(truth) == main["server_count"]
+    assert main["history_complete"] is True
+    assert main["deleted"] == sum(c.is_deleted for c in truth)
+
+
+def test_status_of_an_unknown_video(nico, tmp_path):
+    result = nico("status", "sm123", "--db", tmp_path / "n.db")
+    assert result.exit_code == 4
+    assert result.stderr.startswith("Error: sm123 is not in")
+
+
+def test_db_upgrade(nico, tmp_path):
+    db = tmp_path / "n.db"
+    first = nico("db", "upgrade", "--db", db)
+    assert first.exit_code == 0 and "from empty" in first.stdout
+    again = nico("db", "upgrade", "--db", db)
+    assert again.exit_code == 0 and "up to date" in again.stdout
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE alembic_version SET version_num='9999_newer'")
+    refused = nico("db", "upgrade", "--db", db)
+    assert refused.exit_code == 7
+    assert refused.stderr.startswith("Error: ") and "newer nicocomments" in refused.stderr
+    assert nico("status", "--db", db).exit_code == 7
+
+
+def test_nico_db_environment_variable(nico, tmp_path, monkeypatch):
+    db = tmp_path / "from-env.db"
+    monkeypatch.setenv("NICO_DB", str(db))
+    assert nico("db", "upgrade").exit_code == 0
+    assert db.exists()
+
+
+def test_unexpected_errors_are_one_line_unless_debug(nico, tmp_path, monkeypatch):
+    import nicocomments.store
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(nicocomments.store, "thread_summaries", broken)
+    result = nico("status", "--db", tmp_path / "n.db")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: unexpected RuntimeError: boom (a bug in nicocomments; re-run with --debug for "
+        "the traceback)\n"
+    )
+    with pytest.raises(RuntimeError):
+        nico("status", "--db", tmp_path / "n.db", "--debug")
+
+
+def test_demo_runs_the_main_job_offline(nico, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = nico("demo", "--big-comments", "3000")
+    assert result.exit_code == 0, result.stderr
+    assert "complete" in result.stdout
+    db = tmp_path / "nico-demo.db"
+    [(count,)] = query(db, "SELECT count(*) FROM comments WHERE fork='main'")
+    assert count == 3000
+    # The demo logs in to the emulator only: the user's own stored session is untouched.
+    assert not list(tmp_path.glob("**/session.json"))
+    again = nico("demo", "--big-comments", "3000")
+    assert again.exit_code == 0 and "exists already" in again.stderr
+    assert query(db, "SELECT count(*) FROM fetch_runs") == [(2,)]
+
+
+def test_sandbox_serve_until_ctrl_c(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nicocomments", "sandbox", "serve", "--big-comments", "2000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        exports = {}
+        while len(exports) < 4:
+            line = process.stdout.readline()
+            assert line, process.stderr.read()
+            if line.startswith("export "):
+                name, value = line[len("export ") :].strip().split("=", 1)
+                exports[name] = value
+        answer = requests.get(exports["NICO_FLAPI_URL"] + "/api/getflv/sm9", timeout=10)
+        assert answer.text.startswith("closed=1")  # not logged in
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+    assert process.returncode == 0
