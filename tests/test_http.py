@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from nicocomments.http import USER_AGENT, HostPacer, HttpSettings, backoff_delay
 
@@ -59,3 +60,123 @@ def test_user_agent_names_the_tool_and_version():
     from nicocomments import __version__
 
     assert USER_AGENT.startswith(f"nicocomments/{__version__} ")
+
+
+# --- over real HTTP against the emulator -------------------------------------------------------
+
+
+def _session(recorder: list[float], **settings):
+    clock = FakeClock()
+
+    def sleep(seconds: float) -> None:
+        recorder.append(seconds)
+
+    from nicocomments.http import NicoSession
+
+    return NicoSession(
+        HttpSettings(interval=0, **settings),
+        pacer=HostPacer(clock=clock, sleep=clock.sleep),
+        sleep=sleep,
+    )
+
+
+def _getflv_url(sandbox) -> str:
+    return sandbox.env()["NICO_FLAPI_URL"] + "/api/getflv/sm9"
+
+
+def test_user_agent_and_timeouts_reach_the_server(sandbox):
+    from nicocomments.http import make_session
+
+    session = make_session(HttpSettings(interval=0))
+    assert session.get(_getflv_url(sandbox)).status_code == 200
+    assert sandbox.stats.user_agents[USER_AGENT] == 1
+
+
+def test_server_errors_are_retried_with_backoff(sandbox):
+    sandbox.inject("flapi", b"busy", status=503, times=2)
+    waits: list[float] = []
+    session = _session(waits, backoff_base=2.0, backoff_cap=60.0)
+    response = session.get(_getflv_url(sandbox))
+    assert response.status_code == 200 and response.text.startswith("closed=1")
+    assert session.request_count == 3
+    assert len(waits) == 2 and 1.0 <= waits[0] <= 2.0 and 2.0 <= waits[1] <= 4.0
+
+
+def test_retry_after_is_honoured(sandbox):
+    sandbox.inject("flapi", b"slow down", status=429, headers=(("Retry-After", "7"),))
+    waits: list[float] = []
+    session = _session(waits, backoff_base=0.0)
+    assert session.get(_getflv_url(sandbox)).status_code == 200
+    assert waits == [7.0]
+
+
+def test_a_retry_after_too_long_to_wait_fails_clearly(sandbox):
+    from nicocomments.errors import RateLimited
+
+    sandbox.inject("flapi", b"come back tomorrow", status=429, headers=(("Retry-After", "86400"),))
+    with pytest.raises(RateLimited, match="wait 86400 s"):
+        _session([]).get(_getflv_url(sandbox))
+
+
+@pytest.mark.parametrize("kind", ["drop", "truncate", "http500", "slow"])
+def test_broken_answers_are_retried(sandbox, kind):
+    from nicocomments.sandbox import FaultPlan
+
+    sandbox.faults = FaultPlan(
+        rate=1.0, kinds=(kind,), targets=("flapi",), limit=2, slow_seconds=1.0
+    )
+    waits: list[float] = []
+    session = _session(waits, backoff_base=0.0, read_timeout=0.3)
+    response = session.get(_getflv_url(sandbox))
+    assert response.status_code == 200 and response.text.startswith("closed=1")
+    assert session.request_count == 3
+    assert sandbox.stats.faulted["flapi"] == 2
+
+
+def test_giving_up_says_why(sandbox):
+    from nicocomments.errors import NetworkError, ServerUnavailable
+    from nicocomments.sandbox import FaultPlan
+
+    sandbox.faults = FaultPlan(rate=1.0, kinds=("truncate",), targets=("flapi",))
+    with pytest.raises(NetworkError, match="broke off"):
+        _session([], retries=2).get(_getflv_url(sandbox))
+    sandbox.faults = FaultPlan(rate=1.0, kinds=("http503",), targets=("flapi",))
+    with pytest.raises(ServerUnavailable, match="HTTP 503"):
+        _session([], retries=1).get(_getflv_url(sandbox))
+
+
+def test_posts_that_must_not_be_repeated_are_sent_once(sandbox):
+    sandbox.inject("flapi", b"busy", status=503)
+    from nicocomments.errors import ServerUnavailable
+
+    session = _session([])
+    with pytest.raises(ServerUnavailable):
+        session.get(_getflv_url(sandbox), retry=False)
+    assert session.request_count == 1
+
+
+def test_the_pacer_is_shared_by_sessions_of_one_process(sandbox):
+    from nicocomments.http import make_session
+
+    clock = FakeClock()
+    pacer = HostPacer(clock=clock, sleep=clock.sleep)
+    first = make_session(HttpSettings(interval=1.0), pacer=pacer)
+    second = make_session(HttpSettings(interval=1.0), pacer=pacer)
+    first.get(_getflv_url(sandbox))
+    second.get(_getflv_url(sandbox))
+    first.get(_getflv_url(sandbox))
+    assert clock.slept == [pytest.approx(1.0), pytest.approx(1.0)]
+
+
+def test_the_session_cookie_goes_only_to_configured_hosts(sandbox):
+    from nicocomments.http import make_session
+
+    session = make_session(
+        HttpSettings(interval=0), user_session="secret-value", cookie_hosts={"127.0.0.1"}
+    )
+    assert session.get(_getflv_url(sandbox)).text.startswith("closed=1")  # sent, not accepted
+    other = make_session(HttpSettings(interval=0), user_session="secret-value", cookie_hosts={"x"})
+    prepared = other.prepare_request(requests.Request("GET", _getflv_url(sandbox)))
+    assert "Cookie" not in prepared.headers
+    prepared = session.prepare_request(requests.Request("GET", _getflv_url(sandbox)))
+    assert prepared.headers["Cookie"] == "user_session=secret-value"

@@ -34,7 +34,8 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="NICO_DB",
-        help="SQLite file or database URL (postgresql://user@host/db). Env: NICO_DB.",
+        metavar="PATH|URL",
+        help="SQLite file or database URL (postgresql://user@host/db).",
         show_default=True,
     ),
 ]

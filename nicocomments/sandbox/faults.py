@@ -28,7 +28,9 @@ class FaultPlan:
         targets: Iterable[str] = ("msg",),
         retry_after: int = 0,
         slow_seconds: float = 0.2,
+        limit: int | None = None,
     ) -> None:
+        """`limit`: at most this many faults, then none (to test "fails, then works")."""
         self.rate = rate
         self.kinds = tuple(kinds)
         unknown = set(self.kinds) - set(FAULT_KINDS)
@@ -40,6 +42,8 @@ class FaultPlan:
         self.targets = tuple(targets)
         self.retry_after = retry_after
         self.slow_seconds = slow_seconds
+        self.limit = limit
+        self._made = 0
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
@@ -48,15 +52,18 @@ class FaultPlan:
         if self.rate <= 0 or group not in self.targets:
             return None
         with self._lock:
+            if self.limit is not None and self._made >= self.limit:
+                return None
             if self._rng.random() >= self.rate:
                 return None
+            self._made += 1
             return self.kinds[int(self._rng.random() * len(self.kinds))]
 
     def __repr__(self) -> str:
         return (
             f"FaultPlan(rate={self.rate}, kinds={self.kinds}, seed={self.seed}, "
             f"targets={self.targets}, retry_after={self.retry_after}, "
-            f"slow_seconds={self.slow_seconds})"
+            f"slow_seconds={self.slow_seconds}, limit={self.limit})"
         )
 
 
@@ -65,6 +72,7 @@ class Injected:
     body: bytes
     status: int
     content_type: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class Injections:

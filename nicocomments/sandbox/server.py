@@ -193,11 +193,13 @@ class Sandbox:
         status: int = 200,
         content_type: str = web.XML,
         times: int = 1,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """Answer the next `times` requests to route group `target` with exactly this."""
         if target not in self.routes and target not in ROUTE_GROUPS:
             raise ValueError(f"unknown route group {target!r}")
-        self._injections.add(target, Injected(bytes(body), status, content_type), times)
+        answer = Injected(bytes(body), status, content_type, tuple(headers))
+        self._injections.add(target, answer, times)
 
     # -- one request --------------------------------------------------------------------------
 
@@ -205,11 +207,13 @@ class Sandbox:
         parts = urlsplit(handler.path)
         first, _, rest = parts.path.lstrip("/").partition("/")
         group = first if first in self.routes else "other"
-        self.stats.count_request(group)
+        self.stats.count_request(group, handler.headers.get("User-Agent", ""))
         injected = self._injections.pop(group)
         if injected is not None:
             self.stats.count_injected(group)
-            handler.send(web.Response(injected.status, injected.body, injected.content_type))
+            response = web.Response(injected.status, injected.body, injected.content_type)
+            response.headers.extend(injected.headers)
+            handler.send(response)
             return
         plan = self.faults
         fault = plan.decide(group)

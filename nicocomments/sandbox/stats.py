@@ -26,6 +26,7 @@ class Stats:
 
     def _clear(self) -> None:
         self.requests: Counter[str] = Counter()
+        self.user_agents: Counter[str] = Counter()
         self.faulted: Counter[str] = Counter()
         self.fault_kinds: Counter[tuple[str, str]] = Counter()  # (group, kind)
         self.injected: Counter[str] = Counter()
@@ -35,9 +36,10 @@ class Stats:
         self.leaves_with_when: Counter[tuple[str, str]] = Counter()
         self.resultcodes: Counter[tuple[str, str, int]] = Counter()
 
-    def count_request(self, group: str) -> None:
+    def count_request(self, group: str, user_agent: str = "") -> None:
         with self._lock:
             self.requests[group] += 1
+            self.user_agents[user_agent] += 1
 
     def count_fault(self, group: str, kind: str) -> None:
         with self._lock:
@@ -79,6 +81,7 @@ class Stats:
                 name: dict(getattr(self, name))
                 for name in (
                     "requests",
+                    "user_agents",
                     "faulted",
                     "fault_kinds",
                     "injected",

@@ -1,0 +1,70 @@
+"""The wheel: it ships the migrations and the emulator's data, and `nico demo` runs from it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_creates_databases_and_runs_the_demo(tmp_path):
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    [wheel] = dist.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "nicocomments/migrations/env.py" in names
+    assert any(n.startswith("nicocomments/migrations/versions/0001") for n in names)
+    assert "nicocomments/sandbox/data/apijson_1428845905.jsonl.gz" in names
+    assert not any(n.startswith(("tests/", "migrations/")) for n in names)
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    work = tmp_path / "work"  # far from the checkout: only the installed package can be imported
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "NICO_"))}
+    env["NICO_CONFIG_DIR"] = str(tmp_path / "config")
+    where = subprocess.run(
+        [str(python), "-c", "import nicocomments.store as s; print(s.migrations_dir())"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert where.startswith(str(venv)) and where.endswith("nicocomments/migrations")
+    demo = subprocess.run(
+        [str(venv / "bin" / "nico"), "demo", "--big-comments", "2000"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert demo.returncode == 0, demo.stderr
+    assert "complete" in demo.stdout
+    status = subprocess.run(
+        [str(venv / "bin" / "nico"), "status", "--db", "nico-demo.db", "--json"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert status.returncode == 0 and '"stored": 2000' in status.stdout
