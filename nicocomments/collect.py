@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from sqlalchemy import Engine
@@ -66,6 +66,9 @@ class ThreadOutcome:
     added: int = 0
     pages: int = 0
     end: str | None = None  # why its history walk ended, when it did
+    # --fill-gaps: the numbers missing before and after the gap pass
+    missing_before: list[tuple[int, int]] = field(default_factory=list)
+    missing_after: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -88,24 +91,43 @@ def fetch_video(
     clock: Callable[[], float] = time.time,
 ) -> FetchResult:
     """Collect ``video_id`` with ``client`` into ``engine``; record the run in fetch_runs."""
+    settings = {
+        "all_history": options.all_history,
+        "before": options.before,
+        "refresh": options.refresh,
+    }
     run_id = store.start_run(
         engine,
         video_id=video_id,
         protocol=client.protocol,
         mode="all-history" if options.all_history else "window",
-        options={
-            k: v
-            for k, v in {
-                "all_history": options.all_history,
-                "before": options.before,
-                "refresh": options.refresh,
-            }.items()
-            if v
-        },
+        options={k: v for k, v in settings.items() if v},
     )
     job = _Job(engine, client, video_id, run_id, progress or Progress(), clock)
+    return _finish(job, lambda: job.run(options))
+
+
+def fill_gaps(
+    engine: Engine,
+    client: CommentClient,
+    video_id: str,
+    progress: Progress | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> FetchResult:
+    """Ask again around the comment numbers missing from ``video_id``'s threads; each outcome
+    says what was missing before and what is still missing (the server would not return it:
+    typically deleted comments, which today's server leaves out)."""
+    run_id = store.start_run(engine, video_id=video_id, protocol=client.protocol, mode="fill-gaps")
+    job = _Job(engine, client, video_id, run_id, progress or Progress(), clock)
+    return _finish(job, job.fill)
+
+
+def _finish(job: _Job, work: Callable[[], None]) -> FetchResult:
+    """Run ``work`` and record how the run ended, however it ends."""
+    engine, run_id = job.engine, job.run_id
     try:
-        job.run(options)
+        work()
     except KeyboardInterrupt:
         store.finish_run(
             engine, run_id, "interrupted", error="interrupted", requests=job.unsaved_requests()
@@ -151,10 +173,7 @@ class _Job:
         return self.client.requests_made - self._requests_saved
 
     def run(self, options: FetchOptions) -> None:
-        info = self.client.fetch_video(self.video_id)
-        # Written with the first page: a run that stores nothing changes nothing.
-        self._unsaved_video = info
-        self.progress.video(info)
+        info = self._video()
         floor = info.posted_at or MIN_POSTED_AT
         for ref in info.threads:
             outcome = ThreadOutcome(ref)
@@ -231,6 +250,70 @@ class _Job:
                 cursor = {"catchup_when": None, "catchup_stop_no": None}
             self._save(outcome, step.page, when=step.when, cursor=cursor, skipped=step.skipped)
 
+    def fill(self) -> None:
+        """Walk back over every cluster of missing numbers, newest first."""
+        info = self._video()
+        floor = info.posted_at or MIN_POSTED_AT
+        for ref in info.threads:
+            outcome = ThreadOutcome(ref)
+            self.result.threads.append(outcome)
+            with self.engine.connect() as connection:
+                state = store.thread_state(connection, ref.thread_id, ref.fork)
+                server_count = store.server_count(connection, ref.thread_id, ref.fork)
+                outcome.stored = state.stored
+                outcome.missing_before = store.missing_ranges(
+                    connection, ref.thread_id, ref.fork, server_count
+                )
+            self.progress.thread_started(ref, stored=outcome.stored, phase="gaps")
+            if ref.fork == "owner":
+                self._save(outcome, self.client.fetch_page(ref), when=None)
+            else:
+                for low, high in _clusters(outcome.missing_before):
+                    self._fill_cluster(outcome, low, high, state.max_no, floor)
+            with self.engine.connect() as connection:
+                server_count = store.server_count(connection, ref.thread_id, ref.fork)
+                outcome.missing_after = store.missing_ranges(
+                    connection, ref.thread_id, ref.fork, server_count
+                )
+            self.progress.thread_finished(ref, stored=outcome.stored, end=None)
+
+    def _fill_cluster(
+        self, outcome: ThreadOutcome, low: int, high: int, max_no: int | None, floor: int
+    ) -> None:
+        ref = outcome.ref
+        start = None
+        if max_no is not None and high < max_no:
+            with self.engine.connect() as connection:
+                after = store.posted_at_of(connection, ref.thread_id, ref.fork, high + 1)
+            # From the second of the first comment after the gap, plus one: the overlap rule.
+            start = after + 1 if after is not None else None
+        if start is None:
+            start = int(self.clock())
+        for step in iter_history(
+            lambda when: self.client.fetch_page(ref, when),
+            start=start,
+            floor=floor,
+            stop_no=max(low - 1, 1),
+        ):
+            self._save(outcome, step.page, when=step.when, skipped=step.skipped)
+
+    def _video(self) -> VideoInfo:
+        info = self.client.fetch_video(self.video_id)
+        with self.engine.connect() as connection:
+            known = store.video_of_threads(connection, [t.thread_id for t in info.threads])
+        if known and known != info.video_id and info.video_id.isdigit():
+            # getflv knows no video ids: a thread stored before under its video's name keeps it.
+            info = replace(info, video_id=known)
+        if info.video_id != self.video_id:
+            # Asked for by a thread number, the site names the video: store it under that name.
+            log.info("%s is %s", self.video_id, info.video_id)
+            self.video_id = self.result.video_id = info.video_id
+            store.rename_run_video(self.engine, self.run_id, info.video_id)
+        # Written with the first page: a run that stores nothing changes nothing.
+        self._unsaved_video = info
+        self.progress.video(info)
+        return info
+
     def _set(self, ref: ThreadRef, **values) -> None:
         with deferred_interrupt(), self.engine.begin() as connection:
             store.set_history(connection, ref.thread_id, ref.fork, **values)
@@ -294,3 +377,15 @@ class _Job:
             if status.comment_count is not None
             else status.last_res,
         )
+
+
+def _clusters(ranges: list[tuple[int, int]], reach: int = 900) -> list[tuple[int, int]]:
+    """Merge missing ranges that one walk can cover together (pages hold up to 1000 comments),
+    newest first."""
+    clusters: list[list[int]] = []
+    for low, high in sorted(ranges, reverse=True):
+        if clusters and clusters[-1][0] - high <= reach:
+            clusters[-1][0] = min(clusters[-1][0], low)
+        else:
+            clusters.append([low, high])
+    return [(low, high) for low, high in clusters]

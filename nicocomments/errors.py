@@ -80,9 +80,10 @@ class ServerError(NicoError):
 
 
 class ServerUnavailable(ServerError):
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, response=None) -> None:
         super().__init__(message)
         self.status = status
+        self.response = response  # the last answer, when there was one
 
 
 class RateLimited(ServerError):

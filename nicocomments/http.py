@@ -144,6 +144,7 @@ class NicoSession(requests.Session):
                 raise ServerUnavailable(
                     f"{where}: server error HTTP {response.status_code}",
                     status=response.status_code,
+                    response=response,
                 )
             self._back_off(host, attempt, f"HTTP {response.status_code} from {where}", wait)
         raise AssertionError("unreachable")  # pragma: no cover

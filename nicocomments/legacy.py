@@ -32,6 +32,7 @@ from nicocomments.records import (
     ThreadStatus,
     VideoInfo,
 )
+from nicocomments.watchpage import parse_watch_page
 
 log = logging.getLogger(__name__)
 
@@ -352,17 +353,33 @@ def fetch_waybackkey(session: requests.Session, endpoints: Endpoints, thread_id:
     return response.text
 
 
-def fetch_watch_redirect(
+def fetch_thread_id_from_watch_page(
     session: requests.Session, endpoints: Endpoints, video_id: str
 ) -> str | None:
-    """Old clients turned ``so…`` ids into thread ids through the watch page's redirect."""
+    """getflv never knew ``so…`` ids: old clients followed the watch page's redirect to the
+    thread number; later pages embed the watch data, which names the threads."""
     response = session.get(endpoints.url("www", f"/watch/{video_id}"), allow_redirects=False)
     location = response.headers.get("Location")
-    if response.status_code not in (301, 302, 303, 307, 308) or not location:
+    if response.is_redirect and location:
+        last = urlsplit(urljoin(response.url, location)).path.rstrip("/").rsplit("/", 1)[-1]
+        return last if last.isdigit() else None
+    if response.status_code != 200:
         return None
-    path = urlsplit(urljoin(response.url, location)).path.rstrip("/")
-    last = path.rsplit("/", 1)[-1]
-    return last if last.isdigit() else None
+    embedded = parse_watch_page(response.content)
+    return thread_id_from_watch_data(embedded) if embedded else None
+
+
+def thread_id_from_watch_data(payload: dict) -> str | None:
+    """The thread getflv calls ``thread_id``: the key-protected one if there is one, else the
+    default thread."""
+    data = payload.get("data", payload) if isinstance(payload, dict) else {}
+    if isinstance(data, dict) and isinstance(data.get("response"), dict):
+        data = data["response"]
+    threads = ((data or {}).get("comment") or {}).get("threads") or []
+    mains = [t for t in threads if isinstance(t, dict) and t.get("fork") == 0 and t.get("id")]
+    keyed = [t for t in mains if t.get("isThreadkeyRequired")]
+    chosen = (keyed or mains)[:1]
+    return str(chosen[0]["id"]) if chosen else None
 
 
 def fetch_packet(session: requests.Session, message_server: str, packet: bytes) -> bytes:
@@ -414,7 +431,7 @@ class LegacyClient:
         except VideoNotFound:
             if not video_id.startswith("so"):
                 raise
-        thread_id = fetch_watch_redirect(self.session, self.endpoints, video_id)
+        thread_id = fetch_thread_id_from_watch_page(self.session, self.endpoints, video_id)
         if thread_id is None:
             raise VideoNotFound(f"{video_id} was not found (getflv: invalid_thread)")
         log.info("%s resolved to thread %s through the watch page", video_id, thread_id)

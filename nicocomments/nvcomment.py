@@ -7,7 +7,6 @@ refresh (EXPIRED_TOKEN), backing off on TOO_MANY_REQUESTS and the guest/past-log
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import random
@@ -19,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 import requests
-from lxml import html as lxml_html
 
 from nicocomments.config import Endpoints
 from nicocomments.errors import (
@@ -42,6 +40,7 @@ from nicocomments.records import (
     ThreadStatus,
     VideoInfo,
 )
+from nicocomments.watchpage import parse_watch_page
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,6 @@ THREADS_HEADERS = {
     "Content-Type": "text/plain;charset=UTF-8",
 }
 PAGE_SIZE = 1000
-_HTML_PARSER = lxml_html.HTMLParser(no_network=True, remove_comments=True)
 
 # Watch-data errors: meta.errorCode, then data.reasonCode (yt-dlp's _ERROR_MAP, protocol.md §3.1).
 ERROR_CODES: dict[str, tuple[type[NicoError], str]] = {
@@ -127,14 +125,19 @@ def parse_api_response(payload: Any) -> dict:
         or (isinstance(status, int) and status >= 400)
         or (data or {}).get("isCustomError")
     ):
-        raise watch_error(str(error_code or "UNKNOWN"), reason)
+        deleted = (data or {}).get("deletedMessage")
+        raise watch_error(str(error_code or "UNKNOWN"), reason, "", deleted)
     if not isinstance(data, dict) or "comment" not in data:
         raise BadAnswer("the watch data has no comment block")
     return data
 
 
-def watch_error(error_code: str, reason: str | None, video_id: str = "") -> NicoError:
+def watch_error(
+    error_code: str, reason: str | None, video_id: str = "", deleted_message: str | None = None
+) -> NicoError:
     label = video_id or "the video"
+    if deleted_message and not reason:
+        return VideoUnavailable(f"{label} was deleted ({deleted_message})")
     if reason and reason in REASON_CODES:
         kind, message = REASON_CODES[reason]
     else:
@@ -184,23 +187,6 @@ def parse_watch_data(data: dict, requested_id: str = "") -> WatchData:
         language=str(params.get("language") or "ja-jp"),
         viewer_id=str(viewer["id"]) if viewer and viewer.get("id") is not None else None,
     )
-
-
-def parse_server_response(page: bytes | str) -> dict | None:
-    """The JSON in a watch page's ``<meta name="server-response" content="…">``, if any."""
-    try:
-        document = lxml_html.fromstring(page, parser=_HTML_PARSER)
-    except (ValueError, TypeError):
-        return None
-    if document is None:
-        return None
-    for meta in document.iter("meta"):
-        if meta.get("name") == "server-response" and meta.get("content"):
-            try:
-                return json.loads(html.unescape(meta.get("content")))
-            except ValueError:
-                raise BadAnswer("the watch page's server-response is not JSON") from None
-    return None
 
 
 def parse_threads(payload: Any) -> list[Page]:
@@ -381,17 +367,29 @@ class NvcommentClient:
         return self.watch.video
 
     def _watch_data(self, video_id: str) -> WatchData:
-        response = fetch_watch_api(self.session, self.endpoints, video_id, guest=not self.logged_in)
+        try:
+            response = fetch_watch_api(
+                self.session, self.endpoints, video_id, guest=not self.logged_in
+            )
+        except ServerUnavailable as exc:
+            # Down even after retries: the answer may still say why (MAINTENANCE).
+            code = parse_error(_maybe_json(exc.response)) if exc.response is not None else None
+            if code:
+                raise watch_error(code, None, video_id) from None
+            raise
         payload = _maybe_json(response)
         if payload is not None and isinstance(payload, dict) and "meta" in payload:
             code = parse_error(payload)
             if code:
-                raise watch_error(code, (payload.get("data") or {}).get("reasonCode"), video_id)
+                data = payload.get("data") or {}
+                raise watch_error(
+                    code, data.get("reasonCode"), video_id, data.get("deletedMessage")
+                )
             if response.ok:
                 return parse_watch_data(parse_api_response(payload), video_id)
         log.info("watch API answered HTTP %s; trying the watch page", response.status_code)
         page = fetch_watch_page(self.session, self.endpoints, video_id)
-        embedded = parse_server_response(page.content) if page.content else None
+        embedded = parse_watch_page(page.content) if page.content else None
         if embedded is None:
             page = fetch_watch_page(self.session, self.endpoints, video_id, as_json=True)
             embedded = _maybe_json(page)

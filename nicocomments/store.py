@@ -353,6 +353,13 @@ def start_run(
         return result.inserted_primary_key[0]
 
 
+def rename_run_video(engine: Engine, run_id: int, video_id: str) -> None:
+    with deferred_interrupt(), engine.begin() as connection:
+        connection.execute(
+            update(fetch_runs).where(fetch_runs.c.id == run_id).values(video_id=video_id)
+        )
+
+
 def add_to_run(
     connection: Connection,
     run_id: int,
@@ -534,3 +541,212 @@ def run_rows(connection: Connection, video_id: str, limit: int = 10) -> list[dic
         .limit(limit)
     )
     return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def missing_ranges(
+    connection: Connection, thread_id: str, fork: str, server_count: int | None = None
+) -> list[tuple[int, int]]:
+    """Comment numbers not stored, as (first, last) ranges: between stored numbers, before the
+    lowest (down to 1) and after the highest (up to the server's count)."""
+    key = (comments.c.thread_id == thread_id) & (comments.c.fork == fork)
+    previous = func.lag(comments.c.no).over(order_by=comments.c.no)
+    numbered = select(comments.c.no.label("no"), previous.label("previous")).where(key).subquery()
+    gaps = connection.execute(
+        select(numbered.c.previous + 1, numbered.c.no - 1)
+        .where(numbered.c.no - numbered.c.previous > 1)
+        .order_by(numbered.c.no)
+    ).all()
+    lowest, highest = connection.execute(
+        select(func.min(comments.c.no), func.max(comments.c.no)).where(key)
+    ).one()
+    ranges = [(int(a), int(b)) for a, b in gaps]
+    if lowest is None:
+        return [(1, server_count)] if server_count else []
+    if lowest > 1:
+        ranges.insert(0, (1, lowest - 1))
+    if server_count is not None and server_count > highest:
+        ranges.append((highest + 1, server_count))
+    return ranges
+
+
+def posted_at_of(connection: Connection, thread_id: str, fork: str, no: int) -> int | None:
+    """Unix seconds of a stored comment."""
+    value = connection.execute(
+        select(comments.c.posted_at).where(
+            (comments.c.thread_id == thread_id) & (comments.c.fork == fork) & (comments.c.no == no)
+        )
+    ).scalar()
+    return int(value.timestamp()) if value is not None else None
+
+
+def thread_runs(connection: Connection, thread_id: str, fork: str) -> list[dict]:
+    """The runs that stored this thread's comments, and how many each stored first."""
+    stored = (
+        select(comments.c.run_id, func.count().label("comments"))
+        .where((comments.c.thread_id == thread_id) & (comments.c.fork == fork))
+        .group_by(comments.c.run_id)
+        .subquery()
+    )
+    query = (
+        select(
+            fetch_runs.c.id,
+            fetch_runs.c.protocol,
+            fetch_runs.c.mode,
+            fetch_runs.c.status,
+            fetch_runs.c.started_at,
+            stored.c.comments,
+        )
+        .join(stored, stored.c.run_id == fetch_runs.c.id)
+        .order_by(fetch_runs.c.id)
+    )
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def video_of_threads(connection: Connection, thread_ids: Sequence[str]) -> str | None:
+    """The video these threads are stored under, if any."""
+    if not thread_ids:
+        return None
+    return connection.execute(
+        select(threads.c.video_id).where(threads.c.thread_id.in_(list(thread_ids))).limit(1)
+    ).scalar()
+
+
+def server_count(connection: Connection, thread_id: str, fork: str) -> int | None:
+    """The thread's size as the server last reported it (commentCount, else last_res)."""
+    row = connection.execute(
+        select(threads.c.comment_count, threads.c.last_res).where(
+            (threads.c.thread_id == thread_id) & (threads.c.fork == fork)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return row[0] if row[0] is not None else row[1]
+
+
+# --- imports and search (issue 4) ------------------------------------------------------------
+
+
+def video_exists(connection: Connection, video_id: str) -> bool:
+    query = select(videos.c.video_id).where(videos.c.video_id == video_id)
+    return connection.execute(query).first() is not None
+
+
+def ensure_threads(connection: Connection, video_id: str, rows: Iterable[dict]) -> list[tuple]:
+    """Add the threads an imported file names that are not stored yet; never change a stored
+    one (its label, key and counts came from the server). ``rows`` hold ``thread_id``, ``fork``
+    and optionally ``label``, ``last_res``, ``comment_count``, ``server_time``. Returns the
+    (thread_id, fork) keys that were added."""
+    added = []
+    for row in rows:
+        key = (threads.c.thread_id == row["thread_id"]) & (threads.c.fork == row["fork"])
+        if connection.execute(select(threads.c.thread_id).where(key)).first() is not None:
+            continue
+        connection.execute(
+            threads.insert().values(
+                thread_id=row["thread_id"],
+                fork=row["fork"],
+                video_id=video_id,
+                label=row.get("label"),
+                needs_key=False,
+                last_res=row.get("last_res"),
+                comment_count=row.get("comment_count"),
+                server_time=row.get("server_time"),
+                history_complete=False,
+            )
+        )
+        added.append((row["thread_id"], row["fork"]))
+    return added
+
+
+def discard_run(
+    connection: Connection,
+    run_id: int,
+    *,
+    added_threads: Sequence[tuple] = (),
+    added_video: str | None = None,
+) -> int:
+    """Undo what one import stored: the comments it was first to store, the threads and the
+    video it created (when nothing else refers to them). Returns the comments deleted."""
+    deleted = connection.execute(comments.delete().where(comments.c.run_id == run_id)).rowcount
+    for thread_id, fork in added_threads:
+        key = (comments.c.thread_id == thread_id) & (comments.c.fork == fork)
+        if connection.execute(select(comments.c.id).where(key).limit(1)).first() is None:
+            thread_key = (threads.c.thread_id == thread_id) & (threads.c.fork == fork)
+            connection.execute(threads.delete().where(thread_key))
+    if added_video is not None:
+        in_use = (
+            connection.execute(
+                select(comments.c.id).where(comments.c.video_id == added_video).limit(1)
+            ).first()
+            or connection.execute(
+                select(threads.c.thread_id).where(threads.c.video_id == added_video).limit(1)
+            ).first()
+        )
+        if not in_use:
+            connection.execute(videos.delete().where(videos.c.video_id == added_video))
+    connection.execute(update(fetch_runs).where(fetch_runs.c.id == run_id).values(comments_added=0))
+    return max(deleted, 0)
+
+
+FORK_ORDER = ("owner", "main", "easy")
+
+
+def posted_unix(dialect: str):
+    """``comments.posted_at`` as Unix seconds (an integer), computed by the database."""
+    from sqlalchemy import BigInteger, cast
+
+    if dialect == "sqlite":
+        return cast(func.strftime("%s", comments.c.posted_at), BigInteger)
+    return cast(func.extract("epoch", comments.c.posted_at), BigInteger)
+
+
+def iter_comments(
+    connection: Connection,
+    video_id: str,
+    forks: Sequence[str] = FORK_ORDER,
+    *,
+    chunk: int = 5_000,
+) -> Iterable[Comment]:
+    """A video's comments as `Comment` records, streamed from the database (``chunk`` rows at
+    a time), owner thread first, then main and easy, each in ``no`` order."""
+    columns = [
+        posted_unix(connection.dialect.name).label("posted_at")
+        if name == "posted_at"
+        else comments.c[name]
+        for name in COMMENT_FIELDS
+    ]
+    order = case({fork: i for i, fork in enumerate(FORK_ORDER)}, value=comments.c.fork)
+    query = (
+        select(*columns)
+        .where((comments.c.video_id == video_id) & comments.c.fork.in_(list(forks)))
+        .order_by(order, comments.c.thread_id, comments.c.no)
+    )
+    booleans = [COMMENT_FIELDS.index(f) for f in ("is_premium", "is_anonymous", "is_deleted")]
+    result = connection.execution_options(yield_per=chunk).execute(query)
+    for row in result:
+        values = list(row)
+        for i in booleans:
+            values[i] = bool(values[i])
+        yield Comment(*values)
+
+
+def thread_counts(connection: Connection, video_id: str) -> dict[tuple[str, str], int]:
+    """Per (thread_id, fork) of a video: the server's count if known, else the stored count."""
+    stored = {
+        (thread_id, fork): count
+        for thread_id, fork, count in connection.execute(
+            select(comments.c.thread_id, comments.c.fork, func.count())
+            .where(comments.c.video_id == video_id)
+            .group_by(comments.c.thread_id, comments.c.fork)
+        )
+    }
+    reported = connection.execute(
+        select(
+            threads.c.thread_id, threads.c.fork, threads.c.comment_count, threads.c.last_res
+        ).where(threads.c.video_id == video_id)
+    )
+    for thread_id, fork, comment_count, last_res in reported:
+        server = comment_count if comment_count is not None else last_res
+        if server is not None:
+            stored[(thread_id, fork)] = max(server, stored.get((thread_id, fork), 0))
+    return stored

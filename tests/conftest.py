@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,12 @@ def _reset(sandbox) -> None:
     sandbox.key_max_uses = None
     sandbox.shuffle_chats = False
     sandbox.past_logs_premium_only = False
+    sandbox.maintenance = False
+    sandbox.watch_api_enabled = True
+    sandbox.watch_page_meta = True
+    sandbox.thread_key_ttl = 204
+    sandbox.rate_limit_per_minute = None  # tests run far faster than 60 requests a minute
+    sandbox.clock = time.time
     sandbox.reset_stats()
 
 

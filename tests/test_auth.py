@@ -299,3 +299,49 @@ def test_session_file_written_over_keeps_0600(tmp_path):
     auth.save_session(config, "v1", source="test")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert auth.load_session(config) == "v1"
+
+
+def test_login_from_a_browser_profile(sandbox, nico, monkeypatch, _isolated_config):
+    import http.cookiejar
+    import sys
+    import types
+
+    value = _login_value(sandbox)
+
+    def firefox(domain_name=""):
+        jar = http.cookiejar.CookieJar()
+        for name, cookie_value in (("nicosid", "1"), ("user_session", value)):
+            jar.set_cookie(
+                http.cookiejar.Cookie(
+                    0,
+                    name,
+                    cookie_value,
+                    None,
+                    False,
+                    ".nicovideo.jp",
+                    True,
+                    True,
+                    "/",
+                    True,
+                    True,
+                    None,
+                    False,
+                    None,
+                    None,
+                    {},
+                )
+            )
+        return jar
+
+    def chrome(domain_name=""):
+        return http.cookiejar.CookieJar()  # logged out in this browser
+
+    fake = types.SimpleNamespace(firefox=firefox, chrome=chrome)
+    monkeypatch.setitem(sys.modules, "browser_cookie3", fake)
+    result = nico("login", "--browser", "firefox")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(_session_file(_isolated_config).read_text())["user_session"] == value
+    result = nico("login", "--browser", "chrome")
+    assert result.exit_code == 3 and "has no Niconico session" in result.stderr
+    result = nico("login", "--browser", "netscape4")
+    assert result.exit_code == 2 and "unknown browser" in result.stderr

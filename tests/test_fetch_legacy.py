@@ -405,3 +405,11 @@ def test_batch_with_a_failure_fetches_the_rest(logged_in, nico, tmp_path, world)
         SHORT_VIDEO_ID,
         MEDIUM_VIDEO_ID,
     }
+
+
+def test_a_thread_number_of_a_stored_video_keeps_its_name(logged_in, nico, tmp_path):
+    db = tmp_path / "n.db"
+    assert fetch(nico, db, CHANNEL_VIDEO_ID).exit_code == 0
+    assert fetch(nico, db, CHANNEL_THREAD_ID).exit_code == 0
+    assert query(db, "SELECT video_id FROM videos") == [(CHANNEL_VIDEO_ID,)]
+    assert query(db, "SELECT DISTINCT video_id FROM fetch_runs") == [(CHANNEL_VIDEO_ID,)]

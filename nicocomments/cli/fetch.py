@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from nicocomments.cli.common import (
     DEFAULT_DB,
@@ -28,13 +30,15 @@ from nicocomments.cli.common import (
 )
 from nicocomments.cli.progress import RichProgress
 from nicocomments.collect import FetchOptions, FetchResult, fetch_video
+from nicocomments.collect import fill_gaps as fill_video_gaps
 from nicocomments.errors import AuthError, BadInput, LoginRequired, NicoError
 from nicocomments.ids import parse_video_id
 from nicocomments.legacy import LegacyClient
+from nicocomments.nvcomment import NvcommentClient
 from nicocomments.store import describe_target, open_db
 
 JST = timezone(timedelta(hours=9), "JST")
-PROTOCOLS = ("legacy",)
+PROTOCOLS = ("auto", "nvcomment", "legacy")
 
 
 @guarded
@@ -58,10 +62,11 @@ def fetch(
         str,
         typer.Option(
             "--protocol",
-            help="legacy: flapi getflv + the XML message server.",
+            help="nvcomment: today's watch data + /v1/threads (what auto means); "
+            "legacy: flapi getflv + the XML message server (the site until 2023).",
             case_sensitive=False,
         ),
-    ] = "legacy",
+    ] = "auto",
     before: Annotated[
         str | None,
         typer.Option(
@@ -74,6 +79,14 @@ def fetch(
     refresh: Annotated[
         bool,
         typer.Option("--refresh", help="Walk a history again even if it was completed before."),
+    ] = False,
+    fill_gaps: Annotated[
+        bool,
+        typer.Option(
+            "--fill-gaps",
+            help="Afterwards, ask again around comment numbers missing from what is stored, "
+            "and report the ones the server would not return.",
+        ),
     ] = False,
     from_file: Annotated[
         Path | None,
@@ -89,6 +102,15 @@ def fetch(
     backoff: BackoffOption = 1.0,
     backoff_cap: BackoffCapOption = 60.0,
     timeout: TimeoutOption = 30.0,
+    rate_limit_wait: Annotated[
+        float,
+        typer.Option(
+            "--rate-limit-wait",
+            min=0.0,
+            help="Seconds to wait when the comment server says TOO_MANY_REQUESTS.",
+            rich_help_panel="Network",
+        ),
+    ] = 60.0,
     verbose: VerboseOption = 0,
     debug: DebugOption = False,
 ) -> None:
@@ -115,6 +137,7 @@ def fetch(
         refresh=refresh,
     )
     engine = open_db(db)
+    outcomes: list[_Outcome] = []
     try:
         net = network(
             interval=interval,
@@ -123,40 +146,111 @@ def fetch(
             backoff_cap=backoff_cap,
             timeout=timeout,
         )
-        results, failures = _fetch_all(engine, net, video_ids, options)
+        for video_id in video_ids:
+            outcome = _Outcome(video_id)
+            outcomes.append(outcome)
+            client = make_client(protocol, net, rate_limit_wait)
+            try:
+                with RichProgress(err) as progress:
+                    if all_history or not fill_gaps:
+                        outcome.result = fetch_video(engine, client, video_id, options, progress)
+                    if fill_gaps:
+                        outcome.gaps = fill_video_gaps(engine, client, video_id, progress)
+            except NicoError as exc:
+                outcome.error = explain_login(exc, net) if isinstance(exc, LoginRequired) else exc
+                if isinstance(exc, AuthError) or len(video_ids) == 1:
+                    # A session problem stops the batch: every later video would fail too.
+                    _report(outcomes, batch=len(video_ids) > 1)
+                    raise outcome.error from None
+                error_line(f"{video_id}: {exc}")
     finally:
         engine.dispose()
-    for result in results:
-        out.print(_summary(result))
-    if failures:
-        if len(video_ids) > 1:
-            out.print(
-                f"{len(results)} of {len(video_ids)} videos fetched; "
-                f"failed: {', '.join(video_id for video_id, _ in failures)}"
-            )
-        raise typer.Exit(int(failures[0][1].exit_status))
+    _report(outcomes, batch=len(video_ids) > 1)
+    failed = [o for o in outcomes if o.error is not None]
+    if failed:
+        raise typer.Exit(int(failed[0].error.exit_status))
     if len(video_ids) > 1 or verbose:
         out.print(f"Stored in {describe_target(db)}.")
 
 
-def _fetch_all(engine, net, video_ids: list[str], options: FetchOptions):
-    results: list[FetchResult] = []
-    failures: list[tuple[str, NicoError]] = []
-    for video_id in video_ids:
-        client = LegacyClient(net.session, net.endpoints)
-        try:
-            with RichProgress(err) as progress:
-                results.append(fetch_video(engine, client, video_id, options, progress))
-        except LoginRequired as exc:
-            raise explain_login(exc, net) from None
-        except AuthError:
-            raise  # a session problem stops the whole batch: every later video would fail too
-        except NicoError as exc:
-            if len(video_ids) == 1:
-                raise
-            error_line(f"{video_id}: {exc}")
-            failures.append((video_id, exc))
-    return results, failures
+@dataclass
+class _Outcome:
+    video_id: str
+    result: FetchResult | None = None
+    gaps: FetchResult | None = None
+    error: NicoError | None = None
+
+
+def make_client(protocol: str, net, rate_limit_wait: float):
+    if protocol == "legacy":
+        return LegacyClient(net.session, net.endpoints)
+    return NvcommentClient(
+        net.session,
+        net.endpoints,
+        logged_in=net.session_origin is not None,
+        rate_limit_wait=rate_limit_wait,
+    )
+
+
+def _report(outcomes: list[_Outcome], *, batch: bool) -> None:
+    for outcome in outcomes:
+        if outcome.result is not None:
+            out.print(_summary(outcome.result))
+        if outcome.gaps is not None:
+            for line in _gap_lines(outcome.gaps):
+                out.print(line)
+    if not batch:
+        return
+    table = Table(title="Batch summary")
+    for column in ("video", "result", "new comments", "stored", "history"):
+        table.add_column(
+            column, justify="right" if column in ("new comments", "stored") else "left"
+        )
+    for outcome in outcomes:
+        result = outcome.result
+        if outcome.error is not None:
+            table.add_row(outcome.video_id, f"failed: {outcome.error}", "", "", "")
+        elif result is not None:
+            ends = {t.end for t in result.threads if t.ref.fork != "owner" and t.end}
+            table.add_row(
+                outcome.video_id,
+                "ok",
+                f"{result.comments_added:,}",
+                f"{sum(t.stored for t in result.threads):,}",
+                ", ".join(sorted(ends)) or "current window",
+            )
+    out.print(table)
+    done = sum(1 for o in outcomes if o.error is None and o.result is not None)
+    failed = [o.video_id for o in outcomes if o.error is not None]
+    line = f"{done} of {len(outcomes)} videos fetched"
+    out.print(line + (f"; failed: {', '.join(failed)}" if failed else "") + ".")
+
+
+def _gap_lines(result: FetchResult) -> list[str]:
+    lines = []
+    for thread in result.threads:
+        before = sum(b - a + 1 for a, b in thread.missing_before)
+        after = sum(b - a + 1 for a, b in thread.missing_after)
+        name = f"{result.video_id} {thread.ref.fork} {thread.ref.thread_id}"
+        if not before:
+            lines.append(f"{name}: no comment numbers missing.")
+            continue
+        text = f"{name}: {before:,} numbers were missing, {thread.added:,} recovered"
+        if after:
+            text += (
+                f"; {after:,} the server would not return ({format_ranges(thread.missing_after)})"
+                " - deleted comments, or ones beyond what past logs serve"
+            )
+        lines.append(text + ".")
+    return lines
+
+
+def format_ranges(ranges: list[tuple[int, int]], limit: int = 8) -> str:
+    """``1-3, 17, 40-45, … (+12 more)``."""
+    shown = [f"{a}-{b}" if a != b else f"{a}" for a, b in ranges[:limit]]
+    if len(ranges) > limit:
+        shown.append(f"… (+{len(ranges) - limit} more ranges)")
+    return ", ".join(shown)
 
 
 def _collect_ids(raw: list[str], from_file: Path | None) -> list[str]:

@@ -9,12 +9,12 @@ import typer
 
 from nicocomments import auth, store
 from nicocomments.cli.common import DebugOption, VerboseOption, err, guarded, network, out
+from nicocomments.cli.fetch import PROTOCOLS, make_client
 from nicocomments.cli.progress import RichProgress
 from nicocomments.cli.status import _table
 from nicocomments.collect import FetchOptions, fetch_video
 from nicocomments.config import Endpoints
 from nicocomments.errors import BadInput
-from nicocomments.legacy import LegacyClient
 
 app = typer.Typer(
     name="sandbox",
@@ -54,7 +54,7 @@ def serve(
     out.print(f"Niconico emulator listening on {sandbox.url}")
     for name, value in sandbox.env().items():
         out.print(f"export {name}={value}")
-    out.print(sandbox.world.describe())
+    out.print(sandbox.describe())
     out.print("Press Ctrl-C to stop.")
     try:
         sandbox.serve_forever()
@@ -80,6 +80,14 @@ def demo(
     big_comments: Annotated[
         int, typer.Option("--big-comments", min=1000, help="Comments of the big video.")
     ] = 30_000,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="nvcomment (today's site, what auto means) or legacy (getflv + message server).",
+            case_sensitive=False,
+        ),
+    ] = "auto",
     verbose: VerboseOption = 0,
     debug: DebugOption = False,
 ) -> None:
@@ -90,6 +98,9 @@ def demo(
     """
     from nicocomments.sandbox import DEMO_EMAIL, DEMO_PASSWORD, Sandbox, build_world
 
+    protocol = protocol.lower()
+    if protocol not in PROTOCOLS:
+        raise BadInput(f"unknown protocol {protocol!r}: choose from {', '.join(PROTOCOLS)}")
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -114,7 +125,7 @@ def demo(
         )
         engine = store.open_db(str(db))
         try:
-            client = LegacyClient(net.session, endpoints)
+            client = make_client(protocol, net, rate_limit_wait=60.0)
             with RichProgress(err) as progress:
                 result = fetch_video(
                     engine, client, DEMO_VIDEO, FetchOptions(all_history=True), progress

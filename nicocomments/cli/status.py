@@ -11,6 +11,7 @@ from rich.table import Table
 
 from nicocomments import store
 from nicocomments.cli.common import DEFAULT_DB, DbOption, DebugOption, VerboseOption, guarded, out
+from nicocomments.cli.fetch import format_ranges
 from nicocomments.errors import VideoNotFound
 from nicocomments.ids import parse_video_id
 
@@ -26,8 +27,9 @@ def status(
     verbose: VerboseOption = 0,
     debug: DebugOption = False,
 ) -> None:
-    """Show, per video and thread, how many comments are stored, the server's count, the oldest
-    and newest stored comment, and whether the history walk reached the first comment.
+    """Show, per video and thread: comments stored against the server's count, the comment
+    numbers missing, the oldest and newest stored comment, whether the history walk reached the
+    first comment, and (for one video) the runs that built it.
 
     **Examples**
 
@@ -40,17 +42,47 @@ def status(
         with engine.connect() as connection:
             summaries = store.thread_summaries(connection, video_id)
             videos = {v["video_id"]: v for v in store.video_rows(connection, video_id)}
+            missing = {
+                (s.thread_id, s.fork): store.missing_ranges(
+                    connection, s.thread_id, s.fork, s.server_count
+                )
+                for s in summaries
+            }
+            runs = {
+                (s.thread_id, s.fork): store.thread_runs(connection, s.thread_id, s.fork)
+                for s in summaries
+            }
     finally:
         engine.dispose()
     if video_id is not None and video_id not in videos:
         raise VideoNotFound(f"{video_id} is not in {store.describe_target(db)}; fetch it first")
     if as_json:
-        out.print_json(json.dumps([_as_dict(s) for s in summaries]))
+        rows = [
+            _as_dict(s, missing[(s.thread_id, s.fork)], runs[(s.thread_id, s.fork)])
+            for s in summaries
+        ]
+        out.print_json(json.dumps(rows))
         return
     if not summaries:
         out.print(f"{store.describe_target(db)} holds no videos yet; try `nico fetch sm9`.")
         return
-    out.print(_table(summaries, videos))
+    out.print(_table(summaries, videos, missing))
+    if video_id is not None:
+        for s in summaries:
+            key = (s.thread_id, s.fork)
+            out.print(f"{s.fork} {s.thread_id}:")
+            gaps = missing[key]
+            if gaps:
+                count = sum(b - a + 1 for a, b in gaps)
+                out.print(
+                    f"  missing {count:,} numbers in {len(gaps):,} ranges: {format_ranges(gaps)}"
+                )
+            for run in runs[key]:
+                started = run["started_at"].strftime("%Y-%m-%d %H:%M")
+                out.print(
+                    f"  run #{run['id']} {started} UTC, {run['protocol']} {run['mode']}, "
+                    f"{run['status']}: stored {run['comments']:,} of these first"
+                )
 
 
 def history_state(summary: store.ThreadSummary) -> str:
@@ -63,7 +95,9 @@ def history_state(summary: store.ThreadSummary) -> str:
     return "current window only"
 
 
-def _table(summaries: list[store.ThreadSummary], videos: dict) -> Table:
+def _table(
+    summaries: list[store.ThreadSummary], videos: dict, missing: dict | None = None
+) -> Table:
     table = Table(show_lines=False)
     for column in (
         "video",
@@ -71,19 +105,23 @@ def _table(summaries: list[store.ThreadSummary], videos: dict) -> Table:
         "fork",
         "stored",
         "server",
+        "missing",
         "oldest (UTC)",
         "newest (UTC)",
         "history",
     ):
-        table.add_column(column, justify="right" if column in ("stored", "server") else "left")
+        right = column in ("stored", "server", "missing")
+        table.add_column(column, justify="right" if right else "left")
     for s in summaries:
         title = videos.get(s.video_id, {}).get("title")
+        gaps = (missing or {}).get((s.thread_id, s.fork), [])
         table.add_row(
             s.video_id + (f" {title}" if title else ""),
             f"{s.thread_id} ({s.label})" if s.label else s.thread_id,
             s.fork,
             f"{s.stored:,}" + (f" ({s.deleted:,} deleted)" if s.deleted else ""),
             f"{s.server_count:,}" if s.server_count is not None else "?",
+            f"{sum(b - a + 1 for a, b in gaps):,}",
             _date(s.oldest),
             _date(s.newest),
             history_state(s) + (f", {s.skipped} skipped seconds" if s.skipped else ""),
@@ -95,7 +133,7 @@ def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
-def _as_dict(s: store.ThreadSummary) -> dict:
+def _as_dict(s: store.ThreadSummary, missing: list, runs: list[dict]) -> dict:
     return {
         "video_id": s.video_id,
         "thread_id": s.thread_id,
@@ -114,4 +152,9 @@ def _as_dict(s: store.ThreadSummary) -> dict:
         "history_when": s.history_when,
         "history_end": s.history_end,
         "skipped_ranges": s.skipped,
+        "missing": [list(r) for r in missing],
+        "runs": [
+            {**run, "started_at": run["started_at"].isoformat() if run["started_at"] else None}
+            for run in runs
+        ],
     }

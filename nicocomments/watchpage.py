@@ -1,0 +1,47 @@
+"""Watch data embedded in a watch page's HTML (pure parsing; both protocols use it).
+
+Since the 2024 relaunch the page carries ``<meta name="server-response" content="…">``; from 2017
+to 2024 it carried ``<div id="js-initial-watch-data" data-api-data="…">``. Both hold
+HTML-escaped JSON, and both must be read from the raw answer, not a rendered DOM: the site's
+own script removes them after start-up (protocol.md §3.1).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lxml import html
+
+from nicocomments.errors import BadAnswer
+
+_PARSER = html.HTMLParser(no_network=True, remove_comments=True)
+
+
+def parse_watch_page(page: bytes | str) -> dict[str, Any] | None:
+    """The JSON embedded in a watch page, or None when it has none.
+
+    lxml unescapes attribute values, so the JSON comes out as the site wrote it."""
+    try:
+        document = html.fromstring(page, parser=_PARSER)
+    except (ValueError, TypeError):
+        return None
+    if document is None:
+        return None
+    for meta in document.iter("meta"):
+        if meta.get("name") == "server-response" and meta.get("content"):
+            return _json(meta.get("content"), "server-response meta tag")
+    for element in document.iter("div"):
+        if element.get("id") == "js-initial-watch-data" and element.get("data-api-data"):
+            return _json(element.get("data-api-data"), "js-initial-watch-data block")
+    return None
+
+
+def _json(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise BadAnswer(f"the watch page's {what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise BadAnswer(f"the watch page's {what} is not a JSON object")
+    return value
