@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import ast
+import base64
 import hashlib
+import hmac
+import html
+import json
 import re
 import time
 from bisect import bisect_right
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
+import lxml.html
 import pytest
 import requests
 from lxml import etree
@@ -18,24 +24,37 @@ from lxml import etree
 from nicocomments.records import Comment
 from nicocomments.sandbox import (
     BIG_THREAD_ID,
+    BIG_VIDEO_ID,
     CHANNEL_DEFAULT_THREAD_ID,
     CHANNEL_THREAD_ID,
     CHANNEL_VIDEO_ID,
+    DELETED_VIDEO_ID,
     DEMO_EMAIL,
     DEMO_PASSWORD,
     DEMO_USER_ID,
+    DOMESTIC_VIDEO_ID,
+    LEAF_CAP,
+    LEAF_PER_MINUTE,
     MEDIUM_THREAD_ID,
+    MEDIUM_VIDEO_ID,
+    MEMBERS_ONLY_VIDEO_ID,
     MFA_CODE,
     MFA_EMAIL,
     MFA_PASSWORD,
     MFA_USER_ID,
+    OPERATOR_DELETED_VIDEO_ID,
+    PREMIUM_ONLY_VIDEO_ID,
+    PRIVATE_VIDEO_ID,
     REAL_NM_THREAD_ID,
     REAL_NM_VIDEO_ID,
+    RIGHTS_DELETED_VIDEO_ID,
     SHORT_THREAD_ID,
+    SHORT_VIDEO_ID,
     FaultPlan,
     Sandbox,
     build_world,
 )
+from tests.conftest import shared_file
 
 SANDBOX_DIR = Path(__file__).resolve().parent.parent / "nicocomments" / "sandbox"
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -99,6 +118,116 @@ def key(session, sb, kind: str, thread_id: str) -> str:
     return kv(text)[kind]
 
 
+FRONTEND = {"X-Frontend-Id": "6", "X-Frontend-Version": "0"}
+TRACK = {"actionTrackId": "AAAAAAAAAA_1700000000000"}
+
+
+def watch_api(session, sb, video_id, *, guest=False, headers=FRONTEND, params=TRACK):
+    path = "v3_guest" if guest else "v3"
+    return session.get(f"{sb.www_url}/api/watch/{path}/{video_id}", params=params, headers=headers)
+
+
+def watch_data(session, sb, video_id, *, guest=False) -> dict:
+    r = watch_api(session, sb, video_id, guest=guest)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
+    payload = r.json()
+    assert payload["meta"] == {"status": 200}
+    return payload["data"]
+
+
+def server_response(response: requests.Response) -> dict:
+    """The ``server-response`` meta of a watch page, read two ways (lxml and a raw regex +
+    html.unescape) that must agree."""
+    assert response.headers["Content-Type"].startswith("text/html")
+    doc = lxml.html.fromstring(response.content)
+    [content] = doc.xpath('//meta[@name="server-response"]/@content')
+    raw = re.search(rb'<meta name="server-response" content="([^"]*)"', response.content)
+    assert html.unescape(raw.group(1).decode("utf-8")) == content
+    return json.loads(content)
+
+
+def b64url_json(part: str):
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def jwt(token: str) -> tuple[dict, dict]:
+    head, body, _ = token.split(".")
+    return b64url_json(head), b64url_json(body)
+
+
+def v1(
+    sb,
+    key,
+    targets,
+    additionals=None,
+    *,
+    headers=None,
+    content_type="text/plain;charset=UTF-8",
+    session=requests,
+    query="",
+) -> requests.Response:
+    body = {
+        "params": {"targets": [{"id": t, "fork": f} for t, f in targets], "language": "ja-jp"},
+        "threadKey": key,
+        "additionals": {} if additionals is None else additionals,
+    }
+    sent = {**FRONTEND, **({} if headers is None else headers)}
+    if content_type is not None:
+        sent["Content-Type"] = content_type
+    return session.post(
+        f"{sb.nvcomment_url}/v1/threads{query}",
+        data=json.dumps(body, ensure_ascii=False).encode(),
+        headers={k: v for k, v in sent.items() if v is not None},
+    )
+
+
+def v1_ok(*args, **kwargs) -> list[dict]:
+    r = v1(*args, **kwargs)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("application/json")
+    return r.json()["data"]["threads"]
+
+
+def v1_error(*args, **kwargs) -> tuple[int, str]:
+    r = v1(*args, **kwargs)
+    payload = r.json()
+    assert payload["meta"]["status"] == r.status_code
+    return r.status_code, payload["meta"]["errorCode"]
+
+
+def unix(iso: str) -> int:
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00", iso), iso
+    return int(datetime.fromisoformat(iso).timestamp())
+
+
+def v1_to_comment(raw: dict, thread_id: str, fork: str) -> Comment:
+    """What an nvcomment client stores for one comment object (the mapping
+    `expected_comments(..., "nvcomment")` promises; ``source`` compared separately)."""
+    return Comment(
+        thread_id=thread_id,
+        fork=fork,
+        no=raw["no"],
+        vpos_ms=raw["vposMs"],
+        posted_at=unix(raw["postedAt"]),
+        content=raw["body"],
+        commands=" ".join(raw["commands"]),
+        date_usec=None,
+        user_id=raw["userId"],
+        is_premium=raw["isPremium"],
+        is_anonymous="184" in raw["commands"],
+        is_deleted=False,
+        deleted_reason=None,
+        score=raw["score"],
+        nicoru_count=raw["nicoruCount"],
+        comment_id=raw["id"],
+        source=None,
+    )
+
+
+def guest_key(sb, video_id=BIG_VIDEO_ID) -> str:
+    return watch_data(requests, sb, video_id, guest=True)["comment"]["nvComment"]["threadKey"]
+
+
 def chat_to_comment(chat, fork: str) -> Comment:
     """What a legacy client stores for one <chat> (the mapping `expected_comments` promises)."""
     a = chat.attrib
@@ -158,6 +287,22 @@ def test_world_contents(world):
     assert world.thread(CHANNEL_THREAD_ID).label == "community"
     assert world.videos["sm9"].duration_s == 319 and world.videos["sm9"].posted_at == 1173108780
     assert world.videos["sm8000001"].deleted == 1 and world.videos["sm8000008"].deleted == 8
+    assert world.videos["sm8000002"].deleted == 2 and world.videos["sm8000003"].deleted == 3
+    assert [world.videos[v].access for v in ("so8000100", "sm8000200", "sm8000300")] == [
+        "channel_member",
+        "premium",
+        "domestic",
+    ]
+    easy = world.thread(BIG_THREAD_ID, "easy")
+    assert counts[(BIG_THREAD_ID, "easy")] == 300 and easy.label == "easy"
+    assert world.videos["sm9"].threads == (
+        (BIG_THREAD_ID, "main"),
+        (BIG_THREAD_ID, "owner"),
+        (BIG_THREAD_ID, "easy"),
+    )
+    assert all(c.is_anonymous == ("184" in c.commands.split()) for c in easy.comments)
+    assert 0.5 < sum(c.is_anonymous for c in easy.comments) / 300 < 0.9
+    assert all(len(c.content) <= 8 and c.posted_at >= 1593529200 for c in easy.comments)
 
     ids = []
     for thread in world.threads.values():
@@ -250,8 +395,22 @@ def test_describe_lists_accounts_and_videos(world):
         CHANNEL_VIDEO_ID,
         CHANNEL_THREAD_ID,
         REAL_NM_VIDEO_ID,
+        "1173108780/easy 300",
+        "sm8000002",
+        "ADMINISTRATOR_DELETE_VIDEO",
+        "sm8000003",
+        "RIGHT_HOLDER_DELETE_VIDEO",
+        "so8000100",
+        "CHANNEL_MEMBER_ONLY",
+        "sm8000200",
+        "PREMIUM_ONLY",
+        "sm8000300",
+        "DOMESTIC_VIDEO",
     ):
         assert needle in text
+    with Sandbox(world) as sandbox:
+        full = sandbox.describe()
+        assert text in full and sandbox.nvcomment_url in full and sandbox.www_url in full
 
 
 def test_sandbox_imports_no_data_side_or_cli_libraries():
@@ -411,21 +570,38 @@ def test_getflv_errors_and_so_ids(sb):
     s = login(sb)
     for bad in ("sm999999999", "nm1", "123", CHANNEL_VIDEO_ID):
         assert s.get(f"{sb.url}/flapi/api/getflv/{bad}").text == "error=invalid_thread&done=true"
+    # No redirect any more: the so page embeds the watch data, which names the threads.
     watch = s.get(f"{sb.www_url}/watch/{CHANNEL_VIDEO_ID}", allow_redirects=False)
-    assert (
-        watch.status_code == 302
-        and watch.headers["Location"] == f"{sb.www_url}/watch/{CHANNEL_THREAD_ID}"
-    )
-    assert s.get(watch.headers["Location"]).status_code == 200
+    assert watch.status_code == 200
+    threads = server_response(watch)["data"]["response"]["comment"]["threads"]
+    keyed = [t for t in threads if t["fork"] == 0 and t["isThreadkeyRequired"]]
+    assert [str(t["id"]) for t in keyed] == [CHANNEL_THREAD_ID]
     for thread_id in (CHANNEL_THREAD_ID, CHANNEL_DEFAULT_THREAD_ID):
         flv = kv(s.get(f"{sb.url}/flapi/api/getflv/{thread_id}").text)
         assert flv["thread_id"] == CHANNEL_THREAD_ID and flv["needs_key"] == "1"
         assert flv["optional_thread_id"] == CHANNEL_DEFAULT_THREAD_ID and flv["l"] == "1420"
 
 
+def test_getflv_knows_nothing_of_todays_limits(sb):
+    """getflv serves the premium-only and Japan-only videos (the Flash era had no such limit in
+    this emulator) and, as ever, no so id, but the thread id of one."""
+    s = login(sb)
+    for video_id in (PREMIUM_ONLY_VIDEO_ID, DOMESTIC_VIDEO_ID, "1250000100"):
+        flv = kv(s.get(f"{sb.url}/flapi/api/getflv/{video_id}").text)
+        assert flv["thread_id"] and "deleted" not in flv and flv["l"] == "95"
+    assert s.get(f"{sb.url}/flapi/api/getflv/{MEMBERS_ONLY_VIDEO_ID}").text == (
+        "error=invalid_thread&done=true"
+    )
+
+
 def test_getflv_deleted_and_private(sb):
     s = login(sb)
-    for video_id, code in (("sm8000001", "1"), ("sm8000008", "8")):
+    for video_id, code in (
+        ("sm8000001", "1"),
+        ("sm8000002", "2"),
+        ("sm8000003", "3"),
+        ("sm8000008", "8"),
+    ):
         flv = kv(s.get(f"{sb.url}/flapi/api/getflv/{video_id}").text)
         assert flv["deleted"] == code and flv["l"] == "0" and flv["done"] == "true"
         for field in (
@@ -450,10 +626,13 @@ def test_www_pages_and_404s(sb):
         "/",
         "/nothing",
         "/flapi/api/nothing",
-        "/nvapi/v1/comment/keys/thread",
+        "/nvapi/v1/nothing",
+        "/nvcomment/v1/threads",  # GET: only POST is served
         "/msg/10/api.json/",
     ):
         assert requests.get(sb.url + path).status_code == 404
+    # nvapi's thread-key endpoint exists now: without its parameters it is a 400.
+    assert requests.get(sb.url + "/nvapi/v1/comment/keys/thread").status_code == 400
 
 
 def test_getthreadkey(sb):
@@ -1024,3 +1203,713 @@ def test_million_comment_world():
         assert (time.monotonic() - started) / 5 < 1.0
         hi = bisect_right(table.posted_at, when)
         assert [int(c.get("no")) for c in chats_of(root)] == list(table.nos[hi - 1000 : hi])
+
+        sandbox.rate_limit_per_minute = None
+        thread_key = watch_data(s, sandbox, BIG_VIDEO_ID)["comment"]["nvComment"]["threadKey"]
+        main = [(BIG_THREAD_ID, "main")]
+        started = time.monotonic()
+        [window] = v1_ok(sandbox, thread_key, main)  # builds the per-minute index once
+        assert time.monotonic() - started < 10
+        assert Counter(c["source"] for c in window["comments"])["trunk"] == 500  # 319 s
+        started = time.monotonic()
+        for _ in range(5):
+            [page] = v1_ok(sandbox, thread_key, main, {"when": when, "res_from": -1000})
+            v1_ok(sandbox, thread_key, main)
+        assert (time.monotonic() - started) / 5 < 1.0
+        alive = [i for i in range(hi - 2000, hi) if not table.deleted[i]][-1000:]
+        assert [c["no"] for c in page["comments"]] == [table.nos[i] for i in alive]
+
+
+# -- watch data (protocol.md §3.1–3.2) --------------------------------------------------------
+
+THREAD_FIELDS = [
+    "id",
+    "fork",
+    "forkLabel",
+    "videoId",
+    "isActive",
+    "isDefaultPostTarget",
+    "isEasyCommentPostTarget",
+    "isLeafRequired",
+    "isOwnerThread",
+    "isThreadkeyRequired",
+    "threadkey",
+    "is184Forced",
+    "hasNicoscript",
+    "label",
+    "postkeyStatus",
+]
+COMMENT_FIELDS_V1 = [
+    "id",
+    "no",
+    "vposMs",
+    "body",
+    "commands",
+    "userId",
+    "isPremium",
+    "score",
+    "postedAt",
+    "nicoruCount",
+    "nicoruId",
+    "source",
+    "isMyPost",
+]
+
+
+def _targets(data: dict) -> list[tuple[str, str]]:
+    return [(t["id"], t["fork"]) for t in data["comment"]["nvComment"]["params"]["targets"]]
+
+
+def test_watch_data_logged_in_and_guest(sb, world):
+    s = login(sb)
+    data = watch_data(s, sb, BIG_VIDEO_ID)
+    assert data["video"] == {
+        "id": "sm9",
+        "title": world.videos["sm9"].title,
+        "duration": 319,
+        "registeredAt": "2007-03-06T00:33:00+09:00",
+    }
+    assert data["viewer"] == {
+        "id": int(DEMO_USER_ID),
+        "nickname": "デモユーザー",
+        "isPremium": True,
+    }
+    comment = data["comment"]
+    assert comment["server"] == {"url": ""} and comment["keys"] == {"userKey": ""}
+    nv = comment["nvComment"]
+    assert nv["server"] == sb.nvcomment_url and nv["params"]["language"] == "ja-jp"
+    assert _targets(data) == [
+        (BIG_THREAD_ID, "owner"),
+        (BIG_THREAD_ID, "main"),
+        (BIG_THREAD_ID, "easy"),
+    ]
+    assert all(list(t) == THREAD_FIELDS for t in comment["threads"])
+    assert [(t["id"], t["fork"], t["forkLabel"], t["label"]) for t in comment["threads"]] == [
+        (int(BIG_THREAD_ID), 1, "owner", "owner"),
+        (int(BIG_THREAD_ID), 0, "main", "default"),
+        (int(BIG_THREAD_ID), 2, "easy", "easy"),
+    ]
+    main = comment["threads"][1]
+    assert main["isDefaultPostTarget"] and main["isLeafRequired"] and main["threadkey"] is None
+    assert comment["threads"][0]["isOwnerThread"] and comment["threads"][0]["hasNicoscript"]
+    assert [[(i["id"], i["fork"]) for i in layer["threadIds"]] for layer in comment["layers"]] == [
+        [(int(BIG_THREAD_ID), 1)],
+        [(int(BIG_THREAD_ID), 0), (int(BIG_THREAD_ID), 2)],
+    ]
+    assert jwt(nv["threadKey"])[1]["uid"] == DEMO_USER_ID
+
+    guest = watch_data(requests, sb, BIG_VIDEO_ID, guest=True)
+    assert (
+        guest["viewer"] is None and "uid" not in jwt(guest["comment"]["nvComment"]["threadKey"])[1]
+    )
+    assert _targets(guest) == _targets(data)
+    # v3_guest is the guest flavour even with a session; a short video has no easy target
+    assert watch_data(s, sb, BIG_VIDEO_ID, guest=True)["viewer"] is None
+    assert _targets(watch_data(s, sb, SHORT_VIDEO_ID)) == [
+        (SHORT_THREAD_ID, "owner"),
+        (SHORT_THREAD_ID, "main"),
+    ]
+
+
+def test_watch_data_by_thread_id_and_the_channel_video(sb):
+    s = login(sb)
+    assert watch_data(s, sb, BIG_THREAD_ID)["video"]["id"] == "sm9"
+    for video_id in (CHANNEL_VIDEO_ID, CHANNEL_THREAD_ID, CHANNEL_DEFAULT_THREAD_ID):
+        data = watch_data(s, sb, video_id)
+        assert data["video"]["id"] == CHANNEL_VIDEO_ID
+        assert _targets(data) == [
+            (CHANNEL_DEFAULT_THREAD_ID, "owner"),
+            (CHANNEL_DEFAULT_THREAD_ID, "main"),
+            (CHANNEL_THREAD_ID, "main"),
+        ]
+    threads = {(str(t["id"]), t["fork"]): t for t in data["comment"]["threads"]}
+    community = threads[(CHANNEL_THREAD_ID, 0)]
+    assert community["label"] == "community" and community["isThreadkeyRequired"]
+    assert community["is184Forced"] and community["isDefaultPostTarget"]
+    default = threads[(CHANNEL_DEFAULT_THREAD_ID, 0)]
+    assert default["label"] == "default" and not default["isDefaultPostTarget"]
+    assert not default["isThreadkeyRequired"] and default["threadkey"] is None
+    _, claims = jwt(data["comment"]["nvComment"]["threadKey"])
+    assert claims["tids"] == [CHANNEL_DEFAULT_THREAD_ID, CHANNEL_THREAD_ID]
+    assert claims["f184s"] == [CHANNEL_THREAD_ID]
+    # threads[].threadkey is a legacy threadkey the message server takes (protocol.md §2.3)
+    element = thread_xml(CHANNEL_THREAD_ID, threadkey=community["threadkey"], force_184="1")
+    assert threads_of(parse(post_packet(s, sb, element)))[0]["resultcode"] == "0"
+
+
+def test_watch_api_needs_a_live_session_and_its_parameters(sb):
+    r = watch_api(requests, sb, BIG_VIDEO_ID)
+    assert r.status_code == 401
+    assert r.json() == {
+        "meta": {"status": 401, "errorCode": "UNAUTHORIZED"},
+        "data": {"reasonCode": None, "deletedMessage": None, "publishScheduledAt": None},
+    }
+    s = login(sb)
+    assert watch_api(s, sb, BIG_VIDEO_ID).status_code == 200
+    sb.expire_sessions()
+    assert watch_api(s, sb, BIG_VIDEO_ID).json()["meta"]["errorCode"] == "UNAUTHORIZED"
+    assert watch_api(s, sb, BIG_VIDEO_ID, guest=True).status_code == 200
+    for kwargs in (
+        {"params": {}},
+        {"params": {"actionTrackId": ""}},
+        {"headers": {}},
+        {"headers": {"X-Frontend-Id": "6"}},
+        {"headers": {"X-Frontend-Version": "0"}},
+        {"headers": {"X-Frontend-Id": "pc", "X-Frontend-Version": "0"}},
+    ):
+        r = watch_api(requests, sb, BIG_VIDEO_ID, guest=True, **kwargs)
+        assert r.status_code == 400 and r.json()["meta"]["errorCode"] == "INVALID_PARAMETER"
+    old_style = {**TRACK, "_frontendId": "6", "_frontendVersion": "0"}  # yt-dlp 2022
+    assert watch_api(requests, sb, "sm9", guest=True, headers={}, params=old_style).ok
+
+
+REFUSALS = [
+    # video, who asks, HTTP status, errorCode, reasonCode
+    ("sm7777777", None, 404, "NOT_FOUND", None),
+    ("so99999999", None, 404, "NOT_FOUND", None),
+    (DELETED_VIDEO_ID, "demo", 404, "NOT_FOUND", None),
+    (OPERATOR_DELETED_VIDEO_ID, "demo", 400, "FORBIDDEN", "ADMINISTRATOR_DELETE_VIDEO"),
+    (RIGHTS_DELETED_VIDEO_ID, "demo", 404, "NOT_FOUND", "RIGHT_HOLDER_DELETE_VIDEO"),
+    (PRIVATE_VIDEO_ID, "demo", 400, "FORBIDDEN", "HIDDEN_VIDEO"),
+    (MEMBERS_ONLY_VIDEO_ID, "demo", 400, "FORBIDDEN", "CHANNEL_MEMBER_ONLY"),
+    (PREMIUM_ONLY_VIDEO_ID, None, 400, "FORBIDDEN", "PREMIUM_ONLY"),
+    (PREMIUM_ONLY_VIDEO_ID, "mfa", 400, "FORBIDDEN", "PREMIUM_ONLY"),
+    (PREMIUM_ONLY_VIDEO_ID, "demo", 200, None, None),
+    (DOMESTIC_VIDEO_ID, "demo", 400, "FORBIDDEN", "DOMESTIC_VIDEO"),
+]
+
+
+def _viewer(sb, who):
+    if who is None:
+        return requests.Session()
+    if who == "demo":
+        return login(sb)
+    session, action = _start_mfa(sb)
+    session.post(action, data={"otp": MFA_CODE})
+    return session
+
+
+@pytest.mark.parametrize(("video_id", "who", "status", "error_code", "reason"), REFUSALS)
+def test_watch_data_refusals(sb, video_id, who, status, error_code, reason):
+    session = _viewer(sb, who)
+    r = watch_api(session, sb, video_id, guest=who is None)
+    assert r.status_code == status and r.headers["Content-Type"].startswith("application/json")
+    payload = r.json()
+    if status == 200:
+        assert payload["data"]["video"]["id"] == video_id
+    else:
+        assert payload["meta"] == {"status": status, "errorCode": error_code}
+        assert payload["data"]["reasonCode"] == reason
+        assert (payload["data"]["deletedMessage"] is not None) == (
+            video_id in (DELETED_VIDEO_ID, OPERATOR_DELETED_VIDEO_ID, RIGHTS_DELETED_VIDEO_ID)
+        )
+    # the watch page and its JSON form carry the same verdict, with the same HTTP status
+    page = session.get(f"{sb.www_url}/watch/{video_id}")
+    as_json = session.get(f"{sb.www_url}/watch/{video_id}", params={"responseType": "json"})
+    assert page.status_code == as_json.status_code == status
+    for embedded in (server_response(page), as_json.json()):
+        assert embedded["meta"]["status"] == status
+        response = embedded["data"]["response"]
+        if status == 200:
+            assert response["video"]["id"] == video_id and "isCustomError" not in response
+        else:
+            assert response["isCustomError"] is True
+            assert (response["statusCode"], response["errorCode"], response["reasonCode"]) == (
+                status,
+                error_code,
+                reason,
+            )
+    # nvapi refuses a thread key for what watch data refuses
+    keys = session.get(
+        f"{sb.url}/nvapi/v1/comment/keys/thread", params={"videoId": video_id}, headers=FRONTEND
+    )
+    assert keys.status_code == status
+    assert keys.json()["meta"].get("errorCode") == error_code
+
+
+def test_maintenance(sb):
+    sb.maintenance = True
+    s = login(sb)
+    for r in (
+        watch_api(s, sb, BIG_VIDEO_ID),
+        watch_api(s, sb, BIG_VIDEO_ID, guest=True),
+        s.get(f"{sb.www_url}/watch/sm9", params={"responseType": "json"}),
+    ):
+        assert r.status_code == 503 and r.headers["Content-Type"].startswith("application/json")
+        meta = r.json()["meta"]
+        assert meta["status"] == 503 and "MAINTENANCE" in (meta.get("errorCode"), meta.get("code"))
+    page = s.get(f"{sb.www_url}/watch/sm9")
+    assert page.status_code == 503
+    assert server_response(page)["data"]["response"]["errorCode"] == "MAINTENANCE"
+    sb.maintenance = False
+    assert watch_api(s, sb, BIG_VIDEO_ID).status_code == 200
+
+
+def test_watch_page_embeds_the_watch_data(sb):
+    s = login(sb)
+    for video_id in ("sm9", BIG_THREAD_ID, CHANNEL_VIDEO_ID, REAL_NM_VIDEO_ID, "nm14999484"):
+        page = s.get(f"{sb.www_url}/watch/{video_id}")
+        assert page.status_code == 200
+        embedded = server_response(page)
+        assert embedded["meta"] == {"status": 200}
+        response = embedded["data"]["response"]
+        assert response["viewer"]["id"] == int(DEMO_USER_ID)
+        assert jwt(response["comment"]["nvComment"]["threadKey"])[1]["uid"] == DEMO_USER_ID
+        as_json = s.get(f"{sb.www_url}/watch/{video_id}", params={"responseType": "json"})
+        assert as_json.headers["Content-Type"].startswith("application/json")
+        other = as_json.json()["data"]["response"]
+        for doc in (response, other):  # a fresh key (and threadkey) each time
+            doc["comment"]["nvComment"].pop("threadKey")
+            for thread in doc["comment"]["threads"]:
+                thread.pop("threadkey")
+        assert other == response
+    guest_page = requests.get(f"{sb.www_url}/watch/sm9")
+    response = server_response(guest_page)["data"]["response"]
+    assert response["viewer"] is None
+    assert "uid" not in jwt(response["comment"]["nvComment"]["threadKey"])[1]
+    sb.expire_sessions()  # an expired cookie reads as a guest on pages
+    assert server_response(s.get(f"{sb.www_url}/watch/sm9"))["data"]["response"]["viewer"] is None
+
+
+def test_fallback_knobs(sb):
+    sb.watch_api_enabled = False
+    for guest in (True, False):
+        r = watch_api(requests, sb, BIG_VIDEO_ID, guest=guest)
+        assert r.status_code == 404 and r.headers["Content-Type"].startswith("text/html")
+    assert server_response(requests.get(f"{sb.www_url}/watch/sm9"))["meta"]["status"] == 200
+    sb.watch_page_meta = False
+    page = requests.get(f"{sb.www_url}/watch/sm9")
+    assert page.status_code == 200 and b"server-response" not in page.content
+    as_json = requests.get(f"{sb.www_url}/watch/sm9", params={"responseType": "json"})
+    assert as_json.json()["data"]["response"]["video"]["id"] == "sm9"
+    sb.watch_api_enabled = sb.watch_page_meta = True
+    assert watch_api(requests, sb, BIG_VIDEO_ID, guest=True).status_code == 200
+
+
+# -- thread keys (protocol.md §3.6) -----------------------------------------------------------
+
+
+def test_thread_key_is_an_hs512_jwt(sb):
+    moment = 1_800_000_000.25
+    sb.clock = lambda: moment
+    s = login(sb)
+    key = watch_data(s, sb, BIG_VIDEO_ID)["comment"]["nvComment"]["threadKey"]
+    head, body, signature = key.split(".")
+    assert "=" not in key and re.fullmatch(r"[A-Za-z0-9_-]+", head + body + signature)
+    header, claims = jwt(key)
+    assert header == {"typ": "JWT", "alg": "HS512"}
+    assert base64.urlsafe_b64decode(head + "==") == b'{"typ":"JWT","alg":"HS512"}'
+    assert list(claims) == ["jti", "exp", "typ", "tids", "f184s", "uid"]
+    assert re.fullmatch(r"[0-9a-f]{13}", claims["jti"])
+    assert int(claims["jti"][:8], 16) == 1_800_000_000  # PHP uniqid of the issue time
+    assert claims["exp"] == 1_800_000_000 + 204 and claims["typ"] == "Thread-Key"
+    assert claims["tids"] == [BIG_THREAD_ID] and claims["f184s"] == [] and claims["uid"] == "100001"
+    mac = hmac.new(sb.thread_keys.secret, f"{head}.{body}".encode(), hashlib.sha512).digest()
+    assert base64.urlsafe_b64decode(signature + "==") == mac and len(mac) == 64
+    sb.thread_key_ttl = 600
+    assert jwt(guest_key(sb))[1]["exp"] == 1_800_000_000 + 600
+
+
+def test_nvapi_thread_key(sb):
+    url = f"{sb.url}/nvapi/v1/comment/keys/thread"
+    r = requests.get(url, params={"videoId": "sm9"}, headers=FRONTEND)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
+    assert list(r.json()) == ["meta", "data"] and r.json()["meta"] == {"status": 200}
+    guest = r.json()["data"]["threadKey"]
+    assert "uid" not in jwt(guest)[1] and jwt(guest)[1]["tids"] == [BIG_THREAD_ID]
+    s = login(sb)
+    for video_id in ("sm9", BIG_THREAD_ID):
+        key = s.get(url, params={"videoId": video_id}, headers=FRONTEND).json()["data"]["threadKey"]
+        assert jwt(key)[1]["uid"] == DEMO_USER_ID
+    channel = s.get(url, params={"videoId": CHANNEL_VIDEO_ID}, headers=FRONTEND).json()
+    assert jwt(channel["data"]["threadKey"])[1]["f184s"] == [CHANNEL_THREAD_ID]
+    assert v1_ok(sb, key, [(BIG_THREAD_ID, "main")], {"when": NOW})[0]["comments"]
+    r = s.get(url, params={"videoId": "sm7777777"}, headers=FRONTEND)
+    assert (r.status_code, r.json()["meta"]["errorCode"]) == (404, "NOT_FOUND")
+    for params, headers in (({"videoId": "sm9"}, {}), ({}, FRONTEND)):
+        r = s.get(url, params=params, headers=headers)
+        assert (r.status_code, r.json()["meta"]["errorCode"]) == (400, "INVALID_PARAMETER")
+    sb.expire_sessions()
+    r = s.get(url, params={"videoId": "sm9"}, headers=FRONTEND)
+    assert (r.status_code, r.json()["meta"]["errorCode"]) == (401, "UNAUTHORIZED")
+
+
+# -- /v1/threads (protocol.md §3.3–3.7) -------------------------------------------------------
+
+
+def _expected_window(table, window: int) -> list[tuple[int, str]]:
+    """The window rule written out plainly: newest W non-deleted as trunk, then per minute the
+    newest others until the minute holds 100, at most 1000 leaf comments in all."""
+    alive = [i for i in range(len(table)) if not table.deleted[i]]
+    trunk = alive[-window:] if window else []
+    in_trunk = set(trunk)
+    per_minute = Counter(table.vpos_ms[i] // 60_000 for i in trunk)
+    leaf: list[int] = []
+    for minute in sorted({v // 60_000 for v in table.vpos_ms}):
+        rest = [i for i in alive if table.vpos_ms[i] // 60_000 == minute and i not in in_trunk]
+        take = max(0, min(LEAF_PER_MINUTE - per_minute[minute], LEAF_CAP - len(leaf)))
+        if take:
+            leaf += rest[-take:]
+    return sorted([(table.nos[i], "trunk") for i in trunk] + [(table.nos[i], "leaf") for i in leaf])
+
+
+@pytest.mark.parametrize(
+    ("video_id", "thread_id", "fork", "window"),
+    [
+        (BIG_VIDEO_ID, BIG_THREAD_ID, "main", 500),  # 319 s
+        (BIG_VIDEO_ID, BIG_THREAD_ID, "easy", 500),
+        (SHORT_VIDEO_ID, SHORT_THREAD_ID, "main", 100),  # 45 s
+        (MEDIUM_VIDEO_ID, MEDIUM_THREAD_ID, "main", 250),  # 240 s
+        (CHANNEL_VIDEO_ID, CHANNEL_THREAD_ID, "main", 1000),  # 1420 s: the leaf cap bites
+        (CHANNEL_VIDEO_ID, CHANNEL_DEFAULT_THREAD_ID, "main", 1000),  # only 800 exist
+        (REAL_NM_VIDEO_ID, REAL_NM_THREAD_ID, "main", 250),  # 150 s
+    ],
+)
+def test_v1_window_trunk_and_leaf(sb, world, video_id, thread_id, fork, window):
+    table = world.thread(thread_id, fork).comments
+    [thread] = v1_ok(sb, guest_key(sb, video_id), [(thread_id, fork)])
+    got = [(c["no"], c["source"]) for c in thread["comments"]]
+    assert got == _expected_window(table, window)
+    alive = sum(1 for d in table.deleted if not d)
+    assert sum(1 for _, source in got if source == "trunk") == min(window, alive)
+    assert sum(1 for _, source in got if source == "leaf") <= LEAF_CAP
+    assert thread["commentCount"] == table.nos[-1]
+    deleted = {table.nos[i] for i in range(len(table)) if table.deleted[i]}
+    assert not deleted & {no for no, _ in got}
+
+
+def test_v1_owner_threads_come_whole(sb, world):
+    for video_id, thread_id, count in (
+        (BIG_VIDEO_ID, BIG_THREAD_ID, 20),
+        (REAL_NM_VIDEO_ID, REAL_NM_THREAD_ID, 802),
+    ):
+        [owner] = v1_ok(sb, guest_key(sb, video_id), [(thread_id, "owner")])
+        assert [c["no"] for c in owner["comments"]] == list(
+            world.thread(thread_id, "owner").comments.nos
+        )
+        assert len(owner["comments"]) == owner["commentCount"] == count
+        assert {c["source"] for c in owner["comments"]} == {"trunk"}
+    assert {c["userId"] for c in owner["comments"]} == {"358504"}  # the uploader's id
+    [big_owner] = v1_ok(sb, guest_key(sb), [(BIG_THREAD_ID, "owner")])
+    assert {c["userId"] for c in big_owner["comments"]} == {"4"}
+    [empty] = v1_ok(sb, guest_key(sb, SHORT_VIDEO_ID), [(SHORT_THREAD_ID, "owner")])
+    assert empty == {"id": SHORT_THREAD_ID, "fork": "owner", "commentCount": 0, "comments": []}
+
+
+def test_v1_answer_shape_and_the_real_nm14999484_answer(sb):
+    real = json.loads(
+        shared_file("samples/nvcomment_v1/niwango.js__nm14999484.json").read_text("utf-8")
+    )
+    targets = [(t["id"], t["fork"]) for t in real]
+    r = v1(sb, guest_key(sb, REAL_NM_VIDEO_ID), targets, query="?pc=1")
+    payload = r.json()
+    assert list(payload) == ["meta", "data"] and payload["meta"] == {"status": 200}
+    assert payload["data"]["globalComments"] == [{"id": REAL_NM_THREAD_ID, "count": 1378}]
+    got = payload["data"]["threads"]
+    assert [list(t) for t in got] == [["id", "fork", "commentCount", "comments"]] * 3
+    for ours, theirs in zip(got, real, strict=True):
+        assert (ours["id"], ours["fork"], ours["commentCount"]) == (
+            theirs["id"],
+            theirs["fork"],
+            theirs["commentCount"],
+        )
+        assert ours["comments"] == theirs["comments"]  # byte for byte, 250 trunk + 89 leaf
+        assert all(list(c) == COMMENT_FIELDS_V1 for c in ours["comments"])
+
+
+def test_v1_comment_objects(sb, world):
+    table = world.thread(BIG_THREAD_ID).comments
+    [main] = v1_ok(sb, guest_key(sb), [(BIG_THREAD_ID, "main")])
+    by_no = {table.nos[i]: i for i in range(len(table))}
+    for c in main["comments"]:
+        i = by_no[c["no"]]
+        assert list(c) == COMMENT_FIELDS_V1 and isinstance(c["id"], str)
+        assert c["id"] == table.comment_id(i) and c["vposMs"] == table.vpos_ms[i]
+        assert c["body"] == table.content[i] and c["commands"] == table.commands[i].split()
+        assert unix(c["postedAt"]) == table.posted_at[i] and c["userId"] == table.user_id[i]
+        assert c["score"] == table.score[i] and c["nicoruCount"] == table.nicoru[i]
+        assert c["isPremium"] == table.is_premium(i)
+        assert c["nicoruId"] is None and c["isMyPost"] is False
+    assert any(c["commands"] == [] for c in main["comments"])
+    assert any(c["score"] < 0 for c in main["comments"])
+
+
+def test_v1_when_is_inclusive_and_res_from_capped(sb, world):
+    s = login(sb)
+    key = watch_data(s, sb, BIG_VIDEO_ID)["comment"]["nvComment"]["threadKey"]
+    table = world.thread(BIG_THREAD_ID).comments
+    when = table.posted_at[15_000]
+    hi = bisect_right(table.posted_at, when)
+    alive = [i for i in range(hi) if not table.deleted[i]]
+    for additionals, count in (
+        ({"when": when}, 1000),
+        ({"when": when, "res_from": -1000}, 1000),
+        ({"when": when, "res_from": -5000}, 1000),
+        ({"when": when, "res_from": -10}, 10),
+        ({"when": float(when) + 0.5, "res_from": -10}, 10),
+    ):
+        [thread] = v1_ok(sb, key, [(BIG_THREAD_ID, "main")], additionals)
+        comments = thread["comments"]
+        assert [c["no"] for c in comments] == [table.nos[i] for i in alive[-count:]]
+        assert {c["source"] for c in comments} == {"trunk"}
+        assert max(unix(c["postedAt"]) for c in comments) == when  # inclusive
+        assert thread["commentCount"] == 30_000  # the newest overall, not at `when`
+    assert v1_ok(sb, key, [(BIG_THREAD_ID, "main")], {"when": 1_000_000_000})[0]["comments"] == []
+
+
+def test_v1_shuffled_comments_are_seeded(world):
+    orders = []
+    for _ in range(2):
+        with Sandbox(world, shuffle_chats=True) as sandbox:
+            [thread] = v1_ok(sandbox, guest_key(sandbox), [(BIG_THREAD_ID, "main")])
+            orders.append([c["no"] for c in thread["comments"]])
+    assert orders[0] == orders[1] and orders[0] != sorted(orders[0])
+    with Sandbox(world) as sandbox:
+        [thread] = v1_ok(sandbox, guest_key(sandbox), [(BIG_THREAD_ID, "main")])
+    assert sorted(orders[0]) == [c["no"] for c in thread["comments"]]
+
+
+def test_v1_content_types_headers_and_cookies(sb):
+    s = login(sb)
+    key = watch_data(s, sb, BIG_VIDEO_ID)["comment"]["nvComment"]["threadKey"]
+    target = [(BIG_THREAD_ID, "main")]
+    for content_type in ("text/plain;charset=UTF-8", "application/json", None):
+        assert v1_ok(sb, key, target, {"when": NOW, "res_from": -5}, content_type=content_type)
+    # identity is the key: a cookie-less request with a logged-in key reads past logs
+    assert (
+        len(v1_ok(sb, key, target, {"when": NOW, "res_from": -5}, session=requests)[0]["comments"])
+        == 5
+    )
+    assert v1_error(sb, key, target, headers={"X-Frontend-Id": None}) == (400, "INVALID_PARAMETER")
+    assert v1_error(sb, key, target, content_type="application/x-www-form-urlencoded") == (
+        400,
+        "INVALID_PARAMETER",
+    )
+
+
+def test_v1_errors(sb, world):
+    s = login(sb)
+    key = watch_data(s, sb, BIG_VIDEO_ID)["comment"]["nvComment"]["threadKey"]
+    guest = guest_key(sb)
+    main = [(BIG_THREAD_ID, "main")]
+    url = f"{sb.nvcomment_url}/v1/threads"
+    bad_bodies = [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"params": {}}',
+        json.dumps({"threadKey": key}).encode(),
+    ]
+    for body in bad_bodies:
+        r = requests.post(url, data=body, headers=FRONTEND)
+        assert (r.status_code, r.json()) == (
+            400,
+            {"meta": {"status": 400, "errorCode": "INVALID_PARAMETER"}},
+        )
+    invalid_parameter = [
+        (key, [], None),
+        (key, [(BIG_THREAD_ID, "side")], None),
+        (key, [("1999999999", "main")], None),
+        (key, main, {"when": "yesterday"}),
+        (key, main, {"when": NOW, "res_from": 0}),
+        (key, main, {"when": True}),
+    ]
+    for token, targets, additionals in invalid_parameter:
+        assert v1_error(sb, token, targets, additionals) == (400, "INVALID_PARAMETER")
+    head, body, signature = key.split(".")
+    claims = jwt(key)[1]
+    forged_body = (
+        base64.urlsafe_b64encode(json.dumps({**claims, "tids": [SHORT_THREAD_ID]}).encode())
+        .rstrip(b"=")
+        .decode()
+    )
+    flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
+    invalid_token = [
+        ("", main, None),
+        ("not.a.jwt", main, None),
+        (f"{head}.{body}.{flipped}", main, None),
+        (f"{head}.{forged_body}.{signature}", [(SHORT_THREAD_ID, "main")], None),
+        (key, [(SHORT_THREAD_ID, "main")], None),  # tids do not cover that thread
+        (key, [*main, (SHORT_THREAD_ID, "main")], None),
+        (guest, main, {"when": NOW}),  # past logs need login (comment-zouryou)
+        (guest, main, {"when": NOW, "res_from": -1000}),
+    ]
+    for token, targets, additionals in invalid_token:
+        assert v1_error(sb, token, targets, additionals) == (400, "INVALID_TOKEN"), token[:20]
+    assert v1_ok(sb, guest, main) and v1_ok(sb, key, main, {"when": NOW})
+    assert sb.stats.v1_errors == {"INVALID_PARAMETER": 5 + 6, "INVALID_TOKEN": 8}
+
+
+def test_v1_expired_tokens(sb):
+    s = login(sb)
+    key = watch_data(s, sb, BIG_VIDEO_ID)["comment"]["nvComment"]["threadKey"]
+    main = [(BIG_THREAD_ID, "main")]
+    assert v1_ok(sb, key, main)
+    sb.clock = lambda: time.time() + 203
+    assert v1_ok(sb, key, main)
+    sb.clock = lambda: time.time() + 205  # past `exp` (204 s)
+    assert v1_error(sb, key, main) == (400, "EXPIRED_TOKEN")
+    fresh = s.get(
+        f"{sb.url}/nvapi/v1/comment/keys/thread", params={"videoId": "sm9"}, headers=FRONTEND
+    ).json()["data"]["threadKey"]
+    assert v1_ok(sb, fresh, main, {"when": NOW})
+    sb.clock = time.time
+    sb.key_max_uses = 2
+    key = guest_key(sb)
+    assert v1_ok(sb, key, [*main, (BIG_THREAD_ID, "owner")])  # one use, however many targets
+    assert v1_ok(sb, key, main)
+    assert v1_error(sb, key, main) == (400, "EXPIRED_TOKEN")
+    assert v1_ok(sb, guest_key(sb), main)
+    assert sb.stats.v1_errors == {"EXPIRED_TOKEN": 2}
+
+
+def test_v1_rate_limit(world):
+    now = [1_800_000_000.0]
+    with Sandbox(world, rate_limit_per_minute=3, clock=lambda: now[0]) as sandbox:
+        key, main = guest_key(sandbox), [(BIG_THREAD_ID, "main")]
+        for _ in range(3):
+            assert v1_ok(sandbox, key, main)
+            now[0] += 10
+        r = v1(sandbox, key, main)
+        assert (r.status_code, r.json()) == (
+            429,
+            {"meta": {"status": 429, "errorCode": "TOO_MANY_REQUESTS"}},
+        )
+        now[0] += 31  # 61 s after the first: one slot is free again
+        assert v1_ok(sandbox, key, main)
+        assert v1_error(sandbox, key, main) == (429, "TOO_MANY_REQUESTS")
+        assert v1_error(sandbox, "junk", main) == (429, "TOO_MANY_REQUESTS")  # counted first
+        assert sandbox.stats.v1_errors["TOO_MANY_REQUESTS"] == 3
+        sandbox.reset_stats()  # also forgets the window
+        assert v1_ok(sandbox, key, main)
+        sandbox.rate_limit_per_minute = None
+        for _ in range(10):
+            assert v1_ok(sandbox, key, main)
+    assert Sandbox(world).rate_limit_per_minute == 60
+
+
+def test_v1_stats(sb):
+    s = login(sb)
+    key = watch_data(s, sb, BIG_VIDEO_ID)["comment"]["nvComment"]["threadKey"]
+    all_three = [(BIG_THREAD_ID, "owner"), (BIG_THREAD_ID, "main"), (BIG_THREAD_ID, "easy")]
+    v1_ok(sb, key, all_three)
+    v1_ok(sb, key, [(BIG_THREAD_ID, "main")], {"when": NOW})
+    v1_ok(sb, key, [(int(BIG_THREAD_ID), "main")], {"when": NOW})  # ids may be numbers too
+    v1_error(sb, key, [(BIG_THREAD_ID, "side")])
+    stats = sb.stats
+    assert stats.v1_requests(BIG_THREAD_ID) == 3
+    assert stats.v1_requests(int(BIG_THREAD_ID), "main", with_when=True) == 2
+    assert stats.v1_requests(BIG_THREAD_ID, "main", with_when=False) == 1
+    assert (
+        stats.v1_requests(BIG_THREAD_ID, "owner") == stats.v1_requests(BIG_THREAD_ID, "easy") == 1
+    )
+    assert stats.v1_errors == {"INVALID_PARAMETER": 1}
+    assert stats.requests["nvcomment"] == 4 and not stats.threads  # legacy counters untouched
+    snapshot = stats.snapshot()
+    assert snapshot["v1_threads"][(BIG_THREAD_ID, "main")] == 3
+    assert snapshot["v1_threads_with_when"][(BIG_THREAD_ID, "main")] == 2
+    sb.reset_stats()
+    assert sb.stats.v1_requests(BIG_THREAD_ID) == 0 and not sb.stats.v1_errors
+
+
+def test_nvcomment_faults_and_injection(sb):
+    key, main = guest_key(sb), [(BIG_THREAD_ID, "main")]
+    sb.faults = FaultPlan(rate=1.0, kinds=("http503",), targets=("nvcomment",))
+    assert v1(sb, key, main).status_code == 503
+    assert watch_api(requests, sb, "sm9", guest=True).status_code == 200  # www not targeted
+    sb.faults = None
+    sb.inject(
+        "nvcomment",
+        b'{"meta":{"status":400,"errorCode":"EXPIRED_TOKEN"}}',
+        status=400,
+        content_type="application/json",
+    )
+    assert v1_error(sb, key, main) == (400, "EXPIRED_TOKEN")
+    assert v1_ok(sb, key, main)
+    assert sb.stats.faulted == {"nvcomment": 1} and sb.stats.injected == {"nvcomment": 1}
+    assert sb.stats.v1_requests(BIG_THREAD_ID) == 1 and not sb.stats.v1_errors
+
+
+def _walk_v1(sb, key: str, thread_id: str, fork: str) -> list[Comment]:
+    """Page back by hand: `when` = the oldest postedAt of the last page + 1, de-duplicated on
+    no, until a page brings nothing new."""
+    seen: dict[int, Comment] = {}
+    when = NOW
+    while True:
+        [thread] = v1_ok(sb, key, [(thread_id, fork)], {"res_from": -1000, "when": when})
+        fresh = {c["no"]: v1_to_comment(c, thread_id, fork) for c in thread["comments"]}
+        if not set(fresh) - set(seen):
+            return list(seen.values())
+        seen.update((no, c) for no, c in fresh.items() if no not in seen)
+        when = min(unix(c["postedAt"]) for c in thread["comments"]) + 1
+
+
+def test_walking_back_collects_expected_comments(world):
+    with Sandbox(world, rate_limit_per_minute=None) as sandbox:
+        s = login(sandbox)
+        data = watch_data(s, sandbox, BIG_VIDEO_ID)
+        key = data["comment"]["nvComment"]["threadKey"]
+        for thread_id, fork in _targets(data):
+            got = _walk_v1(sandbox, key, thread_id, fork)
+            expected = world.expected_comments(BIG_VIDEO_ID, "nvcomment", forks=(fork,))
+            assert sorted(got) == sorted(expected), fork
+        assert sandbox.stats.v1_requests(BIG_THREAD_ID, "main", with_when=True) > 30
+
+
+def test_expected_comments_nvcomment(world):
+    nv = world.expected_comments(BIG_VIDEO_ID, "nvcomment")
+    main = world.thread(BIG_THREAD_ID).comments
+    easy = world.thread(BIG_THREAD_ID, "easy").comments
+    assert Counter(c.fork for c in nv) == {
+        "owner": 20,
+        "main": sum(1 for d in main.deleted if not d),
+        "easy": sum(1 for d in easy.deleted if not d),
+    }
+    assert all(not c.is_deleted and c.deleted_reason is None and c.source is None for c in nv)
+    assert all(c.date_usec is None and isinstance(c.score, int) for c in nv)
+    assert all(isinstance(c.nicoru_count, int) and c.comment_id for c in nv)
+    assert all(c.user_id == "4" for c in nv if c.fork == "owner")
+    assert all(c.is_anonymous == ("184" in c.commands.split()) for c in nv)
+    assert world.expected_comments(BIG_VIDEO_ID, "nvcomment", forks=("main",)) == [
+        c for c in nv if c.fork == "main"
+    ]
+    # the shared fields agree with the legacy view on non-deleted main comments
+    legacy = {c.no: c for c in world.expected_comments(BIG_VIDEO_ID) if c.fork == "main"}
+    shared = (
+        "thread_id",
+        "no",
+        "vpos_ms",
+        "posted_at",
+        "content",
+        "commands",
+        "user_id",
+        "is_premium",
+        "is_anonymous",
+    )
+    for c in (c for c in nv if c.fork == "main"):
+        old = legacy[c.no]
+        assert not old.is_deleted
+        assert all(getattr(c, name) == getattr(old, name) for name in shared)
+        assert c.score == (old.score or 0) and c.nicoru_count == (old.nicoru_count or 0)
+    assert len(legacy) == 30_000  # deleted ones too, on the legacy side
+    # the legacy view keeps to main + owner unless asked for fork 2
+    assert len(world.expected_comments(BIG_VIDEO_ID)) == 30_020
+    assert len(world.expected_comments(BIG_VIDEO_ID, forks=("easy",))) == 300
+    channel = world.expected_comments(CHANNEL_VIDEO_ID, "nvcomment")
+    assert [k for k in dict.fromkeys((c.thread_id, c.fork) for c in channel)] == [
+        (CHANNEL_DEFAULT_THREAD_ID, "owner"),
+        (CHANNEL_DEFAULT_THREAD_ID, "main"),
+        (CHANNEL_THREAD_ID, "main"),
+    ]
+
+
+def test_easy_fork_on_the_legacy_server(sb, world):
+    easy = world.thread(BIG_THREAD_ID, "easy").comments
+    root = parse(post_packet(requests, sb, thread_xml(BIG_THREAD_ID, fork="2", res_from="-1000")))
+    head = threads_of(root)[0]
+    assert head["resultcode"] == "0" and head["fork"] == "2" and head["last_res"] == "300"
+    chats = chats_of(root)
+    assert [int(c.get("no")) for c in chats] == list(easy.nos) and all(
+        c.get("fork") == "2" for c in chats
+    )
+    assert sb.stats.thread_requests(BIG_THREAD_ID, "easy") == 1

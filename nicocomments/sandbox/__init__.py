@@ -1,14 +1,18 @@
-"""The loopback Niconico emulator: seeded data, the legacy protocol, faults, stats.
+"""The loopback Niconico emulator: seeded data, the legacy and nvcomment protocols, faults,
+stats.
 
 with Sandbox() as sb:
     env = sb.env()  # NICO_FLAPI_URL, NICO_ACCOUNT_URL, NICO_WWW_URL, NICO_NVAPI_URL
     ...
-    sb.world.expected_comments("sm9")  # what a perfect client stores
+    sb.world.expected_comments("sm9")  # what a perfect legacy client stores
+    sb.world.expected_comments("sm9", "nvcomment")  # … and a perfect nvcomment client
 """
 
 from nicocomments.sandbox.faults import FAULT_KINDS, ROUTE_GROUPS, FaultPlan
+from nicocomments.sandbox.nvcomment import LEAF_CAP, LEAF_PER_MINUTE
 from nicocomments.sandbox.server import Sandbox
 from nicocomments.sandbox.stats import Stats
+from nicocomments.sandbox.watchdata import FORBIDDEN_STATUS
 from nicocomments.sandbox.world import (
     BIG_THREAD_ID,
     BIG_VIDEO_ID,
@@ -20,12 +24,20 @@ from nicocomments.sandbox.world import (
     DEMO_EMAIL,
     DEMO_PASSWORD,
     DEMO_USER_ID,
+    DOMESTIC_THREAD_ID,
+    DOMESTIC_VIDEO_ID,
     MEDIUM_THREAD_ID,
     MEDIUM_VIDEO_ID,
+    MEMBERS_ONLY_THREAD_ID,
+    MEMBERS_ONLY_VIDEO_ID,
     MFA_CODE,
     MFA_EMAIL,
     MFA_PASSWORD,
     MFA_USER_ID,
+    OPERATOR_DELETED_THREAD_ID,
+    OPERATOR_DELETED_VIDEO_ID,
+    PREMIUM_ONLY_THREAD_ID,
+    PREMIUM_ONLY_VIDEO_ID,
     PRIVATE_THREAD_ID,
     PRIVATE_VIDEO_ID,
     REAL_NEW_THREAD_ID,
@@ -34,6 +46,8 @@ from nicocomments.sandbox.world import (
     REAL_NM_VIDEO_ID,
     REAL_OLD_THREAD_ID,
     REAL_OLD_VIDEO_ID,
+    RIGHTS_DELETED_THREAD_ID,
+    RIGHTS_DELETED_VIDEO_ID,
     SHORT_THREAD_ID,
     SHORT_VIDEO_ID,
     Account,
@@ -57,13 +71,24 @@ __all__ = [
     "DEMO_EMAIL",
     "DEMO_PASSWORD",
     "DEMO_USER_ID",
+    "DOMESTIC_THREAD_ID",
+    "DOMESTIC_VIDEO_ID",
     "FAULT_KINDS",
+    "FORBIDDEN_STATUS",
+    "LEAF_CAP",
+    "LEAF_PER_MINUTE",
     "MEDIUM_THREAD_ID",
     "MEDIUM_VIDEO_ID",
+    "MEMBERS_ONLY_THREAD_ID",
+    "MEMBERS_ONLY_VIDEO_ID",
     "MFA_CODE",
     "MFA_EMAIL",
     "MFA_PASSWORD",
     "MFA_USER_ID",
+    "OPERATOR_DELETED_THREAD_ID",
+    "OPERATOR_DELETED_VIDEO_ID",
+    "PREMIUM_ONLY_THREAD_ID",
+    "PREMIUM_ONLY_VIDEO_ID",
     "PRIVATE_THREAD_ID",
     "PRIVATE_VIDEO_ID",
     "REAL_NEW_THREAD_ID",
@@ -72,6 +97,8 @@ __all__ = [
     "REAL_NM_VIDEO_ID",
     "REAL_OLD_THREAD_ID",
     "REAL_OLD_VIDEO_ID",
+    "RIGHTS_DELETED_THREAD_ID",
+    "RIGHTS_DELETED_VIDEO_ID",
     "ROUTE_GROUPS",
     "SHORT_THREAD_ID",
     "SHORT_VIDEO_ID",

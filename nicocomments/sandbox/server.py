@@ -1,10 +1,11 @@
 """`Sandbox`: the emulator as a real HTTP server on loopback, one prefix per real host.
 
-    /flapi/…    flapi.nicovideo.jp      (getflv, getthreadkey, getwaybackkey)
-    /account/…  account.nicovideo.jp    (login, two-factor)
-    /www/…      www.nicovideo.jp        (login check, watch pages)
-    /nvapi/…    nvapi.nicovideo.jp      (nothing yet: the nvcomment protocol comes later)
-    /msg/…      the legacy message server named by getflv's ``ms``
+    /flapi/…      flapi.nicovideo.jp      (getflv, getthreadkey, getwaybackkey)
+    /account/…    account.nicovideo.jp    (login, two-factor)
+    /www/…        www.nicovideo.jp        (login check, watch pages, watch data API)
+    /nvapi/…      nvapi.nicovideo.jp      (thread keys)
+    /nvcomment/…  the nvcomment server named by watch data's ``nvComment.server``
+    /msg/…        the legacy message server named by getflv's ``ms``
 
 Route handlers take a `web.Request` and return a `web.Response`; `Sandbox.routes` maps a
 prefix to its handler, so a new protocol is one more entry.
@@ -14,13 +15,9 @@ from __future__ import annotations
 
 import itertools
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable
-from email.utils import formatdate
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from nicocomments.config import ENDPOINT_ENV_VARS
@@ -28,9 +25,13 @@ from nicocomments.sandbox import web
 from nicocomments.sandbox.account import AccountRoutes, Sessions
 from nicocomments.sandbox.faults import ROUTE_GROUPS, FaultPlan, Injected, Injections
 from nicocomments.sandbox.flapi import FlapiRoutes
+from nicocomments.sandbox.httpd import Handler, Server
 from nicocomments.sandbox.keys import KeyStore
 from nicocomments.sandbox.msgserver import MessageServerRoutes
+from nicocomments.sandbox.nvapi import NvapiRoutes
+from nicocomments.sandbox.nvcomment import NvcommentRoutes, SlidingWindow
 from nicocomments.sandbox.stats import Stats
+from nicocomments.sandbox.threadkeys import ThreadKeys
 from nicocomments.sandbox.world import World, build_world
 from nicocomments.sandbox.www import WwwRoutes
 
@@ -44,9 +45,17 @@ _ERROR_PAGES = {
 
 
 class Sandbox:
-    """A loopback Niconico (legacy protocol) with seeded data, faults, stats and knobs.
+    """A loopback Niconico (the legacy protocol and today's nvcomment one) with seeded data,
+    faults, stats and knobs.
 
-    Knobs are plain attributes, read on every request, so a test may change them at any time.
+    Knobs are plain attributes, read on every request, so a test may change them at any time:
+    ``key_ttl``/``userkey_ttl``/``key_max_uses`` (legacy keys; ``key_max_uses`` applies to
+    thread keys too), ``thread_key_ttl`` (nvcomment thread keys, 204 s as the real ones),
+    ``rate_limit_per_minute`` (``/v1/threads``; None: no limit), ``maintenance`` (watch data
+    answers 503 MAINTENANCE), ``watch_api_enabled`` (False: ``/api/watch/*`` is a 404 page),
+    ``watch_page_meta`` (False: no ``server-response`` meta in watch pages), ``shuffle_chats``
+    (legacy chats and v1 comments in seeded random order), ``past_logs_premium_only``,
+    ``mfa_ttl`` and ``clock``.
     """
 
     def __init__(
@@ -64,6 +73,11 @@ class Sandbox:
         userkey_ttl: float | None = None,
         mfa_ttl: float = 600,
         clock: Callable[[], float] = time.time,
+        thread_key_ttl: float = 204,
+        rate_limit_per_minute: int | None = 60,
+        maintenance: bool = False,
+        watch_api_enabled: bool = True,
+        watch_page_meta: bool = True,
     ) -> None:
         self.world = world if world is not None else build_world(seed)
         self.seed = seed
@@ -75,20 +89,28 @@ class Sandbox:
         self.past_logs_premium_only = past_logs_premium_only
         self.mfa_ttl = mfa_ttl
         self.clock = clock  # Unix seconds; tests may swap it to age keys and two-factor steps
+        self.thread_key_ttl = thread_key_ttl
+        self.rate_limit_per_minute = rate_limit_per_minute
+        self.maintenance = maintenance
+        self.watch_api_enabled = watch_api_enabled
+        self.watch_page_meta = watch_page_meta
         self.host = host
         self.port = port
         self.stats = Stats()
         self.sessions = Sessions()
         self.keys = KeyStore(lambda: self.clock())
+        self.thread_keys = ThreadKeys(lambda: self.clock())
+        self.rate_window = SlidingWindow()
         self._injections = Injections()
         self._serial = itertools.count(1)
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self.routes: dict[str, Callable[[web.Request], web.Response]] = {
             "flapi": FlapiRoutes(self).handle,
             "account": AccountRoutes(self).handle,
             "www": WwwRoutes(self).handle,
-            "nvapi": lambda request: web.not_found(),
+            "nvapi": NvapiRoutes(self).handle,
+            "nvcomment": NvcommentRoutes(self).handle,
             "msg": MessageServerRoutes(self).handle,
         }
 
@@ -123,6 +145,11 @@ class Sandbox:
     def www_url(self) -> str:
         return f"{self.url}/www"
 
+    @property
+    def nvcomment_url(self) -> str:
+        """What watch data gives as ``nvComment.server`` (clients take it from there)."""
+        return f"{self.url}/nvcomment"
+
     def endpoints(self) -> dict[str, str]:
         """The four NICO_*_URL variables pointing at this sandbox."""
         return {var: f"{self.url}/{name}" for name, var in ENDPOINT_ENV_VARS.items()}
@@ -135,7 +162,7 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         if self._server is None:
-            self._server = _Server((self.host, self.port), _Handler, self)
+            self._server = Server((self.host, self.port), Handler, self)
             self._thread = threading.Thread(
                 target=self._server.serve_forever, args=(0.05,), name="nico-sandbox", daemon=True
             )
@@ -159,7 +186,7 @@ class Sandbox:
         `ready` is called once the port is bound (to print `url` or `env()`, say).
         """
         if self._server is None:
-            self._server = _Server((self.host, self.port), _Handler, self)
+            self._server = Server((self.host, self.port), Handler, self)
         if ready is not None:
             ready(self)
         try:
@@ -180,7 +207,25 @@ class Sandbox:
         self.stop()
 
     def reset_stats(self) -> None:
+        """Zero the counters, and forget the ``/v1/threads`` rate-limit window."""
         self.stats.reset()
+        self.rate_window.clear()
+
+    def describe(self) -> str:
+        """Where everything is (once started), the knobs that differ from the real site's
+        defaults, and the world (accounts, videos, what watch data refuses)."""
+        lines = []
+        if self._server is not None:
+            lines.append(f"Niconico emulator at {self.url}")
+            lines.extend(f"  {name}={value}" for name, value in self.env().items())
+            lines.append(f"  nvComment.server (from watch data): {self.nvcomment_url}")
+        limit = self.rate_limit_per_minute
+        lines.append(
+            f"Thread keys live {self.thread_key_ttl:g} s; /v1/threads: "
+            + (f"{limit} requests per minute" if limit is not None else "no rate limit")
+        )
+        lines.append(self.world.describe())
+        return "\n".join(lines)
 
     def expire_sessions(self) -> None:
         """Invalidate every ``user_session`` handed out so far."""
@@ -203,7 +248,7 @@ class Sandbox:
 
     # -- one request --------------------------------------------------------------------------
 
-    def _serve(self, handler: _Handler, body: bytes) -> None:
+    def _serve(self, handler: Handler, body: bytes) -> None:
         parts = urlsplit(handler.path)
         first, _, rest = parts.path.lstrip("/").partition("/")
         group = first if first in self.routes else "other"
@@ -248,126 +293,3 @@ class Sandbox:
             logger.exception("sandbox route %s failed", group)
             response = web.page("Internal Server Error", "<h1>500</h1>", status=500)
         handler.send(response, truncate=fault == "truncate")
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(
-        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], app: Sandbox
-    ) -> None:
-        self.app = app
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def process_request(self, request, client_address) -> None:  # type: ignore[override]
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request) -> None:  # type: ignore[override]
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Cut kept-alive connections too, so a stopped sandbox really is gone."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request, client_address) -> None:  # type: ignore[override]
-        logger.debug("connection from %s failed", client_address, exc_info=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # the answer goes out in two writes (see send)
-    server_version = "nginx"
-    sys_version = ""
-    server: _Server
-
-    def log_message(self, format: str, *args: object) -> None:  # quiet: no request lines
-        pass
-
-    def _handle(self) -> None:
-        body = self._read_body()
-        if body is None:
-            self.close_connection = True
-            self.send(web.text("bad request body", status=400))
-            return
-        self.server.app._serve(self, body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
-
-    def _read_body(self) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                line = self.rfile.readline(65537)
-                try:
-                    size = int(line.split(b";")[0].strip(), 16)
-                except ValueError:
-                    return None
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(65537)
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            return None
-        return self.rfile.read(length) if length > 0 else b""
-
-    def send(self, response: web.Response, *, truncate: bool = False) -> None:
-        body = response.body
-        try:
-            reason = HTTPStatus(response.status).phrase
-        except ValueError:
-            reason = ""
-        lines = [
-            f"HTTP/1.1 {response.status} {reason}",
-            f"Server: {self.server_version}",
-            f"Date: {formatdate(usegmt=True)}",
-        ]
-        if response.content_type:
-            lines.append(f"Content-Type: {response.content_type}")
-        lines.append(f"Content-Length: {len(body)}")
-        lines.extend(f"{name}: {value}" for name, value in response.headers)
-        if self.close_connection and not truncate:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="replace")
-        if self.command == "HEAD":
-            body = b""
-        if truncate:
-            # Half the body; with no body to cut, half the status line (a cut header block
-            # would read as a complete empty answer).
-            data = head + body[: len(body) // 2] if body else head[: head.index(b"\r\n") // 2]
-        else:
-            data = head + body
-        if truncate:
-            self._write(data)
-            self.close_connection = True
-            return
-        # Count the answer between its last two bytes: once the client has it all, the stats
-        # already say so (a test may read them right away), and a failed write counts nothing.
-        if self._write(data[:-1]):
-            for callback in response.on_sent:
-                callback()
-            self._write(data[-1:])
-
-    def _write(self, data: bytes) -> bool:
-        try:
-            self.wfile.write(data)
-            self.wfile.flush()
-            return True
-        except OSError:
-            self.close_connection = True
-            return False

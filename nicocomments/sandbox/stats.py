@@ -1,4 +1,5 @@
-"""What the emulator saw: requests per route group, faults, and message-server thread requests."""
+"""What the emulator saw: requests per route group, faults, message-server thread requests and
+nvcomment ``/v1/threads`` targets."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ class Stats:
     ``threads`` counts ``<thread>`` request elements (and thread GETs) whose answer was sent in
     full, ``threads_with_when`` the subset that carried ``when``, ``leaves`` the same for
     ``<thread_leaves>``, and ``resultcodes`` counts ``(thread_id, fork, resultcode)`` for both.
+
+    The nvcomment server has its own: ``v1_threads`` counts the targets of ``/v1/threads``
+    requests whose 200 answer was sent in full, ``v1_threads_with_when`` the subset that
+    carried ``additionals.when``, and ``v1_errors`` the error answers sent, by ``errorCode``.
     """
 
     def __init__(self) -> None:
@@ -35,6 +40,9 @@ class Stats:
         self.leaves: Counter[tuple[str, str]] = Counter()
         self.leaves_with_when: Counter[tuple[str, str]] = Counter()
         self.resultcodes: Counter[tuple[str, str, int]] = Counter()
+        self.v1_threads: Counter[tuple[str, str]] = Counter()
+        self.v1_threads_with_when: Counter[tuple[str, str]] = Counter()
+        self.v1_errors: Counter[str] = Counter()
 
     def count_request(self, group: str, user_agent: str = "") -> None:
         with self._lock:
@@ -75,6 +83,28 @@ class Stats:
             return total
         return past if with_when else total - past
 
+    def count_v1_thread(self, thread_id: str, fork: str, *, with_when: bool) -> None:
+        key = (thread_id, fork)
+        with self._lock:
+            self.v1_threads[key] += 1
+            self.v1_threads_with_when[key] += with_when
+
+    def count_v1_error(self, error_code: str) -> None:
+        with self._lock:
+            self.v1_errors[error_code] += 1
+
+    def v1_requests(
+        self, thread_id: str | int, fork: str = "main", *, with_when: bool | None = None
+    ) -> int:
+        """``/v1/threads`` targets answered for this thread and fork (only those with
+        ``when`` if `with_when` is True, only those without if False)."""
+        key = (str(thread_id), fork)
+        with self._lock:
+            total, past = self.v1_threads[key], self.v1_threads_with_when[key]
+        if with_when is None:
+            return total
+        return past if with_when else total - past
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -90,6 +120,9 @@ class Stats:
                     "leaves",
                     "leaves_with_when",
                     "resultcodes",
+                    "v1_threads",
+                    "v1_threads_with_when",
+                    "v1_errors",
                 )
             }
 

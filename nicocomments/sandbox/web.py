@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -10,6 +11,7 @@ from urllib.parse import quote
 TEXT = "text/plain; charset=utf-8"
 HTML = "text/html; charset=utf-8"
 XML = "text/xml; charset=UTF-8"
+JSON = "application/json; charset=utf-8"
 
 
 @dataclass
@@ -42,6 +44,20 @@ class Response:
 
 def text(body: str, status: int = 200, content_type: str = TEXT) -> Response:
     return Response(status, body.encode("utf-8"), content_type)
+
+
+def json_response(payload: object, status: int = 200) -> Response:
+    """Compact JSON, UTF-8 as is (the real APIs do not escape non-ASCII)."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return Response(status, body.encode("utf-8"), JSON)
+
+
+def api_error(status: int, error_code: str, data: dict | None = None) -> Response:
+    """``{"meta": {"status", "errorCode"}[, "data"]}``, the error shape of every JSON API."""
+    payload: dict = {"meta": {"status": status, "errorCode": error_code}}
+    if data is not None:
+        payload["data"] = data
+    return json_response(payload, status)
 
 
 def page(title: str, body_html: str, status: int = 200) -> Response:

@@ -1,8 +1,8 @@
 """The emulator's seeded synthetic world and its ground truth (no HTTP here).
 
 The model is protocol-neutral: videos, threads keyed by ``(thread_id, fork)`` and, per thread,
-comments sorted by ``no`` with non-decreasing ``posted_at``. The legacy message server (and later
-the nvcomment server) serve views of the same data; `World.expected_comments` says what a perfect
+comments sorted by ``no`` with non-decreasing ``posted_at``. The legacy message server and the
+nvcomment server serve views of the same data; `World.expected_comments` says what a perfect
 client must end up with.
 
 Comments are stored column-wise (`CommentTable`): a million-comment thread then costs tens of
@@ -42,6 +42,16 @@ DELETED_VIDEO_ID = "sm8000001"  # deleted by the poster (getflv deleted=1)
 DELETED_THREAD_ID = "1250000001"
 PRIVATE_VIDEO_ID = "sm8000008"  # private (getflv deleted=8)
 PRIVATE_THREAD_ID = "1250000008"
+OPERATOR_DELETED_VIDEO_ID = "sm8000002"  # deleted by the operator (getflv deleted=2)
+OPERATOR_DELETED_THREAD_ID = "1250000002"
+RIGHTS_DELETED_VIDEO_ID = "sm8000003"  # deleted at the rights holder's request (deleted=3)
+RIGHTS_DELETED_THREAD_ID = "1250000003"
+MEMBERS_ONLY_VIDEO_ID = "so8000100"  # channel members only (no account is a member)
+MEMBERS_ONLY_THREAD_ID = "1250000100"
+PREMIUM_ONLY_VIDEO_ID = "sm8000200"  # premium members only (the demo account is premium)
+PREMIUM_ONLY_THREAD_ID = "1250000200"
+DOMESTIC_VIDEO_ID = "sm8000300"  # viewable from Japan only (the emulator's viewers are abroad)
+DOMESTIC_THREAD_ID = "1250000300"
 REAL_NM_VIDEO_ID = "nm14999484"  # real owner + main threads (xpadev-net/niwango.js)
 REAL_NM_THREAD_ID = "1310476906"
 REAL_OLD_VIDEO_ID = "sm3000001"  # real chats (tanbatu/comment-zouryou @ e76d29c)
@@ -238,6 +248,7 @@ class Video:
     threads: tuple[tuple[str, str], ...]  # (thread_id, fork) of every non-empty thread
     optional_thread_id: str | None = None
     deleted: int | None = None  # getflv `deleted`: 1 poster, 2 operator, 3 rights holder, 8 private
+    access: str | None = None  # watch data only: 'channel_member' | 'premium' | 'domestic'
 
     @property
     def thread_ids(self) -> tuple[str, ...]:
@@ -295,39 +306,52 @@ class World:
             return None
         return retention_window(self.videos[thread.video_id].duration_s)
 
-    def expected_comments(self, video_id: str, protocol: str = "legacy") -> list[Comment]:
-        """Everything a perfect client collects for this video, as the protocol exposes it."""
-        if protocol != "legacy":
-            raise ValueError(f"unknown protocol {protocol!r}")
+    def nvcomment_targets(self, video_id: str) -> list[tuple[str, str]]:
+        """``(thread_id, fork)`` of ``nvComment.params.targets``, in the watch data's order.
+
+        Ordinary videos: owner, main and (when the world has one) easy on their one thread.
+        Channel videos: owner and main on the ordinary thread, then main on the key-protected
+        one (last, where Niconicome looks for the default thread, protocol.md §3.2).
+        """
         video = self.videos[video_id]
-        out: list[Comment] = []
-        for key in video.threads:
-            thread = self.threads[key]
-            owner = thread.fork == "owner"
-            for c in thread.comments:
-                deleted = c.deleted_reason is not None
-                out.append(
-                    Comment(
-                        thread_id=thread.thread_id,
-                        fork=thread.fork,
-                        no=c.no,
-                        vpos_ms=(c.vpos_ms // 10) * 10,
-                        posted_at=c.posted_at,
-                        content="" if deleted else c.content,
-                        commands="" if deleted else c.commands,
-                        date_usec=None if deleted else c.date_usec,
-                        user_id=None if (owner or deleted) else c.user_id,
-                        is_premium=c.is_premium,
-                        is_anonymous=c.is_anonymous,
-                        is_deleted=deleted,
-                        deleted_reason=c.deleted_reason,
-                        score=None if deleted or not c.score else c.score,
-                        nicoru_count=None if deleted or not c.nicoru_count else c.nicoru_count,
-                    )
-                )
-        return out
+        if video.optional_thread_id is not None:
+            default, keyed = video.optional_thread_id, video.main_thread_id
+            targets = [(default, "owner"), (default, "main"), (keyed, "main")]
+            if (keyed, "easy") in self.threads:
+                targets.append((keyed, "easy"))
+            return targets
+        tid = video.main_thread_id
+        targets = [(tid, "owner"), (tid, "main")]
+        if (tid, "easy") in self.threads:
+            targets.append((tid, "easy"))
+        return targets
+
+    def expected_comments(
+        self, video_id: str, protocol: str = "legacy", *, forks: Sequence[str] | None = None
+    ) -> list[Comment]:
+        """Everything a perfect client collects for this video, as the protocol exposes it.
+
+        ``legacy``: every comment (deleted ones as the message server shows them) of the
+        threads a legacy client reads: main and owner by default (getflv names no easy fork,
+        so the legacy client never asks for fork 2); pass ``forks=("easy",)`` (or all three)
+        for a client that does.
+        ``nvcomment``: the non-deleted comments of every ``nvComment`` target, read to the end
+        of its history. ``source`` is None there: which one a client stores depends on which
+        answer delivered a comment first ("trunk" from ``when`` pages and the window's newest,
+        "leaf" from the window's per-minute fill), so compare it separately.
+        `forks` keeps only those forks (None: the protocol's default set).
+        """
+        from nicocomments.sandbox import expected
+
+        if protocol == "legacy":
+            return expected.legacy_comments(self, video_id, forks or ("main", "owner"))
+        if protocol == "nvcomment":
+            return expected.nvcomment_comments(self, video_id, forks)
+        raise ValueError(f"unknown protocol {protocol!r}")
 
     def describe(self) -> str:
+        from nicocomments.sandbox import watchdata
+
         lines = ["Accounts:"]
         for a in self.accounts.values():
             extra = f", two-factor code {a.mfa_code}" if a.mfa_code else ""
@@ -341,6 +365,13 @@ class World:
                 key = ", key" if t.needs_key else ""
                 parts.append(f"{tid}/{fork} {len(t.comments):,}{key}")
             state = f"  [deleted={v.deleted}]" if v.deleted else ""
+            refused = watchdata.refusal(v, None)  # as a guest sees it
+            if refused:
+                status, error_code, reason = refused
+                but = ", premium viewers may watch" if v.access == "premium" else ""
+                state += (
+                    f"  [watch data: {status} {error_code}{'/' + reason if reason else ''}{but}]"
+                )
             lines.append(
                 f"  {v.video_id:<11} {v.duration_s:>5}s  {'; '.join(parts)}{state}  {v.title}"
             )
@@ -349,7 +380,7 @@ class World:
 
 def build_world(seed: int = 0, big_comments: int = 30_000) -> World:
     """The emulator's world: the same bytes for the same arguments."""
-    from nicocomments.sandbox import realdata, synth
+    from nicocomments.sandbox import nvworld, realdata, synth
 
     world = World(seed=seed)
     for account in (
@@ -359,4 +390,5 @@ def build_world(seed: int = 0, big_comments: int = 30_000) -> World:
         world.accounts[account.email] = account
     synth.add_synthetic_videos(world, seed=seed, big_comments=big_comments)
     realdata.add_real_videos(world)
+    nvworld.add_nvcomment_data(world, seed=seed)
     return world

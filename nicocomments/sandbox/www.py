@@ -1,21 +1,49 @@
-"""www.nicovideo.jp: the login check (``x-niconico-authflag``) and watch pages.
+"""www.nicovideo.jp: the login check, watch pages and the watch data API (protocol.md §3.1).
 
-The watch page of an ``so…`` id redirects to ``/watch/<thread id>``: that is how Flash-era
-clients found the number getflv accepts for channel videos (protocol.md §1.1).
+* ``GET /watch/<id>``: HTML with ``<meta name="server-response" content="…">``, the
+  HTML-escaped ``{"meta":{"status"},"data":{"response":<watch data>}}`` (guest or logged-in
+  flavour by the ``user_session`` cookie; an unknown or expired cookie reads as a guest). Every
+  known id has one, ``so…`` ids included, and any thread id works too. On refusals the page
+  has the refusal's HTTP status and ``data.response`` is ``{isCustomError, statusCode,
+  errorCode, reasonCode, …}``. ``?responseType=json`` answers the same JSON directly.
+* ``GET /api/watch/v3/<id>`` (needs a valid session: 401 UNAUTHORIZED without one) and
+  ``/api/watch/v3_guest/<id>`` (always the guest flavour): ``actionTrackId`` and the frontend
+  headers (or yt-dlp's older ``_frontendId``/``_frontendVersion`` query) are required, else 400
+  INVALID_PARAMETER. Answers ``{"meta":{"status":200},"data":<watch data>}`` or
+  ``{"meta":{"status","errorCode"},"data":{"reasonCode",…}}``.
+
+Knobs (on the `Sandbox`): ``maintenance`` makes all three answer 503 MAINTENANCE;
+``watch_api_enabled=False`` makes ``/api/watch/*`` a 404 HTML page; ``watch_page_meta=False``
+leaves the meta tag out of the page. ``reasonCode`` is null where no source names one
+(unknown ids, UNAUTHORIZED, INVALID_PARAMETER, MAINTENANCE).
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import TYPE_CHECKING
 
-from nicocomments.sandbox import web
+from nicocomments.sandbox import watchdata, web
 
 if TYPE_CHECKING:
     from nicocomments.sandbox.server import Sandbox
 
 _WATCH = re.compile(r"/watch/([A-Za-z]{0,2}\d+)/?")
+_WATCH_API = re.compile(r"/api/watch/(v3|v3_guest)/([^/]+)/?")
+_VIDEO_ID = re.compile(r"[a-z]{0,2}\d+")
+MAINTENANCE = (503, "MAINTENANCE", None)
+
+
+def has_frontend(request: web.Request, *, version: bool = True) -> bool:
+    """``X-Frontend-Id`` (a number) and ``X-Frontend-Version``, as headers or as the
+    ``_frontendId``/``_frontendVersion`` query parameters of 2022-era clients."""
+    frontend_id = request.headers.get("X-Frontend-Id") or request.query.get("_frontendId", "")
+    frontend_version = request.headers.get("X-Frontend-Version") or request.query.get(
+        "_frontendVersion", ""
+    )
+    return frontend_id.strip().isdigit() and (not version or bool(frontend_version.strip()))
 
 
 class WwwRoutes:
@@ -37,23 +65,81 @@ class WwwRoutes:
             if account is None:
                 return web.redirect(f"{self.sb.account_url}/login?next_url=%2Fmy")
             return web.page("マイページ - niconico", f"<h1>{html.escape(account.nickname)}</h1>")
+        match = _WATCH_API.fullmatch(request.path)
+        if match:
+            return self._watch_api(request, match.group(2), guest=match.group(1) == "v3_guest")
         match = _WATCH.fullmatch(request.path)
         if match:
-            return self._watch(match.group(1))
+            return self._watch_page(request, match.group(1))
         return web.not_found()
 
-    def _watch(self, video_id: str) -> web.Response:
-        world = self.sb.world
-        if video_id.startswith("so"):
-            video = world.videos.get(video_id)
-            if video is None:
-                return web.not_found()
-            return web.redirect(f"{self.sb.www_url}/watch/{video.main_thread_id}", status=302)
-        video = world.videos.get(video_id)
-        if video is None and video_id.isdigit():
-            video = world.video_for_thread(video_id)
-        if video is None:
+    # -- /api/watch/v3(_guest)/<id> -------------------------------------------------------------
+
+    def _watch_api(self, request: web.Request, video_id: str, *, guest: bool) -> web.Response:
+        if not self.sb.watch_api_enabled:
             return web.not_found()
-        title = html.escape(video.title)
-        notice = '<p class="deleted">この動画は視聴できません</p>' if video.deleted else ""
-        return web.page(f"{title} - ニコニコ動画", f"<h1>{title}</h1>\n{notice}")
+        if self.sb.maintenance:
+            return self._api_error(MAINTENANCE)
+        if not request.query.get("actionTrackId", "").strip() or not has_frontend(request):
+            return self._api_error((400, "INVALID_PARAMETER", None))
+        account = None
+        if not guest:
+            account = self.sb.sessions.lookup(request.cookies)
+            if account is None:
+                return self._api_error((401, "UNAUTHORIZED", None))
+        video = (
+            watchdata.find_video(self.sb.world, video_id) if _VIDEO_ID.fullmatch(video_id) else None
+        )
+        if video is None:
+            return self._api_error(watchdata.UNKNOWN_VIDEO)
+        refused = watchdata.refusal(video, account)
+        if refused is not None:
+            return self._api_error(refused, video)
+        data = watchdata.build(self.sb, video, account)
+        return web.json_response({"meta": {"status": 200}, "data": data})
+
+    def _api_error(self, refused, video=None) -> web.Response:
+        status, error_code, reason = refused
+        return web.api_error(status, error_code, watchdata.error_data(video, reason))
+
+    # -- /watch/<id> ----------------------------------------------------------------------------
+
+    def _watch_page(self, request: web.Request, video_id: str) -> web.Response:
+        account = self.sb.sessions.lookup(request.cookies)
+        video = watchdata.find_video(self.sb.world, video_id)
+        if self.sb.maintenance:
+            refused = MAINTENANCE
+        elif video is None:
+            refused = watchdata.UNKNOWN_VIDEO
+        else:
+            refused = watchdata.refusal(video, account)
+        if refused is None:
+            status = 200
+            payload = {
+                "meta": {"status": 200},
+                "data": {"response": watchdata.build(self.sb, video, account)},
+            }
+        else:
+            status, error_code, reason = refused
+            payload = {
+                "meta": {"status": status, "code": error_code},
+                "data": {"response": watchdata.custom_error(status, error_code, reason, video)},
+            }
+        if request.query.get("responseType") == "json":
+            return web.json_response(payload, status)
+        title = html.escape(video.title) if video is not None else "ニコニコ動画"
+        meta = ""
+        if self.sb.watch_page_meta:
+            content = html.escape(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+            meta = f'<meta name="server-response" content="{content}">'
+        notice = '<p class="deleted">この動画は視聴できません</p>' if refused else ""
+        return _watch_html(f"{title} - ニコニコ動画", meta, f"<h1>{title}</h1>\n{notice}", status)
+
+
+def _watch_html(title: str, meta: str, body: str, status: int) -> web.Response:
+    doc = (
+        '<!DOCTYPE html>\n<html lang="ja"><head><meta charset="utf-8">'
+        f"<title>{title}</title>\n{meta}\n</head>\n<body>\n"
+        f'<div id="root">{body}</div>\n</body></html>\n'
+    )
+    return web.Response(status, doc.encode("utf-8"), web.HTML)

@@ -1,0 +1,89 @@
+"""`World.expected_comments`: what a perfect client stores, per protocol (no HTTP here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from nicocomments.records import Comment
+
+if TYPE_CHECKING:
+    from nicocomments.sandbox.world import World
+
+
+def legacy_comments(world: World, video_id: str, forks: Sequence[str]) -> list[Comment]:
+    """Every comment of the video's threads in `forks`, deleted ones included, as the message
+    server's ``<chat>`` elements show them (vpos in 1/100 s; owner chats carry no user id)."""
+    video = world.videos[video_id]
+    out: list[Comment] = []
+    for key in video.threads:
+        thread = world.threads[key]
+        if thread.fork not in forks:
+            continue
+        owner = thread.fork == "owner"
+        for c in thread.comments:
+            deleted = c.deleted_reason is not None
+            out.append(
+                Comment(
+                    thread_id=thread.thread_id,
+                    fork=thread.fork,
+                    no=c.no,
+                    vpos_ms=(c.vpos_ms // 10) * 10,
+                    posted_at=c.posted_at,
+                    content="" if deleted else c.content,
+                    commands="" if deleted else c.commands,
+                    date_usec=None if deleted else c.date_usec,
+                    user_id=None if (owner or deleted) else c.user_id,
+                    is_premium=c.is_premium,
+                    is_anonymous=c.is_anonymous,
+                    is_deleted=deleted,
+                    deleted_reason=c.deleted_reason,
+                    score=None if deleted or not c.score else c.score,
+                    nicoru_count=None if deleted or not c.nicoru_count else c.nicoru_count,
+                )
+            )
+    return out
+
+
+def nvcomment_comments(world: World, video_id: str, forks: Sequence[str] | None) -> list[Comment]:
+    """The non-deleted comments of every ``nvComment`` target (in target order, then by
+    ``no``), mapped the way a ``/v1/threads`` comment object reads: ``commands`` is the
+    ``commands`` array joined with single spaces, ``is_anonymous`` is ``"184" in commands``,
+    ``user_id`` is ``userId`` (the uploader's id on owner comments), ``score`` and
+    ``nicoru_count`` are ints (0 included), ``comment_id`` is ``id``; the v1 API has no
+    ``date_usec``, and ``source`` is left None (see `World.expected_comments`)."""
+    out: list[Comment] = []
+    for thread_id, fork in world.nvcomment_targets(video_id):
+        if forks is not None and fork not in forks:
+            continue
+        thread = world.thread(thread_id, fork)
+        if thread is None:
+            continue
+        table = thread.comments
+        deleted = table.deleted
+        for i in range(len(table)):
+            if deleted[i]:
+                continue
+            commands = table.commands[i].split()
+            out.append(
+                Comment(
+                    thread_id=thread_id,
+                    fork=fork,
+                    no=table.nos[i],
+                    vpos_ms=table.vpos_ms[i],
+                    posted_at=table.posted_at[i],
+                    content=table.content[i],
+                    commands=" ".join(commands),
+                    date_usec=None,
+                    user_id=table.user_id[i],
+                    is_premium=table.is_premium(i),
+                    is_anonymous="184" in commands,
+                    is_deleted=False,
+                    deleted_reason=None,
+                    score=table.score[i],
+                    nicoru_count=table.nicoru[i],
+                    comment_id=table.comment_id(i),
+                    source=None,
+                )
+            )
+    return out
