@@ -86,6 +86,14 @@ TimeoutOption = Annotated[
 DEFAULT_DB = default_db({})  # shown in --help; NICO_DB is applied by typer's envvar
 
 
+def format_ranges(ranges: list[tuple[int, int]], limit: int = 8) -> str:
+    """``1-3, 17, 40-45, … (+12 more)``."""
+    shown = [f"{a}-{b}" if a != b else f"{a}" for a, b in ranges[:limit]]
+    if len(ranges) > limit:
+        shown.append(f"… (+{len(ranges) - limit} more ranges)")
+    return ", ".join(shown)
+
+
 # --- the error boundary ------------------------------------------------------------------------
 
 

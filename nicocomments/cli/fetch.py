@@ -24,6 +24,7 @@ from nicocomments.cli.common import (
     err,
     error_line,
     explain_login,
+    format_ranges,
     guarded,
     network,
     out,
@@ -243,14 +244,6 @@ def _gap_lines(result: FetchResult) -> list[str]:
             )
         lines.append(text + ".")
     return lines
-
-
-def format_ranges(ranges: list[tuple[int, int]], limit: int = 8) -> str:
-    """``1-3, 17, 40-45, … (+12 more)``."""
-    shown = [f"{a}-{b}" if a != b else f"{a}" for a, b in ranges[:limit]]
-    if len(ranges) > limit:
-        shown.append(f"… (+{len(ranges) - limit} more ranges)")
-    return ", ".join(shown)
 
 
 def _collect_ids(raw: list[str], from_file: Path | None) -> list[str]:

@@ -11,7 +11,7 @@ from nicocomments import auth, store
 from nicocomments.cli.common import DebugOption, VerboseOption, err, guarded, network, out
 from nicocomments.cli.fetch import PROTOCOLS, make_client
 from nicocomments.cli.progress import RichProgress
-from nicocomments.cli.status import _table
+from nicocomments.cli.status import StatusReport
 from nicocomments.collect import FetchOptions, fetch_video
 from nicocomments.config import Endpoints
 from nicocomments.errors import BadInput
@@ -131,10 +131,9 @@ def demo(
                     engine, client, DEMO_VIDEO, FetchOptions(all_history=True), progress
                 )
             with engine.connect() as connection:
-                summaries = store.thread_summaries(connection, DEMO_VIDEO)
-                videos = {v["video_id"]: v for v in store.video_rows(connection, DEMO_VIDEO)}
+                report = StatusReport.read(connection, DEMO_VIDEO)
         finally:
             engine.dispose()
     out.print(f"{result.comments_added:,} new comments in {result.pages} pages.")
-    out.print(_table(summaries, videos))
+    report.print(details=False)
     out.print(f"Next: nico status --db {db}   or   sqlite3 {db} 'select count(*) from comments'")

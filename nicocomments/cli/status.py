@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -10,8 +11,15 @@ import typer
 from rich.table import Table
 
 from nicocomments import store
-from nicocomments.cli.common import DEFAULT_DB, DbOption, DebugOption, VerboseOption, guarded, out
-from nicocomments.cli.fetch import format_ranges
+from nicocomments.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    DebugOption,
+    VerboseOption,
+    format_ranges,
+    guarded,
+    out,
+)
 from nicocomments.errors import VideoNotFound
 from nicocomments.ids import parse_video_id
 
@@ -40,49 +48,64 @@ def status(
     engine = store.open_db(db)
     try:
         with engine.connect() as connection:
-            summaries = store.thread_summaries(connection, video_id)
-            videos = {v["video_id"]: v for v in store.video_rows(connection, video_id)}
-            missing = {
-                (s.thread_id, s.fork): store.missing_ranges(
-                    connection, s.thread_id, s.fork, s.server_count
-                )
-                for s in summaries
-            }
-            runs = {
-                (s.thread_id, s.fork): store.thread_runs(connection, s.thread_id, s.fork)
-                for s in summaries
-            }
+            report = StatusReport.read(connection, video_id)
     finally:
         engine.dispose()
-    if video_id is not None and video_id not in videos:
+    if video_id is not None and video_id not in report.videos:
         raise VideoNotFound(f"{video_id} is not in {store.describe_target(db)}; fetch it first")
     if as_json:
-        rows = [
-            _as_dict(s, missing[(s.thread_id, s.fork)], runs[(s.thread_id, s.fork)])
-            for s in summaries
-        ]
-        out.print_json(json.dumps(rows))
-        return
-    if not summaries:
+        out.print_json(json.dumps(report.as_json()))
+    elif not report.summaries:
         out.print(f"{store.describe_target(db)} holds no videos yet; try `nico fetch sm9`.")
-        return
-    out.print(_table(summaries, videos, missing))
-    if video_id is not None:
-        for s in summaries:
+    else:
+        report.print(details=video_id is not None)
+
+
+@dataclass
+class StatusReport:
+    """What `nico status` (and `nico demo`) shows, read in one go."""
+
+    summaries: list[store.ThreadSummary]
+    videos: dict[str, dict]
+    missing: dict[tuple[str, str], list[tuple[int, int]]]
+    runs: dict[tuple[str, str], list[dict]]
+
+    @classmethod
+    def read(cls, connection, video_id: str | None) -> StatusReport:
+        summaries = store.thread_summaries(connection, video_id)
+        keys = [(s.thread_id, s.fork, s.server_count) for s in summaries]
+        return cls(
+            summaries=summaries,
+            videos={v["video_id"]: v for v in store.video_rows(connection, video_id)},
+            missing={(t, f): store.missing_ranges(connection, t, f, n) for t, f, n in keys},
+            runs={(t, f): store.thread_runs(connection, t, f) for t, f, _ in keys},
+        )
+
+    def print(self, *, details: bool) -> None:
+        out.print(_table(self.summaries, self.videos, self.missing))
+        if not details:
+            return
+        for s in self.summaries:
             key = (s.thread_id, s.fork)
             out.print(f"{s.fork} {s.thread_id}:")
-            gaps = missing[key]
+            gaps = self.missing[key]
             if gaps:
                 count = sum(b - a + 1 for a, b in gaps)
                 out.print(
                     f"  missing {count:,} numbers in {len(gaps):,} ranges: {format_ranges(gaps)}"
                 )
-            for run in runs[key]:
+            for run in self.runs[key]:
                 started = run["started_at"].strftime("%Y-%m-%d %H:%M")
                 out.print(
                     f"  run #{run['id']} {started} UTC, {run['protocol']} {run['mode']}, "
                     f"{run['status']}: stored {run['comments']:,} of these first"
                 )
+
+    def as_json(self) -> list[dict]:
+        return [
+            _as_dict(s, self.missing[(s.thread_id, s.fork)], self.runs[(s.thread_id, s.fork)])
+            for s in self.summaries
+        ]
 
 
 def history_state(summary: store.ThreadSummary) -> str:
