@@ -178,3 +178,42 @@ def logged_in(sandbox, nico):
     result = nico("login", "--email", DEMO_EMAIL, "--password-stdin", input=DEMO_PASSWORD + "\n")
     assert result.exit_code == 0, result.stderr
     return sandbox
+
+
+# --- issue 4: analysis and interchange --------------------------------------------------------
+
+
+def load_fixture_comments(relative: str) -> dict[str, list]:
+    """A JSON Lines fixture of comments (Comment fields + video_id, posted_at in ISO 8601)
+    as {video_id: [Comment, …]}."""
+    import json
+    from datetime import datetime
+
+    from nicocomments.records import Comment
+
+    videos: dict[str, list] = {}
+    for line in fixture_path(relative).read_text(encoding="utf-8").splitlines():
+        raw = json.loads(line)
+        video_id = raw.pop("video_id")
+        raw["posted_at"] = int(datetime.fromisoformat(raw["posted_at"]).timestamp())
+        videos.setdefault(video_id, []).append(Comment(**raw))
+    return videos
+
+
+@pytest.fixture
+def analysis_db(db_target):
+    """A database (SQLite or PostgreSQL) holding tests/fixtures/analysis/sm1.jsonl."""
+    from nicocomments import store
+    from nicocomments.records import ThreadRef
+
+    engine = store.open_db(db_target)
+    run_id = store.start_run(engine, video_id="sm1", protocol="legacy", mode="all-history")
+    with engine.begin() as connection:
+        for video_id, comments in load_fixture_comments("analysis/sm1.jsonl").items():
+            store.ensure_video(connection, video_id, store.now_utc())
+            refs = {ThreadRef(c.thread_id, c.fork, c.fork) for c in comments}
+            store.upsert_threads(connection, video_id, sorted(refs, key=lambda r: r.fork))
+            store.save_comments(connection, video_id, run_id, comments)
+    store.finish_run(engine, run_id, "completed")
+    yield engine
+    engine.dispose()

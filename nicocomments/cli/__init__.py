@@ -9,7 +9,11 @@ import typer
 from nicocomments import __version__
 from nicocomments.cli import db, sandbox
 from nicocomments.cli.account import login, logout, whoami
+from nicocomments.cli.analyze import analyze
+from nicocomments.cli.export import export_
 from nicocomments.cli.fetch import fetch
+from nicocomments.cli.imports import import_
+from nicocomments.cli.search import search
 from nicocomments.cli.status import status
 
 app = typer.Typer(
@@ -48,6 +52,10 @@ def _root(
 
 app.command(rich_help_panel="Collect")(fetch)
 app.command(rich_help_panel="Collect")(status)
+app.command("import", rich_help_panel="Collect")(import_)
+app.command(rich_help_panel="Analyze")(analyze)
+app.command(rich_help_panel="Analyze")(search)
+app.command("export", rich_help_panel="Analyze")(export_)
 app.command(rich_help_panel="Account")(login)
 app.command(rich_help_panel="Account")(logout)
 app.command(rich_help_panel="Account")(whoami)

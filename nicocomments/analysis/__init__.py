@@ -1,0 +1,56 @@
+"""Comments as pandas DataFrames, and what researchers compute from them.
+
+The only part of nicocomments that imports pandas. Loading (`load_comments`, `load_threads`,
+`load_runs`) gives frames with the documented dtypes of `COMMENT_DTYPES`, `THREAD_DTYPES` and
+`RUN_DTYPES`; the other functions take such a frame and return a new one::
+
+    from nicocomments import analysis as na
+
+    df = na.load_comments("nico.db", "sm9", tz=na.JAPAN)
+    na.density(df, bin="10s")        # comments per 10 s of video
+    na.highlights(df, n=5)           # the peaks, robust to floods
+    na.activity(df, freq="1D")       # comments per day since upload
+    na.commands_summary(df)          # colours, positions, sizes, 184
+    na.top_terms(df, n=50)           # words (MeCab with the 'ja' extra, else n-grams)
+    na.user_stats(df)                # per poster: volume, copy-paste, flooding
+"""
+
+from nicocomments.analysis.compute import (
+    activity,
+    bin_milliseconds,
+    commands_summary,
+    density,
+    highlights,
+    user_stats,
+)
+from nicocomments.analysis.load import (
+    COMMENT_DTYPES,
+    FORK_DTYPE,
+    JAPAN,
+    RUN_DTYPES,
+    THREAD_DTYPES,
+    load_comments,
+    load_runs,
+    load_threads,
+)
+from nicocomments.analysis.terms import make_tokenizer, normalize, top_terms
+
+__all__ = [
+    "COMMENT_DTYPES",
+    "FORK_DTYPE",
+    "JAPAN",
+    "RUN_DTYPES",
+    "THREAD_DTYPES",
+    "activity",
+    "bin_milliseconds",
+    "commands_summary",
+    "density",
+    "highlights",
+    "load_comments",
+    "load_runs",
+    "load_threads",
+    "make_tokenizer",
+    "normalize",
+    "top_terms",
+    "user_stats",
+]

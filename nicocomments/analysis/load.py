@@ -1,0 +1,223 @@
+"""Database → typed DataFrames: `load_comments`, `load_threads`, `load_runs`.
+
+Every column's dtype is set in one place, the ``*_DTYPES`` constants below, by `typed`, so the
+frames look the same on SQLite and PostgreSQL, on pandas 2.2 and 3, and when they are empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, case, select
+
+from nicocomments import store
+from nicocomments.errors import BadInput
+from nicocomments.schema import comments, fetch_runs, threads
+
+JAPAN = "Asia/Tokyo"
+FORKS = ("owner", "main", "easy")
+FORK_DTYPE = pd.CategoricalDtype(list(FORKS))
+STRING = pd.StringDtype()  # "string": missing values are pd.NA (pandas 2.2 and 3 alike)
+UTC_TIME = pd.DatetimeTZDtype("ns", "UTC")
+
+#: The columns of `load_comments` and their dtypes. ``vpos`` (a Timedelta) is computed from
+#: ``vpos_ms``; ``posted_at`` is tz-aware (UTC unless ``tz=`` asks for another zone).
+COMMENT_DTYPES: dict[str, object] = {
+    "video_id": STRING,
+    "thread_id": STRING,
+    "fork": FORK_DTYPE,  # owner, main, easy (in that order)
+    "no": "int64",
+    "vpos_ms": "int64",
+    "vpos": "timedelta64[ns]",
+    "posted_at": UTC_TIME,
+    "date_usec": "Int64",  # nullable integers: absent where the protocol has no such field
+    "content": STRING,
+    "commands": STRING,
+    "user_id": STRING,
+    "is_premium": "bool",
+    "is_anonymous": "bool",
+    "is_deleted": "bool",
+    "deleted_reason": "Int64",
+    "score": "Int64",
+    "nicoru_count": "Int64",
+    "comment_id": STRING,
+    "source": STRING,
+    "run_id": "Int64",
+}
+
+THREAD_DTYPES: dict[str, object] = {
+    "video_id": STRING,
+    "thread_id": STRING,
+    "fork": FORK_DTYPE,
+    "label": STRING,
+    "needs_key": "bool",
+    "last_res": "Int64",
+    "comment_count": "Int64",
+    "global_num_res": "Int64",
+    "resultcode": "Int64",
+    "server_time": UTC_TIME,
+    "checked_at": UTC_TIME,
+    "history_when": "Int64",
+    "history_complete": "bool",
+    "history_end": STRING,
+    "history_completed_at": UTC_TIME,
+    "catchup_when": "Int64",
+    "catchup_stop_no": "Int64",
+}
+
+RUN_DTYPES: dict[str, object] = {
+    "id": "int64",
+    "video_id": STRING,
+    "protocol": STRING,
+    "mode": STRING,
+    "options": STRING,
+    "source": STRING,
+    "tool_version": STRING,
+    "started_at": UTC_TIME,
+    "finished_at": UTC_TIME,
+    "status": STRING,
+    "pages": "int64",
+    "requests": "int64",
+    "comments_added": "int64",
+    "when_cursor": "Int64",
+    "error": STRING,
+}
+
+
+def load_comments(
+    db: str | Engine,
+    video_id: str | None = None,
+    *,
+    forks: Sequence[str] = ("main", "easy"),
+    include_deleted: bool = False,
+    tz: str = "UTC",
+) -> pd.DataFrame:
+    """The stored comments as a DataFrame with the dtypes of `COMMENT_DTYPES`.
+
+    ``db`` is an SQLite path, a database URL or an SQLAlchemy Engine. By default the owner's
+    comments (scripts, captions) and deleted comments are left out: most analyses are about
+    viewers. ``tz="Asia/Tokyo"`` (`JAPAN`) gives ``posted_at`` in Japan time. Rows come in
+    (video, fork, thread, no) order; an empty result has the same columns and dtypes.
+
+    Example::
+
+        >>> df = load_comments("nico.db", "sm9", tz=JAPAN)
+        >>> df[["no", "vpos", "posted_at", "content"]].head(2)
+           no                   vpos                 posted_at content
+        0   1 0 days 00:00:01.230000 2007-03-06 00:33:00+09:00      うぽつ
+        1   2 0 days 00:00:03.500000 2007-03-06 00:34:10+09:00   wwwww
+    """
+    unknown = set(forks) - set(FORKS)
+    if unknown:
+        raise BadInput(f"unknown fork(s) {', '.join(sorted(unknown))}: choose from {FORKS}")
+    with _connection(db) as connection:
+        columns = [c for c in COMMENT_DTYPES if c != "vpos"]
+        selected = [
+            store.posted_unix(connection.dialect.name).label("posted_at")
+            if name == "posted_at"
+            else comments.c[name]
+            for name in columns
+        ]
+        order = case({fork: i for i, fork in enumerate(FORKS)}, value=comments.c.fork)
+        query = (
+            select(*selected)
+            .where(comments.c.fork.in_(list(forks)))
+            .order_by(comments.c.video_id, order, comments.c.thread_id, comments.c.no)
+        )
+        if video_id is not None:
+            query = query.where(comments.c.video_id == video_id)
+        if not include_deleted:
+            query = query.where(~comments.c.is_deleted)
+        frame = pd.read_sql_query(query, connection)
+    frame["posted_at"] = _unix_to_utc(frame["posted_at"])
+    frame.insert(
+        columns.index("vpos_ms") + 1,
+        "vpos",
+        pd.to_timedelta(frame["vpos_ms"].to_numpy(dtype="int64"), unit="ms"),
+    )
+    frame = typed(frame, COMMENT_DTYPES)
+    if tz != "UTC":
+        frame["posted_at"] = frame["posted_at"].dt.tz_convert(tz)
+    return frame
+
+
+def load_threads(db: str | Engine, video_id: str | None = None) -> pd.DataFrame:
+    """The ``threads`` table (dtypes: `THREAD_DTYPES`): each thread's fork, what the server
+    last reported about it (``last_res``, ``comment_count``) and the state of its history walk.
+
+    Example::
+
+        >>> load_threads("nico.db", "sm9")[["thread_id", "fork", "comment_count"]]
+            thread_id   fork  comment_count
+        0  1173108780  owner              3
+        1  1173108780   main         30000
+    """
+    order = case({fork: i for i, fork in enumerate(FORKS)}, value=threads.c.fork)
+    query = select(*(threads.c[name] for name in THREAD_DTYPES)).order_by(
+        threads.c.video_id, order, threads.c.thread_id
+    )
+    if video_id is not None:
+        query = query.where(threads.c.video_id == video_id)
+    with _connection(db) as connection:
+        frame = pd.read_sql_query(query, connection)
+    return typed(frame, THREAD_DTYPES)
+
+
+def load_runs(db: str | Engine, video_id: str | None = None) -> pd.DataFrame:
+    """The ``fetch_runs`` table (dtypes: `RUN_DTYPES`): every fetch and import, with its
+    options, source file, status and how many comments it added, oldest first.
+
+    Example::
+
+        >>> load_runs("nico.db", "sm9")[["id", "protocol", "mode", "status", "comments_added"]]
+           id protocol         mode     status  comments_added
+        0   1   legacy  all-history  completed           30003
+    """
+    query = select(*(fetch_runs.c[name] for name in RUN_DTYPES)).order_by(fetch_runs.c.id)
+    if video_id is not None:
+        query = query.where(fetch_runs.c.video_id == video_id)
+    with _connection(db) as connection:
+        frame = pd.read_sql_query(query, connection)
+    return typed(frame, RUN_DTYPES)
+
+
+def typed(frame: pd.DataFrame, dtypes: dict[str, object]) -> pd.DataFrame:
+    """``frame`` with exactly the columns of ``dtypes``, in that order, converted column-wise."""
+    out = {}
+    for name, dtype in dtypes.items():
+        column = frame[name]
+        if dtype == "bool":
+            column = column.fillna(False).astype(bool)
+        elif isinstance(dtype, pd.DatetimeTZDtype) and column.dtype != dtype:
+            column = pd.to_datetime(column, utc=True, format="ISO8601").astype(dtype)
+        elif dtype == "Int64" and column.dtype == object:
+            column = pd.to_numeric(column).astype(dtype)
+        else:
+            column = column.astype(dtype)
+        out[name] = column
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+
+
+def _unix_to_utc(values: pd.Series) -> pd.Series:
+    seconds = values.to_numpy(dtype="int64") if len(values) else np.array([], dtype="int64")
+    return pd.Series(seconds.astype("datetime64[s]").astype("datetime64[ns]")).dt.tz_localize("UTC")
+
+
+@contextmanager
+def _connection(db: str | Engine) -> Iterator:
+    if isinstance(db, Engine):
+        with db.connect() as connection:
+            yield connection
+        return
+    if "://" not in db and not Path(db).expanduser().is_file():
+        raise BadInput(f"{db}: no such database file")
+    engine = store.open_db(db)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()

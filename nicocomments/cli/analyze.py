@@ -1,0 +1,227 @@
+"""`nico analyze`: a video's comments summarised, and optionally drawn."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from rich.table import Table
+
+from nicocomments import store
+from nicocomments.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    DebugOption,
+    VerboseOption,
+    err,
+    guarded,
+    out,
+)
+from nicocomments.errors import BadInput, VideoNotFound
+from nicocomments.ids import parse_video_id
+
+OUTPUT_FORMATS = ("table", "csv", "json")
+
+
+@guarded
+def analyze(
+    video: Annotated[str, typer.Argument(help="Video id or watch URL.", show_default=False)],
+    *,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE.png",
+            help="Also draw density over video time (highlights marked) and posting activity "
+            "(needs: pip install 'nicocomments[plot]').",
+        ),
+    ] = None,
+    output: Annotated[
+        str, typer.Option("--format", help="table, csv or json.", case_sensitive=False)
+    ] = "table",
+    terms: Annotated[int, typer.Option("--terms", min=0, help="How many top terms.")] = 20,
+    top: Annotated[int, typer.Option("--highlights", min=0, help="How many highlights.")] = 5,
+    bin_size: Annotated[
+        str, typer.Option("--bin", help="Bin of video time for density and highlights.")
+    ] = "10s",
+    tz: Annotated[
+        str, typer.Option("--tz", help="Time zone of dates and of the days of activity.")
+    ] = "Asia/Tokyo",
+    tokenizer: Annotated[
+        str,
+        typer.Option(
+            "--tokenizer",
+            help="auto (MeCab when the 'ja' extra is installed), mecab or ngram.",
+            case_sensitive=False,
+        ),
+    ] = "auto",
+    db: DbOption = DEFAULT_DB,
+    verbose: VerboseOption = 0,
+    debug: DebugOption = False,
+) -> None:
+    """Summarise a video's stored comments: how many per fork, who posted, when (first, last,
+    busiest day), the highlights (moments of the video that drew the most comments, robust to
+    floods) with their video times, the commands used and the top terms (Japanese tokenized).
+
+    Owner and deleted comments are counted but left out of highlights, terms and users.
+    With --plot, also writes a figure: comments per minute over video time with the
+    highlights marked, and comments per day of posting.
+
+    **Examples**
+
+        nico analyze sm9
+        nico analyze sm9 --plot sm9.png
+        nico analyze sm9 --format json | jq .highlights
+    """
+    output = output.lower()
+    if output not in OUTPUT_FORMATS:
+        raise BadInput(f"unknown format {output!r}: choose {', '.join(OUTPUT_FORMATS)}")
+    video_id = parse_video_id(video)
+    from nicocomments import analysis as na
+
+    try:
+        ZoneInfo(tz)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise BadInput(f"unknown time zone {tz!r}") from None
+    try:
+        na.bin_milliseconds(bin_size)
+        na.make_tokenizer(tokenizer.lower())
+    except (ValueError, ImportError) as exc:
+        raise BadInput(str(exc)) from None
+    engine = store.open_db(db)
+    try:
+        with engine.connect() as connection:
+            if not store.video_exists(connection, video_id):
+                raise VideoNotFound(f"{video_id} is not in {store.describe_target(db)}")
+        everything = na.load_comments(
+            engine, video_id, forks=("owner", "main", "easy"), include_deleted=True, tz=tz
+        )
+    finally:
+        engine.dispose()
+    viewers = everything[(everything["fork"] != "owner") & ~everything["is_deleted"]]
+    summary = _summary(na, video_id, everything, viewers, terms, top, bin_size, tokenizer, tz)
+    if output == "json":
+        out.print_json(json.dumps(summary, ensure_ascii=False, default=str))
+    elif output == "csv":
+        _print_csv(summary)
+    else:
+        _print_tables(summary)
+    if plot is not None:
+        from nicocomments.analysis.plot import plot_summary
+
+        plot_summary(
+            video_id,
+            na.density(viewers, bin=bin_size),
+            na.highlights(viewers, n=top, bin=bin_size),
+            na.activity(viewers, freq="1D"),
+            plot,
+        )
+        err.print(f"Wrote the figure to {plot}.")
+
+
+def _summary(na, video_id, everything, viewers, terms, top, bin_size, tokenizer, tz) -> dict:
+    forks = everything.groupby("fork", observed=False).size()
+    activity = na.activity(viewers, freq="1D") if len(viewers) else None
+    busiest = None
+    if activity is not None and len(activity):
+        day = activity["comments"].idxmax()
+        busiest = {"date": day.date().isoformat(), "comments": int(activity["comments"].max())}
+    highlights = na.highlights(viewers, n=top, bin=bin_size)
+    return {
+        "video_id": video_id,
+        "comments": len(everything),
+        "by_fork": {str(k): int(v) for k, v in forks.items()},
+        "deleted": int(everything["is_deleted"].sum()),
+        "users": int(viewers["user_id"].nunique()),
+        "time_zone": tz,
+        "first_posted_at": _iso(everything["posted_at"].min()),
+        "last_posted_at": _iso(everything["posted_at"].max()),
+        "busiest_day": busiest,
+        "highlights": [
+            {
+                "rank": rank,
+                "start": _clock(row.start),
+                "end": _clock(row.end),
+                "comments": int(row.comments),
+                "baseline": float(row.baseline),
+                "score": round(float(row.score), 2),
+                "top_comment": str(row.top_comment),
+            }
+            for rank, row in enumerate(highlights.itertuples(), 1)
+        ],
+        "commands": [
+            {"kind": r.kind, "value": r.value, "comments": int(r.comments), "share": r.share}
+            for r in na.commands_summary(viewers).itertuples()
+        ],
+        "top_terms": [
+            {"term": r.term, "comments": int(r.comments), "share": r.share}
+            for r in na.top_terms(viewers, n=terms, tokenizer=tokenizer.lower()).itertuples()
+        ],
+    }
+
+
+def _iso(value) -> str | None:
+    return None if value is None or value != value else value.isoformat()
+
+
+def _clock(value) -> str:
+    seconds = int(value.total_seconds())
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _print_tables(summary: dict) -> None:
+    forks = ", ".join(f"{k} {v:,}" for k, v in summary["by_fork"].items() if v)
+    out.print(f"{summary['video_id']}: {summary['comments']:,} comments ({forks or 'none'})")
+    out.print(f"  deleted {summary['deleted']:,}, posted by {summary['users']:,} users")
+    if summary["first_posted_at"]:
+        out.print(
+            f"  posted from {summary['first_posted_at'][:16]} to "
+            f"{summary['last_posted_at'][:16]} ({summary['time_zone']})"
+        )
+    if summary["busiest_day"]:
+        busiest = summary["busiest_day"]
+        out.print(f"  busiest day {busiest['date']}: {busiest['comments']:,} comments")
+    sections = (
+        ("Highlights", "highlights", ("rank", "start", "end", "comments", "score", "top_comment")),
+        ("Commands", "commands", ("kind", "value", "comments", "share")),
+        ("Top terms", "top_terms", ("term", "comments", "share")),
+    )
+    for title, key, columns in sections:
+        if not summary[key]:
+            continue
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            numeric = column in ("rank", "comments", "score", "share")
+            table.add_column(column, justify="right" if numeric else "left")
+        for row in summary[key]:
+            table.add_row(*(_cell(c, row[c]) for c in columns))
+        out.print(table)
+
+
+def _cell(column: str, value) -> str:
+    if column == "share":
+        return f"{value:.1%}"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _print_csv(summary: dict) -> None:
+    """One long table: section, name, value (and, for lists, their fields as name.field)."""
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(("section", "item", "field", "value"))
+    for key in ("comments", "deleted", "users", "first_posted_at", "last_posted_at"):
+        writer.writerow(("video", summary["video_id"], key, summary[key]))
+    for fork, count in summary["by_fork"].items():
+        writer.writerow(("forks", fork, "comments", count))
+    for key in ("highlights", "commands", "top_terms"):
+        for index, row in enumerate(summary[key], 1):
+            for field, value in row.items():
+                writer.writerow((key, index, field, value))

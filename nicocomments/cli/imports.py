@@ -1,0 +1,104 @@
+"""`nico import`: comments from other tools' files into the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nicocomments import store
+from nicocomments.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    DebugOption,
+    VerboseOption,
+    error_line,
+    guarded,
+    out,
+)
+from nicocomments.errors import BadInput
+from nicocomments.ids import parse_video_id
+from nicocomments.importers import FORMATS
+
+
+@guarded
+def import_(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Comment files, zip archives of them, or directories.", show_default=False
+        ),
+    ],
+    *,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="auto (recognise each file), xml (legacy packet XML), v1 (nvcomment /v1/threads), "
+            "apijson (legacy api.json), ytdlp (yt-dlp .comments.json) or nii (NII dataset JSONL).",
+            case_sensitive=False,
+        ),
+    ] = "auto",
+    video: Annotated[
+        str | None,
+        typer.Option(
+            "--video",
+            metavar="ID",
+            help="The video the files belong to (default: from the file, its name, or its thread).",
+        ),
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+    verbose: VerboseOption = 0,
+    debug: DebugOption = False,
+) -> None:
+    """Import comments that other tools saved: legacy XML (Saccubus, Niconicome, NicoFox,
+    message-server answers, live recordings), nvcomment v1 JSON, legacy api.json, yt-dlp's
+    .comments.json and the NII research dataset (JSONL, also inside .zip archives, read member
+    by member).
+
+    Comments go into the same tables as fetched ones: a comment already stored is not stored
+    again, so importing a file twice adds nothing. Each file gets a fetch_runs row naming it.
+    A file that turns out to be malformed leaves nothing behind (exit 2); the other files are
+    still imported.
+
+    **Examples**
+
+        nico import comments.xml
+        nico import 'Title [sm9].comments.json' --format ytdlp
+        nico import nii/comments-0001.zip
+        nico import ~/Saccubus/ --video sm9
+    """
+    fmt = fmt.lower()
+    if fmt != "auto" and fmt not in FORMATS:
+        raise BadInput(f"unknown format {fmt!r}: choose auto or one of {', '.join(FORMATS)}")
+    video_id = parse_video_id(video) if video else None
+    from nicocomments.interchange.load import import_files
+
+    engine = store.open_db(db)
+    results = []
+    try:
+        for result in import_files(engine, paths, fmt=fmt, video_id=video_id):
+            results.append(result)
+            if result.error is not None:
+                continue
+            out.print(
+                f"{result.source}: {result.read:,} comments read ({result.format}), "
+                f"{result.added:,} new, video {result.video_id or '-'}"
+            )
+    finally:
+        engine.dispose()
+    failed = [r for r in results if r.error is not None]
+    if len(results) > 1:
+        done = len(results) - len(failed)
+        added = sum(r.added for r in results)
+        out.print(
+            f"{done} of {len(results)} files imported, {added:,} new comments "
+            f"in {store.describe_target(db)}."
+        )
+    if failed:
+        if len(results) == 1:
+            raise failed[0].error
+        for result in failed:
+            error_line(str(result.error))
+        raise typer.Exit(int(failed[0].error.exit_status))

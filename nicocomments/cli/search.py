@@ -1,0 +1,103 @@
+"""`nico search`: comments containing a text."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from nicocomments import store
+from nicocomments.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    DebugOption,
+    VerboseOption,
+    err,
+    guarded,
+    out,
+)
+from nicocomments.errors import BadInput, VideoNotFound
+from nicocomments.ids import parse_video_id
+from nicocomments.search import search_comments
+
+OUTPUT_FORMATS = ("table", "csv", "json")
+
+
+@guarded
+def search(
+    text: Annotated[str, typer.Argument(help="The text to look for.", show_default=False)],
+    *,
+    video: Annotated[
+        str | None, typer.Option("--video", metavar="ID", help="Only in this video.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Show at most this many comments.")
+    ] = 100,
+    output: Annotated[
+        str, typer.Option("--format", help="table, csv or json.", case_sensitive=False)
+    ] = "table",
+    db: DbOption = DEFAULT_DB,
+    verbose: VerboseOption = 0,
+    debug: DebugOption = False,
+) -> None:
+    """Find the stored comments that contain TEXT, anywhere in them (Japanese too, since
+    nothing depends on word boundaries; ASCII letters in either case). Uses the full-text
+    index of SQLite databases; PostgreSQL searches with ILIKE.
+
+    **Examples**
+
+        nico search うぽつ
+        nico search 8888 --video sm9 --format csv
+    """
+    output = output.lower()
+    if output not in OUTPUT_FORMATS:
+        raise BadInput(f"unknown format {output!r}: choose {', '.join(OUTPUT_FORMATS)}")
+    if not text.strip():
+        raise BadInput("give a text to search for")
+    video_id = parse_video_id(video) if video else None
+    engine = store.open_db(db)
+    try:
+        with engine.connect() as connection:
+            if video_id is not None and not store.video_exists(connection, video_id):
+                raise VideoNotFound(f"{video_id} is not in {store.describe_target(db)}")
+            total, hits = search_comments(connection, text, video_id=video_id, limit=limit)
+    finally:
+        engine.dispose()
+    rows = [
+        {
+            "video_id": h.video_id,
+            "fork": h.fork,
+            "no": h.no,
+            "vpos": _clock(h.vpos_ms),
+            "posted_at": h.posted_at.isoformat(),
+            "content": h.content,
+        }
+        for h in hits
+    ]
+    if output == "json":
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+    elif output == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["video_id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    elif rows:
+        table = Table()
+        for column in ("video", "fork", "no", "at", "posted (UTC)", "comment"):
+            table.add_column(column, justify="right" if column == "no" else "left")
+        for row in rows:
+            posted = row["posted_at"][:16].replace("T", " ")
+            table.add_row(
+                row["video_id"], row["fork"], str(row["no"]), row["vpos"], posted, row["content"]
+            )
+        out.print(table)
+    shown = f" (showing {len(hits):,})" if len(hits) < total else ""
+    err.print(f"{total:,} comment{'s' if total != 1 else ''} contain {text!r}{shown}.")
+
+
+def _clock(vpos_ms: int) -> str:
+    seconds = max(vpos_ms, 0) // 1000
+    return f"{seconds // 60}:{seconds % 60:02d}"

@@ -1,0 +1,508 @@
+"""Reading comment files other tools wrote: pure, streaming readers that yield `Comment` records.
+
+Each ``read_*`` function takes a binary stream and yields, in file order, `Comment` records and
+what the file says about its threads (`ThreadStatus`) or its video (`VideoHint`); nothing here
+touches the database (`nicocomments.interchange.load` does). Readers hold at most one thread of
+an nvcomment answer in memory, never a whole file: JSON arrays are read item by item with ijson,
+JSON Lines line by line, and zip archives member by member. Legacy XML is read by
+`nicocomments.interchange.packet` (lxml, hardened), which maps its ``<chat>`` attributes with
+`chat_to_comment` below, so XML and api.json chats mean the same thing.
+
+Rules for what a format leaves out (the README's "Import formats" section says the same):
+
+* **No comment number** (NII 2018+ lines; live-broadcast XML, where every chat has
+  ``no="-1"``): the n-th such comment of a (thread, fork) in the file gets ``no = -n``. Servers
+  number from 1, so a negative ``no`` always means "numbered by nico, in file order", can never
+  collide with a real number, and the same file always gets the same numbers (re-importing it
+  adds nothing).
+* **No thread id**: NII lines go to thread ``nii:<video id>``; yt-dlp's flattened comment lists
+  to ``ytdlp:<video id>`` (see `read_ytdlp` for how its forks are told apart).
+* **No video id in the file**: taken from the file name (``sm9.jsonl``,
+  ``Title [sm9].comments.json``) or given with ``--video``; XML and v1 files fall back to their
+  thread id.
+* **Dates without a zone** (NII ISO strings): Japan time, as everywhere else in nico.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import ijson
+
+from nicocomments.errors import BadInput
+from nicocomments.records import FORK_BY_NUMBER, Comment, ThreadStatus
+
+FORMATS = ("xml", "v1", "apijson", "ytdlp", "nii")
+FILE_SUFFIXES = (".xml", ".json", ".jsonl", ".dat")
+ARCHIVE_SUFFIXES = (".zip",)
+HEAD_BYTES = 65536  # how much of a file format sniffing looks at
+JAPAN = timezone(timedelta(hours=9))
+
+# sm: user upload, so: channel/official, nm: Nico Movie Maker. Not preceded or followed by a
+# letter or digit, so "result_3_sm9__version…" and "Title [sm9].comments.json" both give sm9.
+VIDEO_ID_IN_NAME = re.compile(r"(?<![A-Za-z0-9])((?:sm|so|nm)[1-9][0-9]{0,11})(?![0-9])")
+APIJSON_KEYS = frozenset({"chat", "thread", "ping", "leaf", "global_num_res", "view_counter"})
+V1_THREAD_KEYS = frozenset({"fork", "commentCount", "comments"})
+V1_COMMENT_KEYS = frozenset({"vposMs", "body", "postedAt", "commands"})
+NII_KEYS = frozenset({"date", "vpos"})
+
+
+class MalformedFile(BadInput):
+    """A file that is not what its format promises (the loader adds the file's name)."""
+
+
+@dataclass(frozen=True)
+class VideoHint:
+    """The file names its video (legacy ``<view_counter id="sm9">``)."""
+
+    video_id: str
+
+
+Item = Comment | ThreadStatus | VideoHint
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file to import: a file on disk, or one member of a zip archive."""
+
+    name: str  # what fetch_runs.source records: the path, or "archive.zip!dir/sm9.jsonl"
+    file_name: str  # the base name, where a video id may be found
+    open: Callable[[], IO[bytes]]
+
+
+# --- finding and recognising files -------------------------------------------------------------
+
+
+def iter_sources(path: Path) -> Iterator[Source]:
+    """The files behind one PATH argument: the file itself, every member of a zip archive (opened
+    one at a time, decompressed as it is read), or every supported file under a directory."""
+    if path.is_dir():
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            if child.suffix.lower() in FILE_SUFFIXES + ARCHIVE_SUFFIXES:
+                yield from iter_sources(child)
+        return
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file")
+    if path.suffix.lower() in ARCHIVE_SUFFIXES:
+        yield from _zip_members(path)
+        return
+    yield Source(str(path), path.name, lambda: open(path, "rb"))  # noqa: SIM115
+
+
+def _zip_members(path: Path) -> Iterator[Source]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BadInput(f"{path}: not a readable zip archive ({exc})") from None
+    with archive:
+        for info in archive.infolist():
+            member = info.filename
+            if info.is_dir() or not member.lower().endswith(FILE_SUFFIXES):
+                continue
+            yield Source(
+                f"{path}!{member}",
+                member.rsplit("/", 1)[-1],
+                lambda member=member: archive.open(member),
+            )
+
+
+def video_id_from_name(file_name: str) -> str | None:
+    """``sm9.jsonl`` → sm9, ``Title [so123].comments.json`` → so123; None if there is none."""
+    found = VIDEO_ID_IN_NAME.findall(file_name)
+    return found[-1].lower() if found else None
+
+
+def sniff_format(head: bytes, file_name: str = "") -> str:
+    """Which of `FORMATS` a file is, from its first bytes (and, for JSON Lines, its name)."""
+    text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    if text.startswith("<"):
+        return "xml"
+    if text.startswith("["):
+        match = re.match(r'\[\s*\{\s*"([^"]+)"', text)
+        if match and match.group(1) in APIJSON_KEYS:
+            return "apijson"
+        keys = set(re.findall(r'"([A-Za-z_]+)"\s*:', text[:4096]))
+        if match is None or keys & V1_THREAD_KEYS:
+            return "v1"  # the bare threads array (or an empty array)
+        if keys & V1_COMMENT_KEYS:
+            return "ytdlp"
+    if text.startswith("{"):
+        first_line = text.split("\n", 1)[0]
+        try:
+            first = json.loads(first_line)
+        except ValueError:
+            first = None
+        if isinstance(first, dict) and first.keys() >= NII_KEYS:
+            return "nii"
+        if re.match(r'\{\s*"(meta|data|threads|globalComments)"', text):
+            return "v1"
+    raise MalformedFile(
+        f"not a comment file nico can read (format not recognised; try --format "
+        f"{'/'.join(FORMATS)})"
+    )
+
+
+# --- legacy chats (XML attributes and api.json objects) -----------------------------------------
+
+
+def chat_to_comment(fields: Mapping[str, Any], content: str, numbers: SyntheticNumbers) -> Comment:
+    """A legacy ``<chat>`` (its attributes) or api.json ``chat`` object → `Comment`.
+
+    Chats without a ``fork`` are on the main fork; ``deleted`` chats are kept, without text;
+    ``vpos`` is in 1/100 s. A missing or non-positive ``no`` (live broadcasts) is numbered by
+    `SyntheticNumbers`."""
+    get = fields.get
+    thread_id = str(get("thread") or "")
+    if not thread_id:
+        raise MalformedFile("a chat has no thread")
+    fork = _fork(get("fork"))
+    no = _int(get("no"))
+    try:
+        vpos = int(get("vpos") or 0)
+        date = int(get("date"))
+    except (TypeError, ValueError):
+        raise MalformedFile("a chat has a missing or non-numeric vpos or date") from None
+    if no is None or no <= 0:
+        no = numbers.next(thread_id, fork)
+    deleted = _int(get("deleted"))
+    return Comment(
+        thread_id=thread_id,
+        fork=fork,
+        no=no,
+        vpos_ms=vpos * 10,
+        posted_at=date,
+        content=content if not deleted else "",
+        commands=str(get("mail") or ""),
+        date_usec=_int(get("date_usec")),
+        user_id=str(get("user_id")) if get("user_id") not in (None, "") else None,
+        is_premium=_flag(get("premium")),
+        is_anonymous=_flag(get("anonymity")),
+        is_deleted=bool(deleted),
+        deleted_reason=deleted or None,
+        score=_int(get("score")),
+        nicoru_count=_int(get("nicoru")),
+    )
+
+
+def thread_from_fields(fields: Mapping[str, Any]) -> ThreadStatus:
+    """A legacy ``<thread>`` element (or api.json ``thread`` object) → `ThreadStatus`."""
+    return ThreadStatus(
+        thread_id=str(fields.get("thread") or ""),
+        fork=_fork(fields.get("fork")),
+        resultcode=_int(fields.get("resultcode")) or 0,
+        last_res=_int(fields.get("last_res")),
+        server_time=_int(fields.get("server_time")),
+        ticket=str(fields["ticket"]) if fields.get("ticket") is not None else None,
+        revision=_int(fields.get("revision")),
+    )
+
+
+class SyntheticNumbers:
+    """``no = -n`` for the n-th comment without a number in one (thread, fork) of one file."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def next(self, thread_id: str, fork: str) -> int:
+        key = (thread_id, fork)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        return -self._counts[key]
+
+
+# --- legacy api.json ------------------------------------------------------------------------
+
+
+def read_apijson(stream: IO[bytes]) -> Iterator[Item]:
+    """An api.json answer: ``[{"ping": …}, {"thread": …}, {"chat": …}, …]`` (also without the
+    ping/thread/leaf objects, as tools that keep only the chats write it, and yt-dlp's older
+    ``.comments.json``)."""
+    numbers = SyntheticNumbers()
+    for element in _json_items(stream, "item"):
+        if not isinstance(element, dict):
+            raise MalformedFile("an api.json element is not an object")
+        if "chat" in element:
+            chat = element["chat"]
+            if not isinstance(chat, dict):
+                raise MalformedFile("an api.json chat is not an object")
+            yield chat_to_comment(chat, str(chat.get("content") or ""), numbers)
+        elif "thread" in element and isinstance(element["thread"], dict):
+            if "resultcode" in element["thread"]:  # an answer; a request has none
+                yield thread_from_fields(element["thread"])
+        elif "view_counter" in element and isinstance(element["view_counter"], dict):
+            hint = element["view_counter"].get("id")
+            if hint:
+                yield VideoHint(str(hint))
+
+
+# --- nvcomment v1 ---------------------------------------------------------------------------
+
+
+def read_v1(stream: IO[bytes]) -> Iterator[Item]:
+    """A ``/v1/threads`` answer: the whole response (``{"meta", "data": {"threads"}}``), its
+    ``data`` object, or the bare ``threads`` array. One thread is held in memory at a time
+    (an answer holds at most about a thousand comments per thread)."""
+    events = ijson.parse(_skip_bom(stream), use_float=True)
+    first = _next_event(events)
+    if first is None:
+        raise MalformedFile("the file is empty")
+    if first[1] == "start_array":
+        prefixes = {"item"}
+    elif first[1] == "start_map":
+        prefixes = {"data.threads.item", "threads.item"}
+    else:
+        raise MalformedFile("not an nvcomment v1 answer")
+    threads = 0
+    try:
+        for prefix, thread in _items_at(events, prefixes):
+            threads += 1
+            yield from _v1_thread(thread, prefix)
+    except ijson.JSONError as exc:
+        raise MalformedFile(f"broken JSON ({exc})") from None
+    if threads == 0 and first[1] == "start_map":
+        raise MalformedFile("not an nvcomment v1 answer: it has no threads")
+
+
+def _v1_thread(thread: Any, prefix: str) -> Iterator[Item]:
+    if not isinstance(thread, dict) or "id" not in thread or "fork" not in thread:
+        raise MalformedFile("a v1 thread lacks its id or fork")
+    thread_id, fork = str(thread["id"]), str(thread["fork"])
+    if fork not in ("main", "owner", "easy"):
+        raise MalformedFile(f"a v1 thread has the unknown fork {fork!r}")
+    yield ThreadStatus(thread_id, fork, comment_count=_int(thread.get("commentCount")))
+    for raw in thread.get("comments") or []:
+        yield v1_comment(raw, thread_id, fork)
+
+
+def v1_comment(raw: Any, thread_id: str, fork: str) -> Comment:
+    """One comment of a v1 answer (the same mapping as `nicocomments.nvcomment.parse_comment`)."""
+    try:
+        commands = [str(c) for c in raw.get("commands") or []]
+        return Comment(
+            thread_id=thread_id,
+            fork=fork,
+            no=int(raw["no"]),
+            vpos_ms=int(raw.get("vposMs") or 0),
+            posted_at=_unix(raw["postedAt"]),
+            content=str(raw.get("body") or ""),
+            commands=" ".join(commands),
+            user_id=str(raw["userId"]) if raw.get("userId") not in (None, "") else None,
+            is_premium=bool(raw.get("isPremium")),
+            is_anonymous="184" in commands,
+            score=_int(raw.get("score")),
+            nicoru_count=_int(raw.get("nicoruCount")),
+            comment_id=str(raw["id"]) if raw.get("id") is not None else None,
+            source=str(raw["source"]) if raw.get("source") is not None else None,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise MalformedFile("a v1 comment lacks no or postedAt, or they are not valid") from None
+
+
+# --- yt-dlp ---------------------------------------------------------------------------------
+
+
+def read_ytdlp(stream: IO[bytes], video_id: str) -> Iterator[Item]:
+    """yt-dlp's ``<title> [<id>].comments.json``: every comment of one ``/v1/threads`` answer,
+    flattened into one array (``data.threads[*].comments[*]``), so which thread and fork a
+    comment came from is lost. It is recovered like this:
+
+    * the array is cut into runs where ``no`` stops increasing (the server lists each thread in
+      ascending ``no``, and yt-dlp keeps the threads in the server's order), or where the
+      ``userId`` changes between all digits and not: v1 shows viewers only as hashed ids, so a
+      run of all-digit ids is the owner's (the uploader's own number);
+    * the owner's run is ``owner``; the other runs are, in order, ``main`` and ``easy``;
+    * the runs go to thread ``ytdlp:<video id>``; a run whose fork was already used (a second
+      main thread of a channel video) gets a thread of its own, ``ytdlp:<video id>:<run>``, so
+      no two comments are ever merged by mistake. (A main and an easy thread whose numbers
+      happen to continue each other cannot be told apart: they stay one run, under ``main``.)
+    """
+    base = f"ytdlp:{video_id}"
+    used: set[str] = set()
+    run = 0
+    previous_no: int | None = None
+    owner_run = False
+    thread_id, fork = base, "main"
+    plain = iter(("main", "easy"))
+    for raw in _json_items(stream, "item"):
+        if not isinstance(raw, dict):
+            raise MalformedFile("a yt-dlp comment is not an object")
+        no = _int(raw.get("no"))
+        if no is None:
+            raise MalformedFile("a yt-dlp comment has no no")
+        owner_like = str(raw.get("userId") or "").isdigit()
+        if previous_no is None or no <= previous_no or owner_like != owner_run:
+            run += 1
+            owner_run = owner_like
+            fork = "owner" if owner_like else next(plain, "main")
+            thread_id = base if fork not in used else f"{base}:{run}"
+            used.add(fork)
+        previous_no = no
+        yield v1_comment(raw, thread_id, fork)
+
+
+# --- the NII dataset --------------------------------------------------------------------------
+
+
+def read_nii(stream: IO[bytes], video_id: str) -> Iterator[Item]:
+    """One video of the NII "ニコニコ動画コメント等データ" set: JSON Lines, one comment a line.
+
+    2012 release (``.dat``): ``date`` (Unix s), ``no``, ``vpos`` (1/100 s), ``comment``,
+    ``command``. 2016/2018/2021 (``.jsonl``): ``date`` (Unix s, or an ISO string; Japan time
+    without a zone), ``content``, ``command``, ``vpos`` and, later, ``owner``/``easy`` flags.
+    Comments go to thread ``nii:<video id>``; lines without ``no`` are numbered -1, -2, … per fork.
+    User ids are not in the dataset."""
+    thread_id = f"nii:{video_id}"
+    numbers = SyntheticNumbers()
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline=None)
+    for line_number, line in enumerate(text, 1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except ValueError:
+            raise MalformedFile(f"line {line_number} is not JSON") from None
+        if not isinstance(raw, dict):
+            raise MalformedFile(f"line {line_number} is not a JSON object")
+        yield _nii_comment(raw, thread_id, numbers, line_number)
+
+
+def _nii_comment(raw: dict, thread_id: str, numbers: SyntheticNumbers, line: int) -> Comment:
+    fork = "owner" if raw.get("owner") else "easy" if raw.get("easy") else "main"
+    try:
+        posted_at = _nii_date(raw["date"])
+        vpos = int(raw.get("vpos") or 0)
+    except (KeyError, TypeError, ValueError):
+        raise MalformedFile(f"line {line} has no valid date or vpos") from None
+    no = _int(raw.get("no"))
+    if no is None or no <= 0:
+        no = numbers.next(thread_id, fork)
+    command = raw.get("command")
+    commands = " ".join(command) if isinstance(command, list) else str(command or "")
+    text = raw.get("content", raw.get("comment"))
+    return Comment(
+        thread_id=thread_id,
+        fork=fork,
+        no=no,
+        vpos_ms=vpos * 10,
+        posted_at=posted_at,
+        content=str(text or ""),
+        commands=commands,
+        is_anonymous="184" in commands.split(),
+    )
+
+
+def _nii_date(value: Any) -> int:
+    if isinstance(value, int | float):
+        return int(value)
+    text = str(value).strip()
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return int(float(text))
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" UTC", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=JAPAN)
+    return int(moment.timestamp())
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that first gives back bytes already read from it (the sniffed head)."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def prefixed(head: bytes, rest: IO[bytes]) -> IO[bytes]:
+    """``head`` + the rest of ``rest``, as one buffered binary stream."""
+    return io.BufferedReader(_Prefixed(head, rest), buffer_size=HEAD_BYTES)
+
+
+def _json_items(stream: IO[bytes], prefix: str) -> Iterator[Any]:
+    try:
+        yield from ijson.items(_skip_bom(stream), prefix, use_float=True)
+    except ijson.JSONError as exc:
+        raise MalformedFile(f"broken JSON ({exc})") from None
+
+
+def _skip_bom(stream: IO[bytes]) -> IO[bytes]:
+    head = stream.read(3)
+    return prefixed(b"" if head == b"\xef\xbb\xbf" else head, stream)
+
+
+def _next_event(events):
+    try:
+        return next(events)
+    except StopIteration:
+        return None
+    except ijson.JSONError as exc:
+        raise MalformedFile(f"broken JSON ({exc})") from None
+
+
+def _items_at(events, prefixes: set[str]) -> Iterator[tuple[str, Any]]:
+    """Build the values found at any of ``prefixes`` from a stream of ijson events."""
+    builder = None
+    current = ""
+    for prefix, event, value in events:
+        if builder is None:
+            if prefix in prefixes and event in ("start_map", "start_array"):
+                builder = ijson.ObjectBuilder()
+                current = prefix
+                builder.event(event, value)
+            continue
+        builder.event(event, value)
+        if prefix == current and event in ("end_map", "end_array"):
+            yield current, builder.value
+            builder = None
+
+
+def _fork(value: Any) -> str:
+    if value in (None, "", 0, "0"):
+        return "main"
+    number = _int(value)
+    if number not in FORK_BY_NUMBER:
+        raise MalformedFile(f"unknown fork {value!r}")
+    return FORK_BY_NUMBER[number]
+
+
+def _flag(value: Any) -> bool:
+    return value not in (None, "", 0, "0", False)
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _unix(value: Any) -> int:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=JAPAN)
+    return int(moment.timestamp())

@@ -1,0 +1,118 @@
+"""`nico import`, `export`, `analyze` and `search` through the CLI: output, stderr, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import fixture_path
+from tests.helpers import query
+
+INTERCHANGE = fixture_path("interchange")
+
+
+def _db_with_sm9(nico, tmp_path):
+    db = tmp_path / "n.db"
+    result = nico("import", INTERCHANGE / "Example video [sm9].comments.json", "--db", db)
+    assert result.exit_code == 0, result.stderr
+    return db
+
+
+def test_import_reports_each_file_and_is_idempotent(nico, tmp_path):
+    db = tmp_path / "n.db"
+    paths = [INTERCHANGE / "sm10.jsonl", INTERCHANGE / "sm9_api.json"]
+    first = nico("import", *paths, "--db", db)
+    assert first.exit_code == 0, first.stderr
+    assert "sm10.jsonl: 5 comments read (nii), 5 new, video sm10" in first.stdout
+    assert "2 of 2 files imported, 8 new comments" in first.stdout
+    again = nico("import", *paths, "--db", db)
+    assert "0 new comments" in again.stdout
+    assert query(db, "SELECT count(*) FROM fetch_runs WHERE protocol = 'import'") == [(4,)]
+
+
+def test_a_malformed_file_is_exit_2_with_its_name(nico, tmp_path):
+    bad = tmp_path / "sm5.xml"
+    bad.write_text('<?xml version="1.0"?><packet><chat thread="1" no="1" date="1">x</chat><chat')
+    result = nico("import", bad, "--db", tmp_path / "n.db")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: cannot import {bad}: not well-formed XML")
+    assert result.stderr.count("\n") == 1
+    assert query(tmp_path / "n.db", "SELECT count(*) FROM comments") == [(0,)]
+
+
+def test_one_bad_file_among_several(nico, tmp_path):
+    bad = tmp_path / "notes.json"
+    bad.write_text("hello")
+    result = nico("import", bad, INTERCHANGE / "sm10.jsonl", "--db", tmp_path / "n.db")
+    assert result.exit_code == 2
+    assert "1 of 2 files imported" in result.stdout
+    assert "Error: cannot import" in result.stderr and "notes.json" in result.stderr
+
+
+def test_unknown_format_is_bad_input(nico, tmp_path):
+    result = nico(
+        "import", INTERCHANGE / "sm10.jsonl", "--format", "srt", "--db", tmp_path / "n.db"
+    )
+    assert result.exit_code == 2 and "unknown format" in result.stderr
+
+
+def test_export_writes_a_file_or_stdout(nico, tmp_path, monkeypatch):
+    db = _db_with_sm9(nico, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = nico("export", "sm9", "--db", db)
+    assert result.exit_code == 0, result.stderr
+    assert (
+        (tmp_path / "sm9.xml")
+        .read_bytes()
+        .startswith(b'<?xml version="1.0" encoding="UTF-8"?><packet>')
+    )
+    assert "Wrote 7 comments of sm9 to sm9.xml (xml)." in result.stderr
+    stdout = nico("export", "sm9", "--format", "json", "-o", "-", "--forks", "main", "--db", db)
+    assert stdout.exit_code == 0
+    [thread] = json.loads(stdout.stdout)
+    assert thread["fork"] == "main" and len(thread["comments"]) == 3
+    hashed = nico(
+        "export", "sm9", "--format", "jsonl", "-o", "-", "--hash-user-ids", "salt", "--db", db
+    )
+    assert "358504" not in hashed.stdout and "aBcDeFgHiJkLmNoPqRsT" not in hashed.stdout
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_export_of_an_unknown_video_is_exit_4(nico, tmp_path):
+    db = _db_with_sm9(nico, tmp_path)
+    result = nico("export", "sm404", "--db", db, "-o", tmp_path / "x.xml")
+    assert result.exit_code == 4 and result.stderr.startswith("Error: sm404 is not in")
+    assert not (tmp_path / "x.xml").exists()
+    bad = nico("export", "sm9", "--forks", "main,side", "--db", db)
+    assert bad.exit_code == 2
+
+
+def test_analyze_summarises_and_plots(nico, tmp_path):
+    db = _db_with_sm9(nico, tmp_path)
+    result = nico("analyze", "sm9", "--db", db, "--plot", tmp_path / "sm9.png")
+    assert result.exit_code == 0, result.stderr
+    assert "sm9: 7 comments (owner 2, main 3, easy 2)" in result.stdout
+    assert "Highlights" in result.stdout and "Top terms" in result.stdout
+    assert (tmp_path / "sm9.png").read_bytes()[:4] == b"\x89PNG"
+    as_json = json.loads(nico("analyze", "sm9", "--db", db, "--format", "json").stdout)
+    assert as_json["by_fork"] == {"owner": 2, "main": 3, "easy": 2}
+    assert [h["start"] for h in as_json["highlights"]] == ["0:00", "1:00"]
+    as_csv = nico("analyze", "sm9", "--db", db, "--format", "csv").stdout.splitlines()
+    assert as_csv[0] == "section,item,field,value" and "forks,main,comments,3" in as_csv
+
+
+def test_analyze_errors(nico, tmp_path):
+    db = _db_with_sm9(nico, tmp_path)
+    assert nico("analyze", "sm404", "--db", db).exit_code == 4
+    result = nico("analyze", "sm9", "--db", db, "--tz", "Mars/Olympus")
+    assert result.exit_code == 2 and "unknown time zone" in result.stderr
+    assert nico("analyze", "sm9", "--db", db, "--bin", "soon").exit_code == 2
+
+
+def test_search(nico, tmp_path):
+    db = _db_with_sm9(nico, tmp_path)
+    result = nico("search", "キター", "--db", db)
+    assert result.exit_code == 0 and "キターーー" in result.stdout
+    assert "1 comment contain 'キター'." in result.stderr
+    rows = json.loads(nico("search", "ｗ", "--db", db, "--format", "json").stdout)
+    assert [r["content"] for r in rows] == ["ｗｗｗ"]
+    assert nico("search", "x", "--video", "sm404", "--db", db).exit_code == 4

@@ -1,0 +1,167 @@
+"""Exports: exact XML head, lossless round trips, hashed user ids, every format readable."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pandas as pd
+import pytest
+
+from nicocomments import export, store
+from nicocomments.export.text import XML_HEAD
+from nicocomments.interchange.load import import_files
+from nicocomments.records import Comment
+from tests.conftest import SHARED, SHARED_REASON, fixture_path, load_fixture_comments
+from tests.helpers import stored_comments
+
+FIXTURE = sorted(
+    load_fixture_comments("analysis/sm1.jsonl")["sm1"], key=lambda c: (c.thread_id, c.fork, c.no)
+)
+
+
+def _export(engine, fmt, video_id="sm1", forks=store.FORK_ORDER, salt=None) -> bytes:
+    out = io.BytesIO()
+    with engine.connect() as connection:
+        rows = store.iter_comments(connection, video_id, forks)
+        if salt:
+            rows = export.hash_user_ids(rows, salt)
+        export.write(
+            fmt,
+            rows,
+            out,
+            video_id=video_id,
+            thread_counts=store.thread_counts(connection, video_id),
+        )
+    return out.getvalue()
+
+
+def _reimport(tmp_path, name, data, **options):
+    path = tmp_path / name
+    path.write_bytes(data)
+    db = tmp_path / "copy.db"
+    engine = store.open_db(str(db))
+    try:
+        [result] = import_files(engine, [path], **options)
+    finally:
+        engine.dispose()
+    assert result.error is None, result.error
+    return db
+
+
+def test_xml_starts_with_the_bytes_danmaku2ass_looks_for(analysis_db):
+    data = _export(analysis_db, "xml")
+    assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?><packet>')
+    assert data[: len(XML_HEAD)] == XML_HEAD and not data.startswith(b"\xef\xbb\xbf")
+    assert data.rstrip().endswith(b"</packet>")
+    assert (
+        b'<chat thread="1000" no="17" vpos="6500" date="1577944800" date_usec="0" '
+        b'deleted="2" score="0"/>' in data
+    )
+
+
+def test_xml_round_trip_loses_nothing(analysis_db, tmp_path):
+    db = _reimport(tmp_path, "sm1.xml", _export(analysis_db, "xml"))
+    assert stored_comments(db, "sm1") == FIXTURE
+
+
+def test_xml_escapes_what_xml_must(tmp_path):
+    tricky = Comment("9", "main", 1, 10, 1, 'a < b & "c" \r\n\x01end', "184 red", user_id='x"y')
+    out = io.BytesIO()
+    export.write("xml", [tricky], out, video_id="sm9")
+    db = _reimport(tmp_path, "sm9.xml", out.getvalue())
+    [back] = stored_comments(db)
+    assert back == tricky._replace(content='a < b & "c" \r\nend')  # \x01 cannot be XML
+
+
+def test_v1_json_is_what_niconicomments_reads_and_round_trips(tmp_path):
+    source = _reimport(
+        tmp_path, "sm20.json", fixture_path("interchange/sm20_v1_response.json").read_bytes()
+    )
+    engine = store.open_db(str(source))
+    try:
+        data = _export(engine, "json", "sm20")
+    finally:
+        engine.dispose()
+    threads = json.loads(data)
+    assert [(t["id"], t["fork"], t["commentCount"], len(t["comments"])) for t in threads] == [
+        ("1590000000", "owner", 2, 2),
+        ("1590000000", "main", 9, 3),
+        ("1590000000", "easy", 2, 2),
+    ]
+    # niconicomments' ZV1Comment: every field present, with these types.
+    types = {"id": str, "no": int, "vposMs": int, "body": str, "commands": list, "userId": str,
+             "isPremium": bool, "score": int, "postedAt": str, "nicoruCount": int,
+             "nicoruId": type(None), "source": str, "isMyPost": bool}  # fmt: skip
+    for thread in threads:
+        for comment in thread["comments"]:
+            assert {k: type(v) for k, v in comment.items()} == types
+    (tmp_path / "again").mkdir()
+    copy = _reimport(tmp_path / "again", "sm20.json", data)
+    assert stored_comments(copy) == stored_comments(source)
+
+
+def test_every_column_formats_read_back_the_rows(analysis_db):
+    jsonl = [json.loads(line) for line in _export(analysis_db, "jsonl").decode().splitlines()]
+    csv_rows = list(csv.DictReader(io.StringIO(_export(analysis_db, "csv").decode())))
+    parquet = pd.read_parquet(io.BytesIO(_export(analysis_db, "parquet")))
+    assert len(jsonl) == len(csv_rows) == len(parquet) == len(FIXTURE)
+    by_key = {(c.thread_id, c.fork, c.no): c for c in FIXTURE}
+    for row in jsonl:
+        comment = by_key[(row["thread_id"], row["fork"], row["no"])]
+        stamp = pd.Timestamp(row.pop("posted_at")).timestamp()
+        assert row.pop("video_id") == "sm1"
+        assert Comment(**row, posted_at=int(stamp)) == comment
+    assert csv_rows[1]["is_premium"] in ("true", "false") and csv_rows[0]["fork"] == "owner"
+    assert parquet["posted_at"].dt.tz is not None
+    assert parquet["no"].tolist() == [row["no"] for row in jsonl]
+    assert parquet["is_deleted"].sum() == 1
+
+
+def test_hashed_user_ids_are_stable_per_salt(analysis_db):
+    one = [json.loads(x) for x in _export(analysis_db, "jsonl", salt="s1").decode().splitlines()]
+    two = [json.loads(x) for x in _export(analysis_db, "jsonl", salt="s1").decode().splitlines()]
+    other = [json.loads(x) for x in _export(analysis_db, "jsonl", salt="s2").decode().splitlines()]
+    assert one == two
+    ids = [row["user_id"] for row in one]
+    assert "u1" not in ids and export.hash_user_id("u1", "s1") in ids
+    assert ids.count(export.hash_user_id("u4", "s1")) == 6
+    assert [r["user_id"] for r in other] != ids
+    assert [r["user_id"] for r in one if r["is_deleted"]] == [None]  # it had none
+    assert len(export.hash_user_id("u1", "s1")) == export.HASH_LENGTH
+
+
+def test_forks_can_be_chosen(analysis_db):
+    rows = [
+        json.loads(x) for x in _export(analysis_db, "jsonl", forks=("easy",)).decode().splitlines()
+    ]
+    assert [r["fork"] for r in rows] == ["easy"]
+
+
+def test_ass_lays_out_the_visible_comments(analysis_db):
+    import pysubs2
+
+    subs = pysubs2.SSAFile.from_string(_export(analysis_db, "ass").decode())
+    assert subs.info["PlayResX"] == "640"
+    # 20 comments: no owner script, no deleted one.
+    assert len(subs.events) == 18
+    fixed = [e for e in subs.events if "\\an8" in e.text]
+    assert len(fixed) == 2  # ue and shita
+    red = [e for e in subs.events if "\\c&H0000FF&" in e.text]
+    assert len(red) == 2  # "red" and "#ff0000"
+
+
+def test_the_real_sample_round_trips_through_xml(tmp_path):
+    if SHARED is None:
+        pytest.skip(SHARED_REASON)
+    sample = SHARED / "samples/legacy_xml/saccubus2__sm14097905_thread_1302222473.xml"
+    db = _reimport(tmp_path, "in.xml", sample.read_bytes())
+    engine = store.open_db(str(db))
+    try:
+        data = _export(engine, "xml", "sm14097905")
+    finally:
+        engine.dispose()
+    (tmp_path / "again").mkdir()
+    copy = _reimport(tmp_path / "again", "sm14097905.xml", data)
+    assert stored_comments(copy) == stored_comments(db)

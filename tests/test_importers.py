@@ -1,0 +1,371 @@
+"""Importing other tools' files: the readers, the loader, and every real sample in ../shared."""
+
+from __future__ import annotations
+
+import ast
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from nicocomments import importers, store
+from nicocomments.errors import BadInput
+from nicocomments.importers import MalformedFile, read_nii, read_ytdlp, sniff_format
+from nicocomments.interchange.load import import_files
+from nicocomments.interchange.packet import read_packet
+from nicocomments.records import Comment, ThreadStatus
+from tests.conftest import SHARED, SHARED_REASON, fixture_path
+from tests.helpers import query, stored_comments
+
+INTERCHANGE = fixture_path("interchange")
+YTDLP = INTERCHANGE / "Example video [sm9].comments.json"
+
+
+def _import(db: Path, *paths: Path, **options):
+    engine = store.open_db(str(db))
+    try:
+        return list(import_files(engine, list(paths), **options))
+    finally:
+        engine.dispose()
+
+
+def _comments(items):
+    return [item for item in items if isinstance(item, Comment)]
+
+
+# --- recognising formats ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("Example video [sm9].comments.json", "ytdlp"),
+        ("sm20_v1_response.json", "v1"),
+        ("sm20_v1_data.json", "v1"),
+        ("sm9_api.json", "apijson"),
+        ("sm10.jsonl", "nii"),
+        ("sm11.dat", "nii"),
+    ],
+)
+def test_formats_are_recognised_from_their_first_bytes(name, fmt):
+    head = (INTERCHANGE / name).read_bytes()[: importers.HEAD_BYTES]
+    assert sniff_format(head, name) == fmt
+
+
+def test_xml_and_unknown_files():
+    assert sniff_format(b'\xef\xbb\xbf<?xml version="1.0"?><packet/>') == "xml"
+    assert sniff_format(b'[{"id": "1", "fork": "main", "comments": []}]') == "v1"
+    with pytest.raises(MalformedFile, match="not a comment file"):
+        sniff_format(b"hello, world")
+
+
+@pytest.mark.parametrize(
+    ("name", "video"),
+    [
+        ("sm9.jsonl", "sm9"),
+        ("Title [so123].comments.json", "so123"),
+        ("result_3_sm9__version20090904.xml", "sm9"),
+        ("comments.xml", None),
+        ("ssm9x.json", None),
+    ],
+)
+def test_video_ids_in_file_names(name, video):
+    assert importers.video_id_from_name(name) == video
+
+
+# --- readers ------------------------------------------------------------------------------------
+
+
+def test_ytdlp_runs_are_split_back_into_forks():
+    with YTDLP.open("rb") as stream:
+        comments = _comments(read_ytdlp(stream, "sm9"))
+    assert [(c.thread_id, c.fork, c.no) for c in comments] == [
+        ("ytdlp:sm9", "owner", 1),
+        ("ytdlp:sm9", "owner", 2),
+        ("ytdlp:sm9", "main", 5),
+        ("ytdlp:sm9", "main", 7),
+        ("ytdlp:sm9", "main", 9),
+        ("ytdlp:sm9", "easy", 1),
+        ("ytdlp:sm9", "easy", 2),
+    ]
+    first_main = comments[2]
+    assert first_main.vpos_ms == 1230 and first_main.posted_at == 1588302300
+    assert first_main.is_anonymous and first_main.commands == "184"
+    assert first_main.comment_id == "200005" and first_main.score == -100
+    assert comments[3].source == "leaf"
+
+
+def test_a_second_main_thread_in_ytdlp_gets_a_thread_of_its_own():
+    data = (
+        b'[{"no":1,"userId":"a","postedAt":0},{"no":1,"userId":"b","postedAt":0},'
+        b'{"no":1,"userId":"c","postedAt":0}]'
+    )
+    comments = _comments(read_ytdlp(io.BytesIO(data), "so1"))
+    assert [(c.thread_id, c.fork) for c in comments] == [
+        ("ytdlp:so1", "main"),
+        ("ytdlp:so1", "easy"),
+        ("ytdlp:so1:3", "main"),
+    ]
+
+
+def test_nii_lines_get_synthetic_numbers_per_fork_and_japan_time():
+    with (INTERCHANGE / "sm10.jsonl").open("rb") as stream:
+        comments = _comments(read_nii(stream, "sm10"))
+    assert [(c.thread_id, c.fork, c.no) for c in comments] == [
+        ("nii:sm10", "main", -1),
+        ("nii:sm10", "main", -2),
+        ("nii:sm10", "main", -3),
+        ("nii:sm10", "owner", -1),
+        ("nii:sm10", "easy", -1),
+    ]
+    # "2018-01-01 09:00:00" has no zone: Japan time, i.e. 00:00 UTC.
+    assert [c.posted_at for c in comments] == [
+        1514764800,
+        1514764805,
+        1514764810,
+        1514764820,
+        1514764830,
+    ]
+    assert comments[0].is_anonymous and comments[0].vpos_ms == 1000
+    assert comments[2].content == "" and comments[2].commands == "big red"
+    assert comments[0].user_id is None
+
+
+def test_nii_2012_lines_keep_their_numbers():
+    with (INTERCHANGE / "sm11.dat").open("rb") as stream:
+        comments = _comments(read_nii(stream, "sm11"))
+    assert [(c.no, c.content) for c in comments] == [(1, "うぽつ"), (2, ""), (2, "")]
+
+
+def test_a_broken_nii_line_names_its_line():
+    with pytest.raises(MalformedFile, match="line 2 is not JSON"):
+        list(read_nii(io.BytesIO(b'{"date": 1, "vpos": 1}\n{"date": \n'), "sm1"))
+
+
+def test_api_json_keeps_deleted_chats_and_reads_the_thread():
+    with (INTERCHANGE / "sm9_api.json").open("rb") as stream:
+        items = list(importers.read_apijson(stream))
+    [status] = [i for i in items if isinstance(i, ThreadStatus)]
+    assert status.thread_id == "1173108780" and status.last_res == 5
+    comments = _comments(items)
+    assert [c.no for c in comments] == [3, 4, 5, 5]  # the duplicate is left to the store
+    first, deleted = comments[0], comments[1]
+    assert first == Comment(
+        "1173108780",
+        "main",
+        3,
+        1200,
+        1173108900,
+        "うぽつ",
+        "184",
+        5,
+        "AbCd",
+        True,
+        True,
+        False,
+        None,
+        -10,
+        None,
+    )
+    assert deleted.is_deleted and deleted.deleted_reason == 2 and deleted.content == ""
+    assert comments[2].nicoru_count == 3
+
+
+@pytest.mark.parametrize("name", ["xxe.xml", "billion_laughs.xml"])
+def test_xml_with_a_dtd_is_refused(name):
+    with (
+        fixture_path(f"legacy/{name}").open("rb") as stream,
+        pytest.raises(MalformedFile, match="DTD"),
+    ):
+        list(read_packet(stream))
+
+
+def test_truncated_xml_is_malformed():
+    with (
+        fixture_path("legacy/truncated.xml").open("rb") as stream,
+        pytest.raises(MalformedFile, match="not well-formed"),
+    ):
+        list(read_packet(stream))
+
+
+def test_the_data_side_reader_never_imports_lxml_and_interchange_never_the_network():
+    package = Path(importers.__file__).parent
+
+    def imported(path):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+        return names
+
+    assert "lxml" not in imported(package / "importers.py")
+    for path in (package / "interchange").glob("*.py"):
+        names = imported(path)
+        assert not names & {"requests", "urllib3"}, path
+        assert not {n for n in names if n.startswith("nicocomments.")} & {
+            "nicocomments.http",
+            "nicocomments.legacy",
+            "nicocomments.nvcomment",
+        }, path
+
+
+# --- the loader ---------------------------------------------------------------------------------
+
+
+def test_importing_again_adds_nothing_and_every_file_gets_a_run(db_target):
+    engine = store.open_db(db_target)
+    try:
+        paths = [YTDLP, INTERCHANGE / "sm10.jsonl", INTERCHANGE / "sm9_api.json"]
+        first = list(import_files(engine, paths))
+        again = list(import_files(engine, paths))
+        with engine.connect() as connection:
+            runs = store.run_rows(connection, "sm9", limit=10) + store.run_rows(connection, "sm10")
+    finally:
+        engine.dispose()
+    assert [(r.format, r.video_id, r.read, r.added) for r in first] == [
+        ("ytdlp", "sm9", 7, 7),
+        ("nii", "sm10", 5, 5),
+        ("apijson", "sm9", 4, 3),
+    ]
+    assert [r.added for r in again] == [0, 0, 0] and all(r.error is None for r in again)
+    assert len(runs) == 6
+    assert {(r["protocol"], r["mode"], r["status"]) for r in runs} == {
+        ("import", "import", "completed")
+    }
+    assert {r["source"] for r in runs} == {str(p) for p in paths}
+    assert sorted(r["comments_added"] for r in runs) == [0, 0, 0, 3, 5, 7]
+
+
+def test_the_thread_of_an_imported_file_is_recorded(tmp_path):
+    db = tmp_path / "n.db"
+    _import(db, INTERCHANGE / "sm20_v1_response.json")
+    rows = query(db, "SELECT thread_id, fork, video_id, comment_count FROM threads ORDER BY fork")
+    assert rows == [
+        ("1590000000", "easy", "sm20", 2),
+        ("1590000000", "main", "sm20", 9),
+        ("1590000000", "owner", "sm20", 2),
+    ]
+
+
+def test_the_video_comes_from_the_option_first(tmp_path):
+    db = tmp_path / "n.db"
+    [result] = _import(db, INTERCHANGE / "sm20_v1_data.json", video_id="sm21")
+    assert result.video_id == "sm21"
+    assert query(db, "SELECT DISTINCT video_id FROM comments") == [("sm21",)]
+
+
+def test_a_file_broken_after_several_batches_leaves_nothing(tmp_path):
+    db = tmp_path / "n.db"
+    _import(db, INTERCHANGE / "sm9_api.json")  # comments stored before stay
+    before = stored_comments(db)
+    chats = "".join(
+        f'<chat thread="77" no="{n}" vpos="{n}" date="{1300000000 + n}">c{n}</chat>'
+        for n in range(1, 26)
+    )
+    broken = tmp_path / "sm77.xml"
+    broken.write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?><packet>{chats}<chat no="x">', "utf-8"
+    )
+    [result] = _import(db, broken, batch_size=4)  # six batches committed before the break
+    assert isinstance(result.error, BadInput) and "sm77.xml" in str(result.error)
+    assert "nothing of it was stored" in str(result.error)
+    assert stored_comments(db) == before
+    assert query(db, "SELECT count(*) FROM videos WHERE video_id = 'sm77'") == [(0,)]
+    assert query(db, "SELECT count(*) FROM threads WHERE thread_id = '77'") == [(0,)]
+    [(status, error, added)] = query(
+        db, "SELECT status, error, comments_added FROM fetch_runs WHERE source = ?", str(broken)
+    )
+    assert status == "failed" and "not well-formed" in error and added == 0
+
+
+def test_a_zip_archive_is_read_member_by_member(tmp_path):
+    archive = tmp_path / "nii-part-0001.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(INTERCHANGE / "sm10.jsonl", "0001/sm10.jsonl")
+        zf.write(INTERCHANGE / "sm11.dat", "0001/sm11.dat")
+        zf.writestr("0001/README.txt", "not comments")
+    db = tmp_path / "n.db"
+    results = _import(db, archive)
+    assert [(r.source, r.video_id, r.added) for r in results] == [
+        (f"{archive}!0001/sm10.jsonl", "sm10", 5),
+        (f"{archive}!0001/sm11.dat", "sm11", 2),
+    ]
+    assert query(db, "SELECT count(*) FROM fetch_runs WHERE protocol = 'import'") == [(2,)]
+
+
+def test_nii_without_a_video_id_is_refused(tmp_path):
+    unnamed = tmp_path / "comments.jsonl"
+    unnamed.write_bytes((INTERCHANGE / "sm10.jsonl").read_bytes())
+    [result] = _import(tmp_path / "n.db", unnamed)
+    assert isinstance(result.error, BadInput) and "--video" in str(result.error)
+    [ok] = _import(tmp_path / "n.db", unnamed, video_id="sm10")
+    assert ok.added == 5
+
+
+def test_a_missing_path_is_reported_and_the_others_still_import(tmp_path):
+    results = _import(tmp_path / "n.db", tmp_path / "nope.xml", INTERCHANGE / "sm10.jsonl")
+    assert "no such file" in str(results[0].error)
+    assert results[1].added == 5
+
+
+# --- every real sample -------------------------------------------------------------------------
+
+# Files in ../shared/samples that are not comment files of a supported format, and why.
+NICOCAST = "api_json/synthetic_third_party/nicoCast__test_data__"
+NOT_COMMENT_FILES = {
+    "api_json/niconicome__CommentRequest_sm9.request.json": "an api.json request, not an answer",
+    f"{NICOCAST}no-mail__result.json": "nicoCast's own output format",
+    f"{NICOCAST}simple__result.json": "nicoCast's own output format",
+    f"{NICOCAST}no-mail__thread.json": "a lone thread object, no comments",
+    f"{NICOCAST}simple__thread.json": "a lone thread object, no comments",
+}
+SUPPORTED_FOLDERS = ("legacy_xml", "legacy_xml_live", "api_json", "nvcomment_v1")
+
+
+def _samples():
+    if SHARED is None:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=SHARED_REASON))]
+    root = SHARED / "samples"
+    return sorted(
+        str(p.relative_to(root))
+        for folder in SUPPORTED_FOLDERS
+        for p in (root / folder).rglob("*")
+        if p.is_file() and str(p.relative_to(root)) not in NOT_COMMENT_FILES
+    )
+
+
+@pytest.mark.parametrize("relative", _samples())
+def test_every_real_sample_imports(relative, tmp_path):
+    path = SHARED / "samples" / relative
+    db = tmp_path / "n.db"
+    [result] = _import(db, path)
+    assert result.error is None, result.error
+    assert result.read > 0 and result.added > 0
+    assert query(db, "SELECT count(*) FROM comments") == [(result.added,)]
+    [again] = _import(db, path)
+    assert again.added == 0
+
+
+def test_the_real_samples_keep_what_matters():
+    if SHARED is None:
+        pytest.skip(SHARED_REASON)
+    samples = SHARED / "samples"
+    with (samples / "legacy_xml/saccubus2__sm14097905_thread_1302222473.xml").open("rb") as f:
+        comments = _comments(read_packet(f))
+    assert len({(c.fork, c.no) for c in comments}) == 1020
+    assert sum(c.fork == "owner" for c in comments) == 900
+    with (samples / "legacy_xml/danmaku2ass__issue-9-test.xml").open("rb") as f:
+        items = list(read_packet(f))
+    assert importers.VideoHint("sm23726371") in items
+    assert sum(c.is_deleted for c in _comments(items)) == 3
+    with (samples / "legacy_xml_live/dtlnor_nicodanmaku2ass__new2.xml").open("rb") as f:
+        live = _comments(read_packet(f))
+    assert [c.no for c in live] == list(range(-1, -72, -1))  # numbered in file order
+    with (
+        samples / "legacy_xml/seo4d_NicoCommentAPITest_extracted/result_3_sm9__version20061206.xml"
+    ).open("rb") as f:
+        doubled = _comments(read_packet(f))
+    assert len(doubled) == 1999 and len({c.no for c in doubled}) == 1000
