@@ -55,16 +55,41 @@ def plot_summary(
         top.set_xlabel("video time (minutes)")
         top.set_ylabel("comments per minute")
         top.margins(x=0)
-        if len(activity_frame):
-            bottom.bar(activity_frame.index, activity_frame["comments"], width=0.9, align="edge")
-        bottom.set_title("comments by posting date")
-        bottom.set_ylabel("comments")
-        bottom.set_xlabel(f"posting date ({_zone(activity_frame)})")
-        bottom.tick_params(axis="x", labelrotation=30)
+        _activity_panel(bottom, activity_frame)
         figure.savefig(path, dpi=120)
     finally:
         pyplot.close(figure)
     return path
+
+
+def _activity_panel(axis, activity_frame: pd.DataFrame) -> None:
+    """Comments per period on a log scale (a history spans minutes of burst and years of tail),
+    with the running share of all comments on a second axis: the burst after upload and the
+    decay read at a glance whatever the span."""
+    axis.set_xlabel(f"posting date ({_zone(activity_frame)})")
+    if not len(activity_frame):
+        axis.set_title("comments by posting date")
+        return
+    counts = activity_frame["comments"]
+    span = counts.index[-1] - counts.index[0]
+    if span > pd.Timedelta(days=730):
+        rule, label = "MS", "month"
+    elif span > pd.Timedelta(days=120):
+        rule, label = "W", "week"
+    else:
+        rule, label = "D", "day"
+    per_period = counts.resample(rule).sum() if rule != "D" else counts
+    axis.fill_between(per_period.index, per_period.to_numpy(), step="post", alpha=0.35)
+    axis.step(per_period.index, per_period.to_numpy(), where="post", linewidth=0.9)
+    axis.set_yscale("symlog", linthresh=1)
+    axis.set_ylabel(f"comments per {label} (log)")
+    axis.set_title(f"comments by posting date (per {label}), and the share posted so far")
+    share = axis.twinx()
+    share.plot(counts.index, counts.cumsum() / counts.sum() * 100, color="tab:orange")
+    share.set_ylim(0, 100)
+    share.set_ylabel("% of all comments", color="tab:orange")
+    axis.tick_params(axis="x", labelrotation=30)
+    axis.margins(x=0)
 
 
 def _clock(value: pd.Timedelta) -> str:
