@@ -134,6 +134,7 @@ def _finish(job: _Job, work: Callable[[], None]) -> FetchResult:
         )
         raise
     except NicoError as exc:
+        store.sync_search_index(engine)
         store.finish_run(engine, run_id, "failed", error=str(exc), requests=job.unsaved_requests())
         raise
     except Exception as exc:
@@ -145,6 +146,7 @@ def _finish(job: _Job, work: Callable[[], None]) -> FetchResult:
             requests=job.unsaved_requests(),
         )
         raise
+    store.sync_search_index(engine)
     store.finish_run(engine, run_id, "completed", requests=job.unsaved_requests())
     return job.result
 

@@ -37,8 +37,9 @@ from typing import IO, Any
 
 import ijson
 
+from nicocomments.chats import chat_comment, thread_status
 from nicocomments.errors import BadInput
-from nicocomments.records import FORK_BY_NUMBER, Comment, ThreadStatus
+from nicocomments.records import Comment, ThreadStatus
 
 FORMATS = ("xml", "v1", "apijson", "ytdlp", "nii")
 FILE_SUFFIXES = (".xml", ".json", ".jsonl", ".dat")
@@ -154,55 +155,26 @@ def sniff_format(head: bytes, file_name: str = "") -> str:
 
 
 def chat_to_comment(fields: Mapping[str, Any], content: str, numbers: SyntheticNumbers) -> Comment:
-    """A legacy ``<chat>`` (its attributes) or api.json ``chat`` object → `Comment`.
-
-    Chats without a ``fork`` are on the main fork; ``deleted`` chats are kept, without text;
-    ``vpos`` is in 1/100 s. A missing or non-positive ``no`` (live broadcasts) is numbered by
-    `SyntheticNumbers`."""
-    get = fields.get
-    thread_id = str(get("thread") or "")
-    if not thread_id:
-        raise MalformedFile("a chat has no thread")
-    fork = _fork(get("fork"))
-    no = _int(get("no"))
+    """A legacy ``<chat>`` (its attributes) or api.json ``chat`` object → `Comment`, by the
+    mapping the message-server parser uses (`nicocomments.chats`). A missing or non-positive
+    ``no`` (live broadcasts) is numbered by `SyntheticNumbers`."""
     try:
-        vpos = int(get("vpos") or 0)
-        date = int(get("date"))
-    except (TypeError, ValueError):
-        raise MalformedFile("a chat has a missing or non-numeric vpos or date") from None
-    if no is None or no <= 0:
-        no = numbers.next(thread_id, fork)
-    deleted = _int(get("deleted"))
-    return Comment(
-        thread_id=thread_id,
-        fork=fork,
-        no=no,
-        vpos_ms=vpos * 10,
-        posted_at=date,
-        content=content if not deleted else "",
-        commands=str(get("mail") or ""),
-        date_usec=_int(get("date_usec")),
-        user_id=str(get("user_id")) if get("user_id") not in (None, "") else None,
-        is_premium=_flag(get("premium")),
-        is_anonymous=_flag(get("anonymity")),
-        is_deleted=bool(deleted),
-        deleted_reason=deleted or None,
-        score=_int(get("score")),
-        nicoru_count=_int(get("nicoru")),
-    )
+        comment = chat_comment(fields, content)
+    except ValueError as exc:
+        raise MalformedFile(str(exc)) from None
+    if not comment.thread_id:
+        raise MalformedFile("a chat has no thread")
+    if comment.no is None or comment.no <= 0:
+        comment = comment._replace(no=numbers.next(comment.thread_id, comment.fork))
+    return comment
 
 
 def thread_from_fields(fields: Mapping[str, Any]) -> ThreadStatus:
     """A legacy ``<thread>`` element (or api.json ``thread`` object) → `ThreadStatus`."""
-    return ThreadStatus(
-        thread_id=str(fields.get("thread") or ""),
-        fork=_fork(fields.get("fork")),
-        resultcode=_int(fields.get("resultcode")) or 0,
-        last_res=_int(fields.get("last_res")),
-        server_time=_int(fields.get("server_time")),
-        ticket=str(fields["ticket"]) if fields.get("ticket") is not None else None,
-        revision=_int(fields.get("revision")),
-    )
+    try:
+        return thread_status(fields)
+    except ValueError as exc:
+        raise MalformedFile(str(exc)) from None
 
 
 class SyntheticNumbers:
@@ -475,19 +447,6 @@ def _items_at(events, prefixes: set[str]) -> Iterator[tuple[str, Any]]:
         if prefix == current and event in ("end_map", "end_array"):
             yield current, builder.value
             builder = None
-
-
-def _fork(value: Any) -> str:
-    if value in (None, "", 0, "0"):
-        return "main"
-    number = _int(value)
-    if number not in FORK_BY_NUMBER:
-        raise MalformedFile(f"unknown fork {value!r}")
-    return FORK_BY_NUMBER[number]
-
-
-def _flag(value: Any) -> bool:
-    return value not in (None, "", 0, "0", False)
 
 
 def _int(value: Any) -> int | None:

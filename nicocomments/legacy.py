@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 from lxml import etree
 
+from nicocomments.chats import chat_comment, thread_status
 from nicocomments.config import Endpoints
 from nicocomments.errors import (
     BadAnswer,
@@ -24,7 +25,6 @@ from nicocomments.errors import (
     VideoUnavailable,
 )
 from nicocomments.records import (
-    FORK_BY_NUMBER,
     NUMBER_BY_FORK,
     Comment,
     Page,
@@ -73,16 +73,16 @@ _WAYBACKKEY_CODES = frozenset({4, 5})
 _THREADKEY_CODES = frozenset({8, 9})
 _USERKEY_CODES = frozenset({14, 15})
 
-# One parser for everything that comes off the network: no entities, no DTDs, no network.
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-)
+# How everything that comes off the network is parsed: no entities, no DTDs, no network.
+_PARSER_OPTIONS = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
 
 
 @dataclass(frozen=True)
@@ -176,20 +176,12 @@ def parse_waybackkey(text: str) -> str | None:
     return _form(text).get("waybackkey") or None
 
 
-def parse_xml(data: bytes, what: str) -> etree._Element:
-    """Parse XML that came from outside: a DTD (the door to XXE and entity bombs) is refused
-    before the parser sees it; entities are never resolved and nothing is fetched."""
+def refuse_dtd(data: bytes, what: str) -> None:
+    """A DTD is the door to XXE and entity bombs: refuse it before any parser sees it."""
     root_at = data.find(b"<packet")
     prolog = data[: root_at if root_at >= 0 else 4096]
     if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
         raise BadAnswer(f"{what} declares a DTD; refusing to read it")
-    try:
-        root = etree.fromstring(data, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise BadAnswer(f"{what} is not well-formed XML ({exc})") from None
-    if root.getroottree().docinfo.doctype:
-        raise BadAnswer(f"{what} declares a DTD; refusing to read it")
-    return root
 
 
 def parse_packet(data: bytes, *, default_fork: str = "main") -> Packet:
@@ -197,89 +189,76 @@ def parse_packet(data: bytes, *, default_fork: str = "main") -> Packet:
 
     Chats without a ``fork`` attribute belong to ``default_fork`` (the fork that was asked for).
     Duplicate chats (same thread, fork and no) collapse to the first; deleted chats are kept.
+    lxml calls `_PacketReader` element by element: no tree is built (a history is a million
+    chats, so this is the hot path); entities are never resolved and nothing is fetched.
     """
-    root = parse_xml(data, "the message server's answer")
-    if root.tag != "packet":
-        raise BadAnswer(f"the message server answered <{root.tag}>, not <packet>")
-    threads: list[ThreadStatus] = []
-    comments: list[Comment] = []
-    seen: set[tuple[str, str, int]] = set()
-    global_num_res: dict[str, int] = {}
-    for el in root:
-        tag = el.tag
+    what = "the message server's answer"
+    refuse_dtd(data, what)
+    reader = _PacketReader(default_fork)
+    parser = etree.XMLParser(target=reader, **_PARSER_OPTIONS)
+    try:
+        etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise BadAnswer(f"{what} is not well-formed XML ({exc})") from None
+    except ValueError as exc:
+        raise BadAnswer(f"{what}: {exc}") from None
+    if reader.root != "packet":
+        raise BadAnswer(f"the message server answered <{reader.root}>, not <packet>")
+    threads = reader.threads
+    if reader.global_num_res:
+        threads = [_replace_global(t, reader.global_num_res.get(t.thread_id)) for t in threads]
+    return Packet(threads=threads, comments=reader.comments)
+
+
+class _PacketReader:
+    """An lxml parser target collecting a packet's threads and chats."""
+
+    def __init__(self, default_fork: str) -> None:
+        self.default_fork = default_fork
+        self.root: str | None = None
+        self.threads: list[ThreadStatus] = []
+        self.comments: list[Comment] = []
+        self.global_num_res: dict[str, int] = {}
+        self._seen: set[tuple[str, str, int]] = set()
+        self._chat: dict | None = None
+        self._text: list[str] = []
+
+    def start(self, tag: str, attrib: dict) -> None:
+        if self.root is None:
+            self.root = tag
         if tag == "chat":
-            comment = _parse_chat(el, default_fork)
-            key = (comment.thread_id, comment.fork, comment.no)
-            if key not in seen:
-                seen.add(key)
-                comments.append(comment)
+            self._chat, self._text = attrib, []
         elif tag == "thread":
-            threads.append(_parse_thread(el, default_fork))
+            self.threads.append(thread_status(attrib, self.default_fork))
         elif tag == "global_num_res":
-            num_res = _int(el.get("num_res"))
-            if el.get("thread") and num_res is not None:
-                global_num_res[el.get("thread")] = num_res
-    if global_num_res:
-        threads = [_replace_global(t, global_num_res.get(t.thread_id)) for t in threads]
-    return Packet(threads=threads, comments=comments)
+            num_res = _int(attrib.get("num_res"))
+            if attrib.get("thread") and num_res is not None:
+                self.global_num_res[attrib["thread"]] = num_res
+
+    def data(self, text: str) -> None:
+        if self._chat is not None:
+            self._text.append(text)
+
+    def end(self, tag: str) -> None:
+        if tag != "chat" or self._chat is None:
+            return
+        comment = chat_comment(self._chat, "".join(self._text), self.default_fork)
+        self._chat = None
+        if comment.no is None:
+            raise ValueError("a <chat> has no number")
+        key = (comment.thread_id, comment.fork, comment.no)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.comments.append(comment)
+
+    def close(self) -> None:
+        return None
 
 
 def _replace_global(status: ThreadStatus, num_res: int | None) -> ThreadStatus:
     if num_res is None:
         return status
     return ThreadStatus(**{**status.__dict__, "global_num_res": num_res})
-
-
-def _parse_thread(el: etree._Element, default_fork: str) -> ThreadStatus:
-    a = el.attrib
-    return ThreadStatus(
-        thread_id=a.get("thread", ""),
-        fork=_fork(a.get("fork"), default_fork),
-        resultcode=_int(a.get("resultcode")) or 0,
-        last_res=_int(a.get("last_res")),
-        server_time=_int(a.get("server_time")),
-        ticket=a.get("ticket"),
-        revision=_int(a.get("revision")),
-    )
-
-
-def _parse_chat(el: etree._Element, default_fork: str) -> Comment:
-    a = el.attrib
-    get = a.get
-    try:
-        no = int(get("no"))
-        vpos = int(get("vpos", "0"))
-        date = int(get("date", "0"))
-    except (TypeError, ValueError):
-        raise BadAnswer("a <chat> has a missing or non-numeric no, vpos or date") from None
-    deleted = get("deleted")
-    deleted_reason = _int(deleted) if deleted not in (None, "", "0") else None
-    return Comment(
-        thread_id=get("thread", ""),
-        fork=_fork(get("fork"), default_fork),
-        no=no,
-        vpos_ms=vpos * 10,
-        posted_at=date,
-        content=el.text or "",
-        commands=get("mail", ""),
-        date_usec=_int(get("date_usec")),
-        user_id=get("user_id"),
-        is_premium=get("premium", "0") not in ("", "0"),
-        is_anonymous=get("anonymity", "0") not in ("", "0"),
-        is_deleted=deleted_reason is not None,
-        deleted_reason=deleted_reason,
-        score=_int(get("score")),
-        nicoru_count=_int(get("nicoru")),
-    )
-
-
-def _fork(value: str | None, default: str) -> str:
-    if value in (None, ""):
-        return default
-    number = _int(value)
-    if number not in FORK_BY_NUMBER:
-        raise BadAnswer(f"unknown fork {value!r} in the message server's answer")
-    return FORK_BY_NUMBER[number]
 
 
 def _int(value: str | None) -> int | None:

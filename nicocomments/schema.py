@@ -255,7 +255,7 @@ comments = Table(
         doc="the fetch_runs row that first stored it",
     ),  # the run that first stored it
     UniqueConstraint("thread_id", "fork", "no"),
-    Index(None, "video_id", "fork", "vpos_ms"),
+    Index(None, "video_id", "fork"),
 )
 
 # Seconds a history walk had to step over: a whole page came from them, so they may hold

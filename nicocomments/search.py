@@ -1,9 +1,9 @@
 """Finding comments by their text: `search_comments`.
 
-SQLite uses the FTS5 index of migration 0002 (``comments_fts``, trigram tokenizer): a query of
-three or more characters matches anywhere inside a comment, Japanese included, case-insensitive
-for ASCII. Shorter queries (a trigram index cannot answer them) and databases without the index
-use LIKE; PostgreSQL uses ILIKE. All three give the same answer: the comments that contain the
+SQLite uses the FTS5 index of migrations 0002 and 0003 (``comments_fts``, trigram tokenizer):
+a query of three or more characters matches anywhere inside a comment, Japanese included,
+case-insensitive for ASCII. Shorter queries (a trigram index cannot answer them) and databases
+without the index use LIKE; PostgreSQL uses ILIKE. All three give the same answer: the comments that contain the
 text.
 """
 
@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Integer, column, func, inspect, literal, sele
 from nicocomments.schema import comments
 
 FTS_TABLE = "comments_fts"
+PENDING_TABLE = "comments_fts_pending"
 MIN_FTS_LENGTH = 3  # the trigram tokenizer indexes runs of three characters
 
 
@@ -62,13 +63,17 @@ def search_comments(
 
 
 def _match(connection: Connection, query: str):
-    if has_fts(connection) and len(query) >= MIN_FTS_LENGTH:
-        phrase = '"' + query.replace('"', '""') + '"'  # one phrase: match the text as it is
-        matching = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :phrase")
-        return comments.c.id.in_(
-            matching.bindparams(phrase=phrase).columns(column("rowid", Integer))
-        )
     pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    if connection.dialect.name == "sqlite":
-        return comments.c.content.like(literal(pattern), escape="\\")
-    return comments.c.content.ilike(literal(pattern), escape="\\")
+    if connection.dialect.name != "sqlite":
+        return comments.c.content.ilike(literal(pattern), escape="\\")
+    like = comments.c.content.like(literal(pattern), escape="\\")
+    if not has_fts(connection) or len(query) < MIN_FTS_LENGTH:
+        return like
+    phrase = '"' + query.replace('"', '""') + '"'  # one phrase: match the text as it is
+    matching = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :phrase")
+    matching = matching.bindparams(phrase=phrase).columns(column("rowid", Integer))
+    indexed = comments.c.id.in_(matching)
+    # Comments stored since the last sync wait in a queue (migration 0003): read them directly,
+    # so a search is always complete, synced or not.
+    queued = text(f"SELECT id FROM {PENDING_TABLE}").columns(column("id", Integer))
+    return indexed | (comments.c.id.in_(queued) & like)

@@ -88,3 +88,53 @@ def test_a_revision_0001_database_is_backed_up_upgraded_and_searchable(tmp_path)
     [backup] = list(tmp_path.glob("old.db.bak-0001-*"))
     assert query(backup, "SELECT count(*) FROM comments") == [(3,)]
     assert query(backup, "SELECT version_num FROM alembic_version") == [("0001",)]
+
+
+def _fts_rows(connection, phrase):
+    return connection.exec_driver_sql(
+        "SELECT rowid FROM comments_fts WHERE comments_fts MATCH ?", (f'"{phrase}"',)
+    ).fetchall()
+
+
+def test_new_comments_wait_in_a_queue_until_synced(tmp_path):
+    engine = store.open_db(str(tmp_path / "n.db"))
+    try:
+        with engine.begin() as connection:
+            store.ensure_video(connection, "sm2", store.now_utc())
+            store.save_comments(
+                connection,
+                "sm2",
+                None,
+                [Comment("2", "main", n, 0, 1, f"ねこねこ{n}") for n in range(1, 6)],
+            )
+        with engine.connect() as connection:
+            pending = connection.exec_driver_sql("SELECT count(*) FROM comments_fts_pending")
+            assert pending.scalar() == 5
+            assert _fts_rows(connection, "こねこ") == []  # not indexed yet …
+            assert search.search_comments(connection, "こねこ")[0] == 5  # … and still found
+        assert store.sync_search_index(engine) == 5
+        assert store.sync_search_index(engine) == 0
+        with engine.begin() as connection:
+            assert len(_fts_rows(connection, "こねこ")) == 5
+            # Changing or deleting indexed and queued rows keeps the index exact.
+            connection.exec_driver_sql("UPDATE comments SET content = 'いぬいぬ' WHERE no = 1")
+            connection.exec_driver_sql("DELETE FROM comments WHERE no = 2")
+            store.save_comments(connection, "sm2", None, [Comment("2", "main", 9, 0, 1, "ねこ9")])
+            connection.exec_driver_sql("DELETE FROM comments WHERE no = 9")
+        assert store.sync_search_index(engine) == 1  # the changed row, queued again
+        with engine.connect() as connection:
+            assert len(_fts_rows(connection, "こねこ")) == 3
+            assert len(_fts_rows(connection, "いぬい")) == 1
+            connection.exec_driver_sql(
+                "INSERT INTO comments_fts(comments_fts, rank) VALUES ('integrity-check', 1)"
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_fetch_leaves_the_index_synced(logged_in, nico, tmp_path):
+    db = tmp_path / "n.db"
+    assert nico("fetch", "sm500000", "--all-history", "--db", db, "--interval", "0").exit_code == 0
+    assert query(db, "SELECT count(*) FROM comments_fts_pending") == [(0,)]
+    result = nico("search", "うぽつ", "--db", db)
+    assert result.exit_code == 0

@@ -106,6 +106,7 @@ def import_source(
             job.result.format = fmt if fmt != "auto" else sniff_format(head, source.file_name)
             job.consume(_read(job.result.format, prefixed(head, stream), job.needed_video()))
         job.finish()
+        store.sync_search_index(engine)
     except KeyboardInterrupt:
         job.undo("interrupted", "interrupted by the user")
         raise

@@ -1,0 +1,93 @@
+"""The legacy ``<chat>`` and ``<thread>`` fields → records (stdlib only, pure).
+
+One mapping for everything that speaks the legacy vocabulary: the message server's XML answers
+(`nicocomments.legacy`), and files of XML or api.json (`nicocomments.importers`,
+`nicocomments.interchange`). Values may be strings (XML attributes) or numbers (api.json).
+Problems raise `ValueError`; each caller turns it into its own error (a bad answer from the
+server, a malformed file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nicocomments.records import FORK_BY_NUMBER, Comment, ThreadStatus
+
+_FORKS: dict[Any, str] = {
+    **{str(number): name for number, name in FORK_BY_NUMBER.items()},
+    **FORK_BY_NUMBER,
+}
+_NO: tuple = (None, "", 0, "0", False)
+_new = tuple.__new__  # a Comment from a plain tuple: this runs once per comment
+
+
+def chat_comment(fields: Mapping[str, Any], content: str, default_fork: str = "main") -> Comment:
+    """A ``<chat>`` (its attributes, or an api.json ``chat`` object) as a `Comment`.
+
+    ``no`` is None when the chat has none (live recordings: the importer numbers those);
+    deleted chats keep their number and date, without text; ``vpos`` is in 1/100 s."""
+    get = fields.get
+    try:
+        no = get("no")
+        no = int(no) if no not in (None, "") else None
+        vpos = int(get("vpos") or 0)
+        date = int(get("date"))
+        fork = get("fork")
+        fork = default_fork if fork in (None, "") else _FORKS[fork]
+    except KeyError:
+        raise ValueError(f"a chat has an unknown fork {get('fork')!r}") from None
+    except (TypeError, ValueError):
+        raise ValueError("a chat has a missing or non-numeric no, vpos or date") from None
+    deleted = get("deleted")
+    reason = _int(deleted) if deleted not in _NO else None
+    user_id = get("user_id")
+    usec, score, nicoru = get("date_usec"), get("score"), get("nicoru")
+    return _new(
+        Comment,
+        (
+            str(get("thread") or ""),
+            fork,
+            no,
+            vpos * 10,
+            date,
+            "" if reason is not None else content,
+            str(get("mail") or ""),
+            _int(usec) if usec not in (None, "") else None,
+            str(user_id) if user_id not in (None, "") else None,
+            get("premium") not in _NO,
+            get("anonymity") not in _NO,
+            reason is not None,
+            reason,
+            _int(score) if score not in (None, "") else None,
+            _int(nicoru) if nicoru not in (None, "") else None,
+            None,
+            None,
+        ),
+    )
+
+
+def thread_status(fields: Mapping[str, Any], default_fork: str = "main") -> ThreadStatus:
+    """A ``<thread>`` element (or api.json ``thread`` object) as a `ThreadStatus`."""
+    fork = fields.get("fork")
+    if fork not in (None, "") and fork not in _FORKS:
+        raise ValueError(f"a thread has an unknown fork {fork!r}")
+    ticket = fields.get("ticket")
+    return ThreadStatus(
+        thread_id=str(fields.get("thread") or ""),
+        fork=default_fork if fork in (None, "") else _FORKS[fork],
+        resultcode=_int(fields.get("resultcode")) or 0,
+        last_res=_int(fields.get("last_res")),
+        server_time=_int(fields.get("server_time")),
+        ticket=str(ticket) if ticket is not None else None,
+        revision=_int(fields.get("revision")),
+    )
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
