@@ -221,13 +221,13 @@ class _PacketReader:
         self.global_num_res: dict[str, int] = {}
         self._seen: set[tuple[str, str, int]] = set()
         self._chat: dict | None = None
-        self._text: list[str] = []
+        self._text = ""
 
     def start(self, tag: str, attrib: dict) -> None:
         if self.root is None:
             self.root = tag
-        if tag == "chat":
-            self._chat, self._text = attrib, []
+        elif tag == "chat":
+            self._chat, self._text = attrib, ""
         elif tag == "thread":
             self.threads.append(thread_status(attrib, self.default_fork))
         elif tag == "global_num_res":
@@ -237,13 +237,14 @@ class _PacketReader:
 
     def data(self, text: str) -> None:
         if self._chat is not None:
-            self._text.append(text)
+            self._text += text  # one piece of text a chat, almost always
 
     def end(self, tag: str) -> None:
-        if tag != "chat" or self._chat is None:
+        chat = self._chat
+        if chat is None or tag != "chat":
             return
-        comment = chat_comment(self._chat, "".join(self._text), self.default_fork)
         self._chat = None
+        comment = chat_comment(chat, self._text, self.default_fork)
         if comment.no is None:
             raise ValueError("a <chat> has no number")
         key = (comment.thread_id, comment.fork, comment.no)

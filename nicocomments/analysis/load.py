@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, case, select
+from sqlalchemy import Connection, Engine, case, select
 
 from nicocomments import store
 from nicocomments.errors import BadInput
@@ -89,7 +89,7 @@ RUN_DTYPES: dict[str, object] = {
 
 
 def load_comments(
-    db: str | Engine,
+    db: str | Engine | Connection,
     video_id: str | None = None,
     *,
     forks: Sequence[str] = ("main", "easy"),
@@ -98,9 +98,9 @@ def load_comments(
 ) -> pd.DataFrame:
     """The stored comments as a DataFrame with the dtypes of `COMMENT_DTYPES`.
 
-    ``db`` is an SQLite path, a database URL or an SQLAlchemy Engine. By default the owner's
-    comments (scripts, captions) and deleted comments are left out: most analyses are about
-    viewers. ``tz="Asia/Tokyo"`` (`JAPAN`) gives ``posted_at`` in Japan time. Rows come in
+    ``db`` is an SQLite path, a database URL, or an SQLAlchemy Engine or Connection. By default
+    the owner's comments (scripts, captions) and deleted comments are left out: most analyses are
+    about viewers. ``tz="Asia/Tokyo"`` (`JAPAN`) gives ``posted_at`` in Japan time. Rows come in
     (video, fork, thread, no) order; an empty result has the same columns and dtypes.
 
     Example::
@@ -132,7 +132,7 @@ def load_comments(
             query = query.where(comments.c.video_id == video_id)
         if not include_deleted:
             query = query.where(~comments.c.is_deleted)
-        frame = pd.read_sql_query(query, connection)
+        frame = read_query(query, connection)
     frame["posted_at"] = _unix_to_utc(frame["posted_at"])
     frame.insert(
         columns.index("vpos_ms") + 1,
@@ -145,7 +145,7 @@ def load_comments(
     return frame
 
 
-def load_threads(db: str | Engine, video_id: str | None = None) -> pd.DataFrame:
+def load_threads(db: str | Engine | Connection, video_id: str | None = None) -> pd.DataFrame:
     """The ``threads`` table (dtypes: `THREAD_DTYPES`): each thread's fork, what the server
     last reported about it (``last_res``, ``comment_count``) and the state of its history walk.
 
@@ -163,11 +163,11 @@ def load_threads(db: str | Engine, video_id: str | None = None) -> pd.DataFrame:
     if video_id is not None:
         query = query.where(threads.c.video_id == video_id)
     with _connection(db) as connection:
-        frame = pd.read_sql_query(query, connection)
+        frame = read_query(query, connection)
     return typed(frame, THREAD_DTYPES)
 
 
-def load_runs(db: str | Engine, video_id: str | None = None) -> pd.DataFrame:
+def load_runs(db: str | Engine | Connection, video_id: str | None = None) -> pd.DataFrame:
     """The ``fetch_runs`` table (dtypes: `RUN_DTYPES`): every fetch and import, with its
     options, source file, status and how many comments it added, oldest first.
 
@@ -181,8 +181,22 @@ def load_runs(db: str | Engine, video_id: str | None = None) -> pd.DataFrame:
     if video_id is not None:
         query = query.where(fetch_runs.c.video_id == video_id)
     with _connection(db) as connection:
-        frame = pd.read_sql_query(query, connection)
+        frame = read_query(query, connection)
     return typed(frame, RUN_DTYPES)
+
+
+def read_query(query, connection) -> pd.DataFrame:
+    """``pandas.read_sql_query`` of a SQLAlchemy select. On SQLite the compiled statement goes
+    straight to the sqlite3 connection: SQLAlchemy's row objects would cost as much again as
+    reading the rows (the types are applied afterwards by `typed`, column by column)."""
+    if connection.dialect.name != "sqlite":
+        return pd.read_sql_query(query, connection)
+    compiled = query.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    parameters = [compiled.params[name] for name in compiled.positiontup or ()]
+    raw = connection.connection.driver_connection
+    return pd.read_sql_query(str(compiled), raw, params=parameters)
 
 
 def typed(frame: pd.DataFrame, dtypes: dict[str, object]) -> pd.DataFrame:
@@ -208,7 +222,10 @@ def _unix_to_utc(values: pd.Series) -> pd.Series:
 
 
 @contextmanager
-def _connection(db: str | Engine) -> Iterator:
+def _connection(db: str | Engine | Connection) -> Iterator:
+    if isinstance(db, Connection):
+        yield db
+        return
     if isinstance(db, Engine):
         with db.connect() as connection:
             yield connection

@@ -35,6 +35,14 @@ def serve(
     big_comments: Annotated[
         int, typer.Option("--big-comments", min=1000, help="Comments of the big video sm9.")
     ] = 30_000,
+    rate_limit: Annotated[
+        int,
+        typer.Option(
+            "--rate-limit",
+            min=0,
+            help="/v1/threads requests allowed a minute, as the real server (0: no limit).",
+        ),
+    ] = 60,
     verbose: VerboseOption = 0,
     debug: DebugOption = False,
 ) -> None:
@@ -49,7 +57,11 @@ def serve(
     """
     from nicocomments.sandbox import Sandbox, build_world
 
-    sandbox = Sandbox(world=build_world(seed=seed, big_comments=big_comments), port=port)
+    sandbox = Sandbox(
+        world=build_world(seed=seed, big_comments=big_comments),
+        port=port,
+        rate_limit_per_minute=rate_limit or None,
+    )
     sandbox.start()
     out.print(f"Niconico emulator listening on {sandbox.url}")
     for name, value in sandbox.env().items():

@@ -1,0 +1,187 @@
+"""What every benchmark shares: results, the table and JSON they print, the emulator in a process.
+
+Every benchmark compares nicocomments with a baseline measured in the same run on the same
+machine (a ratio), so the numbers mean the same on a fast or a slow computer. Nothing here is
+asserted by the test suite; tests only run each benchmark at a tiny size so it cannot rot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import platform
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Measurement:
+    benchmark: str  # e.g. "ingest"
+    case: str  # e.g. "legacy XML"
+    measure: str  # what value and baseline are
+    value: float
+    baseline: float | None
+    ratio: float | None  # the number the target is about
+    target: str  # e.g. "≥ 0.5×"
+    ok: bool
+    unit: str = ""
+    details: dict = field(default_factory=dict)
+
+
+def arguments(description: str, default_size: int, tiny_size: int) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--size", type=int, default=default_size, help="comments (or rows)")
+    parser.add_argument(
+        "--tiny", action="store_true", help=f"a smoke run of {tiny_size} (used by the tests)"
+    )
+    parser.add_argument("--json", type=Path, help="write the results here as JSON")
+    args = parser.parse_args()
+    if args.tiny:
+        args.size = tiny_size
+    return args
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+    }
+
+
+def report(measurements: list[Measurement], json_path: Path | None = None) -> int:
+    """Print the table; write JSON; exit status 0 when every target is met."""
+    header = ("benchmark", "case", "ours", "baseline", "ratio", "target", "ok")
+    rows = [header]
+    for m in measurements:
+        rows.append(
+            (
+                m.benchmark,
+                m.case,
+                f"{_number(m.value)} {m.unit}".strip(),
+                "" if m.baseline is None else f"{_number(m.baseline)} {m.unit}".strip(),
+                "" if m.ratio is None else f"{m.ratio:.2f}",
+                m.target,
+                "yes" if m.ok else "NO",
+            )
+        )
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
+    for index, row in enumerate(rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+    payload = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        "measurements": [asdict(m) for m in measurements],
+    }
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    return 0 if all(m.ok for m in measurements) else 1
+
+
+def _number(value: float) -> str:
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+@contextlib.contextmanager
+def emulator(big_comments: int) -> Iterator[dict[str, str]]:
+    """The emulator in its own process (so its CPU and memory are not ours), without the
+    60-a-minute limit; yields the NICO_*_URL variables pointing at it."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nicocomments",
+            "sandbox",
+            "serve",
+            "--big-comments",
+            str(big_comments),
+            "--rate-limit",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        env: dict[str, str] = {}
+        while len(env) < 4:
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError("the emulator did not start")
+            if line.startswith("export "):
+                name, value = line[len("export ") :].strip().split("=", 1)
+                env[name] = value
+        yield env
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def login(env: dict[str, str]) -> str:
+    """A user_session for the emulator's demo account."""
+    from nicocomments import auth
+    from nicocomments.config import Endpoints
+    from nicocomments.http import HttpSettings, make_session
+    from nicocomments.sandbox import DEMO_EMAIL, DEMO_PASSWORD
+
+    session = make_session(HttpSettings(interval=0))
+    return auth.login_with_password(
+        session, Endpoints.from_env(env), DEMO_EMAIL, DEMO_PASSWORD, lambda attempt: None
+    )
+
+
+@contextlib.contextmanager
+def scratch() -> Iterator[Path]:
+    """A temporary directory for databases and generated inputs (never committed)."""
+    with tempfile.TemporaryDirectory(prefix="nico-bench-") as directory:
+        yield Path(directory)
+
+
+def cpu_seconds() -> float:
+    """The clock of the in-process comparisons: this process's CPU time. Both sides of each
+    comparison run single-threaded in this process, and CPU time leaves out what the rest of
+    the machine (or the virtual machine's host) takes, which makes wall-clock ratios wobble
+    by a third from run to run here."""
+    return time.process_time()
+
+
+def steady_memory() -> None:
+    """Before a timed section: collect, then freeze what is alive, so the garbage collector
+    does not charge one side for the other side's prepared data."""
+    gc.collect()
+    gc.freeze()
+
+
+def default_json(name: str) -> Path:
+    return RESULTS / f"{name}.json"
