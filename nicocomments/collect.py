@@ -29,6 +29,7 @@ class CommentClient(Protocol):
     """What both protocol clients offer."""
 
     protocol: str
+    on_wait: Callable[[str], None] | None  # told about waits the protocol itself imposes
 
     def fetch_video(self, video_id: str) -> VideoInfo: ...
 

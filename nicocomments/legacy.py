@@ -8,6 +8,7 @@ request and return the raw answer; `LegacyClient` puts them together for one vid
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -388,6 +389,7 @@ class LegacyClient:
         self.endpoints = endpoints
         self.flv: FlvInfo | None = None
         self._video_id = ""
+        self.on_wait: Callable[[str], None] | None = None  # no waits of its own: HTTP's retries
         self._threadkeys: dict[str, tuple[str, str]] = {}
         self._waybackkeys: dict[str, str] = {}
 

@@ -381,6 +381,7 @@ class NvcommentClient:
         rate_limit_wait: float = 60.0,
         rate_limit_retries: int = 5,
         sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.session = session
         self.endpoints = endpoints
@@ -388,6 +389,7 @@ class NvcommentClient:
         self.rate_limit_wait = rate_limit_wait
         self.rate_limit_retries = rate_limit_retries
         self._sleep = sleep
+        self.on_wait = on_wait  # told about every wait, for the user interface
         self.watch: WatchData | None = None
 
     @property
@@ -473,7 +475,10 @@ class NvcommentClient:
                 waits += 1
                 wait = retry_after(response)
                 wait = self.rate_limit_wait if wait is None else wait
-                log.warning("the comment server says TOO_MANY_REQUESTS; waiting %.0f s", wait)
+                message = f"the comment server says TOO_MANY_REQUESTS; waiting {wait:.0f} s"
+                log.info(message)
+                if self.on_wait is not None:
+                    self.on_wait(message)
                 self._sleep(wait)
                 continue
             raise self._thread_error(code, response.status_code, ref, when)

@@ -3,8 +3,8 @@
 SQLite uses the FTS5 index of migrations 0002 and 0003 (``comments_fts``, trigram tokenizer):
 a query of three or more characters matches anywhere inside a comment, Japanese included,
 case-insensitive for ASCII. Shorter queries (a trigram index cannot answer them) and databases
-without the index use LIKE; PostgreSQL uses ILIKE. All three give the same answer: the comments that contain the
-text.
+without the index use LIKE; PostgreSQL uses ILIKE. All three give the same answer: the comments
+that contain the text.
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ from pathlib import Path
 from sqlalchemy import (
     Connection,
     Engine,
+    Integer,
+    bindparam,
     case,
     create_engine,
     event,
@@ -249,20 +251,50 @@ def upsert_threads(connection: Connection, video_id: str, refs: Iterable[ThreadR
             )
 
 
+def _forward(column: str):
+    """The column's new value: the reported one if it is larger (counts only move forward)."""
+    current, reported = threads.c[column], bindparam(column, type_=Integer)
+    return case(
+        (reported.is_(None), current),
+        (current.is_(None) | (current < reported), reported),
+        else_=current,
+    )
+
+
+# Built once: this runs after every page.
+_SAVE_THREAD_STATUS = (
+    update(threads)
+    .where(
+        (threads.c.thread_id == bindparam("key_thread")) & (threads.c.fork == bindparam("key_fork"))
+    )
+    .values(
+        resultcode=bindparam("resultcode"),
+        checked_at=bindparam("checked_at", type_=threads.c.checked_at.type),
+        server_time=func.coalesce(
+            bindparam("server_time", type_=threads.c.server_time.type), threads.c.server_time
+        ),
+        last_res=_forward("last_res"),
+        comment_count=_forward("comment_count"),
+        global_num_res=_forward("global_num_res"),
+    )
+)
+
+
 def save_thread_status(connection: Connection, status: ThreadStatus, checked_at: datetime) -> None:
     """Record what the server said about a thread (counts only ever move forward)."""
-    key = (threads.c.thread_id == status.thread_id) & (threads.c.fork == status.fork)
-    values: dict = {"resultcode": status.resultcode, "checked_at": checked_at}
-    if status.server_time is not None:
-        values["server_time"] = status.server_time
-    for column in ("last_res", "comment_count", "global_num_res"):
-        value = getattr(status, column)
-        if value is not None:
-            current = threads.c[column]
-            values[column] = case(
-                (current.is_(None), value), (current < value, value), else_=current
-            )
-    connection.execute(update(threads).where(key).values(values))
+    connection.execute(
+        _SAVE_THREAD_STATUS,
+        {
+            "key_thread": status.thread_id,
+            "key_fork": status.fork,
+            "resultcode": status.resultcode,
+            "checked_at": checked_at,
+            "server_time": status.server_time,
+            "last_res": status.last_res,
+            "comment_count": status.comment_count,
+            "global_num_res": status.global_num_res,
+        },
+    )
 
 
 _INSERT_COLUMNS = ("video_id", "run_id", *COMMENT_FIELDS)

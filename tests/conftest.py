@@ -142,6 +142,7 @@ def _reset(sandbox) -> None:
     sandbox.thread_key_ttl = 204
     sandbox.rate_limit_per_minute = None  # tests run far faster than 60 requests a minute
     sandbox.clock = time.time
+    sandbox.clear_injections()
     sandbox.reset_stats()
 
 

@@ -42,7 +42,7 @@ def help_markdown(*path: str) -> str:
         else:
             flags = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
             metavar = getattr(param, "metavar", None)
-            name = flags + (f" {metavar}" if metavar else "")
+            name = flags + (f" {metavar}".replace("|", "\\|") if metavar else "")
         notes = []
         default = param.default
         if (

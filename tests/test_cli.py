@@ -205,3 +205,29 @@ def test_sandbox_serve_until_ctrl_c(tmp_path):
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
     assert process.returncode == 0
+
+
+def test_progress_shows_waits_as_passing_notes_not_log_lines():
+    import io
+
+    from rich.console import Console
+
+    from nicocomments.cli.progress import RichProgress
+    from nicocomments.records import ThreadRef, VideoInfo
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=200, color_system=None)
+    ref = ThreadRef("1", "main", "default")
+    with RichProgress(console) as progress:
+        progress.video(VideoInfo("sm9", (ref,)))
+        progress.notice("the comment server says TOO_MANY_REQUESTS; waiting 60 s")
+        progress.page(ref, when=1_300_000_000, added=1000, stored=1000, server_count=3000)
+        progress.notice("HTTP 503 from host; retrying in 1.0 s")
+        shown = buffer.getvalue()
+        progress.page(ref, when=1_299_000_000, added=1000, stored=2000, server_count=3000)
+    final = buffer.getvalue()[len(shown) :].rsplit("\r", 1)[-1]  # what stays on the screen
+    assert "TOO_MANY_REQUESTS" in shown and "retrying" in shown  # seen while it happened
+    assert "1,000/3,000" not in final and "2,000/3,000" in final
+    assert "retrying" not in final  # the next page replaced the note
+    assert "TOO_MANY_REQUESTS" not in final and final.count("sm9") == 1  # the waiting line went
+    assert "WARNING" not in buffer.getvalue()

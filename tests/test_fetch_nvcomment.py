@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -318,7 +319,7 @@ def test_fill_gaps_recovers_what_can_be_recovered(logged_in, nico, tmp_path, wor
     ]
     assert deleted and "would not return" in result.stdout
     status = nico("status", MEDIUM_VIDEO_ID, "--db", db, "--json")
-    main = next(r for r in __import__("json").loads(status.stdout) if r["fork"] == "main")
+    main = next(r for r in json.loads(status.stdout) if r["fork"] == "main")
     missing = {n for a, b in main["missing"] for n in range(a, b + 1)}
     assert missing == set(deleted)
     assert [run["mode"] for run in main["runs"]] == ["all-history", "fill-gaps"]
@@ -331,3 +332,29 @@ def test_status_lists_missing_ranges_and_runs(logged_in, nico, tmp_path):
     assert result.exit_code == 0
     assert f"main {SHORT_THREAD_ID}:" in result.stdout
     assert "run #1" in result.stdout and "nvcomment all-history" in result.stdout
+
+
+V1_ERRORS = {
+    # code: (HTTP status, exit code, words in the message)
+    "INVALID_TOKEN": (400, 3, "refused the thread key"),
+    "EXPIRED_TOKEN": (400, 3, "could not be renewed"),
+    "INVALID_PARAMETER": (400, 5, "rejected the request parameters"),
+    "FORBIDDEN": (403, 4, "refused this thread"),
+    "NOT_FOUND": (404, 4, "does not know this thread"),
+    "TOO_MANY_REQUESTS": (429, 5, "TOO_MANY_REQUESTS"),
+}
+
+
+@pytest.mark.parametrize("code", sorted(V1_ERRORS))
+def test_every_comment_server_error_has_its_message_and_exit_code(logged_in, nico, tmp_path, code):
+    status, exit_code, words = V1_ERRORS[code]
+    body = json.dumps({"meta": {"status": status, "errorCode": code}}).encode()
+    # Enough answers for every retry and renewal nico makes before giving up.
+    logged_in.inject("nvcomment", body, status=status, content_type="application/json", times=20)
+    db = tmp_path / "n.db"
+    result = fetch(nico, db, SHORT_VIDEO_ID, "--all-history", "--rate-limit-wait", "0")
+    assert result.exit_code == exit_code, result.stderr
+    assert result.stderr.startswith("Error: ") and words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert query(db, "SELECT count(*) FROM comments") == [(0,)]
+    assert query(db, "SELECT status FROM fetch_runs") == [("failed",)]

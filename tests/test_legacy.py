@@ -302,3 +302,25 @@ def test_wrong_root_and_bad_numbers():
 def test_every_resultcode_has_a_message():
     assert sorted(RESULTCODES) == list(range(18))
     assert all(name and message for name, message in RESULTCODES.values())
+
+
+# --- thread numbers from watch pages (for so… ids, which getflv never knew) -----------------
+
+
+@pytest.mark.parametrize(
+    ("name", "thread_id"),
+    [
+        ("watchdata_2021_comment_block_sm9.json", "1173108780"),
+        # a channel video: the key-protected "community" thread is the one getflv calls thread_id
+        ("watchdata_2021_comment_block_so36605534.json", "1585880646"),
+        ("watchdata_2025_so_channel_redacted_unidentified.json", "2222222222"),
+    ],
+)
+def test_thread_number_from_real_watch_data(name, thread_id):
+    import json
+
+    from nicocomments.legacy import thread_id_from_watch_data
+
+    data = json.loads(shared_file(f"reference/protocol-samples/{name}").read_text())
+    assert thread_id_from_watch_data({"data": {"response": data}}) == thread_id
+    assert thread_id_from_watch_data(data) == thread_id

@@ -193,7 +193,6 @@ def network(
         settings,
         user_session=user_session,
         cookie_hosts=auth.cookie_hosts(endpoints),
-        on_retry=lambda message: logging.getLogger("nicocomments").info(message),
     )
     return Network(endpoints, session, origin)
 

@@ -153,6 +153,7 @@ def fetch(
             client = make_client(protocol, net, rate_limit_wait)
             try:
                 with RichProgress(err) as progress:
+                    net.session.on_retry = client.on_wait = progress.notice
                     if all_history or not fill_gaps:
                         outcome.result = fetch_video(engine, client, video_id, options, progress)
                     if fill_gaps:

@@ -21,6 +21,7 @@ class RichProgress(ProgressEvents):
             TextColumn("{task.fields[pages]} pages"),
             TextColumn("{task.fields[reached]}"),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[note]}", style="yellow"),
             console=console,
             transient=False,
         )
@@ -29,13 +30,20 @@ class RichProgress(ProgressEvents):
         self._phases: dict[tuple[str, str], str] = {}
         self._video_id = ""
         self._started = False
+        self._current: TaskID | None = None
+        self._waiting: TaskID | None = None
 
     def __enter__(self) -> RichProgress:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._started:
-            self._progress.stop()
+        if not self._started:
+            return
+        if self._waiting is not None:
+            self._progress.remove_task(self._waiting)
+        if not self._tasks:  # only a waiting line was drawn: leave no trace of it
+            self._progress.live.transient = True
+        self._progress.stop()
 
     def video(self, info: VideoInfo) -> None:
         self._video_id = info.video_id
@@ -56,13 +64,21 @@ class RichProgress(ProgressEvents):
         # Drawn from the first page on: a run that fails at once prints only its error.
         key = (ref.thread_id, ref.fork)
         if key not in self._tasks:
-            if not self._started:
-                self._progress.start()
-                self._started = True
+            self._start()
+            if self._waiting is not None:
+                self._progress.remove_task(self._waiting)
+                self._waiting = None
             self._pages[key] = 0
             self._tasks[key] = self._progress.add_task(
-                self._label(ref), total=None, completed=stored, counts="", pages=0, reached=""
+                self._label(ref),
+                total=None,
+                completed=stored,
+                counts="",
+                pages=0,
+                reached="",
+                note="",
             )
+        self._current = self._tasks[key]
         return self._tasks[key]
 
     def page(
@@ -81,7 +97,28 @@ class RichProgress(ProgressEvents):
             counts=counts,
             pages=self._pages[key],
             reached=reached,
+            note="",
         )
+
+    def _start(self) -> None:
+        if not self._started:
+            self._progress.start()
+            self._started = True
+
+    def notice(self, message: str) -> None:
+        """A passing note (a retry, a rate-limit wait) beside the thread being read; the next
+        page replaces it. Never a log line: these are expected and transient. Without a terminal
+        nobody would see it pass: `-v` logs it instead."""
+        if not self._progress.console.is_terminal:
+            return
+        if self._current is None:  # nothing read yet: a line of its own until the first page
+            self._start()
+            self._waiting = self._progress.add_task(
+                self._video_id or "waiting", total=None, counts="", pages=0, reached="", note=""
+            )
+            self._current = self._waiting
+        self._progress.update(self._current, note=message)
+        self._progress.refresh()  # at once: a long wait may follow
 
     def thread_finished(self, ref: ThreadRef, *, stored: int, end: str | None) -> None:
         task = self._tasks.get((ref.thread_id, ref.fork))

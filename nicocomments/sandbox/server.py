@@ -227,6 +227,10 @@ class Sandbox:
         lines.append(self.world.describe())
         return "\n".join(lines)
 
+    def clear_injections(self) -> None:
+        """Forget the canned answers `inject` queued and no request has taken yet."""
+        self._injections.clear()
+
     def expire_sessions(self) -> None:
         """Invalidate every ``user_session`` handed out so far."""
         self.sessions.expire_all()
