@@ -15,6 +15,7 @@ import os
 import platform
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,7 +103,7 @@ def report(measurements: list[Measurement], json_path: Path | None = None) -> in
 
 
 def _number(value: float) -> str:
-    if value >= 1000:
+    if float(value).is_integer() or value >= 1000:
         return f"{value:,.0f}"
     if value >= 10:
         return f"{value:.1f}"
@@ -174,6 +175,12 @@ def cpu_seconds() -> float:
     the machine (or the virtual machine's host) takes, which makes wall-clock ratios wobble
     by a third from run to run here."""
     return time.process_time()
+
+
+def median_ratio(top: list[float], bottom: list[float]) -> float:
+    """The median of the runs' ratios, run by run: runs are interleaved, so a slow moment of
+    the machine slows both sides of one pair, and the median ignores an odd pair out."""
+    return statistics.median(t / b for t, b in zip(top, bottom, strict=True))
 
 
 def steady_memory() -> None:

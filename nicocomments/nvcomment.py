@@ -251,7 +251,17 @@ def parse_comment(raw: dict, thread_id: str, fork: str) -> Comment:
         raise BadAnswer("a comment in the comment server's answer lacks no or postedAt") from None
 
 
+_fromisoformat = datetime.fromisoformat
+
+
 def _posted(value: Any) -> int:
+    """Unix seconds of a comment's ``postedAt`` (``2011-07-18T18:36:07+09:00``); the fast path
+    for the string the server sends, once per comment."""
+    if type(value) is str:
+        moment = _fromisoformat(value)
+        if moment.utcoffset() is None:
+            raise ValueError(f"a timestamp without a zone: {value!r}")
+        return int(moment.timestamp())
     moment = _unix(value)
     if moment is None:
         raise ValueError("a comment without postedAt")

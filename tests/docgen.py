@@ -99,3 +99,37 @@ def cog_out(text: str) -> None:
     import cog  # only available while cog runs
 
     cog.out(text)
+
+
+def performance_markdown() -> str:
+    """The table of benchmarks/results/latest.json (written by `python benchmarks/run.py`)."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "latest.json"
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    machine = payload["machine"]
+    out = [
+        f"Measured {payload['when'][:10]} on {machine['cpu']} ({machine['cores']} cores), "
+        f"Python {machine['python']}, SQLite {machine['sqlite']}:",
+        "",
+        "| benchmark | case | nicocomments | baseline | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m in payload["measurements"]:
+        unit = f" {m['unit']}" if m["unit"] else ""
+        baseline = "" if m["baseline"] is None else f"{_figure(m['baseline'])}{unit}"
+        ratio = "" if m["ratio"] is None else f"{m['ratio']:.2f}"
+        out.append(
+            f"| {m['benchmark']} | {m['case']} | {_figure(m['value'])}{unit} | {baseline} "
+            f"| {ratio} | {m['target']} | {'yes' if m['ok'] else '**no**'} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def _figure(value: float) -> str:
+    if float(value).is_integer() or value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
