@@ -240,10 +240,10 @@ def _gap_lines(result: FetchResult) -> list[str]:
         text = f"{name}: {before:,} numbers were missing, {thread.added:,} recovered"
         if after:
             text += (
-                f"; {after:,} the server would not return ({format_ranges(thread.missing_after)})"
-                " - deleted comments, or ones beyond what past logs serve"
+                f"; the server would not return {after:,} (deleted comments, or ones past logs "
+                f"do not serve): {format_ranges(thread.missing_after)}"
             )
-        lines.append(text + ".")
+        lines.append(text)
     return lines
 
 
