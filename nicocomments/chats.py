@@ -40,7 +40,7 @@ def chat_comment(fields: Mapping[str, Any], content: str, default_fork: str = "m
     except (TypeError, ValueError):
         raise ValueError("a chat has a missing or non-numeric no, vpos or date") from None
     deleted = get("deleted")
-    reason = _int(deleted) if deleted not in _NO else None
+    reason = int_or_none(deleted) if deleted not in _NO else None
     user_id = get("user_id")
     usec, score, nicoru = get("date_usec"), get("score"), get("nicoru")
     return _new(
@@ -53,14 +53,14 @@ def chat_comment(fields: Mapping[str, Any], content: str, default_fork: str = "m
             date,
             "" if reason is not None else content,
             str(get("mail") or ""),
-            _int(usec) if usec not in (None, "") else None,
+            int_or_none(usec) if usec not in (None, "") else None,
             str(user_id) if user_id not in (None, "") else None,
             get("premium") not in _NO,
             get("anonymity") not in _NO,
             reason is not None,
             reason,
-            _int(score) if score not in (None, "") else None,
-            _int(nicoru) if nicoru not in (None, "") else None,
+            int_or_none(score) if score not in (None, "") else None,
+            int_or_none(nicoru) if nicoru not in (None, "") else None,
             None,
             None,
         ),
@@ -76,15 +76,16 @@ def thread_status(fields: Mapping[str, Any], default_fork: str = "main") -> Thre
     return ThreadStatus(
         thread_id=str(fields.get("thread") or ""),
         fork=default_fork if fork in (None, "") else _FORKS[fork],
-        resultcode=_int(fields.get("resultcode")) or 0,
-        last_res=_int(fields.get("last_res")),
-        server_time=_int(fields.get("server_time")),
+        resultcode=int_or_none(fields.get("resultcode")) or 0,
+        last_res=int_or_none(fields.get("last_res")),
+        server_time=int_or_none(fields.get("server_time")),
         ticket=str(ticket) if ticket is not None else None,
-        revision=_int(fields.get("revision")),
+        revision=int_or_none(fields.get("revision")),
     )
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """An integer from a string or a number; None for nothing, booleans and non-numbers."""
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:

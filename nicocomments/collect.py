@@ -179,11 +179,7 @@ class _Job:
         info = self._video()
         floor = info.posted_at or MIN_POSTED_AT
         for ref in info.threads:
-            outcome = ThreadOutcome(ref)
-            self.result.threads.append(outcome)
-            with self.engine.connect() as connection:
-                state = store.thread_state(connection, ref.thread_id, ref.fork)
-            outcome.stored = state.stored
+            outcome, state = self._begin(ref)
             if ref.fork == "owner" or not options.all_history:
                 # The owner thread is read once per run; without --all-history every thread
                 # gets its current window.
@@ -258,27 +254,29 @@ class _Job:
         info = self._video()
         floor = info.posted_at or MIN_POSTED_AT
         for ref in info.threads:
-            outcome = ThreadOutcome(ref)
-            self.result.threads.append(outcome)
-            with self.engine.connect() as connection:
-                state = store.thread_state(connection, ref.thread_id, ref.fork)
-                server_count = store.server_count(connection, ref.thread_id, ref.fork)
-                outcome.stored = state.stored
-                outcome.missing_before = store.missing_ranges(
-                    connection, ref.thread_id, ref.fork, server_count
-                )
+            outcome, state = self._begin(ref)
+            outcome.missing_before = self._missing(ref)
             self.progress.thread_started(ref, stored=outcome.stored, phase="gaps")
             if ref.fork == "owner":
                 self._save(outcome, self.client.fetch_page(ref), when=None)
             else:
                 for low, high in _clusters(outcome.missing_before):
                     self._fill_cluster(outcome, low, high, state.max_no, floor)
-            with self.engine.connect() as connection:
-                server_count = store.server_count(connection, ref.thread_id, ref.fork)
-                outcome.missing_after = store.missing_ranges(
-                    connection, ref.thread_id, ref.fork, server_count
-                )
+            outcome.missing_after = self._missing(ref)
             self.progress.thread_finished(ref, stored=outcome.stored, end=None)
+
+    def _begin(self, ref: ThreadRef) -> tuple[ThreadOutcome, store.ThreadState]:
+        outcome = ThreadOutcome(ref)
+        self.result.threads.append(outcome)
+        with self.engine.connect() as connection:
+            state = store.thread_state(connection, ref.thread_id, ref.fork)
+        outcome.stored = state.stored
+        return outcome, state
+
+    def _missing(self, ref: ThreadRef) -> list[tuple[int, int]]:
+        with self.engine.connect() as connection:
+            count = store.server_count(connection, ref.thread_id, ref.fork)
+            return store.missing_ranges(connection, ref.thread_id, ref.fork, count)
 
     def _fill_cluster(
         self, outcome: ThreadOutcome, low: int, high: int, max_no: int | None, floor: int

@@ -39,7 +39,7 @@ from typing import IO, Any
 import ijson
 import orjson
 
-from nicocomments.chats import chat_comment, thread_status
+from nicocomments.chats import chat_comment, int_or_none, thread_status
 from nicocomments.errors import BadInput
 from nicocomments.records import Comment, ThreadStatus
 
@@ -250,7 +250,7 @@ def _v1_thread(thread: Any, prefix: str) -> Iterator[Item]:
     thread_id, fork = str(thread["id"]), str(thread["fork"])
     if fork not in ("main", "owner", "easy"):
         raise MalformedFile(f"a v1 thread has the unknown fork {fork!r}")
-    yield ThreadStatus(thread_id, fork, comment_count=_int(thread.get("commentCount")))
+    yield ThreadStatus(thread_id, fork, comment_count=int_or_none(thread.get("commentCount")))
     for raw in thread.get("comments") or []:
         yield v1_comment(raw, thread_id, fork)
 
@@ -270,8 +270,8 @@ def v1_comment(raw: Any, thread_id: str, fork: str) -> Comment:
             user_id=str(raw["userId"]) if raw.get("userId") not in (None, "") else None,
             is_premium=bool(raw.get("isPremium")),
             is_anonymous="184" in commands,
-            score=_int(raw.get("score")),
-            nicoru_count=_int(raw.get("nicoruCount")),
+            score=int_or_none(raw.get("score")),
+            nicoru_count=int_or_none(raw.get("nicoruCount")),
             comment_id=str(raw["id"]) if raw.get("id") is not None else None,
             source=str(raw["source"]) if raw.get("source") is not None else None,
         )
@@ -307,7 +307,7 @@ def read_ytdlp(stream: IO[bytes], video_id: str) -> Iterator[Item]:
     for raw in _json_items(stream, "item"):
         if not isinstance(raw, dict):
             raise MalformedFile("a yt-dlp comment is not an object")
-        no = _int(raw.get("no"))
+        no = int_or_none(raw.get("no"))
         if no is None:
             raise MalformedFile("a yt-dlp comment has no no")
         owner_like = str(raw.get("userId") or "").isdigit()
@@ -355,7 +355,7 @@ def _nii_comment(raw: dict, thread_id: str, numbers: SyntheticNumbers, line: int
         vpos = int(raw.get("vpos") or 0)
     except (KeyError, TypeError, ValueError):
         raise MalformedFile(f"line {line} has no valid date or vpos") from None
-    no = _int(raw.get("no"))
+    no = int_or_none(raw.get("no"))
     if no is None or no <= 0:
         no = numbers.next(thread_id, fork)
     command = raw.get("command")
@@ -466,15 +466,6 @@ def _items_at(events, prefixes: set[str]) -> Iterator[tuple[str, Any]]:
         if prefix == current and event in ("end_map", "end_array"):
             yield current, builder.value
             builder = None
-
-
-def _int(value: Any) -> int | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _unix(value: Any) -> int:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 from lxml import etree
 
-from nicocomments.chats import chat_comment, thread_status
+from nicocomments.chats import chat_comment, int_or_none, thread_status
 from nicocomments.config import Endpoints
 from nicocomments.errors import (
     BadAnswer,
@@ -143,7 +143,7 @@ def parse_getflv(text: str, video_id: str = "") -> FlvInfo:
             f"getflv says the session is not logged in: {label} needs a login (run `nico login`)"
         )
     if "deleted" in fields and fields["deleted"] not in ("", "0"):
-        code = _int(fields["deleted"])
+        code = int_or_none(fields["deleted"])
         reason = DELETED_REASONS.get(code, f"cannot be read (deleted={fields['deleted']})")
         raise VideoUnavailable(f"{label} {reason}")
     if "error" in fields:
@@ -155,7 +155,7 @@ def parse_getflv(text: str, video_id: str = "") -> FlvInfo:
     return FlvInfo(
         thread_id=fields["thread_id"],
         message_server=fields["ms"],
-        duration_s=_int(fields.get("l")),
+        duration_s=int_or_none(fields.get("l")),
         optional_thread_id=fields.get("optional_thread_id") or None,
         needs_key=fields.get("needs_key") == "1",
         user_id=fields.get("user_id") or None,
@@ -232,7 +232,7 @@ class _PacketReader:
         elif tag == "thread":
             self.threads.append(thread_status(attrib, self.default_fork))
         elif tag == "global_num_res":
-            num_res = _int(attrib.get("num_res"))
+            num_res = int_or_none(attrib.get("num_res"))
             if attrib.get("thread") and num_res is not None:
                 self.global_num_res[attrib["thread"]] = num_res
 
@@ -261,15 +261,6 @@ def _replace_global(status: ThreadStatus, num_res: int | None) -> ThreadStatus:
     if num_res is None:
         return status
     return ThreadStatus(**{**status.__dict__, "global_num_res": num_res})
-
-
-def _int(value: str | None) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
 
 
 def build_packet(

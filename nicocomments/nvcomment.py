@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import requests
 
+from nicocomments.chats import int_or_none
 from nicocomments.config import Endpoints
 from nicocomments.errors import (
     BadAnswer,
@@ -179,7 +180,7 @@ def parse_watch_data(data: dict, requested_id: str = "") -> WatchData:
             video_id=str(video.get("id") or requested_id),
             threads=tuple(refs),
             title=video.get("title"),
-            duration_s=_int(video.get("duration")),
+            duration_s=int_or_none(video.get("duration")),
             posted_at=_unix(video.get("registeredAt")),
             viewer_is_premium=viewer.get("isPremium") if viewer else None,
         ),
@@ -212,7 +213,9 @@ def parse_threads(payload: Any) -> list[Page]:
             if comment.no not in seen:
                 seen.add(comment.no)
                 comments.append(comment)
-        status = ThreadStatus(thread_id, fork, comment_count=_int(thread.get("commentCount")))
+        status = ThreadStatus(
+            thread_id, fork, comment_count=int_or_none(thread.get("commentCount"))
+        )
         pages.append(Page(status, comments))
     return pages
 
@@ -241,8 +244,8 @@ def parse_comment(raw: dict, thread_id: str, fork: str) -> Comment:
                 "184" in commands,
                 False,
                 None,
-                int(score) if type(score) is int else _int(score),
-                int(nicoru) if type(nicoru) is int else _int(nicoru),
+                int(score) if type(score) is int else int_or_none(score),
+                int(nicoru) if type(nicoru) is int else int_or_none(nicoru),
                 str(comment_id) if comment_id is not None else None,
                 raw.get("source"),
             ),
@@ -303,13 +306,6 @@ def _unix(value: Any) -> int | None:
     if moment.tzinfo is None:
         raise ValueError(f"a timestamp without a zone: {value!r}")
     return int(moment.timestamp())
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
 
 
 # --- fetchers -------------------------------------------------------------------------------

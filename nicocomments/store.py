@@ -18,11 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Engine,
     Integer,
     bindparam,
     case,
+    cast,
     create_engine,
     event,
     func,
@@ -487,7 +489,20 @@ class ThreadSummary:
         return self.comment_count if self.comment_count is not None else self.last_res
 
 
-_FORK_ORDER = case({"owner": 0, "main": 1, "easy": 2}, value=threads.c.fork, else_=3)
+FORK_ORDER = ("owner", "main", "easy")  # how tables and frames list a video's threads
+
+
+def fork_order(column):
+    """An ORDER BY key putting forks in `FORK_ORDER`."""
+    return case({fork: i for i, fork in enumerate(FORK_ORDER)}, value=column, else_=len(FORK_ORDER))
+
+
+def comment_columns(dialect: str, names: Sequence[str]) -> list:
+    """``comments`` columns by name, ``posted_at`` as Unix seconds (cheap to read and convert)."""
+    return [
+        posted_unix(dialect).label("posted_at") if name == "posted_at" else comments.c[name]
+        for name in names
+    ]
 
 
 def thread_summaries(connection: Connection, video_id: str | None = None) -> list[ThreadSummary]:
@@ -522,7 +537,7 @@ def thread_summaries(connection: Connection, video_id: str | None = None) -> lis
                 (skipped.c.thread_id == threads.c.thread_id) & (skipped.c.fork == threads.c.fork),
             )
         )
-        .order_by(threads.c.video_id, _FORK_ORDER, threads.c.thread_id)
+        .order_by(threads.c.video_id, fork_order(threads.c.fork), threads.c.thread_id)
     )
     if video_id is not None:
         query = query.where(threads.c.video_id == video_id)
@@ -720,13 +735,8 @@ def discard_run(
     return max(deleted, 0)
 
 
-FORK_ORDER = ("owner", "main", "easy")
-
-
 def posted_unix(dialect: str):
     """``comments.posted_at`` as Unix seconds (an integer), computed by the database."""
-    from sqlalchemy import BigInteger, cast
-
     if dialect == "sqlite":
         return cast(func.strftime("%s", comments.c.posted_at), BigInteger)
     return cast(func.extract("epoch", comments.c.posted_at), BigInteger)
@@ -741,17 +751,10 @@ def iter_comments(
 ) -> Iterable[Comment]:
     """A video's comments as `Comment` records, streamed from the database (``chunk`` rows at
     a time), owner thread first, then main and easy, each in ``no`` order."""
-    columns = [
-        posted_unix(connection.dialect.name).label("posted_at")
-        if name == "posted_at"
-        else comments.c[name]
-        for name in COMMENT_FIELDS
-    ]
-    order = case({fork: i for i, fork in enumerate(FORK_ORDER)}, value=comments.c.fork)
     query = (
-        select(*columns)
+        select(*comment_columns(connection.dialect.name, COMMENT_FIELDS))
         .where((comments.c.video_id == video_id) & comments.c.fork.in_(list(forks)))
-        .order_by(order, comments.c.thread_id, comments.c.no)
+        .order_by(fork_order(comments.c.fork), comments.c.thread_id, comments.c.no)
     )
     booleans = [COMMENT_FIELDS.index(f) for f in ("is_premium", "is_anonymous", "is_deleted")]
     result = connection.execution_options(yield_per=chunk).execute(query)

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, case, select
+from sqlalchemy import Connection, Engine, select
 
 from nicocomments import store
 from nicocomments.errors import BadInput
 from nicocomments.schema import comments, fetch_runs, threads
 
 JAPAN = "Asia/Tokyo"
-FORKS = ("owner", "main", "easy")
+FORKS = store.FORK_ORDER
 FORK_DTYPE = pd.CategoricalDtype(list(FORKS))
 STRING = pd.StringDtype()  # "string": missing values are pd.NA (pandas 2.2 and 3 alike)
 UTC_TIME = pd.DatetimeTZDtype("ns", "UTC")
@@ -116,17 +116,15 @@ def load_comments(
         raise BadInput(f"unknown fork(s) {', '.join(sorted(unknown))}: choose from {FORKS}")
     with _connection(db) as connection:
         columns = [c for c in COMMENT_DTYPES if c != "vpos"]
-        selected = [
-            store.posted_unix(connection.dialect.name).label("posted_at")
-            if name == "posted_at"
-            else comments.c[name]
-            for name in columns
-        ]
-        order = case({fork: i for i, fork in enumerate(FORKS)}, value=comments.c.fork)
         query = (
-            select(*selected)
+            select(*store.comment_columns(connection.dialect.name, columns))
             .where(comments.c.fork.in_(list(forks)))
-            .order_by(comments.c.video_id, order, comments.c.thread_id, comments.c.no)
+            .order_by(
+                comments.c.video_id,
+                store.fork_order(comments.c.fork),
+                comments.c.thread_id,
+                comments.c.no,
+            )
         )
         if video_id is not None:
             query = query.where(comments.c.video_id == video_id)
@@ -156,9 +154,8 @@ def load_threads(db: str | Engine | Connection, video_id: str | None = None) -> 
         0  1173108780  owner              3
         1  1173108780   main         30000
     """
-    order = case({fork: i for i, fork in enumerate(FORKS)}, value=threads.c.fork)
     query = select(*(threads.c[name] for name in THREAD_DTYPES)).order_by(
-        threads.c.video_id, order, threads.c.thread_id
+        threads.c.video_id, store.fork_order(threads.c.fork), threads.c.thread_id
     )
     if video_id is not None:
         query = query.where(threads.c.video_id == video_id)
