@@ -1,0 +1,311 @@
+"""Reading: thread state for resuming, summaries for `nico status`, streams of comments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    case,
+    cast,
+    func,
+    select,
+)
+
+from nicocomments.records import COMMENT_FIELDS, Comment
+from nicocomments.schema import comments, fetch_runs, skipped_seconds, threads, videos
+
+# --- reading --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThreadState:
+    stored: int
+    max_no: int | None
+    history_when: int | None
+    history_complete: bool
+    catchup_when: int | None
+    catchup_stop_no: int | None
+
+
+def thread_state(connection: Connection, thread_id: str, fork: str) -> ThreadState:
+    key = (comments.c.thread_id == thread_id) & (comments.c.fork == fork)
+    stored, max_no = connection.execute(
+        select(func.count(), func.max(comments.c.no)).where(key)
+    ).one()
+    row = connection.execute(
+        select(
+            threads.c.history_when,
+            threads.c.history_complete,
+            threads.c.catchup_when,
+            threads.c.catchup_stop_no,
+        ).where((threads.c.thread_id == thread_id) & (threads.c.fork == fork))
+    ).one_or_none()
+    if row is None:
+        return ThreadState(stored, max_no, None, False, None, None)
+    return ThreadState(stored, max_no, row[0], bool(row[1]), row[2], row[3])
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    video_id: str
+    thread_id: str
+    fork: str
+    label: str | None
+    stored: int
+    deleted: int
+    min_no: int | None
+    max_no: int | None
+    oldest: datetime | None
+    newest: datetime | None
+    last_res: int | None
+    comment_count: int | None
+    history_complete: bool
+    history_when: int | None
+    history_end: str | None
+    skipped: int  # ranges of seconds a walk had to step over
+
+    @property
+    def server_count(self) -> int | None:
+        return self.comment_count if self.comment_count is not None else self.last_res
+
+
+FORK_ORDER = ("owner", "main", "easy")  # how tables and frames list a video's threads
+
+
+def fork_order(column):
+    """An ORDER BY key putting forks in `FORK_ORDER`."""
+    return case({fork: i for i, fork in enumerate(FORK_ORDER)}, value=column, else_=len(FORK_ORDER))
+
+
+def comment_columns(dialect: str, names: Sequence[str]) -> list:
+    """``comments`` columns by name, ``posted_at`` as Unix seconds (cheap to read and convert)."""
+    return [
+        posted_unix(dialect).label("posted_at") if name == "posted_at" else comments.c[name]
+        for name in names
+    ]
+
+
+def thread_summaries(connection: Connection, video_id: str | None = None) -> list[ThreadSummary]:
+    """Per thread: what is stored and what the server reported."""
+    stored = select(
+        comments.c.thread_id,
+        comments.c.fork,
+        func.count().label("stored"),
+        func.sum(case((comments.c.is_deleted, 1), else_=0)).label("deleted"),
+        func.min(comments.c.no).label("min_no"),
+        func.max(comments.c.no).label("max_no"),
+        func.min(comments.c.posted_at).label("oldest"),
+        func.max(comments.c.posted_at).label("newest"),
+    ).group_by(comments.c.thread_id, comments.c.fork)
+    skipped = select(
+        skipped_seconds.c.thread_id,
+        skipped_seconds.c.fork,
+        func.count().label("skipped"),
+    ).group_by(skipped_seconds.c.thread_id, skipped_seconds.c.fork)
+    if video_id is not None:
+        stored = stored.where(comments.c.video_id == video_id)
+    stored = stored.subquery()
+    skipped = skipped.subquery()
+    query = (
+        select(threads, stored, skipped.c.skipped)
+        .select_from(
+            threads.outerjoin(
+                stored,
+                (stored.c.thread_id == threads.c.thread_id) & (stored.c.fork == threads.c.fork),
+            ).outerjoin(
+                skipped,
+                (skipped.c.thread_id == threads.c.thread_id) & (skipped.c.fork == threads.c.fork),
+            )
+        )
+        .order_by(threads.c.video_id, fork_order(threads.c.fork), threads.c.thread_id)
+    )
+    if video_id is not None:
+        query = query.where(threads.c.video_id == video_id)
+    summaries = []
+    for row in connection.execute(query).mappings():
+        summaries.append(
+            ThreadSummary(
+                video_id=row["video_id"],
+                thread_id=row["thread_id"],
+                fork=row["fork"],
+                label=row["label"],
+                stored=row["stored"] or 0,
+                deleted=row["deleted"] or 0,
+                min_no=row["min_no"],
+                max_no=row["max_no"],
+                oldest=_as_utc(row["oldest"]),
+                newest=_as_utc(row["newest"]),
+                last_res=row["last_res"],
+                comment_count=row["comment_count"],
+                history_complete=bool(row["history_complete"]),
+                history_when=row["history_when"],
+                history_end=row["history_end"],
+                skipped=row["skipped"] or 0,
+            )
+        )
+    return summaries
+
+
+def _as_utc(value) -> datetime | None:
+    # Aggregates lose the column type in SQLite: min()/max() come back as text.
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(UTC) if isinstance(value, datetime) else None
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def video_rows(connection: Connection, video_id: str | None = None) -> list[dict]:
+    query = select(videos).order_by(videos.c.video_id)
+    if video_id is not None:
+        query = query.where(videos.c.video_id == video_id)
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def run_rows(connection: Connection, video_id: str, limit: int = 10) -> list[dict]:
+    query = (
+        select(fetch_runs)
+        .where(fetch_runs.c.video_id == video_id)
+        .order_by(fetch_runs.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def missing_ranges(
+    connection: Connection, thread_id: str, fork: str, server_count: int | None = None
+) -> list[tuple[int, int]]:
+    """Comment numbers not stored, as (first, last) ranges: between stored numbers, before the
+    lowest (down to 1) and after the highest (up to the server's count)."""
+    key = (comments.c.thread_id == thread_id) & (comments.c.fork == fork)
+    previous = func.lag(comments.c.no).over(order_by=comments.c.no)
+    numbered = select(comments.c.no.label("no"), previous.label("previous")).where(key).subquery()
+    gaps = connection.execute(
+        select(numbered.c.previous + 1, numbered.c.no - 1)
+        .where(numbered.c.no - numbered.c.previous > 1)
+        .order_by(numbered.c.no)
+    ).all()
+    lowest, highest = connection.execute(
+        select(func.min(comments.c.no), func.max(comments.c.no)).where(key)
+    ).one()
+    ranges = [(int(a), int(b)) for a, b in gaps]
+    if lowest is None:
+        return [(1, server_count)] if server_count else []
+    if lowest > 1:
+        ranges.insert(0, (1, lowest - 1))
+    if server_count is not None and server_count > highest:
+        ranges.append((highest + 1, server_count))
+    return ranges
+
+
+def posted_at_of(connection: Connection, thread_id: str, fork: str, no: int) -> int | None:
+    """Unix seconds of a stored comment."""
+    value = connection.execute(
+        select(comments.c.posted_at).where(
+            (comments.c.thread_id == thread_id) & (comments.c.fork == fork) & (comments.c.no == no)
+        )
+    ).scalar()
+    return int(value.timestamp()) if value is not None else None
+
+
+def thread_runs(connection: Connection, thread_id: str, fork: str) -> list[dict]:
+    """The runs that stored this thread's comments, and how many each stored first."""
+    stored = (
+        select(comments.c.run_id, func.count().label("comments"))
+        .where((comments.c.thread_id == thread_id) & (comments.c.fork == fork))
+        .group_by(comments.c.run_id)
+        .subquery()
+    )
+    query = (
+        select(
+            fetch_runs.c.id,
+            fetch_runs.c.protocol,
+            fetch_runs.c.mode,
+            fetch_runs.c.status,
+            fetch_runs.c.started_at,
+            stored.c.comments,
+        )
+        .join(stored, stored.c.run_id == fetch_runs.c.id)
+        .order_by(fetch_runs.c.id)
+    )
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def video_of_threads(connection: Connection, thread_ids: Sequence[str]) -> str | None:
+    """The video these threads are stored under, if any."""
+    if not thread_ids:
+        return None
+    return connection.execute(
+        select(threads.c.video_id).where(threads.c.thread_id.in_(list(thread_ids))).limit(1)
+    ).scalar()
+
+
+def server_count(connection: Connection, thread_id: str, fork: str) -> int | None:
+    """The thread's size as the server last reported it (commentCount, else last_res)."""
+    row = connection.execute(
+        select(threads.c.comment_count, threads.c.last_res).where(
+            (threads.c.thread_id == thread_id) & (threads.c.fork == fork)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return row[0] if row[0] is not None else row[1]
+
+
+def video_exists(connection: Connection, video_id: str) -> bool:
+    query = select(videos.c.video_id).where(videos.c.video_id == video_id)
+    return connection.execute(query).first() is not None
+
+
+def posted_unix(dialect: str):
+    """``comments.posted_at`` as Unix seconds (an integer), computed by the database."""
+    if dialect == "sqlite":
+        return cast(func.strftime("%s", comments.c.posted_at), BigInteger)
+    return cast(func.extract("epoch", comments.c.posted_at), BigInteger)
+
+
+def iter_comments(
+    connection: Connection,
+    video_id: str,
+    forks: Sequence[str] = FORK_ORDER,
+    *,
+    chunk: int = 5_000,
+) -> Iterable[Comment]:
+    """A video's comments as `Comment` records, streamed from the database (``chunk`` rows at
+    a time), owner thread first, then main and easy, each in ``no`` order."""
+    query = (
+        select(*comment_columns(connection.dialect.name, COMMENT_FIELDS))
+        .where((comments.c.video_id == video_id) & comments.c.fork.in_(list(forks)))
+        .order_by(fork_order(comments.c.fork), comments.c.thread_id, comments.c.no)
+    )
+    booleans = [COMMENT_FIELDS.index(f) for f in ("is_premium", "is_anonymous", "is_deleted")]
+    result = connection.execution_options(yield_per=chunk).execute(query)
+    for row in result:
+        values = list(row)
+        for i in booleans:
+            values[i] = bool(values[i])
+        yield Comment(*values)
+
+
+def thread_counts(connection: Connection, video_id: str) -> dict[tuple[str, str], int]:
+    """Per (thread_id, fork) of a video: the server's count if known, else the stored count."""
+    stored = {
+        (thread_id, fork): count
+        for thread_id, fork, count in connection.execute(
+            select(comments.c.thread_id, comments.c.fork, func.count())
+            .where(comments.c.video_id == video_id)
+            .group_by(comments.c.thread_id, comments.c.fork)
+        )
+    }
+    reported = connection.execute(
+        select(
+            threads.c.thread_id, threads.c.fork, threads.c.comment_count, threads.c.last_res
+        ).where(threads.c.video_id == video_id)
+    )
+    for thread_id, fork, comment_count, last_res in reported:
+        server = comment_count if comment_count is not None else last_res
+        if server is not None:
+            stored[(thread_id, fork)] = max(server, stored.get((thread_id, fork), 0))
+    return stored

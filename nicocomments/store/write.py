@@ -1,0 +1,268 @@
+"""Writing: videos, threads, comments, run records and the search index.
+
+Every function is idempotent and takes the caller's connection (or engine, for the run records,
+which have transactions of their own), so the caller decides what one transaction holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    bindparam,
+    case,
+    func,
+    inspect,
+    update,
+)
+
+from nicocomments import __version__
+from nicocomments.interrupts import deferred_interrupt
+from nicocomments.records import COMMENT_FIELDS, Comment, ThreadRef, ThreadStatus, VideoInfo
+from nicocomments.schema import fetch_runs, skipped_seconds, threads, videos
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def upsert_video(connection: Connection, info: VideoInfo, seen_at: datetime) -> None:
+    values = {
+        "title": info.title,
+        "duration_s": info.duration_s,
+        "posted_at": info.posted_at,
+        "last_fetched_at": seen_at,
+    }
+    values = {k: v for k, v in values.items() if v is not None}
+    done = connection.execute(
+        update(videos).where(videos.c.video_id == info.video_id).values(values)
+    )
+    if done.rowcount == 0:
+        connection.execute(
+            videos.insert().values(video_id=info.video_id, first_fetched_at=seen_at, **values)
+        )
+
+
+def ensure_video(connection: Connection, video_id: str, seen_at: datetime) -> None:
+    """A bare `videos` row (imports know little more than the id)."""
+    upsert_video(connection, VideoInfo(video_id=video_id, threads=()), seen_at)
+
+
+def upsert_threads(connection: Connection, video_id: str, refs: Iterable[ThreadRef]) -> None:
+    for ref in refs:
+        key = (threads.c.thread_id == ref.thread_id) & (threads.c.fork == ref.fork)
+        values = {"video_id": video_id, "label": ref.label, "needs_key": ref.needs_key}
+        if connection.execute(update(threads).where(key).values(values)).rowcount == 0:
+            connection.execute(
+                threads.insert().values(thread_id=ref.thread_id, fork=ref.fork, **values)
+            )
+
+
+def _forward(column: str):
+    """The column's new value: the reported one if it is larger (counts only move forward)."""
+    current, reported = threads.c[column], bindparam(column, type_=Integer)
+    return case(
+        (reported.is_(None), current),
+        (current.is_(None) | (current < reported), reported),
+        else_=current,
+    )
+
+
+# Built once: this runs after every page.
+_SAVE_THREAD_STATUS = (
+    update(threads)
+    .where(
+        (threads.c.thread_id == bindparam("key_thread")) & (threads.c.fork == bindparam("key_fork"))
+    )
+    .values(
+        resultcode=bindparam("resultcode"),
+        checked_at=bindparam("checked_at", type_=threads.c.checked_at.type),
+        server_time=func.coalesce(
+            bindparam("server_time", type_=threads.c.server_time.type), threads.c.server_time
+        ),
+        last_res=_forward("last_res"),
+        comment_count=_forward("comment_count"),
+        global_num_res=_forward("global_num_res"),
+    )
+)
+
+
+def save_thread_status(connection: Connection, status: ThreadStatus, checked_at: datetime) -> None:
+    """Record what the server said about a thread (counts only ever move forward)."""
+    connection.execute(
+        _SAVE_THREAD_STATUS,
+        {
+            "key_thread": status.thread_id,
+            "key_fork": status.fork,
+            "resultcode": status.resultcode,
+            "checked_at": checked_at,
+            "server_time": status.server_time,
+            "last_res": status.last_res,
+            "comment_count": status.comment_count,
+            "global_num_res": status.global_num_res,
+        },
+    )
+
+
+_INSERT_COLUMNS = ("video_id", "run_id", *COMMENT_FIELDS)
+
+
+def _insert_comments_sql(dialect: str) -> str:
+    if dialect == "sqlite":
+        mark, timestamp = "?", "datetime(?, 'unixepoch')"
+    else:
+        mark, timestamp = "%s", "to_timestamp(%s)"
+    values = ", ".join(timestamp if c == "posted_at" else mark for c in _INSERT_COLUMNS)
+    return (
+        f"INSERT INTO comments ({', '.join(_INSERT_COLUMNS)}) VALUES ({values}) "
+        "ON CONFLICT (thread_id, fork, no) DO NOTHING"
+    )
+
+
+def save_comments(
+    connection: Connection, video_id: str, run_id: int | None, batch: Sequence[Comment]
+) -> int:
+    """Insert comments not stored yet; return how many were new.
+
+    The one hot path of the program: a single prepared statement, executemany over plain tuples,
+    timestamps converted by the database itself."""
+    if not batch:
+        return 0
+    sql = _insert_comments_sql(connection.dialect.name)
+    prefix = (video_id, run_id)
+    result = connection.exec_driver_sql(sql, [prefix + comment for comment in batch])
+    return max(result.rowcount, 0)
+
+
+def set_history(connection: Connection, thread_id: str, fork: str, **values) -> None:
+    """Update a thread's walk state: history_when, history_complete, history_end, catchup_*."""
+    key = (threads.c.thread_id == thread_id) & (threads.c.fork == fork)
+    connection.execute(update(threads).where(key).values(values))
+
+
+def save_skipped(
+    connection: Connection, run_id: int, thread_id: str, fork: str, seconds: tuple[int, int]
+) -> None:
+    connection.execute(
+        skipped_seconds.insert().values(
+            run_id=run_id,
+            thread_id=thread_id,
+            fork=fork,
+            from_second=seconds[0],
+            to_second=seconds[1],
+        )
+    )
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def start_run(
+    engine: Engine,
+    *,
+    video_id: str | None,
+    protocol: str,
+    mode: str,
+    options: dict | None = None,
+    source: str | None = None,
+) -> int:
+    with deferred_interrupt(), engine.begin() as connection:
+        if video_id is not None:
+            # A run still "running" for this video was killed: nothing else writes here.
+            connection.execute(
+                update(fetch_runs)
+                .where((fetch_runs.c.video_id == video_id) & (fetch_runs.c.status == "running"))
+                .values(status="interrupted", error="the process stopped without finishing")
+            )
+        result = connection.execute(
+            fetch_runs.insert().values(
+                video_id=video_id,
+                protocol=protocol,
+                mode=mode,
+                options=json.dumps(options, sort_keys=True) if options else None,
+                source=source,
+                tool_version=__version__,
+                started_at=now_utc(),
+                status="running",
+                pages=0,
+                requests=0,
+                comments_added=0,
+            )
+        )
+        return result.inserted_primary_key[0]
+
+
+def rename_run_video(engine: Engine, run_id: int, video_id: str) -> None:
+    with deferred_interrupt(), engine.begin() as connection:
+        connection.execute(
+            update(fetch_runs).where(fetch_runs.c.id == run_id).values(video_id=video_id)
+        )
+
+
+def add_to_run(
+    connection: Connection,
+    run_id: int,
+    *,
+    pages: int = 0,
+    requests: int = 0,
+    comments_added: int = 0,
+    when_cursor: int | None = None,
+) -> None:
+    values: dict = {
+        "pages": fetch_runs.c.pages + pages,
+        "requests": fetch_runs.c.requests + requests,
+        "comments_added": fetch_runs.c.comments_added + comments_added,
+    }
+    if when_cursor is not None:
+        values["when_cursor"] = when_cursor
+    connection.execute(update(fetch_runs).where(fetch_runs.c.id == run_id).values(values))
+
+
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    status: str,
+    *,
+    error: str | None = None,
+    requests: int = 0,
+) -> None:
+    with deferred_interrupt(), engine.begin() as connection:
+        connection.execute(
+            update(fetch_runs)
+            .where(fetch_runs.c.id == run_id)
+            .values(
+                status=status,
+                error=error,
+                finished_at=now_utc(),
+                requests=fetch_runs.c.requests + requests,
+            )
+        )
+
+
+SEARCH_INDEX = "comments_fts"
+SEARCH_PENDING = "comments_fts_pending"
+
+
+def sync_search_index(engine: Engine) -> int:
+    """Index the comments queued since the last sync (SQLite with search only; see migration
+    0003: indexing in one statement costs a tenth of indexing row by row). Returns how many."""
+    if engine.dialect.name != "sqlite":
+        return 0
+    with deferred_interrupt(), engine.begin() as connection:
+        if not inspect(connection).has_table(SEARCH_PENDING):
+            return 0
+        queued = connection.exec_driver_sql(f"SELECT count(*) FROM {SEARCH_PENDING}").scalar()
+        if queued:
+            connection.exec_driver_sql(
+                f"INSERT INTO {SEARCH_INDEX}(rowid, content) SELECT c.id, c.content "
+                f"FROM comments AS c JOIN {SEARCH_PENDING} AS p ON p.id = c.id"
+            )
+            connection.exec_driver_sql(f"DELETE FROM {SEARCH_PENDING}")
+    return queued or 0
