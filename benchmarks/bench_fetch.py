@@ -67,10 +67,10 @@ def run(size: int) -> list[Measurement]:
             )
             if protocol == "legacy":
                 client = legacy.LegacyClient(session, endpoints)
-                parsers = [(legacy, "parse_packet")]
+                parsers = [(legacy.client, "parse_packet")]
             else:
                 client = nvcomment.NvcommentClient(session, endpoints, logged_in=True)
-                parsers = [(nvcomment, "load_json"), (nvcomment, "parse_threads")]
+                parsers = [(nvcomment.client, "load_json"), (nvcomment.client, "parse_threads")]
             engine = store.open_db(str(directory / f"{protocol}.db"))
             console = Console(file=open("/dev/null", "w"), force_terminal=True)  # noqa: SIM115
             ingest = [0.0]

@@ -75,12 +75,14 @@ def capture_pages(size: int) -> dict[str, list[bytes]]:
                 (
                     "legacy XML",
                     legacy.LegacyClient(session, endpoints),
-                    Recording(legacy, "fetch_packet", "legacy XML", lambda answer: answer),
+                    Recording(legacy.client, "fetch_packet", "legacy XML", lambda answer: answer),
                 ),
                 (
                     "nvcomment JSON",
                     nvcomment.NvcommentClient(session, endpoints, logged_in=True),
-                    Recording(nvcomment, "fetch_threads", "nvcomment JSON", lambda r: r.content),
+                    Recording(
+                        nvcomment.client, "fetch_threads", "nvcomment JSON", lambda r: r.content
+                    ),
                 ),
             ):
                 engine = store.open_db(str(directory / f"{key[:3]}.db"))

@@ -1,41 +1,26 @@
-"""The legacy protocol: flapi getflv / getthreadkey / getwaybackkey and the message server's XML.
-
-``parse_*`` functions are pure (bytes or text in, records out); ``fetch_*`` functions do one HTTP
-request and return the raw answer; `LegacyClient` puts them together for one video, including the
-"key too old: fetch a fresh one and retry once" dance.
-"""
+"""Pure parsers and request builders of the legacy protocol (text or bytes in, records out)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs
 
-import requests
 from lxml import etree
 
 from nicocomments.chats import chat_comment, int_or_none, thread_status
-from nicocomments.config import Endpoints
 from nicocomments.errors import (
     BadAnswer,
     LoginRequired,
     Refused,
-    ThreadError,
     VideoNotFound,
     VideoUnavailable,
 )
 from nicocomments.records import (
     NUMBER_BY_FORK,
     Comment,
-    Page,
     ThreadRef,
     ThreadStatus,
-    VideoInfo,
 )
-from nicocomments.watchpage import parse_watch_page
-
-log = logging.getLogger(__name__)
 
 MAIN_VERSION = "20090904"
 OWNER_VERSION = "20061206"
@@ -70,9 +55,9 @@ RESULTCODES: dict[int, tuple[str, str]] = {
     16: ("CONFLICT_USERKEY_AND_OTHERKEY", "a user key was sent together with another key"),
     17: ("USER_CONFLICT", "the message server reported a user conflict"),
 }
-_WAYBACKKEY_CODES = frozenset({4, 5})
-_THREADKEY_CODES = frozenset({8, 9})
-_USERKEY_CODES = frozenset({14, 15})
+WAYBACKKEY_CODES = frozenset({4, 5})
+THREADKEY_CODES = frozenset({8, 9})
+USERKEY_CODES = frozenset({14, 15})
 
 # How everything that comes off the network is parsed: no entities, no DTDs, no network.
 _PARSER_OPTIONS = {
@@ -300,47 +285,6 @@ def build_packet(
     return etree.tostring(packet, encoding="UTF-8", xml_declaration=False)
 
 
-# --- fetchers -------------------------------------------------------------------------------
-
-
-def fetch_getflv(session: requests.Session, endpoints: Endpoints, video_id: str) -> str:
-    response = session.get(endpoints.url("flapi", f"/api/getflv/{video_id}"))
-    _check(response, "getflv")
-    return response.text
-
-
-def fetch_threadkey(session: requests.Session, endpoints: Endpoints, thread_id: str) -> str:
-    response = session.get(
-        endpoints.url("flapi", "/api/getthreadkey"), params={"thread": thread_id}
-    )
-    _check(response, "getthreadkey")
-    return response.text
-
-
-def fetch_waybackkey(session: requests.Session, endpoints: Endpoints, thread_id: str) -> str:
-    response = session.get(
-        endpoints.url("flapi", "/api/getwaybackkey"), params={"thread": thread_id}
-    )
-    _check(response, "getwaybackkey")
-    return response.text
-
-
-def fetch_thread_id_from_watch_page(
-    session: requests.Session, endpoints: Endpoints, video_id: str
-) -> str | None:
-    """getflv never knew ``so…`` ids: old clients followed the watch page's redirect to the
-    thread number; later pages embed the watch data, which names the threads."""
-    response = session.get(endpoints.url("www", f"/watch/{video_id}"), allow_redirects=False)
-    location = response.headers.get("Location")
-    if response.is_redirect and location:
-        last = urlsplit(urljoin(response.url, location)).path.rstrip("/").rsplit("/", 1)[-1]
-        return last if last.isdigit() else None
-    if response.status_code != 200:
-        return None
-    embedded = parse_watch_page(response.content)
-    return thread_id_from_watch_data(embedded) if embedded else None
-
-
 def thread_id_from_watch_data(payload: dict) -> str | None:
     """The thread getflv calls ``thread_id``: the key-protected one if there is one, else the
     default thread."""
@@ -352,152 +296,3 @@ def thread_id_from_watch_data(payload: dict) -> str | None:
     keyed = [t for t in mains if t.get("isThreadkeyRequired")]
     chosen = (keyed or mains)[:1]
     return str(chosen[0]["id"]) if chosen else None
-
-
-def fetch_packet(session: requests.Session, message_server: str, packet: bytes) -> bytes:
-    response = session.post(message_server, data=packet, headers=PACKET_HEADERS)
-    _check(response, "the message server")
-    return response.content
-
-
-def _check(response: requests.Response, what: str) -> None:
-    if response.status_code == 404:
-        raise BadAnswer(f"{what} answered HTTP 404: is the endpoint URL right?")
-    if response.status_code >= 400:
-        raise BadAnswer(f"{what} answered HTTP {response.status_code}")
-
-
-# --- the client ----------------------------------------------------------------------------
-
-
-class LegacyClient:
-    """Reads one video's threads through the legacy protocol."""
-
-    protocol = "legacy"
-
-    def __init__(self, session: requests.Session, endpoints: Endpoints) -> None:
-        self.session = session
-        self.endpoints = endpoints
-        self.flv: FlvInfo | None = None
-        self._video_id = ""
-        self.on_wait: Callable[[str], None] | None = None  # no waits of its own: HTTP's retries
-        self._threadkeys: dict[str, tuple[str, str]] = {}
-        self._waybackkeys: dict[str, str] = {}
-
-    @property
-    def requests_made(self) -> int:
-        return getattr(self.session, "request_count", 0)
-
-    def fetch_video(self, video_id: str) -> VideoInfo:
-        self._video_id = video_id
-        self.flv = self._getflv(video_id)
-        return VideoInfo(
-            video_id=video_id,
-            threads=self.flv.threads(),
-            duration_s=self.flv.duration_s,
-            viewer_is_premium=self.flv.is_premium,
-        )
-
-    def _getflv(self, video_id: str) -> FlvInfo:
-        try:
-            return parse_getflv(fetch_getflv(self.session, self.endpoints, video_id), video_id)
-        except VideoNotFound:
-            if not video_id.startswith("so"):
-                raise
-        thread_id = fetch_thread_id_from_watch_page(self.session, self.endpoints, video_id)
-        if thread_id is None:
-            raise VideoNotFound(f"{video_id} was not found (getflv: invalid_thread)")
-        log.info("%s resolved to thread %s through the watch page", video_id, thread_id)
-        return parse_getflv(fetch_getflv(self.session, self.endpoints, thread_id), video_id)
-
-    def fetch_page(self, ref: ThreadRef, when: int | None = None) -> Page:
-        """One request for ``ref``: the current window, or the last 1000 at or before ``when``.
-
-        A refused or expired key is fetched afresh once and the request retried."""
-        if self.flv is None:
-            raise RuntimeError("fetch_video() first")
-        refreshed: set[str] = set()
-        while True:
-            packet = build_packet(
-                ref,
-                user_id=self.flv.user_id,
-                userkey=self.flv.userkey,
-                threadkey=self._threadkey(ref) if ref.needs_key else None,
-                when=when,
-                waybackkey=self._waybackkey(ref.thread_id) if when is not None else None,
-            )
-            answer = parse_packet(
-                fetch_packet(self.session, self.flv.message_server, packet),
-                default_fork=ref.fork,
-            )
-            status = self._status_for(answer, ref)
-            code = status.resultcode
-            if code == 1 and ref.fork == "owner":
-                # getflv cannot tell whether a video has owner comments: asking is the only way.
-                return Page(thread=status, comments=[])
-            if code == 0:
-                comments = [
-                    c
-                    for c in answer.comments
-                    if c.thread_id == ref.thread_id and c.fork == ref.fork
-                ]
-                return Page(thread=status, comments=comments)
-            kind = self._refresh_kind(code)
-            if kind is None or kind in refreshed:
-                raise _thread_error(code, ref)
-            refreshed.add(kind)
-            log.info("thread %s: %s; fetching a fresh key", ref.thread_id, RESULTCODES[code][1])
-            if kind == "threadkey":
-                self._threadkeys.pop(ref.thread_id, None)
-            elif kind == "waybackkey":
-                self._waybackkeys.pop(ref.thread_id, None)
-            else:
-                self.flv = self._getflv(self._video_id)
-
-    @staticmethod
-    def _refresh_kind(code: int) -> str | None:
-        if code in _THREADKEY_CODES:
-            return "threadkey"
-        if code in _WAYBACKKEY_CODES:
-            return "waybackkey"
-        if code in _USERKEY_CODES:
-            return "userkey"
-        return None
-
-    @staticmethod
-    def _status_for(answer: Packet, ref: ThreadRef) -> ThreadStatus:
-        for status in answer.threads:
-            if status.thread_id == ref.thread_id:
-                return status
-        raise BadAnswer(f"the message server's answer has no <thread> for thread {ref.thread_id}")
-
-    def _threadkey(self, ref: ThreadRef) -> tuple[str, str]:
-        if ref.thread_id not in self._threadkeys:
-            key = parse_threadkey(fetch_threadkey(self.session, self.endpoints, ref.thread_id))
-            if key is None:
-                raise LoginRequired(
-                    f"getthreadkey gave no key for thread {ref.thread_id}; "
-                    "this official video needs a logged-in session (run `nico login`)"
-                )
-            self._threadkeys[ref.thread_id] = key
-        return self._threadkeys[ref.thread_id]
-
-    def _waybackkey(self, thread_id: str) -> str:
-        if thread_id not in self._waybackkeys:
-            key = parse_waybackkey(fetch_waybackkey(self.session, self.endpoints, thread_id))
-            if key is None:
-                raise LoginRequired(
-                    "getwaybackkey gave no key: past logs need a logged-in "
-                    "(on the old site, premium) account"
-                )
-            self._waybackkeys[thread_id] = key
-        return self._waybackkeys[thread_id]
-
-
-def _thread_error(code: int, ref: ThreadRef) -> ThreadError:
-    name, message = RESULTCODES.get(code, ("UNKNOWN", f"unknown resultcode {code}"))
-    return ThreadError(
-        f"thread {ref.thread_id} ({ref.fork}): {message} (resultcode {code} {name})",
-        resultcode=code,
-        thread_id=ref.thread_id,
-    )
