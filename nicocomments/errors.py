@@ -50,6 +50,10 @@ class LoginFailed(AuthError):
     """Wrong e-mail or password, or a wrong one-time code."""
 
 
+class PremiumRequired(AuthError):
+    """Logged in, but the account may not do this (past logs on the old site)."""
+
+
 class SessionExpired(AuthError):
     """The stored session stopped working in the middle of the work."""
 

@@ -413,3 +413,27 @@ def test_a_thread_number_of_a_stored_video_keeps_its_name(logged_in, nico, tmp_p
     assert fetch(nico, db, CHANNEL_THREAD_ID).exit_code == 0
     assert query(db, "SELECT video_id FROM videos") == [(CHANNEL_VIDEO_ID,)]
     assert query(db, "SELECT DISTINCT video_id FROM fetch_runs") == [(CHANNEL_VIDEO_ID,)]
+
+
+def test_past_logs_for_premium_members_only(sandbox, nico, tmp_path):
+    from nicocomments.sandbox import MFA_CODE, MFA_EMAIL, MFA_PASSWORD
+
+    sandbox.past_logs_premium_only = True  # as on the old site
+    login = nico(
+        "login",
+        "--email",
+        MFA_EMAIL,
+        "--password-stdin",
+        "--otp",
+        MFA_CODE,
+        input=MFA_PASSWORD + "\n",
+    )
+    assert login.exit_code == 0  # a general member
+    db = tmp_path / "n.db"
+    assert fetch(nico, db, SHORT_VIDEO_ID).exit_code == 0  # the current window is for everyone
+    result = fetch(nico, db, SHORT_VIDEO_ID, "--all-history")
+    assert result.exit_code == 3
+    assert (
+        "premium members" in result.stderr and "not (or no longer) logged in" not in result.stderr
+    )
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: ")

@@ -14,6 +14,7 @@ from nicocomments.config import Endpoints
 from nicocomments.errors import (
     BadAnswer,
     LoginRequired,
+    PremiumRequired,
     ThreadError,
     VideoNotFound,
 )
@@ -109,7 +110,7 @@ class LegacyClient:
         self._video_id = ""
         self.on_wait: Callable[[str], None] | None = None  # no waits of its own: HTTP's retries
         self._threadkeys: dict[str, tuple[str, str]] = {}
-        self._waybackkeys: dict[str, str] = {}
+        self._waybackkeys: dict[str, str | None] = {}
 
     @property
     def requests_made(self) -> int:
@@ -170,6 +171,11 @@ class LegacyClient:
                 ]
                 return Page(thread=status, comments=comments)
             kind = self._refresh_kind(code)
+            if kind == "waybackkey" and self._waybackkeys.get(ref.thread_id, "") is None:
+                raise PremiumRequired(
+                    "this server keeps past logs for premium members: getwaybackkey gave this "
+                    "account no key, and the message server wants one"
+                )
             if kind is None or kind in refreshed:
                 raise _thread_error(code, ref)
             refreshed.add(kind)
@@ -209,14 +215,14 @@ class LegacyClient:
             self._threadkeys[ref.thread_id] = key
         return self._threadkeys[ref.thread_id]
 
-    def _waybackkey(self, thread_id: str) -> str:
+    def _waybackkey(self, thread_id: str) -> str | None:
+        """The past-log key, or None when getwaybackkey gives none: servers stopped requiring
+        it around 2019 (protocol.md §1.3), so nico then asks without one; a server that still
+        wants it answers resultcode 4, which `fetch_page` reports."""
         if thread_id not in self._waybackkeys:
             key = parse_waybackkey(fetch_waybackkey(self.session, self.endpoints, thread_id))
             if key is None:
-                raise LoginRequired(
-                    "getwaybackkey gave no key: past logs need a logged-in "
-                    "(on the old site, premium) account"
-                )
+                log.info("getwaybackkey gave no key for thread %s; asking without one", thread_id)
             self._waybackkeys[thread_id] = key
         return self._waybackkeys[thread_id]
 
