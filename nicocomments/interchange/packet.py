@@ -1,11 +1,11 @@
 """Reading legacy ``<packet>`` XML files, streaming, with a hardened parser.
 
 Why here and not in `nicocomments.importers`: the data side never imports lxml (see
-``tests/test_layers.py``), and files from the internet deserve the same hardened lxml parser
-the network side uses for the message server's answers (`nicocomments.legacy`), rather than a
-second, differently configured one. `legacy.parse_packet` itself is not reused because it holds
-the whole answer as one tree; here ``iterparse`` hands over one element at a time and each is
-freed once read, so a file of any size is read in constant memory. The mapping of a ``<chat>``'s
+``tests/test_layers.py``), and files from the internet deserve the same hardened parser
+options the network side uses for the message server's answers (`nicocomments.xmlsafe`).
+`legacy.parse_packet` itself is not reused because it takes the whole answer as one bytes
+object; here ``iterparse`` reads the stream and hands over one element at a time, each freed
+once read, so a file of any size is read in constant memory. The mapping of a ``<chat>``'s
 attributes is `importers.chat_to_comment`, shared with the api.json reader.
 """
 
@@ -27,6 +27,7 @@ from nicocomments.importers import (
     prefixed,
     thread_from_fields,
 )
+from nicocomments.xmlsafe import PARSER_OPTIONS, declares_dtd
 
 # What may stand before the root element: a BOM, the declaration, comments, whitespace.
 _PROLOG_THEN_PACKET = re.compile(
@@ -40,9 +41,7 @@ def read_packet(stream: IO[bytes]) -> Iterator[Item]:
     ``<view_counter>``'s video id, in file order. A DTD is refused before parsing (the door to
     XXE and entity bombs); entities are never resolved and nothing is fetched."""
     head = stream.read(HEAD_BYTES)
-    root_at = head.find(b"<packet")
-    prolog = head[: root_at if root_at >= 0 else len(head)]
-    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+    if declares_dtd(head):
         raise MalformedFile("the XML declares a DTD; refusing to read it")
     if not _PROLOG_THEN_PACKET.match(head):
         raise MalformedFile("not a legacy comment file: its root element is not <packet>")
@@ -51,13 +50,7 @@ def read_packet(stream: IO[bytes]) -> Iterator[Item]:
         prefixed(head, stream),
         events=("end",),
         tag=_TAGS,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
+        **PARSER_OPTIONS,
     )
     try:
         for _event, element in events:

@@ -21,6 +21,7 @@ from nicocomments.records import (
     ThreadRef,
     ThreadStatus,
 )
+from nicocomments.xmlsafe import PARSER_OPTIONS, declares_dtd
 
 MAIN_VERSION = "20090904"
 OWNER_VERSION = "20061206"
@@ -58,17 +59,6 @@ RESULTCODES: dict[int, tuple[str, str]] = {
 WAYBACKKEY_CODES = frozenset({4, 5})
 THREADKEY_CODES = frozenset({8, 9})
 USERKEY_CODES = frozenset({14, 15})
-
-# How everything that comes off the network is parsed: no entities, no DTDs, no network.
-_PARSER_OPTIONS = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "huge_tree": False,
-    "remove_comments": True,
-    "remove_pis": True,
-}
 
 
 @dataclass(frozen=True)
@@ -164,9 +154,7 @@ def parse_waybackkey(text: str) -> str | None:
 
 def refuse_dtd(data: bytes, what: str) -> None:
     """A DTD is the door to XXE and entity bombs: refuse it before any parser sees it."""
-    root_at = data.find(b"<packet")
-    prolog = data[: root_at if root_at >= 0 else 4096]
-    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+    if declares_dtd(data):
         raise BadAnswer(f"{what} declares a DTD; refusing to read it")
 
 
@@ -181,7 +169,7 @@ def parse_packet(data: bytes, *, default_fork: str = "main") -> Packet:
     what = "the message server's answer"
     refuse_dtd(data, what)
     reader = _PacketReader(default_fork)
-    parser = etree.XMLParser(target=reader, **_PARSER_OPTIONS)
+    parser = etree.XMLParser(target=reader, **PARSER_OPTIONS)
     try:
         etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:

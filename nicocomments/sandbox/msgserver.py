@@ -26,6 +26,7 @@ from nicocomments.records import FORK_BY_NUMBER
 from nicocomments.sandbox import keys as k
 from nicocomments.sandbox import web
 from nicocomments.sandbox.world import MAX_WINDOW, CommentTable, Video, retention_window
+from nicocomments.xmlsafe import PARSER_OPTIONS
 
 if TYPE_CHECKING:
     from nicocomments.sandbox.server import Sandbox
@@ -74,14 +75,7 @@ def parse_packet(body: bytes) -> list[tuple[str, dict[str, str], str]] | None:
     """The request elements of a ``<packet>`` (or a bare ``<thread>``), or None if unreadable."""
     if not body.strip():
         return None
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    parser = etree.XMLParser(**PARSER_OPTIONS)
     try:
         root = etree.fromstring(body, parser)
     except (etree.XMLSyntaxError, ValueError):
