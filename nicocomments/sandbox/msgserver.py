@@ -25,7 +25,7 @@ from lxml import etree
 from nicocomments.records import FORK_BY_NUMBER
 from nicocomments.sandbox import keys as k
 from nicocomments.sandbox import web
-from nicocomments.sandbox.world import MAX_WINDOW, CommentTable, Video, retention_window
+from nicocomments.sandbox.world import MAX_WINDOW, CommentTable, retention_window
 from nicocomments.xmlsafe import PARSER_OPTIONS
 
 if TYPE_CHECKING:
@@ -102,9 +102,6 @@ class _Answer:
 class MessageServerRoutes:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
-        self._videos: dict[str, Video] = {
-            tid: v for v in sandbox.world.videos.values() for tid in v.thread_ids
-        }
         self._rng = random.Random(sandbox.seed)
         self._rng_lock = threading.Lock()
 
@@ -167,7 +164,7 @@ class MessageServerRoutes:
         except ValueError:
             return NOT_FOUND, thread_id, 0, _EMPTY, None, None
         fork_name = FORK_BY_NUMBER.get(fork)
-        if fork_name is None or thread_id not in self._videos:
+        if fork_name is None or self.sb.world.video_for_thread(thread_id) is None:
             return NOT_FOUND, thread_id, fork, _EMPTY, None, None
         try:
             when = int(attrs["when"]) if attrs.get("when") else None
@@ -244,7 +241,8 @@ class MessageServerRoutes:
         n = len(table)
         if when is None:
             hi = n
-            cap = n if fork == 1 else retention_window(self._videos[thread_id].duration_s)
+            video = self.sb.world.video_for_thread(thread_id)
+            cap = n if fork == 1 else retention_window(video.duration_s)
         else:
             hi, cap = bisect_right(table.posted_at, when), MAX_WINDOW
         lo = max(0, hi - cap)

@@ -88,9 +88,6 @@ class SlidingWindow:
 class NvcommentRoutes:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
-        self._videos: dict[str, Video] = {
-            tid: v for v in sandbox.world.videos.values() for tid in v.thread_ids
-        }
         self._rng = random.Random(sandbox.seed)
         self._rng_lock = threading.Lock()
 
@@ -114,7 +111,7 @@ class NvcommentRoutes:
         targets, token, when, count = self._parse(request)
         self._check_key(token, targets, when)
         threads = [self._thread(tid, fork, when, count) for tid, fork in targets]
-        video = self._videos[targets[0][0]]
+        video = self.sb.world.video_for_thread(targets[0][0])
         payload = {
             "meta": {"status": 200},
             "data": {
@@ -159,7 +156,9 @@ class NvcommentRoutes:
             tid, fork = target.get("id"), target.get("fork")
             if isinstance(tid, int) and not isinstance(tid, bool):
                 tid = str(tid)
-            if not isinstance(tid, str) or fork not in FORKS or tid not in self._videos:
+            if not isinstance(tid, str) or fork not in FORKS:
+                raise BadRequest("INVALID_PARAMETER")
+            if self.sb.world.video_for_thread(tid) is None:
                 raise BadRequest("INVALID_PARAMETER")
             targets.append((tid, fork))
         when = _number(additionals.get("when"))
@@ -203,7 +202,8 @@ class NvcommentRoutes:
         elif fork == "owner":
             picked = [(i, "trunk") for i in _newest(table, len(table), MAX_WINDOW)]
         else:
-            picked = _window(table, retention_window(self._videos[tid].duration_s))
+            video = self.sb.world.video_for_thread(tid)
+            picked = _window(table, retention_window(video.duration_s))
         comments = [_comment(table, i, source) for i, source in picked]
         if self.sb.shuffle_chats:
             with self._rng_lock:

@@ -282,9 +282,12 @@ class World:
     videos: dict[str, Video] = field(default_factory=dict)
     threads: dict[tuple[str, str], Thread] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)  # by e-mail
+    _video_by_thread: dict[str, Video] = field(default_factory=dict, repr=False)
 
     def add(self, video: Video, threads: Sequence[Thread]) -> None:
         self.videos[video.video_id] = video
+        for thread_id in video.thread_ids:
+            self._video_by_thread[thread_id] = video
         for thread in threads:
             self.threads[(thread.thread_id, thread.fork)] = thread
 
@@ -292,10 +295,7 @@ class World:
         return self.threads.get((str(thread_id), fork))
 
     def video_for_thread(self, thread_id: str) -> Video | None:
-        for video in self.videos.values():
-            if str(thread_id) in video.thread_ids:
-                return video
-        return None
+        return self._video_by_thread.get(str(thread_id))
 
     def account_by_id(self, user_id: str) -> Account | None:
         return next((a for a in self.accounts.values() if a.user_id == user_id), None)
