@@ -88,3 +88,9 @@ class Page:
 
     thread: ThreadStatus
     comments: list[Comment]
+
+
+def video_clock(seconds: float) -> str:
+    """A moment of the video as ``m:ss`` (``83.4`` → ``1:23``); before the start reads ``0:00``."""
+    whole = max(int(seconds), 0)
+    return f"{whole // 60}:{whole % 60:02d}"

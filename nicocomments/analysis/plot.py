@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from nicocomments.errors import BadInput
+from nicocomments.records import video_clock
 
 
 def plot_summary(
@@ -44,7 +45,7 @@ def plot_summary(
             at = row.start.total_seconds() / 60
             top.axvline(at, color="tab:red", linewidth=0.8, alpha=0.7)
             top.annotate(
-                f"#{rank} {_clock(row.start)}",
+                f"#{rank} {video_clock(row.start.total_seconds())}",
                 (at, top.get_ylim()[1]),
                 xytext=(3, -12),
                 textcoords="offset points",
@@ -90,11 +91,6 @@ def _activity_panel(axis, activity_frame: pd.DataFrame) -> None:
     share.set_ylabel("% of all comments", color="tab:orange")
     axis.tick_params(axis="x", labelrotation=30)
     axis.margins(x=0)
-
-
-def _clock(value: pd.Timedelta) -> str:
-    seconds = int(value.total_seconds())
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _zone(frame: pd.DataFrame) -> str:

@@ -17,15 +17,16 @@ from nicocomments.cli.common import (
     DEFAULT_DB,
     DbOption,
     DebugOption,
+    FormatOption,
     VerboseOption,
     err,
     guarded,
     out,
+    output_format,
 )
 from nicocomments.errors import BadInput, VideoNotFound
 from nicocomments.ids import parse_video_id
-
-OUTPUT_FORMATS = ("table", "csv", "json")
+from nicocomments.records import video_clock
 
 
 @guarded
@@ -41,9 +42,7 @@ def analyze(
             "(needs: pip install 'nicocomments[plot]').",
         ),
     ] = None,
-    output: Annotated[
-        str, typer.Option("--format", help="table, csv or json.", case_sensitive=False)
-    ] = "table",
+    output: FormatOption = "table",
     terms: Annotated[int, typer.Option("--terms", min=0, help="How many top terms.")] = 20,
     top: Annotated[int, typer.Option("--highlights", min=0, help="How many highlights.")] = 5,
     bin_size: Annotated[
@@ -78,9 +77,7 @@ def analyze(
         nico analyze sm9 --plot sm9.png
         nico analyze sm9 --format json | jq .highlights
     """
-    output = output.lower()
-    if output not in OUTPUT_FORMATS:
-        raise BadInput(f"unknown format {output!r}: choose {', '.join(OUTPUT_FORMATS)}")
+    output = output_format(output)
     video_id = parse_video_id(video)
     from nicocomments import analysis as na
 
@@ -145,8 +142,8 @@ def _summary(na, video_id, everything, viewers, terms, top, bin_size, tokenizer,
         "highlights": [
             {
                 "rank": rank,
-                "start": _clock(row.start),
-                "end": _clock(row.end),
+                "start": video_clock(row.start.total_seconds()),
+                "end": video_clock(row.end.total_seconds()),
                 "comments": int(row.comments),
                 "baseline": float(row.baseline),
                 "score": round(float(row.score), 2),
@@ -167,11 +164,6 @@ def _summary(na, video_id, everything, viewers, terms, top, bin_size, tokenizer,
 
 def _iso(value) -> str | None:
     return None if value is None or value != value else value.isoformat()
-
-
-def _clock(value) -> str:
-    seconds = int(value.total_seconds())
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _print_tables(summary: dict) -> None:

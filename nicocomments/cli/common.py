@@ -15,7 +15,7 @@ from rich.logging import RichHandler
 
 from nicocomments import auth
 from nicocomments.config import Endpoints, config_dir, default_db
-from nicocomments.errors import ExitStatus, LoginRequired, NicoError
+from nicocomments.errors import BadInput, ExitStatus, LoginRequired, NicoError
 from nicocomments.http import HttpSettings, NicoSession, make_session
 
 # stdout carries data (tables, exports); everything for humans goes to stderr.
@@ -83,6 +83,9 @@ TimeoutOption = Annotated[
     ),
 ]
 
+OUTPUT_FORMATS = ("table", "csv", "json")
+FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
+
 DEFAULT_DB = default_db({})  # shown in --help; NICO_DB is applied by typer's envvar
 
 
@@ -92,6 +95,14 @@ def format_ranges(ranges: list[tuple[int, int]], limit: int = 8) -> str:
     if len(ranges) > limit:
         shown.append(f"… (+{len(ranges) - limit} more ranges)")
     return ", ".join(shown)
+
+
+def output_format(value: str) -> str:
+    """The ``--format`` asked for, in any case, as one of `OUTPUT_FORMATS`."""
+    chosen = value.lower()
+    if chosen not in OUTPUT_FORMATS:
+        raise BadInput(f"unknown format {value!r}: choose {', '.join(OUTPUT_FORMATS)}")
+    return chosen
 
 
 # --- the error boundary ------------------------------------------------------------------------

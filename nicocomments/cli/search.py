@@ -15,16 +15,17 @@ from nicocomments.cli.common import (
     DEFAULT_DB,
     DbOption,
     DebugOption,
+    FormatOption,
     VerboseOption,
     err,
     guarded,
     out,
+    output_format,
 )
 from nicocomments.errors import BadInput, VideoNotFound
 from nicocomments.ids import parse_video_id
+from nicocomments.records import video_clock
 from nicocomments.search import search_comments
-
-OUTPUT_FORMATS = ("table", "csv", "json")
 
 
 @guarded
@@ -37,9 +38,7 @@ def search(
     limit: Annotated[
         int, typer.Option("--limit", min=1, help="Show at most this many comments.")
     ] = 100,
-    output: Annotated[
-        str, typer.Option("--format", help="table, csv or json.", case_sensitive=False)
-    ] = "table",
+    output: FormatOption = "table",
     db: DbOption = DEFAULT_DB,
     verbose: VerboseOption = 0,
     debug: DebugOption = False,
@@ -53,9 +52,7 @@ def search(
         nico search うぽつ
         nico search 8888 --video sm9 --format csv
     """
-    output = output.lower()
-    if output not in OUTPUT_FORMATS:
-        raise BadInput(f"unknown format {output!r}: choose {', '.join(OUTPUT_FORMATS)}")
+    output = output_format(output)
     if not text.strip():
         raise BadInput("give a text to search for")
     video_id = parse_video_id(video) if video else None
@@ -73,7 +70,7 @@ def search(
             "video_id": h.video_id,
             "fork": h.fork,
             "no": h.no,
-            "vpos": _clock(h.vpos_ms),
+            "vpos": video_clock(h.vpos_ms / 1000),
             "posted_at": h.posted_at.isoformat(),
             "content": h.content,
         }
@@ -97,8 +94,3 @@ def search(
         out.print(table)
     shown = f" (showing {len(hits):,})" if len(hits) < total else ""
     err.print(f"{total:,} comment{'s' if total != 1 else ''} contain {text!r}{shown}.")
-
-
-def _clock(vpos_ms: int) -> str:
-    seconds = max(vpos_ms, 0) // 1000
-    return f"{seconds // 60}:{seconds % 60:02d}"
