@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Integer, column, func, inspect, literal, select, text
+from sqlalchemy import Connection, Integer, column, func, literal, select, text
 
 from nicocomments.schema import comments
+from nicocomments.store import SEARCH_INDEX, SEARCH_PENDING, has_search_index
 
-FTS_TABLE = "comments_fts"
-PENDING_TABLE = "comments_fts_pending"
 MIN_FTS_LENGTH = 3  # the trigram tokenizer indexes runs of three characters
 
 
@@ -30,10 +29,6 @@ class Hit:
     vpos_ms: int
     posted_at: datetime
     content: str
-
-
-def has_fts(connection: Connection) -> bool:
-    return connection.dialect.name == "sqlite" and inspect(connection).has_table(FTS_TABLE)
 
 
 def search_comments(
@@ -67,13 +62,13 @@ def _match(connection: Connection, query: str):
     if connection.dialect.name != "sqlite":
         return comments.c.content.ilike(literal(pattern), escape="\\")
     like = comments.c.content.like(literal(pattern), escape="\\")
-    if not has_fts(connection) or len(query) < MIN_FTS_LENGTH:
+    if not has_search_index(connection) or len(query) < MIN_FTS_LENGTH:
         return like
     phrase = '"' + query.replace('"', '""') + '"'  # one phrase: match the text as it is
-    matching = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :phrase")
+    matching = text(f"SELECT rowid FROM {SEARCH_INDEX} WHERE {SEARCH_INDEX} MATCH :phrase")
     matching = matching.bindparams(phrase=phrase).columns(column("rowid", Integer))
     indexed = comments.c.id.in_(matching)
     # Comments stored since the last sync wait in a queue (migration 0003): read them directly,
     # so a search is always complete, synced or not.
-    queued = text(f"SELECT id FROM {PENDING_TABLE}").columns(column("id", Integer))
+    queued = text(f"SELECT id FROM {SEARCH_PENDING}").columns(column("id", Integer))
     return indexed | (comments.c.id.in_(queued) & like)

@@ -42,7 +42,7 @@ def test_the_index_follows_inserts_and_deletes(tmp_path):
     engine = store.open_db(str(tmp_path / "n.db"))
     try:
         with engine.begin() as connection:
-            assert search.has_fts(connection)
+            assert store.has_search_index(connection)
             store.ensure_video(connection, "sm2", store.now_utc())
             store.save_comments(
                 connection, "sm2", None, [Comment("2", "main", 1, 0, 1, "ねこねこ")]

@@ -49,6 +49,7 @@ from nicocomments.store.write import (  # noqa: F401
     add_to_run,
     ensure_video,
     finish_run,
+    has_search_index,
     now_utc,
     rename_run_video,
     save_comments,

@@ -246,8 +246,16 @@ def finish_run(
         )
 
 
+# --- the search index --------------------------------------------------------------------------
+
+# SQLite only, and only where FTS5 has the trigram tokenizer (migration 0002); migration 0003
+# added the queue of comments not indexed yet, exactly where the index exists.
 SEARCH_INDEX = "comments_fts"
 SEARCH_PENDING = "comments_fts_pending"
+
+
+def has_search_index(connection: Connection) -> bool:
+    return connection.dialect.name == "sqlite" and inspect(connection).has_table(SEARCH_INDEX)
 
 
 def sync_search_index(engine: Engine) -> int:
@@ -256,7 +264,7 @@ def sync_search_index(engine: Engine) -> int:
     if engine.dialect.name != "sqlite":
         return 0
     with deferred_interrupt(), engine.begin() as connection:
-        if not inspect(connection).has_table(SEARCH_PENDING):
+        if not has_search_index(connection):
             return 0
         queued = connection.exec_driver_sql(f"SELECT count(*) FROM {SEARCH_PENDING}").scalar()
         if queued:
