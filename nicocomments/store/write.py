@@ -1,7 +1,13 @@
 """Writing: videos, threads, comments, run records and the search index.
 
-Every function is idempotent and takes the caller's connection (or engine, for the run records,
-which have transactions of their own), so the caller decides what one transaction holds.
+Writing videos, threads, comments and walk state is idempotent: the same page saved twice is
+stored once (`save_comments` skips comments already stored, `upsert_*` overwrite, counts only
+move forward). The run records are not: `start_run` adds a run, `add_to_run` adds to its
+counters, `finish_run` adds requests and stamps the time, `save_skipped` adds a row, each time.
+
+Functions take the caller's connection, so the caller decides what one transaction holds; those
+that open their own transaction (`start_run`, `rename_run_video`, `finish_run`,
+`sync_search_index`) take the engine.
 """
 
 from __future__ import annotations
