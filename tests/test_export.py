@@ -152,6 +152,15 @@ def test_ass_lays_out_the_visible_comments(analysis_db):
     assert len(red) == 2  # "red" and "#ff0000"
 
 
+@pytest.mark.parametrize("command", ["#+12345", "#-12345", "#12_345"])
+def test_ass_ignores_what_only_looks_like_a_colour_code(command):
+    pytest.importorskip("pysubs2")
+    out = io.BytesIO()
+    comment = Comment("9", "main", 1, 10, 1, "text", command)
+    export.writer("ass")([comment], out, video_id="sm9", thread_counts={})
+    assert "\\c&H" not in out.getvalue().decode()  # white, the default
+
+
 def test_the_real_sample_round_trips_through_xml(tmp_path):
     if SHARED is None:
         pytest.skip(SHARED_REASON)

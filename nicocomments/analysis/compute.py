@@ -3,25 +3,11 @@ users. Every function takes a frame shaped like `load_comments`'s and never chan
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
 from nicocomments.analysis.load import STRING
-
-POSITIONS = {"ue": "ue", "shita": "shita", "naka": "naka"}
-SIZES = {"big": "big", "small": "small", "medium": "medium"}
-COLOR_NAMES = frozenset(
-    {
-        *("white", "red", "pink", "orange", "yellow", "green", "cyan", "blue", "purple"),
-        *("black", "white2", "niconicowhite", "red2", "truered", "pink2", "orange2"),
-        *("passionorange", "yellow2", "madyellow", "green2", "elementalgreen", "cyan2"),
-        *("blue2", "marineblue", "purple2", "nobleviolet", "black2"),
-    }
-)
-DEFAULTS = {"position": "naka", "size": "medium", "color": "white"}
-_COLOR_CODE = re.compile(r"#[0-9a-fA-F]{6}")
+from nicocomments.commands import COLORS, DEFAULTS, POSITIONS, SIZES, color_code
 
 
 def bin_milliseconds(bin: str) -> int:
@@ -222,13 +208,13 @@ def _command_kind(token: str) -> str | None:
         return "position"
     if token in SIZES:
         return "size"
-    if token in COLOR_NAMES or _COLOR_CODE.fullmatch(token):
+    if color_code(token) is not None:
         return "color"
     return None
 
 
 def _command_value(token: str) -> str | None:
-    return "custom" if _COLOR_CODE.fullmatch(token) else token
+    return "custom" if token not in COLORS and color_code(token) is not None else token
 
 
 def _ranked(kind: str, counts: pd.Series, total: int) -> pd.DataFrame:

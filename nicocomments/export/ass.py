@@ -13,21 +13,13 @@ import unicodedata
 from collections.abc import Iterable
 from typing import IO
 
+from nicocomments.commands import DEFAULTS, SIZES, color_code
 from nicocomments.errors import BadInput
 from nicocomments.records import Comment
 
 WIDTH, HEIGHT = 640, 360
 SCROLL_MS, FIXED_MS = 4_000, 3_000
-SIZES = {"big": 39, "medium": 24, "small": 15}
-COLORS = {
-    "white": 0xFFFFFF, "red": 0xFF0000, "pink": 0xFF8080, "orange": 0xFFC000,
-    "yellow": 0xFFFF00, "green": 0x00FF00, "cyan": 0x00FFFF, "blue": 0x0000FF,
-    "purple": 0xC000FF, "black": 0x000000, "white2": 0xCCCC99, "niconicowhite": 0xCCCC99,
-    "red2": 0xCC0033, "truered": 0xCC0033, "pink2": 0xFF33CC, "orange2": 0xFF6600,
-    "passionorange": 0xFF6600, "yellow2": 0x999900, "madyellow": 0x999900,
-    "green2": 0x00CC66, "elementalgreen": 0x00CC66, "cyan2": 0x00CCCC, "blue2": 0x3399FF,
-    "marineblue": 0x3399FF, "purple2": 0x6633CC, "nobleviolet": 0x6633CC, "black2": 0x666666,
-}  # fmt: skip
+FONT_SIZES = {"big": 39, "medium": 24, "small": 15}  # px on the 360-px stage, per SIZES
 
 
 def write_ass(
@@ -41,7 +33,7 @@ def write_ass(
     subs.info.update({"Title": video_id, "PlayResX": str(WIDTH), "PlayResY": str(HEIGHT)})
     subs.styles["Default"] = pysubs2.SSAStyle(
         fontname="sans-serif",
-        fontsize=SIZES["medium"],
+        fontsize=FONT_SIZES[DEFAULTS["size"]],
         primarycolor=pysubs2.Color(255, 255, 255),
         outlinecolor=pysubs2.Color(0, 0, 0),
         outline=1.0,
@@ -67,8 +59,8 @@ def _event(pysubs2, c: Comment, rows: _Rows):
     if not text.strip():
         return None
     commands = c.commands.split()
-    size = next((SIZES[s] for s in commands if s in SIZES), SIZES["medium"])
-    color = next((_color(s) for s in commands if _color(s) is not None), 0xFFFFFF)
+    size = FONT_SIZES[next((s for s in commands if s in SIZES), DEFAULTS["size"])]
+    color = next((rgb for rgb in map(color_code, commands) if rgb is not None), 0xFFFFFF)
     lines = text.split("\n")
     width = max(_width(line) for line in lines) * size
     height = size * len(lines)
@@ -88,17 +80,6 @@ def _event(pysubs2, c: Comment, rows: _Rows):
         tags.insert(0, f"\\move({WIDTH},{y},{-int(width)},{y})")
     body = "\\N".join(_escape(line) for line in lines)
     return pysubs2.SSAEvent(start=start, end=end, text="{" + "".join(tags) + "}" + body)
-
-
-def _color(command: str) -> int | None:
-    if command in COLORS:
-        return COLORS[command]
-    if len(command) == 7 and command.startswith("#"):
-        try:
-            return int(command[1:], 16)
-        except ValueError:
-            return None
-    return None
 
 
 def _width(line: str) -> float:
