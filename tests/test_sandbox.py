@@ -1741,13 +1741,16 @@ def test_v1_errors(sb, world):
 
 
 def test_v1_expired_tokens(sb):
+    # A frozen clock: `exp` is whole seconds, so a running clock could pass it at +203 s.
+    issued = 1_800_000_000.25
+    sb.clock = lambda: issued
     s = login(sb)
     key = watch_data(s, sb, BIG_VIDEO_ID)["comment"]["nvComment"]["threadKey"]
     main = [(BIG_THREAD_ID, "main")]
     assert v1_ok(sb, key, main)
-    sb.clock = lambda: time.time() + 203
+    sb.clock = lambda: issued + 203
     assert v1_ok(sb, key, main)
-    sb.clock = lambda: time.time() + 205  # past `exp` (204 s)
+    sb.clock = lambda: issued + 205  # past `exp` (204 s)
     assert v1_error(sb, key, main) == (400, "EXPIRED_TOKEN")
     fresh = s.get(
         f"{sb.url}/nvapi/v1/comment/keys/thread", params={"videoId": "sm9"}, headers=FRONTEND
