@@ -10,6 +10,7 @@ server, a malformed file).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
 from nicocomments.records import FORK_BY_NUMBER, Comment, ThreadStatus
@@ -92,3 +93,24 @@ def int_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+_fromisoformat = datetime.fromisoformat
+
+
+def unix_seconds(value: Any, naive_zone: tzinfo | None = None) -> int:
+    """Unix seconds of a number or an ISO 8601 string (``2011-07-18T18:36:07+09:00``, ``…Z``).
+
+    A string that names no zone is read in ``naive_zone`` (`records.JST` for files that leave
+    Japan time implicit); without one it is refused, as the servers always name the zone.
+    Anything else raises `ValueError`."""
+    if type(value) is str:  # the string the server sends, once per comment: the fast path
+        moment = _fromisoformat(value)
+        if moment.utcoffset() is None:
+            if naive_zone is None:
+                raise ValueError(f"a timestamp without a zone: {value!r}")
+            moment = moment.replace(tzinfo=naive_zone)
+        return int(moment.timestamp())
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    raise ValueError(f"not a timestamp: {value!r}")

@@ -20,7 +20,9 @@ Rules for what a format leaves out (the README's "Import formats" section says t
 * **No video id in the file**: taken from the file name (``sm9.jsonl``,
   ``Title [sm9].comments.json``) or given with ``--video``; XML and v1 files fall back to their
   thread id.
-* **Dates without a zone** (NII ISO strings): Japan time, as everywhere else in nico.
+* **Dates without a zone** (NII ISO strings, a v1 ``postedAt``): Japan time (`records.JST`),
+  the site's own zone. (The comment server always names the zone; `nicocomments.nvcomment`
+  refuses an answer that does not.)
 """
 
 from __future__ import annotations
@@ -32,22 +34,20 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
 import ijson
 import orjson
 
-from nicocomments.chats import chat_comment, int_or_none, thread_status
+from nicocomments.chats import chat_comment, int_or_none, thread_status, unix_seconds
 from nicocomments.errors import BadInput
-from nicocomments.records import Comment, ThreadStatus
+from nicocomments.records import JST, Comment, ThreadStatus
 
 FORMATS = ("xml", "v1", "apijson", "ytdlp", "nii")
 FILE_SUFFIXES = (".xml", ".json", ".jsonl", ".dat")
 ARCHIVE_SUFFIXES = (".zip",)
 HEAD_BYTES = 65536  # how much of a file format sniffing looks at
-JAPAN = timezone(timedelta(hours=9))
 
 # sm: user upload, so: channel/official, nm: Nico Movie Maker. Not preceded or followed by a
 # letter or digit, so "result_3_sm9__version…" and "Title [sm9].comments.json" both give sm9.
@@ -264,7 +264,7 @@ def v1_comment(raw: Any, thread_id: str, fork: str) -> Comment:
             fork=fork,
             no=int(raw["no"]),
             vpos_ms=int(raw.get("vposMs") or 0),
-            posted_at=_unix(raw["postedAt"]),
+            posted_at=unix_seconds(raw["postedAt"], JST),
             content=str(raw.get("body") or ""),
             commands=" ".join(commands),
             user_id=str(raw["userId"]) if raw.get("userId") not in (None, "") else None,
@@ -390,15 +390,14 @@ _new_comment = tuple.__new__
 
 
 def _nii_date(value: Any) -> int:
-    if isinstance(value, int | float):
-        return int(value)
-    text = str(value).strip()
-    if re.fullmatch(r"-?\d+(\.\d+)?", text):
-        return int(float(text))
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" UTC", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=JAPAN)
-    return int(moment.timestamp())
+    """``date``: Unix seconds (a number, or a string of one) or an ISO string, which names its
+    zone (``Z``, ``+09:00``, `` UTC``) or is Japan time."""
+    if isinstance(value, str):
+        value = value.strip()
+        if re.fullmatch(r"-?\d+(\.\d+)?", value):
+            return int(float(value))
+        value = value.replace(" UTC", "+00:00")
+    return unix_seconds(value, JST)
 
 
 # --- small helpers ----------------------------------------------------------------------------
@@ -466,12 +465,3 @@ def _items_at(events, prefixes: set[str]) -> Iterator[tuple[str, Any]]:
         if prefix == current and event in ("end_map", "end_array"):
             yield current, builder.value
             builder = None
-
-
-def _unix(value: Any) -> int:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value)
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=JAPAN)
-    return int(moment.timestamp())

@@ -7,11 +7,16 @@ truth in them, so a comment means the same thing everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta, timezone
 from typing import NamedTuple
 
 FORKS = ("main", "owner", "easy")
 FORK_BY_NUMBER = {0: "main", 1: "owner", 2: "easy"}
 NUMBER_BY_FORK = {name: number for number, name in FORK_BY_NUMBER.items()}
+
+# Japan Standard Time (no daylight saving since 1951): the site's own zone, and how dates that
+# name no zone are read.
+JST = timezone(timedelta(hours=9), "JST")
 
 # The oldest moment a Niconico comment can carry (the site opened in December 2006; tools use
 # 2007-03-03 as their floor). Walking back past this is pointless.

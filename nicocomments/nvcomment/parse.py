@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 
-from nicocomments.chats import int_or_none
+from nicocomments.chats import int_or_none, unix_seconds
 from nicocomments.errors import (
     BadAnswer,
     LoginRequired,
@@ -160,7 +159,7 @@ def parse_watch_data(data: dict, requested_id: str = "") -> WatchData:
             threads=tuple(refs),
             title=video.get("title"),
             duration_s=int_or_none(video.get("duration")),
-            posted_at=_unix(video.get("registeredAt")),
+            posted_at=_registered(video.get("registeredAt")),
             viewer_is_premium=viewer.get("isPremium") if viewer else None,
         ),
         server=str(nv["server"]).rstrip("/"),
@@ -214,7 +213,7 @@ def parse_comment(raw: dict, thread_id: str, fork: str) -> Comment:
                 fork,
                 int(raw["no"]),
                 int(raw.get("vposMs") or 0),
-                _posted(raw["postedAt"]),
+                unix_seconds(raw["postedAt"]),
                 str(raw.get("body") or ""),
                 _joined(commands),
                 None,
@@ -233,28 +232,15 @@ def parse_comment(raw: dict, thread_id: str, fork: str) -> Comment:
         raise BadAnswer("a comment in the comment server's answer lacks no or postedAt") from None
 
 
-_fromisoformat = datetime.fromisoformat
-
-
-def _posted(value: Any) -> int:
-    """Unix seconds of a comment's ``postedAt`` (``2011-07-18T18:36:07+09:00``); the fast path
-    for the string the server sends, once per comment."""
-    if type(value) is str:
-        moment = _fromisoformat(value)
-        if moment.utcoffset() is None:
-            raise ValueError(f"a timestamp without a zone: {value!r}")
-        return int(moment.timestamp())
-    moment = _unix(value)
-    if moment is None:
-        raise ValueError("a comment without postedAt")
-    return moment
-
-
 def _joined(commands) -> str:
     try:
         return " ".join(commands)
     except TypeError:  # a command that is not a string: say it as one
         return " ".join(str(c) for c in commands)
+
+
+def _registered(value: Any) -> int | None:
+    return None if value in (None, "") else unix_seconds(value)
 
 
 def parse_error(payload: Any) -> str | None:
@@ -274,17 +260,6 @@ def parse_thread_key(payload: Any) -> str:
     if not key:
         raise BadAnswer("nvapi gave an empty thread key")
     return str(key)
-
-
-def _unix(value: Any) -> int | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, int | float):
-        return int(value)
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"a timestamp without a zone: {value!r}")
-    return int(moment.timestamp())
 
 
 def load_json(data: bytes) -> Any:
