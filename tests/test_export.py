@@ -27,8 +27,7 @@ def _export(engine, fmt, video_id="sm1", forks=store.FORK_ORDER, salt=None) -> b
         rows = store.iter_comments(connection, video_id, forks)
         if salt:
             rows = export.hash_user_ids(rows, salt)
-        export.write(
-            fmt,
+        export.writer(fmt)(
             rows,
             out,
             video_id=video_id,
@@ -69,7 +68,7 @@ def test_xml_round_trip_loses_nothing(analysis_db, tmp_path):
 def test_xml_escapes_what_xml_must(tmp_path):
     tricky = Comment("9", "main", 1, 10, 1, 'a < b & "c" \r\n\x01end', "184 red", user_id='x"y')
     out = io.BytesIO()
-    export.write("xml", [tricky], out, video_id="sm9")
+    export.writer("xml")([tricky], out, video_id="sm9", thread_counts={})
     db = _reimport(tmp_path, "sm9.xml", out.getvalue())
     [back] = stored_comments(db)
     assert back == tricky._replace(content='a < b & "c" \r\nend')  # \x01 cannot be XML

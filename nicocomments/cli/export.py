@@ -82,7 +82,7 @@ def export_(
     to_stdout = output == "-"
     if to_stdout and fmt in export.BINARY_FORMATS and sys.stdout.isatty():
         raise BadInput(f"{fmt} is binary: give -o FILE, or redirect stdout")
-    target = None if to_stdout else Path(output or f"{video_id}.{export.EXTENSIONS[fmt]}")
+    target = None if to_stdout else Path(output or f"{video_id}.{fmt}")
     writer = export.writer(fmt)  # fails early when the format's library is missing
     engine = store.open_db(db)
     try:

@@ -22,13 +22,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO
 
 from nicocomments.records import Comment
 
 FORMATS = ("xml", "json", "jsonl", "csv", "parquet", "ass")
-EXTENSIONS = {"xml": "xml", "json": "json", "jsonl": "jsonl", "csv": "csv"}
-EXTENSIONS |= {"parquet": "parquet", "ass": "ass"}
 BINARY_FORMATS = frozenset({"parquet"})
 HASH_LENGTH = 16  # hex digits kept of the HMAC-SHA256: 64 bits, no collisions in practice
 
@@ -55,18 +52,6 @@ def hash_user_ids(comments: Iterable[Comment], salt: str) -> Iterator[Comment]:
                 hashed = cache[user] = hash_user_id(user, salt)
             comment = comment._replace(user_id=hashed)
         yield comment
-
-
-def write(
-    fmt: str,
-    comments: Iterable[Comment],
-    out: IO[bytes],
-    *,
-    video_id: str,
-    thread_counts: dict[tuple[str, str], int] | None = None,
-) -> int:
-    """Write ``comments`` of ``video_id`` to ``out`` in format ``fmt``; return how many."""
-    return writer(fmt)(comments, out, video_id=video_id, thread_counts=thread_counts or {})
 
 
 def writer(fmt: str) -> Callable[..., int]:
