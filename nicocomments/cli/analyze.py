@@ -101,7 +101,11 @@ def analyze(
     finally:
         engine.dispose()
     viewers = everything[(everything["fork"] != "owner") & ~everything["is_deleted"]]
-    summary = _summary(na, video_id, everything, viewers, terms, top, bin_size, tokenizer, tz)
+    highlights = na.highlights(viewers, n=top, bin=bin_size)
+    activity = na.activity(viewers, freq="1D")
+    summary = _summary(
+        na, video_id, everything, viewers, highlights, activity, terms, tokenizer, tz
+    )
     if output == "json":
         out.print_json(json.dumps(summary, ensure_ascii=False, default=str))
     elif output == "csv":
@@ -111,24 +115,16 @@ def analyze(
     if plot is not None:
         from nicocomments.analysis.plot import plot_summary
 
-        plot_summary(
-            video_id,
-            na.density(viewers, bin=bin_size),
-            na.highlights(viewers, n=top, bin=bin_size),
-            na.activity(viewers, freq="1D"),
-            plot,
-        )
+        plot_summary(video_id, na.density(viewers, bin=bin_size), highlights, activity, plot)
         err.print(f"Wrote the figure to {plot}.")
 
 
-def _summary(na, video_id, everything, viewers, terms, top, bin_size, tokenizer, tz) -> dict:
+def _summary(na, video_id, everything, viewers, highlights, activity, terms, tokenizer, tz) -> dict:
     forks = everything.groupby("fork", observed=False).size()
-    activity = na.activity(viewers, freq="1D") if len(viewers) else None
     busiest = None
-    if activity is not None and len(activity):
+    if len(activity):
         day = activity["comments"].idxmax()
         busiest = {"date": day.date().isoformat(), "comments": int(activity["comments"].max())}
-    highlights = na.highlights(viewers, n=top, bin=bin_size)
     return {
         "video_id": video_id,
         "comments": len(everything),
