@@ -19,7 +19,6 @@ from sqlalchemy import Engine
 from nicocomments import store
 from nicocomments.errors import NicoError
 from nicocomments.history import iter_history
-from nicocomments.interrupts import deferred_interrupt
 from nicocomments.records import MIN_POSTED_AT, Page, ThreadRef, ThreadStatus, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -316,7 +315,7 @@ class _Job:
         return info
 
     def _set(self, ref: ThreadRef, **values) -> None:
-        with deferred_interrupt(), self.engine.begin() as connection:
+        with store.transaction(self.engine) as connection:
             store.set_history(connection, ref.thread_id, ref.fork, **values)
 
     def _save(
@@ -336,7 +335,7 @@ class _Job:
                 **{**status.__dict__, "thread_id": ref.thread_id, "fork": ref.fork}
             )
         requests = self.unsaved_requests()
-        with deferred_interrupt(), self.engine.begin() as connection:
+        with store.transaction(self.engine) as connection:
             if self._unsaved_video is not None:
                 info = self._unsaved_video
                 store.upsert_video(connection, info, store.now_utc())

@@ -176,3 +176,20 @@ def test_a_new_run_marks_a_killed_one_interrupted(db_target):
         statuses = dict(connection.execute(select(fetch_runs.c.id, fetch_runs.c.status)).all())
     assert statuses == {first: "interrupted", second: "running"}
     engine.dispose()
+
+
+def test_ctrl_c_inside_a_transaction_lands_after_the_commit(tmp_path):
+    import os
+    import signal
+
+    engine = store.open_db(str(tmp_path / "n.db"))
+    try:
+        with pytest.raises(KeyboardInterrupt), store.transaction(engine) as connection:
+            store.ensure_video(connection, "sm9", store.now_utc())
+            os.kill(os.getpid(), signal.SIGINT)
+            store.ensure_video(connection, "sm10", store.now_utc())
+        with engine.connect() as connection:
+            stored = connection.exec_driver_sql("SELECT video_id FROM videos ORDER BY 1").all()
+        assert stored == [("sm10",), ("sm9",)]
+    finally:
+        engine.dispose()

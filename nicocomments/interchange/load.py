@@ -46,7 +46,6 @@ from nicocomments.importers import (
     video_id_from_name,
 )
 from nicocomments.interchange.packet import read_packet
-from nicocomments.interrupts import deferred_interrupt
 from nicocomments.records import Comment, ThreadStatus
 
 log = logging.getLogger(__name__)
@@ -209,7 +208,7 @@ class _Import:
         video = self._video()
         if self.result.run_id is None:
             self.result.run_id = self._start_run(video)
-        with deferred_interrupt(), self.engine.begin() as connection:
+        with store.transaction(self.engine) as connection:
             if video is not None:
                 if not self.video_ensured:
                     if not store.video_exists(connection, video):
@@ -268,7 +267,7 @@ class _Import:
         self.batch.clear()
         if self.result.run_id is None:
             self.result.run_id = self._start_run(self.result.video_id)
-        with deferred_interrupt(), self.engine.begin() as connection:
+        with store.transaction(self.engine) as connection:
             store.discard_run(
                 connection,
                 self.result.run_id,

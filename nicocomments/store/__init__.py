@@ -58,6 +58,7 @@ from nicocomments.store.write import (  # noqa: F401
     set_history,
     start_run,
     sync_search_index,
+    transaction,
     upsert_threads,
     upsert_video,
 )

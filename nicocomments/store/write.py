@@ -13,7 +13,8 @@ that open their own transaction (`start_run`, `rename_run_video`, `finish_run`,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -33,6 +34,14 @@ from nicocomments.records import COMMENT_FIELDS, Comment, ThreadRef, ThreadStatu
 from nicocomments.schema import fetch_runs, skipped_seconds, threads, videos
 
 # --- writing -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """``engine.begin()`` with Ctrl-C held back until the transaction has committed or rolled
+    back (see `nicocomments.interrupts`)."""
+    with deferred_interrupt(), engine.begin() as connection:
+        yield connection
 
 
 def now_utc() -> datetime:
@@ -179,7 +188,7 @@ def start_run(
     options: dict | None = None,
     source: str | None = None,
 ) -> int:
-    with deferred_interrupt(), engine.begin() as connection:
+    with transaction(engine) as connection:
         if video_id is not None:
             # A run still "running" for this video was killed: nothing else writes here.
             connection.execute(
@@ -206,7 +215,7 @@ def start_run(
 
 
 def rename_run_video(engine: Engine, run_id: int, video_id: str) -> None:
-    with deferred_interrupt(), engine.begin() as connection:
+    with transaction(engine) as connection:
         connection.execute(
             update(fetch_runs).where(fetch_runs.c.id == run_id).values(video_id=video_id)
         )
@@ -239,7 +248,7 @@ def finish_run(
     error: str | None = None,
     requests: int = 0,
 ) -> None:
-    with deferred_interrupt(), engine.begin() as connection:
+    with transaction(engine) as connection:
         connection.execute(
             update(fetch_runs)
             .where(fetch_runs.c.id == run_id)
@@ -269,7 +278,7 @@ def sync_search_index(engine: Engine) -> int:
     0003: indexing in one statement costs a tenth of indexing row by row). Returns how many."""
     if engine.dialect.name != "sqlite":
         return 0
-    with deferred_interrupt(), engine.begin() as connection:
+    with transaction(engine) as connection:
         if not has_search_index(connection):
             return 0
         queued = connection.exec_driver_sql(f"SELECT count(*) FROM {SEARCH_PENDING}").scalar()
