@@ -80,6 +80,14 @@ def test_an_unknown_option_is_a_usage_error(nico):
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize("command", [("fetch", "sm9"), ("demo",)])
+def test_an_unknown_protocol_is_refused_before_anything_runs(nico, tmp_path, command):
+    result = nico(*command, "--protocol", "flash", "--db", tmp_path / "n.db")
+    assert result.exit_code == 2
+    assert "unknown protocol 'flash': choose from auto, nvcomment, legacy" in result.stderr
+    assert not (tmp_path / "n.db").exists()
+
+
 def test_status_of_an_empty_database(nico, tmp_path):
     result = nico("status", "--db", tmp_path / "n.db")
     assert result.exit_code == 0

@@ -86,6 +86,17 @@ TimeoutOption = Annotated[
 OUTPUT_FORMATS = ("table", "csv", "json")
 FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
 
+PROTOCOLS = ("auto", "nvcomment", "legacy")
+ProtocolOption = Annotated[
+    str,
+    typer.Option(
+        "--protocol",
+        help="nvcomment: today's watch data + /v1/threads (what auto means); "
+        "legacy: flapi getflv + the XML message server (the site until 2023).",
+        case_sensitive=False,
+    ),
+]
+
 DEFAULT_DB = default_db({})  # shown in --help; NICO_DB is applied by typer's envvar
 
 
@@ -102,6 +113,14 @@ def output_format(value: str) -> str:
     chosen = value.lower()
     if chosen not in OUTPUT_FORMATS:
         raise BadInput(f"unknown format {value!r}: choose {', '.join(OUTPUT_FORMATS)}")
+    return chosen
+
+
+def protocol_choice(value: str) -> str:
+    """The ``--protocol`` asked for, in any case, as one of `PROTOCOLS`."""
+    chosen = value.lower()
+    if chosen not in PROTOCOLS:
+        raise BadInput(f"unknown protocol {value!r}: choose from {', '.join(PROTOCOLS)}")
     return chosen
 
 

@@ -18,6 +18,7 @@ from nicocomments.cli.common import (
     DbOption,
     DebugOption,
     IntervalOption,
+    ProtocolOption,
     RetriesOption,
     TimeoutOption,
     VerboseOption,
@@ -28,6 +29,7 @@ from nicocomments.cli.common import (
     guarded,
     network,
     out,
+    protocol_choice,
 )
 from nicocomments.cli.progress import RichProgress
 from nicocomments.collect import FetchOptions, FetchResult, fetch_video
@@ -39,7 +41,6 @@ from nicocomments.nvcomment import NvcommentClient
 from nicocomments.store import describe_target, open_db
 
 JST = timezone(timedelta(hours=9), "JST")
-PROTOCOLS = ("auto", "nvcomment", "legacy")
 
 
 @guarded
@@ -59,15 +60,7 @@ def fetch(
             help="Page back through past logs to the first comment, not just the current window.",
         ),
     ] = False,
-    protocol: Annotated[
-        str,
-        typer.Option(
-            "--protocol",
-            help="nvcomment: today's watch data + /v1/threads (what auto means); "
-            "legacy: flapi getflv + the XML message server (the site until 2023).",
-            case_sensitive=False,
-        ),
-    ] = "auto",
+    protocol: ProtocolOption = "auto",
     before: Annotated[
         str | None,
         typer.Option(
@@ -128,9 +121,7 @@ def fetch(
         nico fetch sm9 so23335421 --all-history
         nico fetch https://www.nicovideo.jp/watch/sm9 --all-history --before 2012-01-01
     """
-    protocol = protocol.lower()
-    if protocol not in PROTOCOLS:
-        raise BadInput(f"unknown protocol {protocol!r}: choose from {', '.join(PROTOCOLS)}")
+    protocol = protocol_choice(protocol)
     video_ids = _collect_ids(ids or [], from_file)
     options = FetchOptions(
         all_history=all_history,

@@ -8,8 +8,17 @@ from typing import Annotated
 import typer
 
 from nicocomments import auth, store
-from nicocomments.cli.common import DebugOption, VerboseOption, err, guarded, network, out
-from nicocomments.cli.fetch import PROTOCOLS, make_client
+from nicocomments.cli.common import (
+    DebugOption,
+    ProtocolOption,
+    VerboseOption,
+    err,
+    guarded,
+    network,
+    out,
+    protocol_choice,
+)
+from nicocomments.cli.fetch import make_client
 from nicocomments.cli.progress import RichProgress
 from nicocomments.cli.status import StatusReport
 from nicocomments.collect import FetchOptions, fetch_video
@@ -92,14 +101,7 @@ def demo(
     big_comments: Annotated[
         int, typer.Option("--big-comments", min=1000, help="Comments of the big video.")
     ] = 30_000,
-    protocol: Annotated[
-        str,
-        typer.Option(
-            "--protocol",
-            help="nvcomment (today's site, what auto means) or legacy (getflv + message server).",
-            case_sensitive=False,
-        ),
-    ] = "auto",
+    protocol: ProtocolOption = "auto",
     verbose: VerboseOption = 0,
     debug: DebugOption = False,
 ) -> None:
@@ -110,9 +112,7 @@ def demo(
     """
     from nicocomments.sandbox import DEMO_EMAIL, DEMO_PASSWORD, Sandbox, build_world
 
-    protocol = protocol.lower()
-    if protocol not in PROTOCOLS:
-        raise BadInput(f"unknown protocol {protocol!r}: choose from {', '.join(PROTOCOLS)}")
+    protocol = protocol_choice(protocol)
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
