@@ -78,8 +78,9 @@ def fetch(
         bool,
         typer.Option(
             "--fill-gaps",
-            help="Afterwards, ask again around comment numbers missing from what is stored, "
-            "and report the ones the server would not return.",
+            help="Instead of fetching the current window, ask again around comment numbers "
+            "missing from what is stored and report the ones the server would not return "
+            "(with --all-history: after walking the history).",
         ),
     ] = False,
     from_file: Annotated[
