@@ -1,10 +1,12 @@
-"""The legacy ``<chat>`` and ``<thread>`` fields → records (stdlib only, pure).
+"""Comment fields as the servers write them → records (stdlib only, pure).
 
-One mapping for everything that speaks the legacy vocabulary: the message server's XML answers
-(`nicocomments.legacy`), and files of XML or api.json (`nicocomments.importers`,
-`nicocomments.interchange`). Values may be strings (XML attributes) or numbers (api.json).
-Problems raise `ValueError`; each caller turns it into its own error (a bad answer from the
-server, a malformed file).
+One mapping per vocabulary, for everything that speaks it: the legacy ``<chat>`` and
+``<thread>`` (the message server's XML answers in `nicocomments.legacy`, files of XML or
+api.json in `nicocomments.importers` and `nicocomments.interchange`; values may be strings or
+numbers), and a ``/v1/threads`` comment object (the comment server's answers in
+`nicocomments.nvcomment`, v1 and yt-dlp files in `nicocomments.importers`). Problems raise
+`ValueError`; each caller turns it into its own error (a bad answer from the server, a
+malformed file).
 """
 
 from __future__ import annotations
@@ -66,6 +68,48 @@ def chat_comment(fields: Mapping[str, Any], content: str, default_fork: str = "m
             None,
         ),
     )
+
+
+def v1_comment(
+    raw: Mapping[str, Any], thread_id: str, fork: str, naive_zone: tzinfo | None = None
+) -> Comment:
+    """A ``/v1/threads`` comment object as a `Comment` of ``thread_id`` and ``fork``.
+
+    A ``postedAt`` without a zone is read in ``naive_zone``, and refused without one (see
+    `unix_seconds`). User ids, ids and sources come out as strings."""
+    try:
+        commands = raw.get("commands") or ()
+        try:
+            joined = " ".join(commands)
+        except TypeError:  # a command that is not a string: say it as one
+            commands = [str(c) for c in commands]
+            joined = " ".join(commands)
+        user_id, comment_id, source = raw.get("userId"), raw.get("id"), raw.get("source")
+        score, nicoru = raw.get("score"), raw.get("nicoruCount")
+        return _new(
+            Comment,
+            (
+                thread_id,
+                fork,
+                int(raw["no"]),
+                int(raw.get("vposMs") or 0),
+                unix_seconds(raw["postedAt"], naive_zone),
+                str(raw.get("body") or ""),
+                joined,
+                None,
+                str(user_id) if user_id not in (None, "") else None,
+                bool(raw.get("isPremium")),
+                "184" in commands,
+                False,
+                None,
+                int(score) if type(score) is int else int_or_none(score),
+                int(nicoru) if type(nicoru) is int else int_or_none(nicoru),
+                str(comment_id) if comment_id is not None else None,
+                str(source) if source is not None else None,
+            ),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ValueError("a v1 comment lacks no or postedAt, or they are not valid") from None
 
 
 def thread_status(fields: Mapping[str, Any], default_fork: str = "main") -> ThreadStatus:

@@ -40,7 +40,13 @@ from typing import IO, Any
 import ijson
 import orjson
 
-from nicocomments.chats import chat_comment, int_or_none, thread_status, unix_seconds
+from nicocomments.chats import (
+    chat_comment,
+    int_or_none,
+    thread_status,
+    unix_seconds,
+    v1_comment,
+)
 from nicocomments.errors import BadInput
 from nicocomments.records import JST, Comment, ThreadStatus
 
@@ -252,30 +258,15 @@ def _v1_thread(thread: Any, prefix: str) -> Iterator[Item]:
         raise MalformedFile(f"a v1 thread has the unknown fork {fork!r}")
     yield ThreadStatus(thread_id, fork, comment_count=int_or_none(thread.get("commentCount")))
     for raw in thread.get("comments") or []:
-        yield v1_comment(raw, thread_id, fork)
+        yield v1_to_comment(raw, thread_id, fork)
 
 
-def v1_comment(raw: Any, thread_id: str, fork: str) -> Comment:
-    """One comment of a v1 answer (the same mapping as `nicocomments.nvcomment.parse_comment`)."""
+def v1_to_comment(raw: Any, thread_id: str, fork: str) -> Comment:
+    """One comment of a v1 answer → `Comment`, by the mapping the comment server's parser uses
+    (`nicocomments.chats`), except that a ``postedAt`` without a zone is Japan time."""
     try:
-        commands = [str(c) for c in raw.get("commands") or []]
-        return Comment(
-            thread_id=thread_id,
-            fork=fork,
-            no=int(raw["no"]),
-            vpos_ms=int(raw.get("vposMs") or 0),
-            posted_at=unix_seconds(raw["postedAt"], JST),
-            content=str(raw.get("body") or ""),
-            commands=" ".join(commands),
-            user_id=str(raw["userId"]) if raw.get("userId") not in (None, "") else None,
-            is_premium=bool(raw.get("isPremium")),
-            is_anonymous="184" in commands,
-            score=int_or_none(raw.get("score")),
-            nicoru_count=int_or_none(raw.get("nicoruCount")),
-            comment_id=str(raw["id"]) if raw.get("id") is not None else None,
-            source=str(raw["source"]) if raw.get("source") is not None else None,
-        )
-    except (KeyError, TypeError, ValueError, AttributeError):
+        return v1_comment(raw, thread_id, fork, JST)
+    except ValueError:
         raise MalformedFile("a v1 comment lacks no or postedAt, or they are not valid") from None
 
 
@@ -318,7 +309,7 @@ def read_ytdlp(stream: IO[bytes], video_id: str) -> Iterator[Item]:
             thread_id = base if fork not in used else f"{base}:{run}"
             used.add(fork)
         previous_no = no
-        yield v1_comment(raw, thread_id, fork)
+        yield v1_to_comment(raw, thread_id, fork)
 
 
 # --- the NII dataset --------------------------------------------------------------------------

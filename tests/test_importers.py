@@ -132,6 +132,14 @@ def test_nii_lines_get_synthetic_numbers_per_fork_and_japan_time():
     assert comments[0].user_id is None
 
 
+def test_a_v1_postedat_without_a_zone_is_japan_time():
+    data = (
+        b'[{"id": "1", "fork": "main", "comments": [{"no": 1, "postedAt": "2020-01-01T09:00:00"}]}]'
+    )
+    [comment] = _comments(importers.read_v1(io.BytesIO(data)))
+    assert comment.posted_at == 1577836800  # 00:00 UTC
+
+
 def test_nii_2012_lines_keep_their_numbers():
     with (INTERCHANGE / "sm11.dat").open("rb") as stream:
         comments = _comments(read_nii(stream, "sm11"))

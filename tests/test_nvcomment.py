@@ -242,6 +242,15 @@ def test_broken_v1_answers():
         parse_threads({"meta": {"status": 200}, "data": {}})
     with pytest.raises(BadAnswer, match="postedAt"):
         parse_threads([{"id": "1", "fork": "main", "comments": [{"no": 1}]}])
+    zoneless = {"no": 1, "postedAt": "2020-01-01T09:00:00"}  # the server always names the zone
+    with pytest.raises(BadAnswer, match="postedAt"):
+        parse_threads([{"id": "1", "fork": "main", "comments": [zoneless]}])
+
+
+def test_a_numeric_user_id_comes_out_as_a_string():
+    raw = {"no": 1, "postedAt": "2020-01-01T09:00:00+09:00", "userId": 358504, "source": "trunk"}
+    [page] = parse_threads([{"id": "1", "fork": "owner", "comments": [raw]}])
+    assert page.comments[0].user_id == "358504" and page.comments[0].source == "trunk"
 
 
 def test_error_answers_and_keys():

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from nicocomments.chats import int_or_none, unix_seconds
+from nicocomments.chats import int_or_none, unix_seconds, v1_comment
 from nicocomments.errors import (
     BadAnswer,
     LoginRequired,
@@ -198,45 +198,13 @@ def parse_threads(payload: Any) -> list[Page]:
     return pages
 
 
-_new_comment = tuple.__new__  # a Comment from a plain tuple: this runs once per comment
-
-
 def parse_comment(raw: dict, thread_id: str, fork: str) -> Comment:
+    """One comment of a ``/v1/threads`` answer (`nicocomments.chats.v1_comment`; the server
+    always names the zone of ``postedAt``, so an answer that does not is refused)."""
     try:
-        commands = raw.get("commands") or ()
-        comment_id = raw.get("id")
-        score, nicoru = raw.get("score"), raw.get("nicoruCount")
-        return _new_comment(
-            Comment,
-            (
-                thread_id,
-                fork,
-                int(raw["no"]),
-                int(raw.get("vposMs") or 0),
-                unix_seconds(raw["postedAt"]),
-                str(raw.get("body") or ""),
-                _joined(commands),
-                None,
-                raw.get("userId") or None,
-                bool(raw.get("isPremium")),
-                "184" in commands,
-                False,
-                None,
-                int(score) if type(score) is int else int_or_none(score),
-                int(nicoru) if type(nicoru) is int else int_or_none(nicoru),
-                str(comment_id) if comment_id is not None else None,
-                raw.get("source"),
-            ),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError):
+        return v1_comment(raw, thread_id, fork)
+    except ValueError:
         raise BadAnswer("a comment in the comment server's answer lacks no or postedAt") from None
-
-
-def _joined(commands) -> str:
-    try:
-        return " ".join(commands)
-    except TypeError:  # a command that is not a string: say it as one
-        return " ".join(str(c) for c in commands)
 
 
 def _registered(value: Any) -> int | None:
