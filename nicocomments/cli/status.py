@@ -118,9 +118,7 @@ def history_state(summary: store.ThreadSummary) -> str:
     return "current window only"
 
 
-def _table(
-    summaries: list[store.ThreadSummary], videos: dict, missing: dict | None = None
-) -> Table:
+def _table(summaries: list[store.ThreadSummary], videos: dict, missing: dict) -> Table:
     table = Table(show_lines=False)
     for column in (
         "video",
@@ -137,7 +135,7 @@ def _table(
         table.add_column(column, justify="right" if right else "left")
     for s in summaries:
         title = videos.get(s.video_id, {}).get("title")
-        gaps = (missing or {}).get((s.thread_id, s.fork), [])
+        gaps = missing[(s.thread_id, s.fork)]
         table.add_row(
             s.video_id + (f" {title}" if title else ""),
             f"{s.thread_id} ({s.label})" if s.label else s.thread_id,
