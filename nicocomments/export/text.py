@@ -5,31 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO
 
 from nicocomments.records import NUMBER_BY_FORK, Comment
+from nicocomments.xmlsafe import xml_attr, xml_text
 
 XML_HEAD = b'<?xml version="1.0" encoding="UTF-8"?><packet>'
 XML_TAIL = b"</packet>\n"
 COLUMNS = ("video_id", *Comment._fields)
-
-# Characters XML 1.0 cannot carry at all, not even escaped: dropped from the XML export.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_ATTRIBUTE_ESCAPES = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        '"': "&quot;",
-        "\t": "&#9;",
-        "\n": "&#10;",
-        "\r": "&#13;",
-    }
-)
 
 
 def iso(unix: int) -> str:
@@ -97,15 +82,12 @@ def _chat(c: Comment) -> str:
         attributes["nicoru"] = str(c.nicoru_count)
     if c.is_deleted:
         return f"<chat{_attributes(attributes)}/>"
-    text = _NOT_XML.sub("", c.content).translate(_TEXT_ESCAPES)
+    text = xml_text(c.content)
     return f"<chat{_attributes(attributes)}>{text}</chat>"
 
 
 def _attributes(values: dict[str, str]) -> str:
-    return "".join(
-        f' {name}="{_NOT_XML.sub("", value).translate(_ATTRIBUTE_ESCAPES)}"'
-        for name, value in values.items()
-    )
+    return "".join(f' {name}="{xml_attr(value)}"' for name, value in values.items())
 
 
 # --- nvcomment v1 JSON ----------------------------------------------------------------------

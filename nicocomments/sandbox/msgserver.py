@@ -26,7 +26,7 @@ from nicocomments.records import FORK_BY_NUMBER
 from nicocomments.sandbox import keys as k
 from nicocomments.sandbox import web
 from nicocomments.sandbox.world import MAX_WINDOW, CommentTable, retention_window
-from nicocomments.xmlsafe import PARSER_OPTIONS
+from nicocomments.xmlsafe import PARSER_OPTIONS, xml_attr, xml_text
 
 if TYPE_CHECKING:
     from nicocomments.sandbox.server import Sandbox
@@ -43,32 +43,7 @@ _PATH = re.compile(r"(?:/sub)?/\d+/api(?P<get>/thread)?/?")
 _LEAVES = re.compile(
     r"\s*(\d+)\s*-\s*(\d+)\s*:\s*(\d+)\s*(?:,\s*(\d+)\s*)?(?:,\s*nicoru\s*:\s*\d+\s*)?"
 )
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_ATTR_ESCAPES = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        '"': "&quot;",
-        "\r": "&#13;",
-        "\n": "&#10;",
-        "\t": "&#9;",
-    }
-)
 _EMPTY = CommentTable(id_prefix="", trunk_size=0)
-
-
-def _xml_text(value: str) -> str:
-    if _FORBIDDEN.search(value):
-        value = _FORBIDDEN.sub("", value)
-    return value.translate(_TEXT_ESCAPES)
-
-
-def _xml_attr(value: str) -> str:
-    if _FORBIDDEN.search(value):
-        value = _FORBIDDEN.sub("", value)
-    return value.translate(_ATTR_ESCAPES)
 
 
 def parse_packet(body: bytes) -> list[tuple[str, dict[str, str], str]] | None:
@@ -214,7 +189,7 @@ class MessageServerRoutes:
         now = int(self.sb.clock())
         if code:
             return (
-                f'<thread resultcode="{code}" thread="{_xml_attr(thread_id)}" server_time="{now}"/>'
+                f'<thread resultcode="{code}" thread="{xml_attr(thread_id)}" server_time="{now}"/>'
             )
         last_res = f' last_res="{table.nos[-1]}"' if len(table) else ""
         ticket = f"0x{zlib.crc32(f'{thread_id}:{fork}'.encode()):08x}"
@@ -326,17 +301,17 @@ class MessageServerRoutes:
                 out.append("".join(parts))
                 continue
             if not owner:
-                parts.append(f' user_id="{_xml_attr(t.user_id[i])}"')
+                parts.append(f' user_id="{xml_attr(t.user_id[i])}"')
             commands = t.commands[i]
             if commands:
-                parts.append(f' mail="{_xml_attr(commands)}"')
+                parts.append(f' mail="{xml_attr(commands)}"')
             if want_scores and t.score[i]:
                 parts.append(f' score="{t.score[i]}"')
             if want_nicoru and t.nicoru[i] > 0:
                 parts.append(f' nicoru="{t.nicoru[i]}"')
             parts.append(fork_attr)
             parts.append(">")
-            parts.append(_xml_text(t.content[i]))
+            parts.append(xml_text(t.content[i]))
             parts.append("</chat>")
             out.append("".join(parts))
         return out
