@@ -373,9 +373,7 @@ class _Job:
             when=when,
             added=added,
             stored=outcome.stored,
-            server_count=status.comment_count
-            if status.comment_count is not None
-            else status.last_res,
+            server_count=store.reported_count(status.comment_count, status.last_res),
         )
 
 

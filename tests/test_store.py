@@ -168,6 +168,35 @@ def test_server_counts_only_move_forward(db_target):
     engine.dispose()
 
 
+def test_thread_counts_take_the_larger_of_reported_and_stored(db_target):
+    engine = store.open_db(db_target)
+    _video(engine)
+    with engine.begin() as connection:
+        # main: commentCount wins over last_res, and more than the 2 stored; owner: 3 stored,
+        # nothing reported, then a smaller count reported.
+        store.save_thread_status(
+            connection,
+            ThreadStatus("1173108780", "main", last_res=900, comment_count=700),
+            store.now_utc(),
+        )
+        store.save_comments(
+            connection,
+            "sm9",
+            None,
+            [Comment("1173108780", "owner", no, 0, 1, "x") for no in (1, 2, 3)]
+            + [Comment("1173108780", "main", no, 0, 1, "x") for no in (1, 2)],
+        )
+        counts = store.thread_counts(connection, "sm9")
+        assert store.server_count(connection, "1173108780", "main") == 700
+        assert store.server_count(connection, "1173108780", "owner") is None
+        store.save_thread_status(
+            connection, ThreadStatus("1173108780", "owner", last_res=1), store.now_utc()
+        )
+        assert store.thread_counts(connection, "sm9")[("1173108780", "owner")] == 3
+    assert counts == {("1173108780", "main"): 700, ("1173108780", "owner"): 3}
+    engine.dispose()
+
+
 def test_a_new_run_marks_a_killed_one_interrupted(db_target):
     engine = store.open_db(db_target)
     first = store.start_run(engine, video_id="sm9", protocol="legacy", mode="window")

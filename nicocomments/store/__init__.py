@@ -32,6 +32,7 @@ from nicocomments.store.read import (  # noqa: F401
     missing_ranges,
     posted_at_of,
     posted_unix,
+    reported_count,
     run_rows,
     server_count,
     thread_counts,

@@ -70,7 +70,13 @@ class ThreadSummary:
 
     @property
     def server_count(self) -> int | None:
-        return self.comment_count if self.comment_count is not None else self.last_res
+        return reported_count(self.comment_count, self.last_res)
+
+
+def reported_count(comment_count: int | None, last_res: int | None) -> int | None:
+    """A thread's size as the server reported it: nvcomment's commentCount, else the legacy
+    server's last_res (None if it reported neither)."""
+    return comment_count if comment_count is not None else last_res
 
 
 FORK_ORDER = ("owner", "main", "easy")  # how tables and frames list a video's threads
@@ -249,9 +255,7 @@ def server_count(connection: Connection, thread_id: str, fork: str) -> int | Non
             (threads.c.thread_id == thread_id) & (threads.c.fork == fork)
         )
     ).one_or_none()
-    if row is None:
-        return None
-    return row[0] if row[0] is not None else row[1]
+    return reported_count(*row) if row is not None else None
 
 
 def video_exists(connection: Connection, video_id: str) -> bool:
@@ -290,7 +294,8 @@ def iter_comments(
 
 
 def thread_counts(connection: Connection, video_id: str) -> dict[tuple[str, str], int]:
-    """Per (thread_id, fork) of a video: the server's count if known, else the stored count."""
+    """Per (thread_id, fork) of a video: the larger of the server's count (`reported_count`)
+    and the number of comments stored; the stored number where the server reported none."""
     stored = {
         (thread_id, fork): count
         for thread_id, fork, count in connection.execute(
@@ -305,7 +310,7 @@ def thread_counts(connection: Connection, video_id: str) -> dict[tuple[str, str]
         ).where(threads.c.video_id == video_id)
     )
     for thread_id, fork, comment_count, last_res in reported:
-        server = comment_count if comment_count is not None else last_res
+        server = reported_count(comment_count, last_res)
         if server is not None:
             stored[(thread_id, fork)] = max(server, stored.get((thread_id, fork), 0))
     return stored
