@@ -48,7 +48,7 @@ from nicocomments.chats import (
     v1_comment,
 )
 from nicocomments.errors import BadInput
-from nicocomments.records import JST, Comment, ThreadStatus
+from nicocomments.records import FORKS, JST, Comment, ThreadStatus
 
 FORMATS = ("xml", "v1", "apijson", "ytdlp", "nii")
 FILE_SUFFIXES = (".xml", ".json", ".jsonl", ".dat")
@@ -254,7 +254,7 @@ def _v1_thread(thread: Any, prefix: str) -> Iterator[Item]:
     if not isinstance(thread, dict) or "id" not in thread or "fork" not in thread:
         raise MalformedFile("a v1 thread lacks its id or fork")
     thread_id, fork = str(thread["id"]), str(thread["fork"])
-    if fork not in ("main", "owner", "easy"):
+    if fork not in FORKS:
         raise MalformedFile(f"a v1 thread has the unknown fork {fork!r}")
     yield ThreadStatus(thread_id, fork, comment_count=int_or_none(thread.get("commentCount")))
     for raw in thread.get("comments") or []:

@@ -22,6 +22,7 @@ from nicocomments.errors import (
 )
 from nicocomments.records import (
     FORK_BY_NUMBER,
+    FORKS,
     Comment,
     Page,
     ThreadRef,
@@ -143,7 +144,7 @@ def parse_watch_data(data: dict, requested_id: str = "") -> WatchData:
     refs = []
     for target in params.get("targets") or []:
         thread_id, fork = str(target.get("id")), str(target.get("fork"))
-        if fork not in ("owner", "main", "easy"):
+        if fork not in FORKS:
             log.info("skipping thread %s: unknown fork %r", thread_id, fork)
             continue
         refs.append(
