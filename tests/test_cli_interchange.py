@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import fixture_path
 from tests.helpers import query
 
@@ -84,6 +86,13 @@ def test_export_of_an_unknown_video_is_exit_4(nico, tmp_path):
     assert not (tmp_path / "x.xml").exists()
     bad = nico("export", "sm9", "--forks", "main,side", "--db", db)
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("command", [("analyze", "sm404"), ("search", "8888", "--video", "sm404")])
+def test_analyze_and_search_of_an_unknown_video_are_exit_4(nico, tmp_path, command):
+    db = _db_with_sm9(nico, tmp_path)
+    result = nico(*command, "--db", db)
+    assert result.exit_code == 4 and result.stderr.startswith("Error: sm404 is not in")
 
 
 def test_analyze_summarises_and_plots(nico, tmp_path):

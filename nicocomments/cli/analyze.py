@@ -23,8 +23,9 @@ from nicocomments.cli.common import (
     guarded,
     out,
     output_format,
+    require_video,
 )
-from nicocomments.errors import BadInput, VideoNotFound
+from nicocomments.errors import BadInput
 from nicocomments.ids import parse_video_id
 from nicocomments.records import video_clock
 
@@ -93,8 +94,7 @@ def analyze(
     engine = store.open_db(db)
     try:
         with engine.connect() as connection:
-            if not store.video_exists(connection, video_id):
-                raise VideoNotFound(f"{video_id} is not in {store.describe_target(db)}")
+            require_video(connection, video_id, db)
         everything = na.load_comments(
             engine, video_id, forks=("owner", "main", "easy"), include_deleted=True, tz=tz
         )

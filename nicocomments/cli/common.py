@@ -13,9 +13,9 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from nicocomments import auth
+from nicocomments import auth, store
 from nicocomments.config import Endpoints, config_dir, default_db
-from nicocomments.errors import BadInput, ExitStatus, LoginRequired, NicoError
+from nicocomments.errors import BadInput, ExitStatus, LoginRequired, NicoError, VideoNotFound
 from nicocomments.http import HttpSettings, NicoSession, make_session
 
 # stdout carries data (tables, exports); everything for humans goes to stderr.
@@ -122,6 +122,12 @@ def protocol_choice(value: str) -> str:
     if chosen not in PROTOCOLS:
         raise BadInput(f"unknown protocol {value!r}: choose from {', '.join(PROTOCOLS)}")
     return chosen
+
+
+def require_video(connection, video_id: str, db: str) -> None:
+    """Stop with `VideoNotFound` unless the database ``db`` stores ``video_id``."""
+    if not store.video_exists(connection, video_id):
+        raise VideoNotFound(f"{video_id} is not in {store.describe_target(db)}")
 
 
 # --- the error boundary ------------------------------------------------------------------------

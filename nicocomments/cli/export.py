@@ -10,8 +10,16 @@ from typing import Annotated
 import typer
 
 from nicocomments import export, store
-from nicocomments.cli.common import DEFAULT_DB, DbOption, DebugOption, VerboseOption, err, guarded
-from nicocomments.errors import BadInput, VideoNotFound
+from nicocomments.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    DebugOption,
+    VerboseOption,
+    err,
+    guarded,
+    require_video,
+)
+from nicocomments.errors import BadInput
 from nicocomments.ids import parse_video_id
 from nicocomments.records import FORKS
 
@@ -87,8 +95,7 @@ def export_(
     engine = store.open_db(db)
     try:
         with engine.connect() as connection:
-            if not store.video_exists(connection, video_id):
-                raise VideoNotFound(f"{video_id} is not in {store.describe_target(db)}")
+            require_video(connection, video_id, db)
             counts = store.thread_counts(connection, video_id)
             rows = store.iter_comments(connection, video_id, chosen)
             if hash_user_ids:

@@ -21,8 +21,9 @@ from nicocomments.cli.common import (
     guarded,
     out,
     output_format,
+    require_video,
 )
-from nicocomments.errors import BadInput, VideoNotFound
+from nicocomments.errors import BadInput
 from nicocomments.ids import parse_video_id
 from nicocomments.records import video_clock
 from nicocomments.search import search_comments
@@ -60,8 +61,8 @@ def search(
     try:
         store.sync_search_index(engine)  # comments stored since the last fetch or import
         with engine.connect() as connection:
-            if video_id is not None and not store.video_exists(connection, video_id):
-                raise VideoNotFound(f"{video_id} is not in {store.describe_target(db)}")
+            if video_id is not None:
+                require_video(connection, video_id, db)
             total, hits = search_comments(connection, text, video_id=video_id, limit=limit)
     finally:
         engine.dispose()
