@@ -222,3 +222,21 @@ def test_ctrl_c_inside_a_transaction_lands_after_the_commit(tmp_path):
         assert stored == [("sm10",), ("sm9",)]
     finally:
         engine.dispose()
+
+
+def test_iter_comments_streams_records_with_real_booleans(db_target):
+    engine = store.open_db(db_target)
+    _video(engine)
+    saved = [
+        Comment("1173108780", "main", 1, 0, 1_300_000_000, "a", is_premium=True),
+        Comment("1173108780", "main", 2, 10, 1_300_000_001, "", is_deleted=True),
+        Comment("1173108780", "owner", 1, 0, 1_300_000_002, "b", is_anonymous=True),
+    ]
+    with engine.begin() as connection:
+        store.save_comments(connection, "sm9", None, saved)
+    with engine.connect() as connection:
+        streamed = list(store.iter_comments(connection, "sm9", chunk=2))
+    assert streamed == [saved[2], saved[0], saved[1]]  # owner first, then main by no
+    flags = [(c.is_premium, c.is_anonymous, c.is_deleted) for c in streamed]
+    assert all(type(flag) is bool for flag in sum(flags, ()))
+    engine.dispose()

@@ -284,13 +284,8 @@ def iter_comments(
         .where((comments.c.video_id == video_id) & comments.c.fork.in_(list(forks)))
         .order_by(fork_order(comments.c.fork), comments.c.thread_id, comments.c.no)
     )
-    booleans = [COMMENT_FIELDS.index(f) for f in ("is_premium", "is_anonymous", "is_deleted")]
-    result = connection.execution_options(yield_per=chunk).execute(query)
-    for row in result:
-        values = list(row)
-        for i in booleans:
-            values[i] = bool(values[i])
-        yield Comment(*values)
+    for row in connection.execution_options(yield_per=chunk).execute(query):
+        yield Comment(*row)
 
 
 def thread_counts(connection: Connection, video_id: str) -> dict[tuple[str, str], int]:
