@@ -1,4 +1,5 @@
-"""Video ids as users type them: sm9, so123, nm456, a bare thread id, or a watch URL."""
+"""Video ids as users type them (sm9, so123, nm456, a bare thread id, or a watch URL) and as
+file names carry them (``Title [sm9].comments.json``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from urllib.parse import urlsplit
 from nicocomments.errors import BadInput
 
 # sm: user upload, so: channel/official, nm: Nico Movie Maker, nl: early "nicolive", ss: shorts.
-_VIDEO_ID = re.compile(r"(?:sm|so|nm|nl|ss)[1-9]\d{0,11}|[1-9]\d{0,11}")
+VIDEO_ID_PREFIXES = ("sm", "so", "nm", "nl", "ss")
+_NUMBER = "[1-9][0-9]{0,11}"  # ASCII digits only: \d would also take ９ and ٣
+_PREFIXED = f"(?:{'|'.join(VIDEO_ID_PREFIXES)}){_NUMBER}"
+_VIDEO_ID = re.compile(f"{_PREFIXED}|{_NUMBER}")
+# A prefixed id not preceded or followed by a letter or digit, so "result_3_sm9__version…" and
+# "Title [sm9].comments.json" both give sm9.
+VIDEO_ID_IN_NAME = re.compile(f"(?<![A-Za-z0-9])({_PREFIXED})(?![0-9])")
 _URL_HOSTS = ("nicovideo.jp", "nico.ms")
 
 
@@ -41,3 +48,10 @@ def parse_video_id(text: str) -> str:
             f"{text!r} is not a video id: expected sm…, so…, nm…, a thread number or a watch URL"
         )
     return candidate
+
+
+def video_id_from_name(file_name: str) -> str | None:
+    """``sm9.jsonl`` → sm9, ``Title [so123].comments.json`` → so123; None if there is none
+    (the last one, if there are several)."""
+    found = VIDEO_ID_IN_NAME.findall(file_name)
+    return found[-1] if found else None

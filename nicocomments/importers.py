@@ -48,6 +48,7 @@ from nicocomments.chats import (
     v1_comment,
 )
 from nicocomments.errors import BadInput
+from nicocomments.ids import video_id_from_name  # noqa: F401 (interchange.load imports it here)
 from nicocomments.records import FORKS, JST, Comment, ThreadStatus
 
 FORMATS = ("xml", "v1", "apijson", "ytdlp", "nii")
@@ -55,9 +56,6 @@ FILE_SUFFIXES = (".xml", ".json", ".jsonl", ".dat")
 ARCHIVE_SUFFIXES = (".zip",)
 HEAD_BYTES = 65536  # how much of a file format sniffing looks at
 
-# sm: user upload, so: channel/official, nm: Nico Movie Maker. Not preceded or followed by a
-# letter or digit, so "result_3_sm9__version…" and "Title [sm9].comments.json" both give sm9.
-VIDEO_ID_IN_NAME = re.compile(r"(?<![A-Za-z0-9])((?:sm|so|nm)[1-9][0-9]{0,11})(?![0-9])")
 APIJSON_KEYS = frozenset({"chat", "thread", "ping", "leaf", "global_num_res", "view_counter"})
 V1_THREAD_KEYS = frozenset({"fork", "commentCount", "comments"})
 V1_COMMENT_KEYS = frozenset({"vposMs", "body", "postedAt", "commands"})
@@ -121,12 +119,6 @@ def _zip_members(path: Path) -> Iterator[Source]:
                 member.rsplit("/", 1)[-1],
                 lambda member=member: archive.open(member),
             )
-
-
-def video_id_from_name(file_name: str) -> str | None:
-    """``sm9.jsonl`` → sm9, ``Title [so123].comments.json`` → so123; None if there is none."""
-    found = VIDEO_ID_IN_NAME.findall(file_name)
-    return found[-1].lower() if found else None
 
 
 def sniff_format(head: bytes, file_name: str = "") -> str:

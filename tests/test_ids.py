@@ -1,7 +1,7 @@
 import pytest
 
 from nicocomments.errors import BadInput
-from nicocomments.ids import parse_video_id
+from nicocomments.ids import parse_video_id, video_id_from_name
 
 
 @pytest.mark.parametrize(
@@ -38,8 +38,25 @@ def test_accepted_forms(text, expected):
         "https://www.nicovideo.jp/user/123",
         "sm9; drop table",
         "s m9",
+        "sm1９",  # full-width and other non-ASCII digits
+        "1٣",
     ],
 )
 def test_rejected_forms(text):
     with pytest.raises(BadInput):
         parse_video_id(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "video"),
+    [
+        ("sm9.jsonl", "sm9"),
+        ("Title [so123].comments.json", "so123"),
+        ("nl456.xml", "nl456"),  # every prefix parse_video_id takes
+        ("Short [ss12345].comments.json", "ss12345"),
+        ("nm1_then_sm2.xml", "sm2"),
+        ("1397552685.xml", None),  # a bare number in a name is too often something else
+    ],
+)
+def test_video_ids_in_file_names(name, video):
+    assert video_id_from_name(name) == video
