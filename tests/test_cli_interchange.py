@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from nicocomments import store
+from nicocomments.records import Comment
 from tests.conftest import fixture_path
 from tests.helpers import query
 
@@ -125,3 +127,19 @@ def test_search(nico, tmp_path):
     rows = json.loads(nico("search", "ｗ", "--db", db, "--format", "json").stdout)
     assert [r["content"] for r in rows] == ["ｗｗｗ"]
     assert nico("search", "x", "--video", "sm404", "--db", db).exit_code == 4
+
+
+def test_search_finds_queued_comments_without_writing(nico, tmp_path):
+    db = _db_with_sm9(nico, tmp_path)
+    engine = store.open_db(str(db))
+    try:
+        with engine.begin() as connection:
+            store.save_comments(
+                connection, "sm9", None, [Comment("9", "main", 99, 0, 1, "ねこねこ")]
+            )
+    finally:
+        engine.dispose()
+    assert query(db, "SELECT count(*) FROM comments_fts_pending") == [(1,)]
+    result = nico("search", "こねこ", "--db", db)
+    assert result.exit_code == 0 and "ねこねこ" in result.stdout
+    assert query(db, "SELECT count(*) FROM comments_fts_pending") == [(1,)]  # still queued

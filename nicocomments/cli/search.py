@@ -59,7 +59,6 @@ def search(
     video_id = parse_video_id(video) if video else None
     engine = store.open_db(db)
     try:
-        store.sync_search_index(engine)  # comments stored since the last fetch or import
         with engine.connect() as connection:
             if video_id is not None:
                 require_video(connection, video_id, db)
