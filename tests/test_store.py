@@ -240,3 +240,22 @@ def test_iter_comments_streams_records_with_real_booleans(db_target):
     flags = [(c.is_premium, c.is_anonymous, c.is_deleted) for c in streamed]
     assert all(type(flag) is bool for flag in sum(flags, ()))
     engine.dispose()
+
+
+def test_summaries_give_the_oldest_and_newest_comment_as_utc_datetimes(db_target):
+    engine = store.open_db(db_target)
+    _video(engine)
+    with engine.begin() as connection:
+        store.save_comments(
+            connection,
+            "sm9",
+            None,
+            [Comment("1173108780", "main", no, 0, 1_300_000_000 + no, "a") for no in (1, 2, 3)],
+        )
+        summaries = {s.fork: s for s in store.thread_summaries(connection, "sm9")}
+    main = summaries["main"]
+    assert main.oldest == datetime(2011, 3, 13, 7, 6, 41, tzinfo=UTC)
+    assert main.newest == datetime(2011, 3, 13, 7, 6, 43, tzinfo=UTC)
+    assert main.oldest.tzinfo == main.newest.tzinfo == UTC
+    assert summaries["owner"].oldest is None and summaries["owner"].newest is None
+    engine.dispose()

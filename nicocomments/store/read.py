@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -143,8 +143,8 @@ def thread_summaries(connection: Connection, video_id: str | None = None) -> lis
                 deleted=row["deleted"] or 0,
                 min_no=row["min_no"],
                 max_no=row["max_no"],
-                oldest=_as_utc(row["oldest"]),
-                newest=_as_utc(row["newest"]),
+                oldest=row["oldest"],
+                newest=row["newest"],
                 last_res=row["last_res"],
                 comment_count=row["comment_count"],
                 history_complete=bool(row["history_complete"]),
@@ -154,13 +154,6 @@ def thread_summaries(connection: Connection, video_id: str | None = None) -> lis
             )
         )
     return summaries
-
-
-def _as_utc(value) -> datetime | None:
-    # Aggregates lose the column type in SQLite: min()/max() come back as text.
-    if value is None or isinstance(value, datetime):
-        return value.astimezone(UTC) if isinstance(value, datetime) else None
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
 def video_rows(connection: Connection, video_id: str | None = None) -> list[dict]:
