@@ -143,3 +143,24 @@ def test_search_finds_queued_comments_without_writing(nico, tmp_path):
     result = nico("search", "こねこ", "--db", db)
     assert result.exit_code == 0 and "ねこねこ" in result.stdout
     assert query(db, "SELECT count(*) FROM comments_fts_pending") == [(1,)]  # still queued
+
+
+def test_search_case_as_its_help_says(nico, tmp_path):
+    db = _db_with_sm9(nico, tmp_path)
+    engine = store.open_db(str(db))
+    try:
+        with engine.begin() as connection:
+            rows = [Comment("9", "main", 98, 0, 1, "HELLO"), Comment("9", "main", 99, 0, 1, "ЖУКИ")]
+            store.save_comments(connection, "sm9", None, rows)
+        store.sync_search_index(engine)
+    finally:
+        engine.dispose()
+
+    def found(text):
+        return [
+            r["content"]
+            for r in json.loads(nico("search", text, "--db", db, "--format", "json").stdout)
+        ]
+
+    assert found("he") == found("hello") == ["HELLO"]  # ASCII: LIKE and the index
+    assert found("жук") == ["ЖУКИ"]  # other scripts: the index

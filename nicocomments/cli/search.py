@@ -45,8 +45,9 @@ def search(
     debug: DebugOption = False,
 ) -> None:
     """Find the stored comments that contain TEXT, anywhere in them (Japanese too, since
-    nothing depends on word boundaries; ASCII letters in either case). Uses the full-text
-    index of SQLite databases; PostgreSQL searches with ILIKE.
+    nothing depends on word boundaries). Case-insensitive for ASCII letters, and for other
+    scripts where the index applies: SQLite's full-text index answers texts of three or more
+    characters; PostgreSQL searches with ILIKE.
 
     **Examples**
 
