@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -38,9 +38,8 @@ from nicocomments.errors import AuthError, BadInput, LoginRequired, NicoError
 from nicocomments.ids import parse_video_id
 from nicocomments.legacy import LegacyClient
 from nicocomments.nvcomment import NvcommentClient
+from nicocomments.records import JST
 from nicocomments.store import describe_target, open_db
-
-JST = timezone(timedelta(hours=9), "JST")
 
 
 @guarded
