@@ -19,9 +19,12 @@ from sqlalchemy import Engine
 from nicocomments import store
 from nicocomments.errors import NicoError
 from nicocomments.history import iter_history
-from nicocomments.records import MIN_POSTED_AT, Page, ThreadRef, ThreadStatus, VideoInfo
+from nicocomments.records import MIN_POSTED_AT, Page, ThreadRef, VideoInfo
 
 log = logging.getLogger(__name__)
+
+# --fill-gaps: missing ranges this close together are walked as one (pages hold up to 1000).
+CLUSTER_REACH = 900
 
 
 class CommentClient(Protocol):
@@ -112,14 +115,12 @@ def fill_gaps(
     client: CommentClient,
     video_id: str,
     progress: Progress | None = None,
-    *,
-    clock: Callable[[], float] = time.time,
 ) -> FetchResult:
     """Ask again around the comment numbers missing from ``video_id``'s threads; each outcome
     says what was missing before and what is still missing (the server would not return it:
     typically deleted comments, which today's server leaves out)."""
     run_id = store.start_run(engine, video_id=video_id, protocol=client.protocol, mode="fill-gaps")
-    job = _Job(engine, client, video_id, run_id, progress or Progress(), clock)
+    job = _Job(engine, client, video_id, run_id, progress or Progress(), time.time)
     return _finish(job, job.fill)
 
 
@@ -331,9 +332,7 @@ class _Job:
         ref = outcome.ref
         status = page.thread
         if (status.thread_id, status.fork) != (ref.thread_id, ref.fork):
-            status = ThreadStatus(
-                **{**status.__dict__, "thread_id": ref.thread_id, "fork": ref.fork}
-            )
+            status = replace(status, thread_id=ref.thread_id, fork=ref.fork)
         requests = self.unsaved_requests()
         with store.transaction(self.engine) as connection:
             if self._unsaved_video is not None:
@@ -377,12 +376,11 @@ class _Job:
         )
 
 
-def _clusters(ranges: list[tuple[int, int]], reach: int = 900) -> list[tuple[int, int]]:
-    """Merge missing ranges that one walk can cover together (pages hold up to 1000 comments),
-    newest first."""
+def _clusters(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge missing ranges that one walk can cover together, newest first."""
     clusters: list[list[int]] = []
     for low, high in sorted(ranges, reverse=True):
-        if clusters and clusters[-1][0] - high <= reach:
+        if clusters and clusters[-1][0] - high <= CLUSTER_REACH:
             clusters[-1][0] = min(clusters[-1][0], low)
         else:
             clusters.append([low, high])
