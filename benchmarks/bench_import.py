@@ -4,8 +4,9 @@ The input is generated deterministically from the emulator's big video (the 2018
 fields: date, vpos, content, command, easy, owner) and never committed. Ours: nicocomments'
 importer (`interchange.load.import_files`) from the file to committed rows. Baseline: a plain
 loop in the same process: read each line, parse it with the same JSON parser (orjson), build the
-row tuple, and `sqlite3` `executemany` in batches of 10,000 into a database with the same
-schema. Target: ours ≥ 0.5× the baseline's lines per second (CPU time).
+`Comment` and its row (every column `store.save_comments` writes), and `sqlite3` `executemany`
+in batches of 10,000 into a database with the same schema. Target: ours ≥ 0.5× the baseline's
+lines per second (CPU time).
 
     python benchmarks/bench_import.py [--size 1000000]
 """
@@ -13,10 +14,8 @@ schema. Target: ours ≥ 0.5× the baseline's lines per second (CPU time).
 from __future__ import annotations
 
 import json
-import sqlite3
 import statistics
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -26,17 +25,24 @@ from common import (
     cpu_seconds,
     default_json,
     median_ratio,
+    raw_commit,
+    raw_database,
+    raw_insert_sql,
+    raw_row,
     report,
     scratch,
     steady_memory,
 )
+
+from nicocomments.records import Comment
+from nicocomments.sandbox import BIG_VIDEO_ID
 
 BATCH = 10_000
 REPEATS = 3
 
 
 def write_input(path: Path, size: int) -> int:
-    from nicocomments.sandbox import BIG_VIDEO_ID, build_world
+    from nicocomments.sandbox import build_world
 
     truth = build_world(big_comments=size).expected_comments(BIG_VIDEO_ID)
     lines = 0
@@ -73,22 +79,11 @@ def ours(path: Path, db: Path) -> tuple[float, int]:
 
 
 def baseline(path: Path, db: Path) -> float:
-    from nicocomments import store
-    from nicocomments.records import VideoInfo
-
-    engine = store.open_db(str(db))  # the same schema, triggers and indexes
-    with engine.begin() as connection:
-        store.upsert_video(connection, VideoInfo("sm9", ()), store.now_utc())
-    engine.dispose()
-    columns = ("video_id", "thread_id", "fork", "no", "vpos_ms", "posted_at", "content")
-    columns += ("commands", "is_premium", "is_anonymous", "is_deleted")
-    sql = (
-        f"INSERT INTO comments ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-        "ON CONFLICT (thread_id, fork, no) DO NOTHING"
-    )
-    connection = sqlite3.connect(db, isolation_level=None)
-    for pragma in store.SQLITE_PRAGMAS:
-        connection.execute(pragma)
+    """A plain loop: each line parsed, made a `Comment` as the importer makes one (thread
+    ``nii:<video>``, numbers -1, -2, …, 184 meaning anonymous), then a row, in batches."""
+    connection = raw_database(db, BIG_VIDEO_ID)  # the same schema, triggers and indexes
+    sql = raw_insert_sql()
+    thread_id = f"nii:{BIG_VIDEO_ID}"
     steady_memory()
     started = cpu_seconds()
     batch: list[tuple] = []
@@ -96,30 +91,22 @@ def baseline(path: Path, db: Path) -> float:
         for number, line in enumerate(lines, 1):
             raw = orjson.loads(line)
             commands = raw["command"] or ""
-            batch.append(
-                (
-                    "sm9",
-                    "nii:sm9",
-                    "main",
-                    -number,
-                    raw["vpos"] * 10,
-                    datetime.fromtimestamp(raw["date"], UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                    raw["content"],
-                    commands,
-                    False,
-                    "184" in commands.split(),
-                    False,
-                )
+            comment = Comment(
+                thread_id=thread_id,
+                fork="main",
+                no=-number,
+                vpos_ms=raw["vpos"] * 10,
+                posted_at=raw["date"],
+                content=raw["content"],
+                commands=commands,
+                is_anonymous="184" in commands.split(),
             )
+            batch.append(raw_row(BIG_VIDEO_ID, comment))
             if len(batch) == BATCH:
-                connection.execute("BEGIN")
-                connection.executemany(sql, batch)
-                connection.execute("COMMIT")
+                raw_commit(connection, sql, batch)
                 batch = []
     if batch:
-        connection.execute("BEGIN")
-        connection.executemany(sql, batch)
-        connection.execute("COMMIT")
+        raw_commit(connection, sql, batch)
     seconds = cpu_seconds() - started
     connection.close()
     return seconds
@@ -127,7 +114,7 @@ def baseline(path: Path, db: Path) -> float:
 
 def run(size: int) -> list[Measurement]:
     with scratch() as directory:
-        path = directory / "sm9.jsonl"
+        path = directory / f"{BIG_VIDEO_ID}.jsonl"
         lines = write_input(path, size)
         # Interleaved pairs, each into fresh databases; the median pair decides.
         base_runs, our_runs = [], []

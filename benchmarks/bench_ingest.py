@@ -11,10 +11,8 @@ transactions. Target: ours ≥ 0.5× the baseline's comments per second.
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from common import (
@@ -23,10 +21,17 @@ from common import (
     cpu_seconds,
     default_json,
     median_ratio,
+    patched,
+    raw_commit,
+    raw_database,
+    raw_insert_sql,
+    raw_row,
     report,
     scratch,
     steady_memory,
 )
+
+from nicocomments.sandbox import BIG_VIDEO_ID
 
 REPEATS = 5
 
@@ -39,27 +44,22 @@ def capture_pages(size: int) -> dict[str, list[bytes]]:
     from nicocomments.collect import FetchOptions, fetch_video
     from nicocomments.config import Endpoints
     from nicocomments.http import HttpSettings, make_session
-    from nicocomments.sandbox import BIG_VIDEO_ID, Sandbox, build_world
+    from nicocomments.sandbox import Sandbox, build_world
 
     pages: dict[str, list[bytes]] = {"legacy XML": [], "nvcomment JSON": []}
 
-    class Recording:
+    def keeping(key, content):
         """Wraps a module's fetcher so every raw answer is kept."""
 
-        def __init__(self, module, name, key, content):
-            self.module, self.name, self.key, self.content = module, name, key, content
-            self.original = getattr(module, name)
-
-        def __enter__(self):
+        def wrap(original):
             def recorded(*args, **kwargs):
-                answer = self.original(*args, **kwargs)
-                pages[self.key].append(self.content(answer))
+                answer = original(*args, **kwargs)
+                pages[key].append(content(answer))
                 return answer
 
-            setattr(self.module, self.name, recorded)
+            return recorded
 
-        def __exit__(self, *exc):
-            setattr(self.module, self.name, self.original)
+        return wrap
 
     with Sandbox(world=build_world(big_comments=size), rate_limit_per_minute=None) as sandbox:
         from nicocomments import store
@@ -75,13 +75,15 @@ def capture_pages(size: int) -> dict[str, list[bytes]]:
                 (
                     "legacy XML",
                     legacy.LegacyClient(session, endpoints),
-                    Recording(legacy.client, "fetch_packet", "legacy XML", lambda answer: answer),
+                    patched(legacy.client, "fetch_packet", keeping("legacy XML", lambda a: a)),
                 ),
                 (
                     "nvcomment JSON",
                     nvcomment.NvcommentClient(session, endpoints, logged_in=True),
-                    Recording(
-                        nvcomment.client, "fetch_threads", "nvcomment JSON", lambda r: r.content
+                    patched(
+                        nvcomment.client,
+                        "fetch_threads",
+                        keeping("nvcomment JSON", lambda r: r.content),
                     ),
                 ),
             ):
@@ -107,14 +109,14 @@ def ours(key: str, answers: list[bytes], path: Path) -> tuple[float, int]:
 
     engine = store.open_db(str(path))
     with engine.begin() as connection:
-        store.upsert_video(connection, VideoInfo("sm9", ()), store.now_utc())
+        store.upsert_video(connection, VideoInfo(BIG_VIDEO_ID, ()), store.now_utc())
     steady_memory()
     started = cpu_seconds()
     added = 0
     for answer in answers:
         comments = parse(key, answer)
         with engine.begin() as connection:
-            added += store.save_comments(connection, "sm9", None, comments)
+            added += store.save_comments(connection, BIG_VIDEO_ID, None, comments)
     seconds = cpu_seconds() - started
     engine.dispose()
     return seconds, added
@@ -122,48 +124,26 @@ def ours(key: str, answers: list[bytes], path: Path) -> tuple[float, int]:
 
 def baseline(rows_by_page: list[list[tuple]], path: Path) -> float:
     """Plain sqlite3: the same rows, already tuples with their timestamps formatted."""
-    from nicocomments import store
-    from nicocomments.records import VideoInfo
-
-    engine = store.open_db(str(path))  # the same schema, triggers and indexes
-    with engine.begin() as connection:
-        store.upsert_video(connection, VideoInfo("sm9", ()), store.now_utc())
-    engine.dispose()
-    columns = store._INSERT_COLUMNS
-    sql = (
-        f"INSERT INTO comments ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-        "ON CONFLICT (thread_id, fork, no) DO NOTHING"
-    )
-    connection = sqlite3.connect(path, isolation_level=None)
-    for pragma in store.SQLITE_PRAGMAS:
-        connection.execute(pragma)
+    connection = raw_database(path, BIG_VIDEO_ID)  # the same schema, triggers and indexes
+    sql = raw_insert_sql()
     steady_memory()
     started = cpu_seconds()
     for rows in rows_by_page:
-        connection.execute("BEGIN")
-        connection.executemany(sql, rows)
-        connection.execute("COMMIT")
+        raw_commit(connection, sql, rows)
     seconds = cpu_seconds() - started
     connection.close()
     return seconds
 
 
 def run(size: int) -> list[Measurement]:
-    from nicocomments import store
-
-    at = store._INSERT_COLUMNS.index("posted_at")
     measurements = []
     pages = capture_pages(size)
     with scratch() as directory:
         for key, answers in pages.items():
-            rows_by_page = []
-            for answer in answers:
-                rows = []
-                for comment in parse(key, answer):
-                    row = ("sm9", None, *comment)
-                    when = datetime.fromtimestamp(row[at], UTC).strftime("%Y-%m-%d %H:%M:%S")
-                    rows.append((*row[:at], when, *row[at + 1 :]))
-                rows_by_page.append(rows)
+            rows_by_page = [
+                [raw_row(BIG_VIDEO_ID, comment) for comment in parse(key, answer)]
+                for answer in answers
+            ]
             # Interleaved pairs, each into fresh databases; the median pair decides.
             base_runs, our_runs = [], []
             for attempt in range(REPEATS):

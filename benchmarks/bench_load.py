@@ -23,6 +23,8 @@ from common import (
     steady_memory,
 )
 
+from nicocomments.sandbox import BIG_VIDEO_ID
+
 REPEATS = 5
 
 
@@ -30,7 +32,7 @@ def build_database(path, size: int) -> None:
     """A database holding the emulator's big video (its ground truth), written in batches."""
     from nicocomments import store
     from nicocomments.records import VideoInfo
-    from nicocomments.sandbox import BIG_VIDEO_ID, build_world
+    from nicocomments.sandbox import build_world
 
     truth = build_world(big_comments=size).expected_comments(BIG_VIDEO_ID)
     engine = store.open_db(str(path))
@@ -58,7 +60,7 @@ def run(size: int) -> list[Measurement]:
             # sqlite3 reports each statement as it runs, with its values filled in.
             raw = connection.connection.driver_connection
             raw.set_trace_callback(sent.append)
-            load_comments(connection, "sm9")  # also warms the page cache
+            load_comments(connection, BIG_VIDEO_ID)  # also warms the page cache
             raw.set_trace_callback(None)
         statement = next(s for s in reversed(sent) if s.lstrip().upper().startswith("SELECT"))
         timings = {"ours": [], "baseline": []}
@@ -67,7 +69,7 @@ def run(size: int) -> list[Measurement]:
         for _ in range(REPEATS):
             steady_memory()
             started = time.perf_counter()
-            frame = load_comments(engine, "sm9")
+            frame = load_comments(engine, BIG_VIDEO_ID)
             timings["ours"].append(time.perf_counter() - started)
             steady_memory()
             started = time.perf_counter()

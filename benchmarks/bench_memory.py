@@ -17,6 +17,8 @@ import sys
 
 from common import Measurement, arguments, default_json, emulator, login, report, scratch
 
+from nicocomments.sandbox import BIG_VIDEO_ID
+
 LIMIT_MB = 200
 
 
@@ -48,7 +50,7 @@ def run(size: int) -> list[Measurement]:
             peak, status = peak_rss_mb(
                 [
                     "fetch",
-                    "sm9",
+                    BIG_VIDEO_ID,
                     "--all-history",
                     "--interval",
                     "0",

@@ -20,11 +20,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
+from nicocomments.records import COMMENT_FIELDS
+
 RESULTS = Path(__file__).resolve().parent / "results"
+# The columns `store.save_comments` writes: the video, the run, then the `Comment` fields.
+RAW_COLUMNS = ("video_id", "run_id", *COMMENT_FIELDS)
+_POSTED_AT = COMMENT_FIELDS.index("posted_at")
 
 
 @dataclass
@@ -79,8 +85,8 @@ def report(measurements: list[Measurement], json_path: Path | None = None) -> in
             (
                 m.benchmark,
                 m.case,
-                f"{_number(m.value)} {m.unit}".strip(),
-                "" if m.baseline is None else f"{_number(m.baseline)} {m.unit}".strip(),
+                f"{figure(m.value)} {m.unit}".strip(),
+                "" if m.baseline is None else f"{figure(m.baseline)} {m.unit}".strip(),
                 "" if m.ratio is None else f"{m.ratio:.2f}",
                 m.target,
                 "yes" if m.ok else "NO",
@@ -102,7 +108,8 @@ def report(measurements: list[Measurement], json_path: Path | None = None) -> in
     return 0 if all(m.ok for m in measurements) else 1
 
 
-def _number(value: float) -> str:
+def figure(value: float) -> str:
+    """A value as the tables show it (this one and the README's, via tests/docgen.py)."""
     if float(value).is_integer() or value >= 1000:
         return f"{value:,.0f}"
     if value >= 10:
@@ -188,6 +195,62 @@ def steady_memory() -> None:
     does not charge one side for the other side's prepared data."""
     gc.collect()
     gc.freeze()
+
+
+@contextlib.contextmanager
+def patched(module, name: str, wrap: Callable[[Callable], Callable]) -> Iterator[None]:
+    """``module.name`` replaced by ``wrap(original)`` inside the block, restored after it: how
+    a benchmark looks inside a call it does not make itself (to time it, or keep its answer)."""
+    original = getattr(module, name)
+    setattr(module, name, wrap(original))
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
+# --- the raw sqlite3 baselines of ingest and import -----------------------------------------
+
+
+def raw_database(path: Path, video_id: str) -> sqlite3.Connection:
+    """A plain `sqlite3` connection (autocommit, nicocomments' pragmas) to a new database with
+    nicocomments' schema, triggers and indexes, the video's row already in place."""
+    from nicocomments import store
+    from nicocomments.records import VideoInfo
+
+    engine = store.open_db(str(path))
+    with engine.begin() as connection:
+        store.upsert_video(connection, VideoInfo(video_id, ()), store.now_utc())
+    engine.dispose()
+    connection = sqlite3.connect(path, isolation_level=None)
+    for pragma in store.SQLITE_PRAGMAS:
+        connection.execute(pragma)
+    return connection
+
+
+def raw_insert_sql() -> str:
+    """The baselines' INSERT: `RAW_COLUMNS` with plain placeholders, duplicates skipped as
+    `store.save_comments` skips them."""
+    marks = ", ".join("?" * len(RAW_COLUMNS))
+    return (
+        f"INSERT INTO comments ({', '.join(RAW_COLUMNS)}) VALUES ({marks}) "
+        "ON CONFLICT (thread_id, fork, no) DO NOTHING"
+    )
+
+
+def raw_row(video_id: str, comment: Sequence) -> tuple:
+    """A `Comment` as a row of `raw_insert_sql`: no run, ``posted_at`` formatted as SQLite
+    stores it (`store` has the database convert it instead)."""
+    at = _POSTED_AT
+    when = datetime.fromtimestamp(comment[at], UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return (video_id, None, *comment[:at], when, *comment[at + 1 :])
+
+
+def raw_commit(connection: sqlite3.Connection, sql: str, rows: Iterable[tuple]) -> None:
+    """One transaction of rows, as `nico fetch` commits a page."""
+    connection.execute("BEGIN")
+    connection.executemany(sql, rows)
+    connection.execute("COMMIT")
 
 
 def default_json(name: str) -> Path:

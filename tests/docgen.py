@@ -109,6 +109,7 @@ def performance_markdown() -> str:
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "latest.json"
     payload = json.loads(path.read_text(encoding="utf-8"))
     machine = payload["machine"]
+    figure = _benchmarks_common().figure
     out = [
         f"Measured {payload['when'][:10]} on {machine['cpu']} ({machine['cores']} cores), "
         f"Python {machine['python']}, SQLite {machine['sqlite']}:",
@@ -118,18 +119,27 @@ def performance_markdown() -> str:
     ]
     for m in payload["measurements"]:
         unit = f" {m['unit']}" if m["unit"] else ""
-        baseline = "" if m["baseline"] is None else f"{_figure(m['baseline'])}{unit}"
+        baseline = "" if m["baseline"] is None else f"{figure(m['baseline'])}{unit}"
         ratio = "" if m["ratio"] is None else f"{m['ratio']:.2f}"
         out.append(
-            f"| {m['benchmark']} | {m['case']} | {_figure(m['value'])}{unit} | {baseline} "
+            f"| {m['benchmark']} | {m['case']} | {figure(m['value'])}{unit} | {baseline} "
             f"| {ratio} | {m['target']} | {'yes' if m['ok'] else '**no**'} |"
         )
     return "\n".join(out) + "\n"
 
 
-def _figure(value: float) -> str:
-    if float(value).is_integer() or value >= 1000:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.3g}"
+def _benchmarks_common():
+    """benchmarks/common.py, loaded by path (benchmarks/ is scripts, not a package), for the
+    figures to read as in the benchmarks' own table."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "_nico_benchmarks_common"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / "common.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before running it: its dataclass looks itself up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
