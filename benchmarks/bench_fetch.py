@@ -5,9 +5,9 @@ The emulator runs in another process, so this process's CPU time is nicocomments
 CPU time (all threads) is split, in the same run, into the ingest work — parsing each answer and
 committing its rows (search index included), timed where it happens (the main thread's CPU clock
 around the parser, `store.save_comments` and `store.sync_search_index`) and judged by the ingest
-benchmark — and the overhead around it: HTTP,
-paging, keys, bookkeeping, the progress display. Target: overhead < 10 ms a page; the total is
-reported beside it.
+benchmark — and the overhead around it: HTTP, paging, keys, bookkeeping, the progress display.
+The ingest work is the baseline. Target: the overhead ≤ 0.5× of it, i.e. a page costs at most
+half as much again as the work it must do. The milliseconds a page are in the details.
 
     python benchmarks/bench_fetch.py [--size 100000]
 """
@@ -21,31 +21,35 @@ import time
 from common import (
     Measurement,
     arguments,
+    cpu_seconds,
     default_json,
     emulator,
     login,
+    patched,
     report,
     scratch,
 )
 
+from nicocomments.sandbox import BIG_VIDEO_ID
 
-@contextlib.contextmanager
-def timed(module, name: str, spent: list[float]):
-    """Add the main thread's CPU time inside ``module.name`` to ``spent[0]``."""
-    original = getattr(module, name)
+LIMIT = 0.5  # overhead / ingest work, per page
 
-    def wrapper(*args, **kwargs):
-        started = time.thread_time()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            spent[0] += time.thread_time() - started
 
-    setattr(module, name, wrapper)
-    try:
-        yield
-    finally:
-        setattr(module, name, original)
+def timed(spent: list[float]):
+    """A wrapper adding the main thread's CPU time inside the call to ``spent[0]`` (the other
+    threads' work, such as the progress display's, stays overhead)."""
+
+    def wrap(original):
+        def timing(*args, **kwargs):
+            started = time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[0] += time.thread_time() - started
+
+        return timing
+
+    return wrap
 
 
 def run(size: int) -> list[Measurement]:
@@ -81,30 +85,32 @@ def run(size: int) -> list[Measurement]:
                     (store, "save_comments"),
                     (store, "sync_search_index"),
                 ]:
-                    stack.enter_context(timed(module, name, ingest))
-                cpu = time.process_time()
+                    stack.enter_context(patched(module, name, timed(ingest)))
+                cpu = cpu_seconds()
                 with RichProgress(console) as progress:
                     result = fetch_video(
-                        engine, client, "sm9", FetchOptions(all_history=True), progress
+                        engine, client, BIG_VIDEO_ID, FetchOptions(all_history=True), progress
                     )
-                cpu = time.process_time() - cpu
+                cpu = cpu_seconds() - cpu
             engine.dispose()
             pages = result.pages
-            overhead = (cpu - ingest[0]) / pages * 1000
+            overhead, work = (cpu - ingest[0]) / pages * 1000, ingest[0] / pages * 1000
+            ratio = overhead / work
             measurements.append(
                 Measurement(
                     benchmark="fetch overhead",
                     case=f"{protocol}, {pages} pages",
-                    measure="CPU ms a page beyond parsing and storing it (total in details)",
+                    measure="CPU ms a page beyond parsing and storing it vs parsing and storing it",
                     value=overhead,
-                    baseline=ingest[0] / pages * 1000,
-                    ratio=None,
-                    target="< 10 ms a page",
-                    ok=overhead < 10,
+                    baseline=work,
+                    ratio=ratio,
+                    target=f"≤ {LIMIT}×",
+                    ok=ratio <= LIMIT,
                     unit="ms/page",
                     details={
+                        "overhead_cpu_ms_per_page": round(overhead, 2),
+                        "ingest_cpu_ms_per_page": round(work, 2),
                         "total_cpu_ms_per_page": round(cpu / pages * 1000, 2),
-                        "ingest_cpu_ms_per_page": round(ingest[0] / pages * 1000, 2),
                         "comments": result.comments_added,
                     },
                 )
