@@ -21,11 +21,11 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from lxml import html
 
 from nicocomments.config import NICONICO_COOKIE_DOMAIN, Endpoints
 from nicocomments.errors import BadAnswer, BadInput, LoginFailed
 from nicocomments.http import SESSION_COOKIE
+from nicocomments.watchpage import parse_html
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ SESSION_ENV_VAR = "NICO_USER_SESSION"
 NETRC_MACHINE = "niconico"
 LOGIN_QUERY = {"show_button_twitter": "1", "site": "niconico", "show_button_facebook": "1"}
 DEVICE_NAME = "nicocomments"
-_HTML_PARSER = html.HTMLParser(no_network=True, remove_comments=True)
 
 OtpPrompt = Callable[[int], str | None]  # attempt number (1, 2, …) → code, or None to give up
 
@@ -261,10 +260,7 @@ def _one_time_code(
 
 
 def _mfa_form_action(page: requests.Response) -> str:
-    try:
-        document = html.fromstring(page.content, parser=_HTML_PARSER)
-    except (ValueError, TypeError):
-        document = None
+    document = parse_html(page.content)
     if document is not None:
         for form in document.iter("form"):
             if form.xpath(".//input[@name='oneTimePw' or @name='otp']") or "mfa" in (

@@ -11,21 +11,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lxml import html
+from lxml import etree, html
 
 from nicocomments.errors import BadAnswer
 
-_PARSER = html.HTMLParser(no_network=True, remove_comments=True)
+_HTML_PARSER = html.HTMLParser(no_network=True, remove_comments=True)
+
+
+def parse_html(page: bytes | str) -> html.HtmlElement | None:
+    """A page from the site as an lxml tree (nothing fetched, comments dropped), or None when
+    there is nothing to read: lxml raises ``ParserError`` for an empty, blank or comment-only
+    page, and ``ValueError`` for text that declares its encoding."""
+    try:
+        return html.fromstring(page, parser=_HTML_PARSER)
+    except (etree.LxmlError, ValueError):
+        return None
 
 
 def parse_watch_page(page: bytes | str) -> dict[str, Any] | None:
-    """The JSON embedded in a watch page, or None when it has none.
+    """The JSON embedded in a watch page, or None when it has none (an empty page has none).
 
     lxml unescapes attribute values, so the JSON comes out as the site wrote it."""
-    try:
-        document = html.fromstring(page, parser=_PARSER)
-    except (ValueError, TypeError):
-        return None
+    document = parse_html(page)
     if document is None:
         return None
     for meta in document.iter("meta"):

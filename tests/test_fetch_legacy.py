@@ -415,6 +415,14 @@ def test_a_thread_number_of_a_stored_video_keeps_its_name(logged_in, nico, tmp_p
     assert query(db, "SELECT DISTINCT video_id FROM fetch_runs") == [(CHANNEL_VIDEO_ID,)]
 
 
+def test_an_so_video_whose_watch_page_is_blank_is_not_found(logged_in, nico, tmp_path):
+    # getflv does not know so… ids; the watch page that should name the thread is empty.
+    logged_in.inject("www", b"  \n", content_type="text/html; charset=utf-8", times=1)
+    result = fetch(nico, tmp_path / "n.db", CHANNEL_VIDEO_ID)
+    assert result.exit_code == 4, result.stderr
+    assert result.stderr.startswith(f"Error: {CHANNEL_VIDEO_ID} was not found")
+
+
 def test_past_logs_for_premium_members_only(sandbox, nico, tmp_path):
     from nicocomments.sandbox import MFA_CODE, MFA_EMAIL, MFA_PASSWORD
 

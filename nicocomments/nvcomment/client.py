@@ -169,7 +169,7 @@ class NvcommentClient:
                 return parse_watch_data(parse_api_response(payload), video_id)
         log.info("watch API answered HTTP %s; trying the watch page", response.status_code)
         page = fetch_watch_page(self.session, self.endpoints, video_id)
-        embedded = parse_watch_page(page.content) if page.content else None
+        embedded = parse_watch_page(page.content)
         if embedded is None:
             page = fetch_watch_page(self.session, self.endpoints, video_id, as_json=True)
             embedded = _maybe_json(page)
