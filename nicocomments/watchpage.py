@@ -44,6 +44,16 @@ def parse_watch_page(page: bytes | str) -> dict[str, Any] | None:
     return None
 
 
+def unwrap_watch_data(payload: dict[str, Any]) -> Any:
+    """The watch data inside any of its envelopes: ``{meta, data}`` (``/api/watch/v3``),
+    ``{meta, data: {response}}`` (the ``server-response`` meta tag and ``?responseType=json``),
+    or none (bare watch data). None when an envelope holds no data (an error answer)."""
+    data = payload.get("data") if "meta" in payload or "data" in payload else payload
+    if isinstance(data, dict) and isinstance(data.get("response"), dict):
+        data = data["response"]
+    return data
+
+
 def _json(text: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(text)

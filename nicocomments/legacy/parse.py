@@ -21,6 +21,7 @@ from nicocomments.records import (
     ThreadRef,
     ThreadStatus,
 )
+from nicocomments.watchpage import unwrap_watch_data
 from nicocomments.xmlsafe import PARSER_OPTIONS, declares_dtd
 
 MAIN_VERSION = "20090904"
@@ -276,9 +277,7 @@ def build_packet(
 def thread_id_from_watch_data(payload: dict) -> str | None:
     """The thread getflv calls ``thread_id``: the key-protected one if there is one, else the
     default thread."""
-    data = payload.get("data", payload) if isinstance(payload, dict) else {}
-    if isinstance(data, dict) and isinstance(data.get("response"), dict):
-        data = data["response"]
+    data = unwrap_watch_data(payload) if isinstance(payload, dict) else None
     threads = ((data or {}).get("comment") or {}).get("threads") or []
     mains = [t for t in threads if isinstance(t, dict) and t.get("fork") == 0 and t.get("id")]
     keyed = [t for t in mains if t.get("isThreadkeyRequired")]

@@ -29,6 +29,7 @@ from nicocomments.records import (
     ThreadStatus,
     VideoInfo,
 )
+from nicocomments.watchpage import unwrap_watch_data
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,7 @@ def parse_api_response(payload: Any) -> dict:
     """
     if not isinstance(payload, dict):
         raise BadAnswer("the watch data is not a JSON object")
-    data = payload.get("data") if "meta" in payload or "data" in payload else payload
-    if isinstance(data, dict) and isinstance(data.get("response"), dict):
-        data = data["response"]
+    data = unwrap_watch_data(payload)
     meta = payload.get("meta") if isinstance(payload.get("meta"), dict) else {}
     error_code = meta.get("errorCode") or (data or {}).get("errorCode")
     reason = (data or {}).get("reasonCode")
