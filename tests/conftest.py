@@ -12,15 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def _shared_dir() -> Path | None:
-    candidates = [os.environ.get("NICO_SHARED_DIR"), ROOT.parent / "shared", "/work/shared"]
-    for candidate in candidates:
+def shared_dir(environ=os.environ, root: Path = ROOT) -> Path | None:
+    """The team's samples and references: $NICO_SHARED_DIR, else ``shared`` beside the checkout
+    (as CI lays it out). No machine's own path: a checkout elsewhere simply has none."""
+    for candidate in (environ.get("NICO_SHARED_DIR"), root.parent / "shared"):
         if candidate and (Path(candidate) / "samples" / "SOURCES.md").is_file():
             return Path(candidate)
     return None
 
 
-SHARED = _shared_dir()
+SHARED = shared_dir()
 SHARED_REASON = (
     "the real samples in ../shared are not here (they may not be redistributed; "
     "set NICO_SHARED_DIR to a checkout of them)"
