@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import itertools
 import json
 import re
 import zipfile
@@ -267,41 +268,96 @@ def v1_to_comment(raw: Any, thread_id: str, fork: str) -> Comment:
 
 def read_ytdlp(stream: IO[bytes], video_id: str) -> Iterator[Item]:
     """yt-dlp's ``<title> [<id>].comments.json``: every comment of one ``/v1/threads`` answer,
-    flattened into one array (``data.threads[*].comments[*]``), so which thread and fork a
-    comment came from is lost. It is recovered like this:
+    flattened into one array (yt-dlp keeps ``data.threads[*].comments[*]`` and drops the
+    rest), so which thread and fork a comment came from is lost. What the file still carries:
 
-    * the array is cut into runs where ``no`` stops increasing (the server lists each thread in
-      ascending ``no``, and yt-dlp keeps the threads in the server's order), or where the
-      ``userId`` changes between all digits and not: v1 shows viewers only as hashed ids, so a
-      run of all-digit ids is the owner's (the uploader's own number);
-    * the owner's run is ``owner``; the other runs are, in order, ``main`` and ``easy``;
-    * the runs go to thread ``ytdlp:<video id>``; a run whose fork was already used (a second
-      main thread of a channel video) gets a thread of its own, ``ytdlp:<video id>:<run>``, so
-      no two comments are ever merged by mistake. (A main and an easy thread whose numbers
-      happen to continue each other cannot be told apart: they stay one run, under ``main``.)
-    """
+    * **thread order**: yt-dlp keeps the threads in the server's order, which is the watch
+      data's targets: owner, main, easy (a channel video: owner and main of its ordinary
+      thread, then the key-protected main, and easy);
+    * **numbering**: each thread is numbered from 1 and listed in ascending ``no``, so where
+      ``no`` does not increase a new thread begins;
+    * **the owner thread** comes first when it is there, and it is the uploader's: every
+      comment from one user, numbered 1, 2, 3, … without a gap (it is served whole), and
+      either saved together (one ``postedAt`` second for all, as the owner editor saves them)
+      or holding owner scripts (``/…`` niwango, ``＠…``/``@…`` nicoscript).
+
+    So: the leading stretch of one user's comments is ``owner`` if it looks like that, and the
+    runs after it (cut where the owner stretch ends and wherever ``no`` starts again) are, in
+    order, ``main`` and ``easy``. Everything goes to thread ``ytdlp:<video id>``; a run whose
+    fork was already used (a channel video's second main thread) gets a thread of its own,
+    ``ytdlp:<video id>:<run>``, so no two comments are ever merged by mistake. What the file
+    cannot tell is in the README ("Import formats"). At most the owner stretch is held in
+    memory."""
     base = f"ytdlp:{video_id}"
+    items = _json_items(stream, "item")
+    plain = iter(("main", "easy"))
     used: set[str] = set()
     run = 0
-    previous_no: int | None = None
-    owner_run = False
-    thread_id, fork = base, "main"
-    plain = iter(("main", "easy"))
-    for raw in _json_items(stream, "item"):
-        if not isinstance(raw, dict):
-            raise MalformedFile("a yt-dlp comment is not an object")
-        no = int_or_none(raw.get("no"))
-        if no is None:
-            raise MalformedFile("a yt-dlp comment has no no")
-        owner_like = str(raw.get("userId") or "").isdigit()
-        if previous_no is None or no <= previous_no or owner_like != owner_run:
-            run += 1
-            owner_run = owner_like
-            fork = "owner" if owner_like else next(plain, "main")
-            thread_id = base if fork not in used else f"{base}:{run}"
-            used.add(fork)
+
+    def start_run(fork: str) -> str:
+        nonlocal run
+        run += 1
+        thread_id = base if fork not in used else f"{base}:{run}"
+        used.add(fork)
+        return thread_id
+
+    leading, following = _leading_stretch(items)
+    if _looks_like_owner(leading):
+        thread_id = start_run("owner")
+        for raw in leading:
+            yield v1_to_comment(raw, thread_id, "owner")
+        leading = []
+    fork, thread_id, previous_no = "main", "", None
+    for raw in itertools.chain(leading, following):
+        no = _ytdlp_no(raw)
+        if previous_no is None or no <= previous_no:
+            fork = next(plain, "main")
+            thread_id = start_run(fork)
         previous_no = no
         yield v1_to_comment(raw, thread_id, fork)
+
+
+def _ytdlp_no(raw: Any) -> int:
+    if not isinstance(raw, dict):
+        raise MalformedFile("a yt-dlp comment is not an object")
+    no = int_or_none(raw.get("no"))
+    if no is None:
+        raise MalformedFile("a yt-dlp comment has no no")
+    return no
+
+
+def _leading_stretch(items: Iterator[Any]) -> tuple[list[dict], Iterator[Any]]:
+    """The comments at the start by one user in ascending ``no`` (the owner thread, if the
+    file has one), and the rest of ``items``."""
+    leading: list[dict] = []
+    for raw in items:
+        no = _ytdlp_no(raw)
+        if leading and (raw.get("userId") != leading[0].get("userId") or no <= leading[-1]["no"]):
+            return leading, itertools.chain([raw], items)
+        leading.append({**raw, "no": no})
+    return leading, iter(())
+
+
+OWNER_SCRIPT_PREFIXES = ("/", "＠", "@")  # niwango scripts and nicoscript, owner-only features
+
+
+def _looks_like_owner(stretch: list[dict]) -> bool:
+    """One user's comments numbered 1, 2, … without a gap, saved in one second or holding
+    owner scripts: the owner thread."""
+    if not stretch or not stretch[0].get("userId"):
+        return False
+    if [c["no"] for c in stretch] != list(range(1, len(stretch) + 1)):
+        return False
+    saved_together = len(stretch) > 1 and len({_second(c) for c in stretch}) == 1
+    scripted = any(str(c.get("body") or "").startswith(OWNER_SCRIPT_PREFIXES) for c in stretch)
+    return saved_together or scripted
+
+
+def _second(raw: dict) -> int | None:
+    try:
+        return unix_seconds(raw.get("postedAt"), JST)
+    except ValueError:
+        return None
 
 
 # --- the NII dataset --------------------------------------------------------------------------

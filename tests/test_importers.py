@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,8 @@ from nicocomments.importers import MalformedFile, read_nii, read_ytdlp, sniff_fo
 from nicocomments.interchange.load import import_files
 from nicocomments.interchange.packet import read_packet
 from nicocomments.records import Comment, ThreadStatus
-from tests.conftest import SHARED, SHARED_REASON, fixture_path
+from nicocomments.sandbox import BIG_VIDEO_ID, MEDIUM_VIDEO_ID, REAL_NM_VIDEO_ID
+from tests.conftest import SHARED, SHARED_REASON, fixture_path, shared_file
 from tests.helpers import query, stored_comments
 
 INTERCHANGE = fixture_path("interchange")
@@ -107,6 +110,143 @@ def test_a_second_main_thread_in_ytdlp_gets_a_thread_of_its_own():
         ("ytdlp:so1", "easy"),
         ("ytdlp:so1:3", "main"),
     ]
+
+
+# --- yt-dlp files as yt-dlp writes them ------------------------------------------------------
+
+
+def as_ytdlp_writes(threads: list[dict]) -> bytes:
+    """What yt-dlp's niconico extractor saves (``_get_subtitles``): the comments of every thread
+    of a ``/v1/threads`` answer, ``traverse_obj(answer, ('data', 'threads', ..., 'comments',
+    ...))``, in the answer's order, written with ``json.dumps`` and its defaults."""
+    return json.dumps([comment for thread in threads for comment in thread["comments"]]).encode()
+
+
+def _imported_forks(tmp_path, name: str, data: bytes) -> list[tuple[str, int, str]]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    [result] = _import(tmp_path / "n.db", path)
+    assert result.error is None, result.error
+    return query(tmp_path / "n.db", "SELECT fork, no, content FROM comments ORDER BY id")
+
+
+def _by_fork(rows) -> dict[str, int]:
+    return dict(Counter(fork for fork, *_ in rows))
+
+
+def test_the_real_nm14999484_answer_flattened_by_ytdlp_keeps_its_forks(tmp_path):
+    threads = json.loads(
+        shared_file("samples/nvcomment_v1/niwango.js__nm14999484.json").read_text()
+    )
+    rows = _imported_forks(
+        tmp_path, "ニコニコ動画講座 [nm14999484].comments.json", as_ytdlp_writes(threads)
+    )
+    assert _by_fork(rows) == {"owner": 802, "main": 339}  # easy: 0, as in the answer
+    truth = [(t["fork"], c["no"], c["body"]) for t in threads for c in t["comments"]]
+    assert rows == truth
+    # Every column but the thread id is what the answer itself imports as.
+    (tmp_path / "v1").mkdir()
+    direct = tmp_path / "v1" / "nm14999484.json"
+    direct.write_text(json.dumps(threads))
+    _import(tmp_path / "v1" / "n.db", direct)
+    assert [c._replace(thread_id="") for c in stored_comments(tmp_path / "n.db")] == [
+        c._replace(thread_id="") for c in stored_comments(tmp_path / "v1" / "n.db")
+    ]
+
+
+def _v1_thread(world, thread_id, fork, positions=None) -> dict:
+    """A thread as the emulator's comment server renders it, all its comments by default."""
+    from nicocomments.sandbox.nvcomment import _comment
+
+    table = world.thread(thread_id, fork).comments
+    positions = range(len(table)) if positions is None else positions
+    picked = [i for i in positions if not table.deleted[i]]
+    return {
+        "id": thread_id,
+        "fork": fork,
+        "comments": [_comment(table, i, "trunk") for i in picked],
+    }
+
+
+def test_the_demo_history_flattened_by_ytdlp_keeps_its_owner_comments(world, tmp_path):
+    targets = world.nvcomment_targets(BIG_VIDEO_ID)
+    assert [fork for _, fork in targets] == ["owner", "main", "easy"]
+    threads = [_v1_thread(world, thread_id, fork) for thread_id, fork in targets]
+    rows = _imported_forks(tmp_path, "demo [sm9].comments.json", as_ytdlp_writes(threads))
+    assert _by_fork(rows) == {t["fork"]: len(t["comments"]) for t in threads}
+    assert _by_fork(rows)["owner"] == 20
+    assert rows == [(t["fork"], c["no"], c["body"]) for t in threads for c in t["comments"]]
+
+
+@pytest.mark.parametrize("video_id", [BIG_VIDEO_ID, REAL_NM_VIDEO_ID, MEDIUM_VIDEO_ID])
+def test_what_ytdlp_downloads_from_the_emulator_imports_with_its_forks(sandbox, tmp_path, video_id):
+    """yt-dlp's own requests: watch data (v3_guest), then one POST of nvComment's params to
+    /v1/threads; the answer's threads (owner whole, main and easy as their current window)."""
+    import requests
+
+    www = sandbox.env()["NICO_WWW_URL"]
+    headers = {"X-Frontend-Id": "6", "X-Frontend-Version": "0"}
+    watch = requests.get(
+        f"{www}/api/watch/v3_guest/{video_id}",
+        params={"actionTrackId": "AAAAAAAAAA_1700000000000"},
+        headers=headers,
+        timeout=30,
+    ).json()
+    nv_comment = watch["data"]["comment"]["nvComment"]
+    answer = requests.post(
+        f"{nv_comment['server']}/v1/threads",
+        data=json.dumps(
+            {
+                "additionals": {},
+                "params": nv_comment["params"],
+                "threadKey": nv_comment["threadKey"],
+            }
+        ),
+        headers={
+            **headers,
+            "Content-Type": "text/plain;charset=UTF-8",
+            "X-Client-Os-Type": "others",
+        },
+        timeout=30,
+    ).json()
+    threads = answer["data"]["threads"]
+    rows = _imported_forks(tmp_path, f"title [{video_id}].comments.json", as_ytdlp_writes(threads))
+    assert rows == [(t["fork"], c["no"], c["body"]) for t in threads for c in t["comments"]]
+
+
+def test_a_main_thread_starting_with_one_users_comments_is_not_taken_for_the_owner():
+    # Numbered from 1 by one user, but posted in different seconds and no script: a viewer.
+    data = json.dumps(
+        [
+            {"no": 1, "userId": "12345", "body": "うぽつ", "postedAt": "2020-01-01T00:00:00+09:00"},
+            {"no": 2, "userId": "12345", "body": "888", "postedAt": "2020-01-01T00:00:05+09:00"},
+            {"no": 3, "userId": "hashed", "body": "w", "postedAt": "2020-01-01T00:01:00+09:00"},
+            {
+                "no": 1,
+                "userId": "other",
+                "body": "かわいい",
+                "postedAt": "2020-01-02T00:00:00+09:00",
+            },
+        ]
+    ).encode()
+    comments = _comments(read_ytdlp(io.BytesIO(data), "sm1"))
+    assert [(c.fork, c.no) for c in comments] == [
+        ("main", 1),
+        ("main", 2),
+        ("main", 3),
+        ("easy", 1),
+    ]
+
+
+def test_an_owner_script_marks_a_lone_owner_comment():
+    data = json.dumps(
+        [
+            {"no": 1, "userId": "358504", "body": "/isWide=true", "postedAt": 0},
+            {"no": 40, "userId": "hashed", "body": "w", "postedAt": 10},
+        ]
+    ).encode()
+    comments = _comments(read_ytdlp(io.BytesIO(data), "sm1"))
+    assert [(c.fork, c.no) for c in comments] == [("owner", 1), ("main", 40)]
 
 
 def test_nii_lines_get_synthetic_numbers_per_fork_and_japan_time():
