@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from nicocomments.config import NICONICO_COOKIE_DOMAIN, Endpoints
-from nicocomments.errors import BadAnswer, BadInput, LoginFailed
+from nicocomments.errors import BadAnswer, BadInput, LoginFailed, missing_extra
 from nicocomments.http import SESSION_COOKIE
 from nicocomments.watchpage import parse_html
 
@@ -170,10 +170,7 @@ def session_from_browser(browser: str) -> str:
     try:
         import browser_cookie3
     except ImportError:
-        raise BadInput(
-            "reading browser cookies needs the optional browser-cookie3 package: "
-            "pip install 'nicocomments[browser]'"
-        ) from None
+        raise missing_extra("reading browser cookies", "browser-cookie3", "browser") from None
     loader = getattr(browser_cookie3, browser.lower(), None)
     if loader is None or browser.lower().startswith("_"):
         raise BadInput(f"unknown browser {browser!r}")

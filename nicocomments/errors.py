@@ -38,6 +38,15 @@ class BadInput(NicoError):
     exit_status = ExitStatus.BAD_INPUT
 
 
+def missing_extra(what: str, package: str, extra: str) -> BadInput:
+    """The error for an optional library that is not installed, with both ways to add it: from
+    an index (``nicocomments[extra]``) and from a checkout (``.[extra]``)."""
+    return BadInput(
+        f"{what} needs {package}: pip install 'nicocomments[{extra}]' "
+        f"(from a checkout of nicocomments: pip install '.[{extra}]')"
+    )
+
+
 class AuthError(NicoError):
     exit_status = ExitStatus.AUTH
 

@@ -216,7 +216,7 @@ def test_auto_falls_back_to_ngrams_without_fugashi(df, monkeypatch):
     try:
         assert na.make_tokenizer("auto") is na.terms.ngram_terms
         assert_frame_equal(na.top_terms(df, n=7), na.top_terms(df, n=7, tokenizer="ngram"))
-        with pytest.raises(ImportError):
+        with pytest.raises(BadInput, match=r"nicocomments\[ja\]"):
             na.make_tokenizer("mecab")
     finally:
         na.terms._tagger.cache_clear()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nicocomments.errors import BadInput
+from nicocomments.errors import missing_extra
 from nicocomments.records import video_clock
 
 
@@ -30,7 +30,7 @@ def plot_summary(
         matplotlib.use("Agg", force=True)
         from matplotlib import pyplot
     except ImportError:
-        raise BadInput("--plot needs matplotlib: pip install 'nicocomments[plot]'") from None
+        raise missing_extra("--plot", "matplotlib", "plot") from None
     figure, (top, bottom) = pyplot.subplots(2, 1, figsize=(11, 7), constrained_layout=True)
     try:
         # One more edge than bins, so the last bin is drawn as wide as the others.

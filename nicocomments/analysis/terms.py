@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 import pandas as pd
 
 from nicocomments.analysis.load import STRING
+from nicocomments.errors import missing_extra
 
 # (pattern, term), applied to NFKC text: laughter, applause, 草 ("grass" = lol; 大草原 is a lot
 # of it), "here it comes" and "thanks for uploading", which tokenizers would cut apart.
@@ -102,7 +103,7 @@ def make_tokenizer(kind: str = "auto") -> Callable[[str], list[str]]:
         _tagger()
     except (ImportError, RuntimeError):
         if kind == "mecab":
-            raise
+            raise missing_extra("--tokenizer mecab", "fugashi and unidic-lite", "ja") from None
         return ngram_terms
     return mecab_terms
 

@@ -54,7 +54,8 @@ def login(
             "--browser",
             metavar="NAME",
             help="Take user_session from a browser profile: firefox, chrome, chromium, edge, … "
-            "(needs: pip install 'nicocomments[browser]').",
+            "(needs the browser extra: pip install 'nicocomments[browser]', or '.[browser]' in a "
+            "checkout).",
             rich_help_panel="Cookie login",
         ),
     ] = None,

@@ -40,7 +40,7 @@ def analyze(
             "--plot",
             metavar="FILE.png",
             help="Also draw density over video time (highlights marked) and posting activity "
-            "(needs: pip install 'nicocomments[plot]').",
+            "(needs the plot extra: pip install 'nicocomments[plot]', or '.[plot]' in a checkout).",
         ),
     ] = None,
     output: FormatOption = "table",

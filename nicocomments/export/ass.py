@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import IO
 
 from nicocomments.commands import DEFAULTS, SIZES, color_code
-from nicocomments.errors import BadInput
+from nicocomments.errors import missing_extra
 from nicocomments.records import Comment
 
 WIDTH, HEIGHT = 640, 360
@@ -28,7 +28,7 @@ def write_ass(
     try:
         import pysubs2
     except ImportError:
-        raise BadInput("writing ASS needs pysubs2: pip install 'nicocomments[ass]'") from None
+        raise missing_extra("writing ASS", "pysubs2", "ass") from None
     subs = pysubs2.SSAFile()
     subs.info.update({"Title": video_id, "PlayResX": str(WIDTH), "PlayResY": str(HEIGHT)})
     subs.styles["Default"] = pysubs2.SSAStyle(

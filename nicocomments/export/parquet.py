@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import IO
 
-from nicocomments.errors import BadInput
+from nicocomments.errors import missing_extra
 from nicocomments.records import Comment
 
 ROW_GROUP = 50_000
@@ -48,9 +48,7 @@ def write_parquet(
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise BadInput(
-            "writing Parquet needs pyarrow: pip install 'nicocomments[parquet]'"
-        ) from None
+        raise missing_extra("writing Parquet", "pyarrow", "parquet") from None
     table_schema = schema()
     names = [field.name for field in table_schema]
     written = 0
