@@ -76,7 +76,9 @@ def v1_comment(
     """A ``/v1/threads`` comment object as a `Comment` of ``thread_id`` and ``fork``.
 
     A ``postedAt`` without a zone is read in ``naive_zone``, and refused without one (see
-    `unix_seconds`). User ids, ids and sources come out as strings."""
+    `unix_seconds`). User ids, ids and sources come out as strings; a field that is absent or
+    null stays unknown (None). Anonymity is 184 among the commands, unless the comment says
+    ``"isAnonymous"`` (which nico's own v1 export adds where the two differ)."""
     try:
         commands = raw.get("commands") or ()
         try:
@@ -86,6 +88,7 @@ def v1_comment(
             joined = " ".join(commands)
         user_id, comment_id, source = raw.get("userId"), raw.get("id"), raw.get("source")
         score, nicoru = raw.get("score"), raw.get("nicoruCount")
+        anonymous = raw.get("isAnonymous")  # nico's export adds it where 184 does not tell
         return _new(
             Comment,
             (
@@ -99,7 +102,7 @@ def v1_comment(
                 None,
                 str(user_id) if user_id not in (None, "") else None,
                 bool(raw.get("isPremium")),
-                "184" in commands,
+                anonymous if type(anonymous) is bool else "184" in commands,
                 False,
                 None,
                 int(score) if type(score) is int else int_or_none(score),

@@ -52,8 +52,8 @@ from nicocomments.errors import BadInput
 from nicocomments.ids import video_id_from_name  # noqa: F401 (interchange.load imports it here)
 from nicocomments.records import FORKS, JST, Comment, ThreadStatus
 
-FORMATS = ("xml", "v1", "apijson", "ytdlp", "nii")
-FILE_SUFFIXES = (".xml", ".json", ".jsonl", ".dat")
+FORMATS = ("xml", "v1", "apijson", "ytdlp", "nii", "jsonl", "csv", "parquet")
+FILE_SUFFIXES = (".xml", ".json", ".jsonl", ".dat", ".csv", ".parquet")
 ARCHIVE_SUFFIXES = (".zip",)
 HEAD_BYTES = 65536  # how much of a file format sniffing looks at
 
@@ -61,6 +61,8 @@ APIJSON_KEYS = frozenset({"chat", "thread", "ping", "leaf", "global_num_res", "v
 V1_THREAD_KEYS = frozenset({"fork", "commentCount", "comments"})
 V1_COMMENT_KEYS = frozenset({"vposMs", "body", "postedAt", "commands"})
 NII_KEYS = frozenset({"date", "vpos"})
+NICO_COLUMNS = frozenset({"thread_id", "fork", "no", "posted_at"})  # nico's own exports
+PARQUET_MAGIC = b"PAR1"
 
 
 class MalformedFile(BadInput):
@@ -124,6 +126,8 @@ def _zip_members(path: Path) -> Iterator[Source]:
 
 def sniff_format(head: bytes, file_name: str = "") -> str:
     """Which of `FORMATS` a file is, from its first bytes (and, for JSON Lines, its name)."""
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
     text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
     if text.startswith("<"):
         return "xml"
@@ -142,10 +146,14 @@ def sniff_format(head: bytes, file_name: str = "") -> str:
             first = json.loads(first_line)
         except ValueError:
             first = None
+        if isinstance(first, dict) and first.keys() >= NICO_COLUMNS:
+            return "jsonl"
         if isinstance(first, dict) and first.keys() >= NII_KEYS:
             return "nii"
         if re.match(r'\{\s*"(meta|data|threads|globalComments)"', text):
             return "v1"
+    if set(text.split("\n", 1)[0].rstrip("\r").split(",")) >= NICO_COLUMNS:
+        return "csv"  # nico's CSV export: its header
     raise MalformedFile(
         f"not a comment file nico can read (format not recognised; try --format "
         f"{'/'.join(FORMATS)})"
@@ -198,6 +206,7 @@ def read_apijson(stream: IO[bytes]) -> Iterator[Item]:
     ping/thread/leaf objects, as tools that keep only the chats write it, and yt-dlp's older
     ``.comments.json``)."""
     numbers = SyntheticNumbers()
+    answered = requested = False
     for element in _json_items(stream, "item"):
         if not isinstance(element, dict):
             raise MalformedFile("an api.json element is not an object")
@@ -205,14 +214,25 @@ def read_apijson(stream: IO[bytes]) -> Iterator[Item]:
             chat = element["chat"]
             if not isinstance(chat, dict):
                 raise MalformedFile("an api.json chat is not an object")
+            answered = True
             yield chat_to_comment(chat, str(chat.get("content") or ""), numbers)
         elif "thread" in element and isinstance(element["thread"], dict):
             if "resultcode" in element["thread"]:  # an answer; a request has none
+                answered = True
                 yield thread_from_fields(element["thread"])
+            else:
+                requested = True
+        elif "thread_leaves" in element:
+            requested = True
         elif "view_counter" in element and isinstance(element["view_counter"], dict):
             hint = element["view_counter"].get("id")
             if hint:
                 yield VideoHint(str(hint))
+    if requested and not answered:
+        raise MalformedFile(
+            "this is an api.json request (what a client sends to the message server), not the "
+            "server's answer: it holds no comments; import the answer instead"
+        )
 
 
 # --- nvcomment v1 ---------------------------------------------------------------------------

@@ -43,9 +43,16 @@ def _browser():
     session_from_browser("firefox")
 
 
+def _import_parquet():
+    from nicocomments.export.parquet import read_parquet
+
+    list(read_parquet(io.BytesIO(b"PAR1")))
+
+
 # Every optional library nico uses, the extra that brings it, and something that needs it.
 EXTRAS = [
     pytest.param("pyarrow", "parquet", lambda: _export("parquet"), id="export-parquet"),
+    pytest.param("pyarrow", "parquet", _import_parquet, id="import-parquet"),
     pytest.param("pysubs2", "ass", lambda: _export("ass"), id="export-ass"),
     pytest.param("matplotlib", "plot", _plot, id="analyze-plot"),
     pytest.param("fugashi", "ja", _tokenizer, id="tokenizer-mecab"),

@@ -13,8 +13,21 @@ from nicocomments import export, store
 from nicocomments.export.text import XML_HEAD
 from nicocomments.interchange.load import import_files
 from nicocomments.records import Comment
-from tests.conftest import SHARED, SHARED_REASON, fixture_path, load_fixture_comments
-from tests.helpers import stored_comments
+from nicocomments.sandbox import (
+    CHANNEL_VIDEO_ID,
+    MEDIUM_VIDEO_ID,
+    REAL_NM_VIDEO_ID,
+    REAL_OLD_VIDEO_ID,
+)
+from tests.conftest import (
+    ROOT,
+    SHARED,
+    SHARED_REASON,
+    fixture_path,
+    load_fixture_comments,
+    shared_file,
+)
+from tests.helpers import query, stored_comments
 
 FIXTURE = sorted(
     load_fixture_comments("analysis/sm1.jsonl")["sm1"], key=lambda c: (c.thread_id, c.fork, c.no)
@@ -60,9 +73,11 @@ def test_xml_starts_with_the_bytes_danmaku2ass_looks_for(analysis_db):
     )
 
 
-def test_xml_round_trip_loses_nothing(analysis_db, tmp_path):
+def test_xml_round_trip_loses_nothing_but_the_owners_user_id(analysis_db, tmp_path):
     db = _reimport(tmp_path, "sm1.xml", _export(analysis_db, "xml"))
-    assert stored_comments(db, "sm1") == FIXTURE
+    assert stored_comments(db, "sm1") == [
+        c._replace(user_id=None) if c.fork == "owner" else c for c in FIXTURE
+    ]
 
 
 def test_xml_escapes_what_xml_must(tmp_path):
@@ -173,3 +188,132 @@ def test_the_real_sample_round_trips_through_xml(tmp_path):
     (tmp_path / "again").mkdir()
     copy = _reimport(tmp_path / "again", "sm14097905.xml", data)
     assert stored_comments(copy) == stored_comments(db)
+
+
+# --- every format, both protocols: export, import again, compare every column -----------------
+
+FAST = ("--interval", "0", "--backoff", "0")
+# Videos whose data shows each protocol's fields: a channel video (two threads, owner, deleted
+# comments on the legacy server), real api.json chats (anonymity without 184), the real
+# nm14999484 (owner scripts, scores, nicoru, comment ids and sources over nvcomment).
+ROUND_TRIP_VIDEOS = {
+    "legacy": (CHANNEL_VIDEO_ID, REAL_OLD_VIDEO_ID, REAL_NM_VIDEO_ID),
+    "nvcomment": (CHANNEL_VIDEO_ID, REAL_NM_VIDEO_ID, MEDIUM_VIDEO_ID),
+}
+
+
+def _rows(db, video_id) -> list[tuple]:
+    """Every column of a video's stored comments (less the row and run ids)."""
+    [(videos,)] = query(
+        db, "SELECT count(DISTINCT video_id) FROM comments WHERE video_id = ?", video_id
+    )
+    assert videos == 1
+    return [(video_id, *c) for c in stored_comments(db, video_id)]
+
+
+def _carried_by(fmt: str, rows: list[tuple]) -> list[tuple]:
+    """What a format can carry of each row: everything for jsonl, csv and parquet."""
+    fields = ("video_id", *Comment._fields)
+    out = []
+    for row in rows:
+        values = dict(zip(fields, row, strict=True))
+        if fmt == "json":  # v1: no deleted comments, no date_usec
+            if values["is_deleted"]:
+                continue
+            values["date_usec"] = None
+        if fmt == "xml":  # no comment id or source, no owner's user id; vpos in 1/100 s
+            values.update(comment_id=None, source=None, vpos_ms=values["vpos_ms"] // 10 * 10)
+            if values["fork"] == "owner":
+                values["user_id"] = None
+        out.append(tuple(values.values()))
+    return out
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "nvcomment"])
+def test_every_format_round_trips_every_column_of_both_protocols(
+    logged_in, nico, tmp_path, protocol
+):
+    db = tmp_path / "fetched.db"
+    videos = ROUND_TRIP_VIDEOS[protocol]
+    fetched = nico("fetch", *videos, "--all-history", "--protocol", protocol, "--db", db, *FAST)
+    assert fetched.exit_code == 0, fetched.stderr
+    for video_id in videos:
+        rows = _rows(db, video_id)
+        assert rows
+        for fmt in ("jsonl", "csv", "parquet", "json", "xml"):
+            # A file name that does not name the video: the file itself must say which it is
+            # (jsonl/csv/parquet per row, xml in <view_counter>); v1 JSON has no place for it.
+            name = f"{video_id}.json" if fmt == "json" else f"export.{fmt}"
+            folder = tmp_path / protocol / video_id / fmt
+            folder.mkdir(parents=True)
+            out = folder / name
+            exported = nico("export", video_id, "--format", fmt, "-o", out, "--db", db)
+            assert exported.exit_code == 0, exported.stderr
+            copy = folder / "copy.db"
+            imported = nico("import", out, "--db", copy)
+            assert imported.exit_code == 0, (fmt, imported.stderr)
+            assert f"({fmt if fmt != 'json' else 'v1'}), " in imported.stdout
+            assert _rows(copy, video_id) == _carried_by(fmt, rows), (protocol, video_id, fmt)
+
+
+def test_csv_quotes_a_bare_carriage_return(tmp_path):
+    tricky = [
+        Comment("9", "main", 1, 10, 1, "before\rafter", "184"),
+        Comment("9", "main", 2, 20, 2, 'comma, "quote"\r\nand\nlines', ""),
+    ]
+    out = io.BytesIO()
+    export.writer("csv")(tricky, out, video_id="sm9", thread_counts={})
+    rows = list(csv.DictReader(io.StringIO(out.getvalue().decode(), newline="")))
+    assert [row["content"] for row in rows] == [c.content for c in tricky]
+    frame = pd.read_csv(io.BytesIO(out.getvalue()), keep_default_na=False)
+    assert frame["content"].tolist() == [c.content for c in tricky]
+    db = _reimport(tmp_path, "any.csv", out.getvalue())
+    assert stored_comments(db) == tricky
+
+
+def test_v1_json_writes_only_what_is_known(tmp_path):
+    legacy = Comment("9", "main", 1, 10, 1, "text", "red", 5, "u1", is_anonymous=True)
+    owner = Comment("9", "owner", 1, 0, 1, "/isWide=true", "", score=0, nicoru_count=0)
+    nv = Comment("9", "main", 2, 10, 1, "w", "184", None, "h", True, True, False, None, -5, 2,
+                 "881781295290478614", "leaf")  # fmt: skip
+    out = io.BytesIO()
+    export.writer("json")([owner, legacy, nv], out, video_id="sm9", thread_counts={})
+    owner_thread, main_thread = json.loads(out.getvalue())
+    [owner_v1] = owner_thread["comments"]
+    legacy_v1, nv_v1 = main_thread["comments"]
+    assert owner_v1["userId"] is None
+    assert (legacy_v1["id"], legacy_v1["source"], legacy_v1["score"]) == (None, None, None)
+    assert legacy_v1["nicoruCount"] is None and legacy_v1["isAnonymous"] is True
+    assert "isAnonymous" not in nv_v1  # 184 says it, as in the server's answers
+    assert (nv_v1["id"], nv_v1["source"], nv_v1["score"]) == ("881781295290478614", "leaf", -5)
+    db = _reimport(tmp_path, "sm9.json", out.getvalue())
+    assert stored_comments(db) == sorted([owner, legacy._replace(date_usec=None), nv])
+
+
+def test_xml_owner_chats_carry_no_user_id_as_players_expect(tmp_path):
+    """niconicomments takes a chat without user_id for the owner's (its parseXML:
+    ``owner: !item.getAttribute("user_id")``); v1 data has the uploader's id on them."""
+    from lxml import etree
+
+    sample = shared_file("samples/nvcomment_v1/niwango.js__nm14999484.json")
+    db = _reimport(tmp_path, "nm14999484.json", sample.read_bytes())
+    engine = store.open_db(str(db))
+    try:
+        data = _export(engine, "xml", "nm14999484")
+    finally:
+        engine.dispose()
+    chats = etree.fromstring(data).findall("chat")
+    owner = [c for c in chats if not c.get("user_id")]
+    assert len(owner) == 802 and all(c.get("fork") == "1" for c in owner)
+    assert sum(c.get("fork") is None for c in chats) == 339
+
+
+def test_xml_names_its_video_and_drops_what_xml_cannot_hold(tmp_path):
+    comment = Comment("1234", "main", 1, 10, 1, "a\ufffeb\uffffc\x0bd\ud800e")
+    out = io.BytesIO()
+    export.writer("xml")([comment], out, video_id="sm77", thread_counts={})
+    assert b'<view_counter id="sm77"/>' in out.getvalue()
+    db = _reimport(tmp_path, "comments.xml", out.getvalue())  # the name says nothing
+    assert query(db, "SELECT video_id, content FROM comments") == [("sm77", "abcde")]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "U+FFFE" in readme and "U+FFFF" in readme

@@ -517,3 +517,55 @@ def test_the_real_samples_keep_what_matters():
     ).open("rb") as f:
         doubled = _comments(read_packet(f))
     assert len(doubled) == 1999 and len({c.no for c in doubled}) == 1000
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "samples/api_json/niconicome__CommentRequest_sm9.request.json",
+        "reference/protocol-samples/legacy_apijson_request_sm9_niconicome.json",
+    ],
+)
+def test_an_api_json_request_is_refused_as_a_request(nico, tmp_path, relative):
+    request = shared_file(relative)
+    result = nico("import", request, "--db", tmp_path / "n.db")
+    assert result.exit_code == 2
+    assert "is an api.json request" in result.stderr and "not the server's answer" in result.stderr
+    assert query(tmp_path / "n.db", "SELECT count(*) FROM comments") == [(0,)]
+
+
+def test_nicos_own_exports_are_recognised_from_their_first_bytes():
+    assert (
+        sniff_format(b'{"video_id":"sm9","thread_id":"1","fork":"main","no":1,"posted_at":"x"}')
+        == "jsonl"
+    )
+    assert sniff_format(b"video_id,thread_id,fork,no,vpos_ms,posted_at,content\r\n") == "csv"
+    assert sniff_format(b"PAR1\x15\x04") == "parquet"
+    assert sniff_format(b'{"date": 1, "vpos": 2, "content": "x"}\n') == "nii"
+
+
+def _line(**changes) -> bytes:
+    row = {"video_id": "sm9", "thread_id": "1", "fork": "main", "no": 1, "vpos_ms": 0}
+    return json.dumps({**row, "posted_at": "2020-01-01T00:00:00Z", **changes}).encode() + b"\n"
+
+
+CSV_HEAD = b"thread_id,fork,no,vpos_ms,posted_at,is_premium\r\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "error"),
+    [
+        ("a.jsonl", _line(no="x"), "line 1: column no"),
+        ("a.jsonl", _line(fork="side"), "column fork"),
+        ("a.jsonl", _line() + _line(video_id="sm8", no=2), "line 2: a row of video sm8"),
+        ("a.csv", b"video_id,thread_id,fork,no\r\nsm9,1,main,1\r\n", "lacks posted_at, vpos_ms"),
+        ("a.csv", CSV_HEAD + b"1,main,1,0,2020-01-01T00:00:00Z,yes\r\n", "column is_premium"),
+        ("a.parquet", b"PAR1 not really", "not a readable Parquet file"),
+    ],
+)
+def test_a_broken_export_is_refused_naming_the_problem(tmp_path, name, data, error):
+    path = tmp_path / name
+    path.write_bytes(data)
+    [result] = _import(tmp_path / "n.db", path, fmt=path.suffix[1:])
+    assert isinstance(result.error, BadInput) and error in str(result.error)
+    assert query(tmp_path / "n.db", "SELECT count(*) FROM comments") == [(0,)]

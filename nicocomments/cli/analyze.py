@@ -203,7 +203,7 @@ def _cell(column: str, value) -> str:
 
 def _print_csv(summary: dict) -> None:
     """One long table: section, name, value (and, for lists, their fields as name.field)."""
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer = csv.writer(sys.stdout)  # CRLF line ends: a text holding a bare CR stays quoted
     writer.writerow(("section", "item", "field", "value"))
     for key in ("comments", "deleted", "users", "first_posted_at", "last_posted_at"):
         writer.writerow(("video", summary["video_id"], key, summary[key]))

@@ -36,7 +36,8 @@ def import_(
         typer.Option(
             "--format",
             help="auto (recognise each file), xml (legacy packet XML), v1 (nvcomment /v1/threads), "
-            "apijson (legacy api.json), ytdlp (yt-dlp .comments.json) or nii (NII dataset JSONL).",
+            "apijson (legacy api.json), ytdlp (yt-dlp .comments.json), nii (NII dataset JSONL), "
+            "or jsonl, csv, parquet (nico's own exports, every column).",
             case_sensitive=False,
         ),
     ] = "auto",
@@ -54,8 +55,8 @@ def import_(
 ) -> None:
     """Import comments that other tools saved: legacy XML (Saccubus, Niconicome, NicoFox,
     message-server answers, live recordings), nvcomment v1 JSON, legacy api.json, yt-dlp's
-    .comments.json and the NII research dataset (JSONL, also inside .zip archives, read member
-    by member).
+    .comments.json, the NII research dataset (JSONL, also inside .zip archives, read member
+    by member), and nico's own every-column exports (jsonl, csv, parquet).
 
     Comments go into the same tables as fetched ones: a comment already stored is not stored
     again, so importing a file twice adds nothing. Each file gets a fetch_runs row naming it.
@@ -68,6 +69,7 @@ def import_(
         nico import 'Title [sm9].comments.json' --format ytdlp
         nico import nii/comments-0001.zip
         nico import ~/Saccubus/ --video sm9
+        nico import sm9.parquet --db copy.db
     """
     fmt = fmt.lower()
     if fmt != "auto" and fmt not in FORMATS:

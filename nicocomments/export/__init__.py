@@ -14,7 +14,9 @@ parquet   every column, typed (pyarrow: ``pip install 'nicocomments[parquet]'``)
 ass       subtitles for video players (pysubs2: ``pip install 'nicocomments[ass]'``)
 ========  ====================================================================================
 
-`hash_user_ids` replaces user ids with a salted hash before writing, for sharing a dataset.
+jsonl, csv and parquet hold every column, and `nico import` reads them back exactly (``read_*``
+beside each ``write_*``). `hash_user_ids` replaces user ids with a salted hash before writing,
+for sharing a dataset.
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
-"""Parquet: every column, typed, written in row groups as the comments stream in (pyarrow)."""
+"""Parquet: every column, typed, written in row groups as the comments stream in, and read
+back a row group at a time (pyarrow)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
-from typing import IO
+from typing import IO, Any
 
 from nicocomments.errors import missing_extra
+from nicocomments.export.text import items_from_rows
+from nicocomments.importers import Item, MalformedFile
 from nicocomments.records import Comment
 
 ROW_GROUP = 50_000
@@ -68,3 +71,29 @@ def write_parquet(
             if not chunk:
                 break
     return written
+
+
+def read_parquet(stream: IO[bytes]) -> Iterator[Item]:
+    """nico's Parquet export (the columns of `schema`; a seekable file, as Parquet keeps its
+    index at the end), one row group at a time."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise missing_extra("reading Parquet", "pyarrow", "parquet") from None
+    try:
+        parquet = pq.ParquetFile(stream)
+    except (pa.ArrowException, OSError) as exc:
+        raise MalformedFile(f"not a readable Parquet file ({exc})") from None
+    return items_from_rows(_parquet_rows(pa, parquet))
+
+
+def _parquet_rows(pa, parquet) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    number = 0
+    try:
+        for batch in parquet.iter_batches(batch_size=ROW_GROUP):
+            for row in batch.to_pylist():
+                number += 1
+                yield f"row {number}", row
+    except pa.ArrowException as exc:
+        raise MalformedFile(f"not a readable Parquet file ({exc})") from None

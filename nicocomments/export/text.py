@@ -1,20 +1,33 @@
-"""The text formats: legacy XML, nvcomment v1 JSON, JSON Lines and CSV (stdlib only)."""
+"""The text formats: legacy XML, nvcomment v1 JSON, JSON Lines and CSV.
+
+JSON Lines and CSV hold every column, so they are also read back here (`read_jsonl`,
+`read_csv`; `nico import` recognises them), through one mapping, `comment_from_row`, that the
+Parquet reader shares: a file nico wrote imports as exactly the rows it was written from."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Any
 
-from nicocomments.records import NUMBER_BY_FORK, Comment
+import orjson
+
+from nicocomments.chats import unix_seconds
+from nicocomments.importers import Item, MalformedFile, VideoHint
+from nicocomments.records import FORKS, NUMBER_BY_FORK, Comment
 from nicocomments.xmlsafe import xml_attr, xml_text
 
 XML_HEAD = b'<?xml version="1.0" encoding="UTF-8"?><packet>'
 XML_TAIL = b"</packet>\n"
 COLUMNS = ("video_id", *Comment._fields)
+REQUIRED_COLUMNS = ("thread_id", "fork", "no", "vpos_ms", "posted_at")
+_INTEGERS = frozenset({"no", "vpos_ms", "date_usec", "deleted_reason", "score", "nicoru_count"})
+_BOOLEANS = frozenset({"is_premium", "is_anonymous", "is_deleted"})
+_NEVER_NULL_TEXT = frozenset({"content", "commands"})  # NOT NULL text: '' when empty
 
 
 def iso(unix: int) -> str:
@@ -33,9 +46,12 @@ def write_xml(
     Written by hand because danmaku2ass detects the format from the literal first bytes
     (`XML_HEAD`: no BOM, nothing between the declaration and ``<packet>``), which XML libraries
     do not promise. ``vpos`` is in 1/100 s (``vpos_ms // 10``); deleted comments are kept, with
-    ``deleted`` and no text, as the server lists them. Not carried: nvcomment's comment id and
-    source."""
+    ``deleted`` and no text, as the server lists them. ``<view_counter id>`` names the video.
+    Not carried: nvcomment's comment id and source, and the owner's user id (owner chats have
+    none). Characters XML 1.0 cannot hold at all are dropped (`xmlsafe.xml_text`)."""
     out.write(XML_HEAD)
+    # The video, as the message server named it; importers (nico's too) read its id.
+    out.write(f"<view_counter{_attributes({'id': video_id})}/>".encode())
     current = None
     written = 0
     buffer = io.StringIO()
@@ -66,7 +82,9 @@ def _chat(c: Comment) -> str:
         attributes["date_usec"] = str(c.date_usec)
     if c.commands:
         attributes["mail"] = c.commands
-    if c.user_id is not None:
+    if c.user_id is not None and c.fork != "owner":
+        # Owner chats carry no user_id on the message server, and players (niconicomments)
+        # tell the owner's scripts from viewers' text by exactly that.
         attributes["user_id"] = c.user_id
     if c.is_premium:
         attributes["premium"] = "1"
@@ -96,9 +114,17 @@ def _attributes(values: dict[str, str]) -> str:
 def write_json(
     comments: Iterable[Comment], out: IO[bytes], *, video_id: str, thread_counts: dict
 ) -> int:
-    """nvcomment v1's ``threads`` array, the shape niconicomments reads as format ``v1`` (its
-    schema wants every comment field present: a missing user id becomes "", a missing score or
-    nicoru count 0, a missing comment id the comment's number). ``commentCount`` is the server's
+    """nvcomment v1's ``threads`` array, the shape niconicomments reads as format ``v1``.
+
+    Only what is known is written: a field the stored comment lacks (the comment id and source
+    of a comment from the legacy protocol, a score or nicoru count the server left out, the
+    user id of an owner chat) is ``null``, never a made-up value that a re-import would store
+    as the server's. (niconicomments' schema wants those fields filled, so it reads comments
+    fetched with nvcomment; give it ``--format xml`` for legacy ones.) ``isMyPost`` and
+    ``nicoruId`` are about the account that asked, so they are false and null. v1 has no
+    anonymity flag (the server shows 184 in ``commands``): where a comment's anonymity is not
+    what its commands say (legacy chats with ``anonymity`` but no 184, as in channel threads),
+    nico adds ``"isAnonymous"``, which its importer reads. ``commentCount`` is the server's
     count when it is known. Deleted comments are left out, as v1 answers leave them out."""
     out.write(b"[")
     current = None
@@ -121,21 +147,25 @@ def write_json(
 
 
 def _v1_comment(c: Comment) -> dict:
-    return {
-        "id": c.comment_id if c.comment_id is not None else str(c.no),
+    commands = c.commands.split()
+    comment = {
+        "id": c.comment_id,
         "no": c.no,
         "vposMs": c.vpos_ms,
         "body": c.content,
-        "commands": c.commands.split(),
-        "userId": c.user_id or "",
+        "commands": commands,
+        "userId": c.user_id,
         "isPremium": c.is_premium,
-        "score": c.score or 0,
+        "score": c.score,
         "postedAt": datetime.fromtimestamp(c.posted_at, UTC).isoformat(),
-        "nicoruCount": c.nicoru_count or 0,
+        "nicoruCount": c.nicoru_count,
         "nicoruId": None,
-        "source": c.source or "trunk",
+        "source": c.source,
         "isMyPost": False,
     }
+    if c.is_anonymous != ("184" in commands):
+        comment["isAnonymous"] = c.is_anonymous
+    return comment
 
 
 def _dumps(value) -> str:
@@ -172,11 +202,13 @@ def write_csv(
     comments: Iterable[Comment], out: IO[bytes], *, video_id: str, thread_counts: dict
 ) -> int:
     """Every column (`COLUMNS`) with a header; ``posted_at`` as ISO 8601 UTC, booleans as
-    true/false, absent values empty."""
+    true/false, absent values empty. RFC 4180: lines end in CRLF, so a field holding a comma,
+    a quote, a line feed *or a bare carriage return* is quoted (with ``\n`` as the line end,
+    the csv module leaves a lone ``\r`` unquoted, and readers split the row there)."""
     written = 0
     text = io.TextIOWrapper(out, encoding="utf-8", newline="")
     try:
-        rows = csv.writer(text, lineterminator="\n")
+        rows = csv.writer(text, lineterminator="\r\n")
         rows.writerow(COLUMNS)
         for c in comments:
             row = _row(video_id, c)
@@ -188,3 +220,124 @@ def write_csv(
         text.flush()
         text.detach()
     return written
+
+
+# --- reading JSON Lines, CSV (and Parquet) back ------------------------------------------------
+
+
+def comment_from_row(row: Mapping[str, Any]) -> tuple[str | None, Comment]:
+    """(video id, `Comment`) of one row of nico's own every-column export, whether its values
+    are JSON's (jsonl), text (csv: empty = absent, booleans true/false) or typed (parquet).
+    Absent values stay absent (None); a missing required column or a value that is not what
+    its column holds raises `ValueError` naming the column."""
+    values = []
+    for name in Comment._fields:
+        value = row.get(name)
+        if value == "" and name not in _NEVER_NULL_TEXT:
+            value = None
+        try:
+            if value is None:
+                if name in REQUIRED_COLUMNS:
+                    raise ValueError("missing")
+                value = "" if name in _NEVER_NULL_TEXT else False if name in _BOOLEANS else None
+            elif name in _INTEGERS:
+                value = _integer(value)
+            elif name in _BOOLEANS:
+                value = _boolean(value)
+            elif name == "posted_at":
+                value = _unix(value)
+            else:
+                value = str(value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"column {name}: {exc or 'not valid'} ({value!r})") from None
+        values.append(value)
+    if values[1] not in FORKS:
+        raise ValueError(f"column fork: not one of {', '.join(FORKS)} ({values[1]!r})")
+    video = row.get("video_id")
+    return (str(video) if video not in (None, "") else None), Comment(*values)
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError("not an integer")
+    return int(value)
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("not true or false")
+
+
+def _unix(value: Any) -> int:
+    if isinstance(value, datetime):  # parquet's timestamp column
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return int(value.timestamp())
+    return unix_seconds(value, UTC)  # the ISO 8601 text nico writes ends in Z
+
+
+def items_from_rows(rows: Iterable[tuple[str, Mapping[str, Any]]]) -> Iterator[Item]:
+    """Comments of ``(where, row)`` pairs, after a `VideoHint` of the first row's video. One
+    export holds one video: a row of another video is refused (import the files one by one)."""
+    video: str | None = None
+    for where, row in rows:
+        try:
+            row_video, comment = comment_from_row(row)
+        except ValueError as exc:
+            raise MalformedFile(f"{where}: {exc}") from None
+        if row_video != video:
+            if video is not None:
+                raise MalformedFile(
+                    f"{where}: a row of video {row_video}, after rows of {video} "
+                    "(one file holds one video's comments)"
+                )
+            video = row_video
+            if video is not None:
+                yield VideoHint(video)
+        yield comment
+
+
+def read_jsonl(stream: IO[bytes]) -> Iterator[Item]:
+    """nico's JSON Lines export: one object per line with the columns of `COLUMNS`."""
+    return items_from_rows(_jsonl_rows(stream))
+
+
+def _jsonl_rows(stream: IO[bytes]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for number, line in enumerate(stream, 1):
+        if number == 1 and line.startswith(codecs.BOM_UTF8):
+            line = line[len(codecs.BOM_UTF8) :]
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise MalformedFile(f"line {number} is not JSON (or not UTF-8)") from None
+        if not isinstance(row, dict):
+            raise MalformedFile(f"line {number} is not a JSON object")
+        yield f"line {number}", row
+
+
+def read_csv(stream: IO[bytes]) -> Iterator[Item]:
+    """nico's CSV export: a header naming the columns of `COLUMNS` (any order; others are
+    ignored), then one row per comment."""
+    return items_from_rows(_csv_rows(stream))
+
+
+def _csv_rows(stream: IO[bytes]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        reader = csv.DictReader(text)
+        missing = set(REQUIRED_COLUMNS) - set(reader.fieldnames or ())
+        if missing:
+            raise MalformedFile(f"the CSV header lacks {', '.join(sorted(missing))}")
+        for row in reader:
+            if None in row:
+                raise MalformedFile(f"line {reader.line_num} has more fields than the header")
+            yield f"line {reader.line_num}", row
+    except csv.Error as exc:
+        raise MalformedFile(f"not readable as CSV ({exc})") from None
+    finally:
+        text.detach()

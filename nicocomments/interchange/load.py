@@ -29,6 +29,8 @@ from sqlalchemy import exc as sa_exc
 
 from nicocomments import store
 from nicocomments.errors import BadInput, DatabaseError, NicoError
+from nicocomments.export.parquet import read_parquet
+from nicocomments.export.text import read_csv, read_jsonl
 from nicocomments.importers import (
     FORMATS,
     HEAD_BYTES,
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 10_000
 NEEDS_VIDEO = ("nii", "ytdlp")  # formats whose thread ids are made from the video id
+RANDOM_ACCESS = ("parquet",)  # formats read from the file itself, not as a stream
 
 
 @dataclass
@@ -103,7 +106,11 @@ def import_source(
         with source.open() as stream:
             head = stream.read(HEAD_BYTES)
             job.result.format = fmt if fmt != "auto" else sniff_format(head, source.file_name)
-            job.consume(_read(job.result.format, prefixed(head, stream), job.needed_video()))
+            if job.result.format in RANDOM_ACCESS:
+                stream.seek(0)
+            else:
+                stream = prefixed(head, stream)
+            job.consume(_read(job.result.format, stream, job.needed_video()))
         job.finish()
         store.sync_search_index(engine)
     except KeyboardInterrupt:
@@ -142,7 +149,9 @@ def _read(kind: str, stream: IO[bytes], video_id: str | None) -> Iterable[Item]:
         return read_apijson(stream)
     if kind == "ytdlp":
         return read_ytdlp(stream, video_id or "")
-    return read_nii(stream, video_id or "")
+    if kind == "nii":
+        return read_nii(stream, video_id or "")
+    return {"jsonl": read_jsonl, "csv": read_csv, "parquet": read_parquet}[kind](stream)
 
 
 @dataclass
