@@ -19,6 +19,7 @@ class ExitStatus(IntEnum):
     NETWORK = 6  # connection failed, timed out or broke off
     DATABASE = 7  # database newer than this program, locked, or unreadable
     INTERRUPTED = 130  # Ctrl-C
+    CLOSED_PIPE = 141  # the reader of stdout went away (| head): 128 + SIGPIPE, as other tools
 
 
 class NicoError(Exception):

@@ -164,3 +164,33 @@ def test_search_case_as_its_help_says(nico, tmp_path):
 
     assert found("he") == found("hello") == ["HELLO"]  # ASCII: LIKE and the index
     assert found("жук") == ["ЖУКИ"]  # other scripts: the index
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("export", "sm9", "--format", "csv", "-o", "-"),
+        ("export", "sm9", "--format", "xml", "-o", "-"),
+        ("analyze", "sm9"),
+        ("analyze", "sm9", "--format", "csv"),
+        ("search", "ｗ", "--format", "json"),
+        ("status",),
+    ],
+    ids=" ".join,
+)
+def test_a_closed_pipe_ends_quietly(nico, tmp_path, args):
+    """``nico … | head``: the reader goes away; nico stops without a word, with 141 (128 +
+    SIGPIPE), as the shell reports other tools that a closed pipe stopped."""
+    import subprocess
+    import sys
+
+    db = _db_with_sm9(nico, tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nicocomments", *args, "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.close()  # before nico writes anything: its first write finds no reader
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141
+    assert "Error" not in stderr and "Traceback" not in stderr and "Exception" not in stderr

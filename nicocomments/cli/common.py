@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
@@ -18,11 +19,20 @@ from nicocomments.config import Endpoints, config_dir, default_db
 from nicocomments.errors import BadInput, ExitStatus, LoginRequired, NicoError, VideoNotFound
 from nicocomments.http import HttpSettings, NicoSession, make_session
 
+
+class _DataConsole(Console):
+    """stdout's console. rich ends the program with exit 1 when the pipe closes (| head); here
+    the BrokenPipeError goes on to `guarded`, which ends every command the same way."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 # stdout carries data (tables, exports); everything for humans goes to stderr.
 # Piped or redirected, tables get room instead of being folded to 80 columns.
-out = Console(highlight=False, soft_wrap=True, markup=False)
+out = _DataConsole(highlight=False, soft_wrap=True, markup=False)
 if not out.is_terminal and not os.environ.get("COLUMNS"):
-    out = Console(highlight=False, soft_wrap=True, markup=False, width=200)
+    out = _DataConsole(highlight=False, soft_wrap=True, markup=False, width=200)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 F = TypeVar("F", bound=Callable)
@@ -149,6 +159,12 @@ def guarded(function: F) -> F:
             return function(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:
+            # Whoever read stdout has gone (| head): stop quietly, as other tools do. Nothing
+            # library code raises reaches here as a bare BrokenPipeError (network and database
+            # errors arrive wrapped), so this is stdout.
+            _stdout_to_devnull()
+            raise typer.Exit(int(ExitStatus.CLOSED_PIPE)) from None
         except NicoError as exc:
             if debug:
                 raise
@@ -170,6 +186,17 @@ def guarded(function: F) -> F:
             raise typer.Exit(int(ExitStatus.BUG)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so that flushing what is left of its buffer at exit does not
+    raise the same error again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (tests' captured stdout)
+        pass
 
 
 def setup_logging(verbose: int) -> None:
