@@ -96,6 +96,7 @@ class Page:
 
 
 def video_clock(seconds: float) -> str:
-    """A moment of the video as ``m:ss`` (``83.4`` → ``1:23``); before the start reads ``0:00``."""
-    whole = max(int(seconds), 0)
-    return f"{whole // 60}:{whole % 60:02d}"
+    """A moment of the video as ``m:ss`` (``83.4`` → ``1:23``); a moment before the start as
+    ``-m:ss`` (``-5.2`` → ``-0:05``: owner scripts and odd players post there)."""
+    whole = int(abs(seconds))
+    return f"{'-' if seconds < 0 else ''}{whole // 60}:{whole % 60:02d}"

@@ -194,3 +194,31 @@ def test_a_closed_pipe_ends_quietly(nico, tmp_path, args):
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=120) == 141
     assert "Error" not in stderr and "Traceback" not in stderr and "Exception" not in stderr
+
+
+def test_search_tells_two_threads_apart_and_moments_before_the_start(nico, tmp_path):
+    db = tmp_path / "n.db"
+    engine = store.open_db(str(db))
+    try:
+        with engine.begin() as connection:
+            store.ensure_video(connection, "so1", store.now_utc())
+            store.save_comments(
+                connection,
+                "so1",
+                None,
+                [
+                    Comment("100", "main", 1, 61_000, 1, "同じ言葉"),
+                    Comment("200", "main", 1, -5_200, 1, "同じ言葉"),
+                ],
+            )
+    finally:
+        engine.dispose()
+    rows = json.loads(nico("search", "同じ言葉", "--db", db, "--format", "json").stdout)
+    assert [(r["thread_id"], r["fork"], r["no"], r["vpos"]) for r in rows] == [
+        ("200", "main", 1, "-0:05"),
+        ("100", "main", 1, "1:01"),
+    ]
+    csv_rows = nico("search", "同じ言葉", "--db", db, "--format", "csv").stdout.splitlines()
+    assert csv_rows[0].startswith("video_id,thread_id,fork,no,vpos")
+    table = nico("search", "同じ言葉", "--db", db).stdout
+    assert "200" in table and "-0:05" in table

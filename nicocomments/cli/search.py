@@ -69,6 +69,7 @@ def search(
     rows = [
         {
             "video_id": h.video_id,
+            "thread_id": h.thread_id,
             "fork": h.fork,
             "no": h.no,
             "vpos": video_clock(h.vpos_ms / 1000),
@@ -85,12 +86,18 @@ def search(
         writer.writerows(rows)
     elif rows:
         table = Table()
-        for column in ("video", "fork", "no", "at", "posted (UTC)", "comment"):
+        for column in ("video", "thread", "fork", "no", "at", "posted (UTC)", "comment"):
             table.add_column(column, justify="right" if column == "no" else "left")
         for row in rows:
             posted = row["posted_at"][:16].replace("T", " ")
             table.add_row(
-                row["video_id"], row["fork"], str(row["no"]), row["vpos"], posted, row["content"]
+                row["video_id"],
+                row["thread_id"],
+                row["fork"],
+                str(row["no"]),
+                row["vpos"],
+                posted,
+                row["content"],
             )
         out.print(table)
     shown = f" (showing {len(hits):,})" if len(hits) < total else ""
