@@ -10,6 +10,7 @@ rendering, so it changes only when the commands do.
 from __future__ import annotations
 
 import inspect
+import re
 
 import typer
 
@@ -143,3 +144,219 @@ def _benchmarks_common():
         sys.modules[name] = module  # before running it: its dataclass looks itself up there
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+# --- example outputs, from running them on `nico demo`'s database ------------------------------
+
+README_CLOCK = "2026-11-27T01:27:00+00:00"  # "now" for the runs the README shows
+HOME = "/home/me"  # where the README's reader runs them
+
+
+class Demo:
+    """What the README's examples run on: a folder holding ``nico-demo.db`` as ``nico demo``
+    makes it, the emulator it came from (running, with a logged-in session, for the examples
+    that fetch), and a fixed clock for the times runs record. Commands run in-process, as a
+    user would type them in that folder (shown as `HOME`). Progress bars are left out: they
+    show the time."""
+
+    def __init__(self) -> None:
+        import atexit
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        from nicocomments.sandbox import Sandbox, build_world
+
+        self.folder = Path(tempfile.mkdtemp(prefix="nico-readme-"))
+        self.sandbox = Sandbox(world=build_world()).start()
+        atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
+        atexit.register(self.sandbox.stop)
+        self.config = self.folder / ".config" / "nicocomments"  # ~/.config/nicocomments
+        self.run("nico demo --db nico-demo.db")
+        self.run("nico login --email demo@example.com --password-stdin", stdin="demo-password\n")
+
+    def cookies_file(self, relative: str) -> None:
+        """A browser's cookies.txt holding the logged-in demo session (as exporters write it)."""
+        import json
+
+        session = json.loads((self.config / "session.json").read_text())["user_session"]
+        path = self.folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            "# Netscape HTTP Cookie File\n"
+            f".nicovideo.jp\tTRUE\t/\tTRUE\t2147483647\tuser_session\t{session}\n"
+        )
+
+    def run(self, command: str, stdin: str | None = None, *, terminal: bool = False) -> str:
+        """The output (stdout and stderr, as a terminal shows them) of one command line: a
+        ``nico …`` command, optionally piped into ``head -N``; ``#`` starts a comment, ``~`` is
+        the folder. ``--port N`` runs on a free port, shown as N (N may be taken here), and
+        the emulator it starts stops at once, as after Ctrl-C. ``terminal``: stdin is a
+        terminal, so nico prompts (for ``nico login``), and ``stdin`` is what is typed."""
+        import os
+        import shlex
+        from contextlib import ExitStack
+        from datetime import datetime
+        from unittest import mock
+
+        from typer.testing import CliRunner
+
+        words = shlex.split(command, comments=True)
+        head = None
+        if "|" in words:
+            words, pipe = words[: words.index("|")], words[words.index("|") + 1 :]
+            assert pipe[0] == "head" and pipe[1].startswith("-"), command
+            head = int(pipe[1][1:])
+        assert words[0] == "nico", command
+        words = [self._home(word) for word in words]
+        shown_port = None
+        if "--port" in words:
+            at = words.index("--port") + 1
+            shown_port, words[at] = words[at], "0"
+        now = datetime.fromisoformat(README_CLOCK)
+        env = {**self.sandbox.env(), "NICO_CONFIG_DIR": str(self.config)}
+        env.update(NICO_DB=None, NICO_USER_SESSION=None, NICO_DEBUG=None, COLUMNS=None)
+        before = os.getcwd()
+        with ExitStack() as stack:
+            for name in ("nicocomments.store.now_utc", "nicocomments.store.write.now_utc"):
+                stack.enter_context(mock.patch(name, lambda: now))
+            stack.enter_context(mock.patch("nicocomments.store.db.datetime", _Clock))
+            if terminal:
+                stack.enter_context(mock.patch("nicocomments.cli.account.sys", _Terminal()))
+            stack.enter_context(
+                mock.patch(
+                    "nicocomments.sandbox.Sandbox.serve_forever", side_effect=KeyboardInterrupt
+                )
+            )
+            for name in ("fetch", "sandbox"):
+                quiet = mock.patch(
+                    f"nicocomments.cli.{name}.RichProgress", lambda console: _Quiet()
+                )
+                stack.enter_context(quiet)
+            os.chdir(self.folder)
+            try:
+                result = CliRunner().invoke(app, words[1:], input=stdin, env=env)
+            finally:
+                os.chdir(before)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (
+            command,
+            result.exception,
+        )
+        # The folder is a temporary one; the README's reader is in their own.
+        output = result.output.replace(str(self.folder), HOME)
+        if shown_port is not None:
+            port = re.search(r"127\.0\.0\.1:(\d+)", output).group(1)
+            output = output.replace(f"127.0.0.1:{port}", f"127.0.0.1:{shown_port}")
+        lines = [line.rstrip() for line in output.splitlines()]
+        return "\n".join(lines[:head] if head is not None else lines)
+
+    def _home(self, word: str) -> str:
+        return str(self.folder) + word[1:] if word == "~" or word.startswith("~/") else word
+
+
+class _Terminal:
+    """`sys` as `nico login` sees it, with stdin a terminal (someone typing at the prompts)."""
+
+    def __getattr__(self, name):
+        import sys
+
+        return getattr(sys, name)
+
+    @property
+    def stdin(self):
+        import sys
+
+        class _Typed:
+            def isatty(self):
+                return True
+
+            def __getattr__(self, name):
+                return getattr(sys.stdin, name)
+
+        return _Typed()
+
+
+class _Clock:
+    """`datetime` whose now() is the README's."""
+
+    @staticmethod
+    def now(tz=None):
+        from datetime import datetime
+
+        return datetime.fromisoformat(README_CLOCK).astimezone(tz)
+
+
+class _Quiet:
+    """No progress bars (they show the time, which would change the README on every run)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+_demo = None
+
+
+def demo() -> Demo:
+    global _demo
+    if _demo is None:
+        _demo = Demo()
+    return _demo
+
+
+def console(
+    *commands: str,
+    old_database: str | None = None,
+    cookies_file: str | None = None,
+    stdin: tuple[str, ...] = (),
+    terminal: bool = False,
+    keep_session: bool = False,
+) -> str:
+    """A ``console`` block of commands and their outputs, run on `demo`. First, if asked:
+    ``old_database`` makes an SQLite file of that name at schema revision 0001 (for ``nico db
+    upgrade``), ``cookies_file`` a browser's cookies.txt with the demo session. ``stdin`` is
+    what is typed into the commands, one string each, in order; ``terminal``: at prompts.
+    ``keep_session``: the stored session is put back afterwards (the examples after it run
+    as the demo account)."""
+    session = demo()
+    if old_database is not None:
+        _revision_0001(session.folder / old_database)
+    if cookies_file is not None:
+        session.cookies_file(cookies_file)
+    session_file = session.config / "session.json"
+    kept = session_file.read_bytes() if keep_session else None
+    lines = ["```console"]
+    typed = list(stdin) + [None] * len(commands)
+    for command, text in zip(commands, typed, strict=False):
+        lines.append(f"$ {command}")
+        output = session.run(command, stdin=text, terminal=terminal)
+        if output:
+            lines.append(output)
+    lines.append("```")
+    if kept is not None:
+        session_file.write_bytes(kept)
+    return "\n".join(lines) + "\n"
+
+
+def _revision_0001(path) -> None:
+    from alembic import command
+
+    from nicocomments import store
+
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    for backup in path.parent.glob(f"{path.name}.bak-*"):
+        backup.unlink()
+    engine = store.create_db_engine(str(path))
+    config = store._alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+    finally:
+        engine.dispose()

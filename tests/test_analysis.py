@@ -106,17 +106,91 @@ def test_highlights_cap_floods_and_rank_by_prominence(df):
             "top_comment": pd.array(["キター", "8888", "うぽつ"], dtype=S),
         }
     )
-    assert_frame_equal(na.highlights(df), expected)
-    assert na.highlights(df, n=1)["start"].tolist() == [pd.Timedelta(seconds=60)]
-    uncapped = na.highlights(df, per_user=100)
+    assert_frame_equal(na.highlights(df, min_score=0), expected)
+    assert na.highlights(df, n=1, min_score=0)["start"].tolist() == [pd.Timedelta(seconds=60)]
+    uncapped = na.highlights(df, per_user=100, min_score=0)
     assert uncapped["start"].tolist()[0] == pd.Timedelta(seconds=30)  # the flood wins
+    # None of them scores 3.5 robust standard deviations: by default, no highlight at all.
+    assert na.highlights(df).empty
 
 
 def test_highlights_ignore_the_owner(analysis_db):
     everything = na.load_comments(analysis_db, "sm1", forks=("owner", "main", "easy"))
     assert_frame_equal(
-        na.highlights(everything), na.highlights(everything[everything["fork"] != "owner"])
+        na.highlights(everything, min_score=0),
+        na.highlights(everything[everything["fork"] != "owner"], min_score=0),
     )
+
+
+def _with_strays(df, *positions_ms):
+    """``df`` and comments by new users at ``positions_ms`` (outside an 80-second video)."""
+    strays = df.iloc[[0] * len(positions_ms)].copy()
+    strays["vpos_ms"] = list(positions_ms)
+    strays["vpos"] = pd.to_timedelta(strays["vpos_ms"], unit="ms").astype("timedelta64[ns]")
+    strays["user_id"] = pd.array([f"stray{i}" for i in range(len(positions_ms))], dtype=S)
+    return pd.concat([df, strays], ignore_index=True)
+
+
+def test_density_and_highlights_keep_to_the_videos_length(df):
+    # Four stray comments at 100:00 and one before the start, in an 80-second video.
+    strays = _with_strays(df, 6_000_000, 6_000_000, 6_000_500, 6_001_000, -2_000)
+    assert_frame_equal(na.density(strays, length=80), na.density(df, length=80))
+    assert len(na.density(strays, length=80)) == 8  # 0:00 to 1:20, not to 100:00
+    assert na.outside_video(strays, 80).to_dict() == {"before_start": 1, "after_end": 4}
+    assert na.outside_video(strays).to_dict() == {"before_start": 1, "after_end": 0}
+    assert_frame_equal(
+        na.highlights(strays, length=80, min_score=0), na.highlights(df, length=80, min_score=0)
+    )
+    # A length as a Timedelta means the same; the last bin ends with the video.
+    short = na.density(df, length=pd.Timedelta(seconds=75))
+    assert short.index[-1] == pd.Timedelta(seconds=70)
+    assert short["per_minute"].iloc[-1] == 1 * 60 / 5  # one comment in the last five seconds
+    assert na.highlights(df, length=75, min_score=0)["end"].max() <= pd.Timedelta(seconds=75)
+    # Unknown length: to the last comment, and still never before 0:00.
+    assert na.density(strays).index[0] == pd.Timedelta(0)
+    assert na.density(strays).index[-1] == pd.Timedelta(minutes=100)
+
+
+def _random_video(seed: int, rate: float, bins: int = 30) -> pd.DataFrame:
+    """Comments in 10-second bins, each by a user of its own, ``rate`` per bin on average."""
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(rate, bins)
+    vpos = np.repeat(np.arange(bins) * 10_000 + 5_000, counts)
+    return pd.DataFrame(
+        {
+            "fork": pd.Categorical(["main"] * len(vpos), categories=na.FORK_DTYPE.categories),
+            "vpos_ms": vpos.astype("int64"),
+            "user_id": pd.array([f"u{i}" for i in range(len(vpos))], dtype=S),
+            "is_deleted": np.zeros(len(vpos), dtype=bool),
+            "content": pd.array(["w"] * len(vpos), dtype=S),
+        }
+    )
+
+
+def test_score_is_one_measure_robust_standard_deviations_but_at_least_one_comment():
+    """score = prominence / max(1.4826 × median |prominence|, 1), whatever the spread: with no
+    floor it turned into raw comments when the median was 0, and grew past them below 1."""
+    spreads = []
+    for seed in range(40):
+        video = _random_video(seed, rate=(0.3, 1.0, 3.0, 8.0)[seed % 4])
+        counts = na.density(video)["comments"].astype(float)
+        baseline = counts.rolling(9, center=True, min_periods=1).median()
+        spread = 1.4826 * float(np.median(np.abs(counts - baseline)))
+        spreads.append(spread)
+        found = na.highlights(video, n=30, min_score=0)
+        assert np.allclose(found["score"], found["prominence"] / max(spread, 1.0)), seed
+    # The cases that matter were all drawn: no spread, some below one comment, some above.
+    assert min(spreads) == 0 and any(0 < s < 1 for s in spreads) and max(spreads) > 1
+
+
+def test_highlights_need_a_minimum_score(df):
+    weak = na.highlights(df, min_score=0)
+    assert weak["score"].max() < na.compute.MIN_SCORE
+    assert na.highlights(df).empty
+    strong = _with_strays(df, *[50_000 + i * 100 for i in range(20)])  # 20 users at 0:50
+    found = na.highlights(strong)
+    assert found["start"].tolist() == [pd.Timedelta(seconds=50)]
+    assert (found["score"] >= na.compute.MIN_SCORE).all()
 
 
 def test_activity_by_japanese_day(analysis_db):
@@ -305,3 +379,74 @@ def test_plot_writes_a_png(df, tmp_path):
         "sm1", na.density(df), na.highlights(df), na.activity(df), tmp_path / "sm1.png"
     )
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def pyplot():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg", force=True)
+    from matplotlib import pyplot
+
+    yield pyplot
+    pyplot.close("all")
+
+
+def assert_labelled(figure):
+    """Every axis of every panel says what it shows (a twin's shared x axis is its partner's)."""
+    for axis in figure.axes:
+        assert axis.get_ylabel(), axis.get_title()
+        if axis.xaxis.get_visible():
+            assert axis.get_xlabel(), axis.get_title()
+
+
+def test_highlight_marks_never_cover_each_other(pyplot):
+    from nicocomments.analysis.plot import density_panel
+
+    # A 24-minute video whose highlights crowd into one minute, 10 s apart.
+    density = na.density(pd.DataFrame({"vpos_ms": np.arange(0, 1_440_000, 700)}), length=1440)
+    starts = td(600, 610, 620, 630, 640, 650, 1200)
+    marks = pd.DataFrame({"start": starts, "end": starts + pd.Timedelta(seconds=10)})
+    figure, axis = pyplot.subplots(figsize=(11, 3.5))
+    density_panel(axis, density, marks, length=1440)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    boxes = [text.get_window_extent(renderer) for text in axis.texts]
+    assert len(boxes) == len(starts)
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    panel = axis.get_window_extent(renderer)
+    assert all(panel.y0 <= box.y0 and box.y1 <= panel.y1 for box in boxes)  # inside the panel
+    assert sorted(t.get_text() for t in axis.texts)[0] == "#1 10:00"
+    assert_labelled(figure)
+    # The axis ends with the video, not after a whole last bin.
+    assert axis.lines[0].get_xdata()[-1] == pytest.approx(24.0)
+
+
+def _activity(days: list[str]) -> pd.DataFrame:
+    posted = pd.to_datetime(days).tz_localize(na.JAPAN)
+    return na.activity(pd.DataFrame({"posted_at": posted}))
+
+
+@pytest.mark.parametrize(
+    ("days", "label", "first_start", "last_end"),
+    [
+        # Weekly: 2020-01-01 is a Wednesday, in the week from Sunday 2019-12-29.
+        (["2020-01-01", "2020-06-10", "2020-07-20"], "week", "2019-12-29", "2020-07-26"),
+        (["2020-01-15", "2023-05-02"], "month", "2020-01-01", "2023-06-01"),
+        (["2020-01-15", "2020-01-20", "2020-01-20"], "day", "2020-01-15", "2020-01-21"),
+    ],
+)
+def test_activity_periods_are_drawn_where_they_are_and_the_last_one_shows(
+    pyplot, days, label, first_start, last_end
+):
+    from nicocomments.analysis.plot import activity_panel
+
+    figure, axis = pyplot.subplots()
+    activity_panel(axis, _activity(days))
+    steps = axis.lines[0]
+    edges = [pd.Timestamp(x).tz_convert(na.JAPAN).date().isoformat() for x in steps.get_xdata()]
+    assert edges[0] == first_start and edges[-1] == last_end
+    heights = list(steps.get_ydata())
+    assert heights[0] == days.count(days[0]) and heights[-2] == days.count(days[-1])
+    assert sum(heights[:-1]) == len(days)  # every comment in one period, none twice
+    assert label in axis.get_ylabel()
+    assert_labelled(figure)

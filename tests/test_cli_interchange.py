@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -102,13 +104,75 @@ def test_analyze_summarises_and_plots(nico, tmp_path):
     result = nico("analyze", "sm9", "--db", db, "--plot", tmp_path / "sm9.png")
     assert result.exit_code == 0, result.stderr
     assert "sm9: 7 comments (owner 2, main 3, easy 2)" in result.stdout
-    assert "Highlights" in result.stdout and "Top terms" in result.stdout
+    assert "Top terms" in result.stdout
+    # Five viewers' comments: nothing stands out, and the file gave no length.
+    assert "Highlights: no moment of the video stands out" in result.stdout
+    assert "video length unknown" in result.stdout
     assert (tmp_path / "sm9.png").read_bytes()[:4] == b"\x89PNG"
     as_json = json.loads(nico("analyze", "sm9", "--db", db, "--format", "json").stdout)
     assert as_json["by_fork"] == {"owner": 2, "main": 3, "easy": 2}
-    assert [h["start"] for h in as_json["highlights"]] == ["0:00", "1:00"]
+    assert as_json["highlights"] == [] and as_json["video_length"] is None
     as_csv = nico("analyze", "sm9", "--db", db, "--format", "csv").stdout.splitlines()
     assert as_csv[0] == "section,item,field,value" and "forks,main,comments,3" in as_csv
+
+
+def _db_with_a_video_of(tmp_path, length_s: int, comments: list[Comment]):
+    from nicocomments.records import VideoInfo
+
+    db = tmp_path / "n.db"
+    engine = store.open_db(str(db))
+    try:
+        with engine.begin() as connection:
+            store.upsert_video(
+                connection, VideoInfo("sm5", (), duration_s=length_s), store.now_utc()
+            )
+            store.save_comments(connection, "sm5", None, comments)
+    finally:
+        engine.dispose()
+    return db
+
+
+def test_analyze_keeps_to_the_videos_length_and_says_what_lies_outside(nico, tmp_path):
+    # A 24-minute video: two comments every 10 s, a burst at 12:00, and four stray comments
+    # at 100:00 (plus one before the start) that used to stretch the axis and make a highlight.
+    positions = [*range(0, 1_440_000, 5_000), *[720_000 + i for i in range(40)]]
+    positions += [6_000_000, 6_000_100, 6_000_200, 6_000_300, -3_000]
+    comments = [
+        Comment("1", "main", no, vpos, 1_600_000_000 + no, "w", user_id=f"u{no}")
+        for no, vpos in enumerate(positions, 1)
+    ]
+    db = _db_with_a_video_of(tmp_path, 1440, comments)
+    as_json = json.loads(
+        nico("analyze", "sm5", "--bin", "30s", "--format", "json", "--db", db).stdout
+    )
+    assert as_json["video_length"] == "24:00"
+    assert as_json["outside_video"] == {"before_start": 1, "after_end": 4}
+    assert [(h["start"], h["end"]) for h in as_json["highlights"]] == [("12:00", "12:30")]
+    assert all(h["score"] >= 3.5 for h in as_json["highlights"])
+    table = nico("analyze", "sm5", "--bin", "30s", "--db", db).stdout
+    assert "video length 24:00" in table and "1 comments before 0:00, 4 after the end" in table
+    plotted = nico("analyze", "sm5", "--db", db, "--plot", tmp_path / "sm5.png")
+    assert plotted.exit_code == 0, plotted.stderr
+
+
+def test_analyze_csv_has_every_value_of_the_json(nico, tmp_path):
+    db = _db_with_sm9(nico, tmp_path)
+    as_json = json.loads(nico("analyze", "sm9", "--db", db, "--format", "json").stdout)
+    rows = list(
+        csv.reader(io.StringIO(nico("analyze", "sm9", "--db", db, "--format", "csv").stdout))
+    )
+    fields = {field for section, _item, field, _value in rows[1:] if section == "video"}
+    for key, value in as_json.items():
+        if key in ("video_id", "by_fork") or isinstance(value, list):
+            continue
+        if isinstance(value, dict):
+            assert {f"{key}.{inner}" for inner in value} <= fields, key
+        else:
+            assert key in fields, key
+    assert ["video", "sm9", "time_zone", "Asia/Tokyo"] in rows
+    busiest = as_json["busiest_day"]
+    assert ["video", "sm9", "busiest_day.date", busiest["date"]] in rows
+    assert ["video", "sm9", "busiest_day.comments", str(busiest["comments"])] in rows
 
 
 def test_analyze_errors(nico, tmp_path):

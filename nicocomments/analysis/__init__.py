@@ -7,8 +7,10 @@ The only part of nicocomments that imports pandas. Loading (`load_comments`, `lo
     from nicocomments import analysis as na
 
     df = na.load_comments("nico.db", "sm9", tz=na.JAPAN)
-    na.density(df, bin="10s")        # comments per 10 s of video
-    na.highlights(df, n=5)           # the peaks, robust to floods
+    length = na.load_videos("nico.db", "sm9")["duration_s"].iloc[0]
+    na.density(df, bin="10s", length=length)    # comments per 10 s of video
+    na.highlights(df, n=5, length=length)       # the peaks, robust to floods
+    na.outside_video(df, length)                # comments before 0:00 or past the end
     na.activity(df, freq="1D")       # comments per day since upload
     na.commands_summary(df)          # colours, positions, sizes, 184
     na.top_terms(df, n=50)           # words (MeCab with the 'ja' extra, else n-grams)
@@ -21,6 +23,8 @@ from nicocomments.analysis.compute import (
     commands_summary,
     density,
     highlights,
+    length_milliseconds,
+    outside_video,
     user_stats,
 )
 from nicocomments.analysis.load import (
@@ -29,9 +33,11 @@ from nicocomments.analysis.load import (
     JAPAN,
     RUN_DTYPES,
     THREAD_DTYPES,
+    VIDEO_DTYPES,
     load_comments,
     load_runs,
     load_threads,
+    load_videos,
 )
 from nicocomments.analysis.terms import make_tokenizer, normalize, top_terms
 
@@ -41,16 +47,20 @@ __all__ = [
     "JAPAN",
     "RUN_DTYPES",
     "THREAD_DTYPES",
+    "VIDEO_DTYPES",
     "activity",
     "bin_milliseconds",
     "commands_summary",
     "density",
     "highlights",
+    "length_milliseconds",
     "load_comments",
     "load_runs",
     "load_threads",
+    "load_videos",
     "make_tokenizer",
     "normalize",
+    "outside_video",
     "top_terms",
     "user_stats",
 ]

@@ -21,38 +21,82 @@ def bin_milliseconds(bin: str) -> int:
     return milliseconds
 
 
-def _counts(bins: np.ndarray) -> tuple[int, np.ndarray]:
-    """(first bin, counts per bin) from 0 (or the lowest bin) to the highest bin."""
-    first = min(int(bins.min()), 0)
-    return first, np.bincount(bins - first).astype("int64")
+MIN_SCORE = 3.5  # Iglewicz & Hoaglin's cut for a robust ("modified") z-score outlier
+MIN_SPREAD = 1.0  # comments: counts move in whole comments, so the spread never goes below one
 
 
-def density(df: pd.DataFrame, bin: str = "10s") -> pd.DataFrame:
+def length_milliseconds(length) -> int | None:
+    """A video's length as milliseconds: seconds (a number), a Timedelta, or None/NA (unknown)."""
+    if length is None or length is pd.NA or (isinstance(length, float) and np.isnan(length)):
+        return None
+    if isinstance(length, pd.Timedelta):
+        return int(length / pd.Timedelta(milliseconds=1))
+    return round(float(length) * 1000)
+
+
+def _inside(vpos_ms: np.ndarray, length_ms: int | None) -> np.ndarray:
+    """Which positions lie in the video: from 0:00 to its end (inclusive), or to no end when the
+    length is unknown."""
+    inside = vpos_ms >= 0
+    if length_ms is not None:
+        inside &= vpos_ms <= length_ms
+    return inside
+
+
+def outside_video(df: pd.DataFrame, length=None) -> pd.Series:
+    """How many comments of ``df`` lie outside the video, and so outside `density` and
+    `highlights`: ``before_start`` (a negative position) and ``after_end`` (past ``length``,
+    the video's length in seconds or a Timedelta; 0 when the length is unknown)."""
+    vpos = df["vpos_ms"].to_numpy(dtype="int64")
+    length_ms = length_milliseconds(length)
+    after = int((vpos > length_ms).sum()) if length_ms is not None else 0
+    return pd.Series({"before_start": int((vpos < 0).sum()), "after_end": after}, dtype="int64")
+
+
+def _bins(vpos_ms: np.ndarray, step: int, length_ms: int | None) -> tuple[np.ndarray, int]:
+    """(bin of each position inside the video, number of bins): bins of ``step`` from 0:00 to
+    the video's end (its last bin may be shorter; the very end belongs to it), or to the last
+    comment when the length is unknown."""
+    if length_ms is not None:
+        count = max(-(-length_ms // step), 1)
+    else:
+        count = int(vpos_ms.max()) // step + 1 if len(vpos_ms) else 0
+    return np.minimum(vpos_ms // step, max(count - 1, 0)), count
+
+
+def density(df: pd.DataFrame, bin: str = "10s", *, length=None) -> pd.DataFrame:
     """Comments per ``bin`` of video time, indexed by the bin's start (``vpos``, a Timedelta),
-    from 0 to the last comment, empty bins included: ``comments`` (int64) and ``per_minute``
-    (float64: the same count as a rate per minute of video, comparable across bin sizes).
+    empty bins included: ``comments`` (int64) and ``per_minute`` (float64: the same count as a
+    rate per minute of video, comparable across bin sizes).
+
+    The bins cover the video: from 0:00 to ``length`` (its length in seconds, or a Timedelta;
+    `load_videos` has it as ``duration_s``), or to the last comment when it is unknown.
+    Comments outside the video (before 0:00, past its end: owner scripts, stray positions) are
+    left out, so one stray comment cannot stretch the axis; `outside_video` counts them. The
+    last bin ends with the video, and its ``per_minute`` is over that shorter time.
 
     Example::
 
-        >>> density(load_comments("nico.db", "sm9"), bin="30s").head(3)
+        >>> density(load_comments("nico-demo.db", "sm9"), bin="30s", length=319).head(3)
                          comments  per_minute
         vpos
-        0 days 00:00:00        41        82.0
-        0 days 00:00:30        17        34.0
-        0 days 00:01:00        25        50.0
+        0 days 00:00:00      1536      3072.0
+        0 days 00:00:30      1517      3034.0
+        0 days 00:01:00      1529      3058.0
     """
     step = bin_milliseconds(bin)
-    if df.empty:
-        index = pd.TimedeltaIndex([], dtype="timedelta64[ns]", name="vpos")
-        return pd.DataFrame(
-            {"comments": np.array([], "int64"), "per_minute": np.array([], "float64")},
-            index=index,
-        )
-    first, counts = _counts(df["vpos_ms"].to_numpy(dtype="int64") // step)
-    starts = (np.arange(len(counts), dtype="int64") + first) * step
+    vpos = df["vpos_ms"].to_numpy(dtype="int64")
+    length_ms = length_milliseconds(length)
+    vpos = vpos[_inside(vpos, length_ms)]
+    bins, count = _bins(vpos, step, length_ms)
+    counts = np.bincount(bins, minlength=count).astype("int64")
+    starts = np.arange(count, dtype="int64") * step
+    widths = np.full(count, step, dtype="int64")
+    if length_ms is not None and count:
+        widths[-1] = max(length_ms - starts[-1], 1)  # the video ends inside its last bin
     index = pd.TimedeltaIndex(pd.to_timedelta(starts, unit="ms"), name="vpos")
     index = index.astype("timedelta64[ns]")
-    return pd.DataFrame({"comments": counts, "per_minute": counts * (60_000 / step)}, index=index)
+    return pd.DataFrame({"comments": counts, "per_minute": counts * 60_000 / widths}, index=index)
 
 
 def highlights(
@@ -62,26 +106,38 @@ def highlights(
     bin: str = "10s",
     per_user: int = 3,
     window: int = 9,
+    length=None,
+    min_score: float = MIN_SCORE,
 ) -> pd.DataFrame:
     """The ``n`` moments of the video that drew the most comments, most prominent first.
 
-    Robust against the usual traps: the owner's comments and deleted ones are left out; each
-    user counts at most ``per_user`` times per bin, so one person flooding cannot make a peak;
-    a peak is a bin that is a local maximum *and* stands above the rolling median of the
-    ``window`` bins around it (the ``baseline``), so a video that is busy all the way through
-    has no highlights merely for being busy. ``prominence`` = comments − baseline; ``score`` =
-    prominence in robust standard deviations (1.4826 × the median absolute prominence);
-    ``top_comment`` is the bin's most frequent text.
+    Robust against the usual traps: the owner's comments and deleted ones are left out, and so
+    are comments outside the video (see `density`: ``length`` is the video's length); each user
+    counts at most ``per_user`` times per bin, so one person flooding cannot make a peak; a peak
+    is a bin that is a local maximum *and* stands above the rolling median of the ``window``
+    bins around it (the ``baseline``), so a video that is busy all the way through has no
+    highlights merely for being busy.
+
+    ``prominence`` = comments − baseline. ``score`` = prominence ÷ spread, where the spread is
+    1.4826 × the median absolute prominence over the video's bins (a robust standard
+    deviation: ``score`` is a robust z-score), but never less than one comment, so that when
+    most bins equal their baseline (a quiet video) the score still counts in the same unit
+    instead of jumping to raw comments. Only peaks scoring at least ``min_score`` count:
+    3.5 by default, the usual cut for a robust z-score (Iglewicz and Hoaglin); fewer than ``n``
+    rows, or none, means the video has no more moments that stand out. ``top_comment`` is the
+    bin's most frequent text.
 
     Example::
 
-        >>> highlights(load_comments("nico.db", "sm9"), n=2)
-                    start             end  comments  baseline  prominence  score top_comment
-        0 0 days 00:01:20 0 days 00:01:30        38       9.0        29.0  9.67        ｷﾀ━(ﾟ∀ﾟ)━!
-        1 0 days 00:03:10 0 days 00:03:20        21       8.0        13.0  4.33         8888
+        >>> highlights(load_comments("nico-demo.db", "sm9"), n=2, length=319)
+                    start             end  comments  baseline  prominence      score top_comment
+        0 0 days 00:04:40 0 days 00:04:50      3074     682.0      2392.0  92.193251        ここすき
+        1 0 days 00:03:40 0 days 00:03:50      3097    1244.0      1853.0  71.418936         うぽつ
     """
     step = bin_milliseconds(bin)
+    length_ms = length_milliseconds(length)
     data = df[(df["fork"] != "owner") & ~df["is_deleted"]]
+    data = data[_inside(data["vpos_ms"].to_numpy(dtype="int64"), length_ms)]
     columns = {
         "start": pd.Series([], dtype="timedelta64[ns]"),
         "end": pd.Series([], dtype="timedelta64[ns]"),
@@ -93,20 +149,22 @@ def highlights(
     }
     if data.empty or n <= 0:
         return pd.DataFrame(columns)
-    bins = pd.Series(data["vpos_ms"].to_numpy(dtype="int64") // step, index=data.index)
+    all_bins, count = _bins(data["vpos_ms"].to_numpy(dtype="int64"), step, length_ms)
+    bins = pd.Series(all_bins, index=data.index)
     users = data["user_id"]
     rank = data.groupby([bins, users], sort=False, dropna=True).cumcount()
     kept = bins[users.isna() | (rank.reindex(data.index) < per_user)]
-    first, counts = _counts(kept.to_numpy())
+    counts = np.bincount(kept.to_numpy(), minlength=count)
     series = pd.Series(counts, dtype="float64")
     baseline = series.rolling(window, center=True, min_periods=1).median()
     prominence = series - baseline
+    spread = max(1.4826 * float(np.median(np.abs(prominence))), MIN_SPREAD)
+    score = prominence / spread
     before = series.shift(1, fill_value=-np.inf)
     after = series.shift(-1, fill_value=-np.inf)
-    peaks = (series > before) & (series >= after) & (prominence > 0)
-    spread = 1.4826 * float(np.median(np.abs(prominence)))
+    peaks = (series > before) & (series >= after) & (prominence > 0) & (score >= min_score)
     chosen = (
-        pd.DataFrame({"bin": np.arange(len(counts)) + first, "prominence": prominence})[peaks]
+        pd.DataFrame({"bin": np.arange(count), "prominence": prominence})[peaks]
         .sort_values(["prominence", "bin"], ascending=[False, True], kind="stable")
         .head(n)
     )
@@ -114,14 +172,15 @@ def highlights(
     texts = data.loc[kept.index, "content"]
     top = [_most_frequent(texts[kept.to_numpy() == b]) for b in chosen["bin"]]
     starts = chosen["bin"].to_numpy(dtype="int64") * step
+    ends = np.minimum(starts + step, length_ms) if length_ms is not None else starts + step
     return pd.DataFrame(
         {
             "start": pd.to_timedelta(starts, unit="ms").astype("timedelta64[ns]"),
-            "end": pd.to_timedelta(starts + step, unit="ms").astype("timedelta64[ns]"),
-            "comments": counts[positions],
+            "end": pd.to_timedelta(ends, unit="ms").astype("timedelta64[ns]"),
+            "comments": counts[positions].astype("int64"),
             "baseline": baseline.to_numpy()[positions],
             "prominence": prominence.to_numpy()[positions],
-            "score": prominence.to_numpy()[positions] / (spread if spread > 0 else 1.0),
+            "score": score.to_numpy()[positions],
             "top_comment": pd.array(top, dtype=STRING),
         }
     )

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, select
 
 from nicocomments import store
 from nicocomments.errors import BadInput
-from nicocomments.schema import comments, fetch_runs, threads
+from nicocomments.schema import comments, fetch_runs, threads, videos
 
 JAPAN = "Asia/Tokyo"
 FORKS = store.FORK_ORDER
@@ -47,6 +47,15 @@ COMMENT_DTYPES: dict[str, object] = {
     "comment_id": STRING,
     "source": STRING,
     "run_id": "Int64",
+}
+
+VIDEO_DTYPES: dict[str, object] = {
+    "video_id": STRING,
+    "title": STRING,
+    "duration_s": "Int64",  # the video's length: what density and highlights clip to
+    "posted_at": UTC_TIME,
+    "first_fetched_at": UTC_TIME,
+    "last_fetched_at": UTC_TIME,
 }
 
 THREAD_DTYPES: dict[str, object] = {
@@ -141,6 +150,24 @@ def load_comments(
     if tz != "UTC":
         frame["posted_at"] = frame["posted_at"].dt.tz_convert(tz)
     return frame
+
+
+def load_videos(db: str | Engine | Connection, video_id: str | None = None) -> pd.DataFrame:
+    """The ``videos`` table (dtypes: `VIDEO_DTYPES`): title, length (``duration_s``, NA where
+    no protocol gave it, as for imported files) and when it was posted and fetched.
+
+    Example::
+
+        >>> load_videos("nico-demo.db", "sm9")[["video_id", "duration_s"]]
+          video_id  duration_s
+        0      sm9         319
+    """
+    query = select(*(videos.c[name] for name in VIDEO_DTYPES)).order_by(videos.c.video_id)
+    if video_id is not None:
+        query = query.where(videos.c.video_id == video_id)
+    with _connection(db) as connection:
+        frame = read_query(query, connection)
+    return typed(frame, VIDEO_DTYPES)
 
 
 def load_threads(db: str | Engine | Connection, video_id: str | None = None) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -69,8 +70,10 @@ def analyze(
     floods) with their video times, the commands used and the top terms (Japanese tokenized).
 
     Owner and deleted comments are counted but left out of highlights, terms and users.
-    With --plot, also writes a figure: comments per minute over video time with the
-    highlights marked, and comments per day of posting.
+    Density and highlights keep to the video's length (comments outside it are counted apart);
+    a highlight needs a score (robust z-score) of 3.5 or more. With --plot, also writes a
+    figure: comments per minute over video time with the highlights marked, and comments per
+    day, week or month of posting.
 
     **Examples**
 
@@ -98,13 +101,15 @@ def analyze(
         everything = na.load_comments(
             engine, video_id, forks=("owner", "main", "easy"), include_deleted=True, tz=tz
         )
+        length = na.load_videos(engine, video_id)["duration_s"].iloc[0]
     finally:
         engine.dispose()
+    length = None if pd.isna(length) else int(length)
     viewers = everything[(everything["fork"] != "owner") & ~everything["is_deleted"]]
-    highlights = na.highlights(viewers, n=top, bin=bin_size)
+    highlights = na.highlights(viewers, n=top, bin=bin_size, length=length)
     activity = na.activity(viewers, freq="1D")
     summary = _summary(
-        na, video_id, everything, viewers, highlights, activity, terms, tokenizer, tz
+        na, video_id, everything, viewers, highlights, activity, terms, tokenizer, tz, length
     )
     if output == "json":
         out.print_json(json.dumps(summary, ensure_ascii=False, default=str))
@@ -115,11 +120,14 @@ def analyze(
     if plot is not None:
         from nicocomments.analysis.plot import plot_summary
 
-        plot_summary(video_id, na.density(viewers, bin=bin_size), highlights, activity, plot)
+        density = na.density(viewers, bin=bin_size, length=length)
+        plot_summary(video_id, density, highlights, activity, plot, length=length)
         err.print(f"Wrote the figure to {plot}.")
 
 
-def _summary(na, video_id, everything, viewers, highlights, activity, terms, tokenizer, tz) -> dict:
+def _summary(
+    na, video_id, everything, viewers, highlights, activity, terms, tokenizer, tz, length
+) -> dict:
     forks = everything.groupby("fork", observed=False).size()
     busiest = None
     if len(activity):
@@ -135,6 +143,8 @@ def _summary(na, video_id, everything, viewers, highlights, activity, terms, tok
         "first_posted_at": _iso(everything["posted_at"].min()),
         "last_posted_at": _iso(everything["posted_at"].max()),
         "busiest_day": busiest,
+        "video_length": None if length is None else video_clock(length),
+        "outside_video": {k: int(v) for k, v in na.outside_video(viewers, length).items()},
         "highlights": [
             {
                 "rank": rank,
@@ -174,11 +184,14 @@ def _print_tables(summary: dict) -> None:
     if summary["busiest_day"]:
         busiest = summary["busiest_day"]
         out.print(f"  busiest day {busiest['date']}: {busiest['comments']:,} comments")
+    out.print(f"  {_outside_line(summary)}")
     sections = (
         ("Highlights", "highlights", ("rank", "start", "end", "comments", "score", "top_comment")),
         ("Commands", "commands", ("kind", "value", "comments", "share")),
         ("Top terms", "top_terms", ("term", "comments", "share")),
     )
+    if not summary["highlights"]:
+        out.print("Highlights: no moment of the video stands out (none scores 3.5 or more)")
     for title, key, columns in sections:
         if not summary[key]:
             continue
@@ -189,6 +202,18 @@ def _print_tables(summary: dict) -> None:
         for row in summary[key]:
             table.add_row(*(_cell(c, row[c]) for c in columns))
         out.print(table)
+
+
+def _outside_line(summary: dict) -> str:
+    """Where density and highlights stop, and what they leave out."""
+    before, after = summary["outside_video"]["before_start"], summary["outside_video"]["after_end"]
+    if summary["video_length"] is None:
+        where = "video length unknown: density and highlights run from 0:00 to the last comment"
+    else:
+        where = f"video length {summary['video_length']}: density and highlights cover 0:00 to it"
+    if not before and not after:
+        return where
+    return f"{where}; left out: {before:,} comments before 0:00, {after:,} after the end"
 
 
 def _cell(column: str, value) -> str:
@@ -202,11 +227,23 @@ def _cell(column: str, value) -> str:
 
 
 def _print_csv(summary: dict) -> None:
-    """One long table: section, name, value (and, for lists, their fields as name.field)."""
+    """Everything of the JSON summary as one long table (section, item, field, value): the
+    video's values (an object's as ``name.field``; absent ones empty), comments per fork, and
+    one row per field of each highlight, command and term."""
     writer = csv.writer(sys.stdout)  # CRLF line ends: a text holding a bare CR stays quoted
     writer.writerow(("section", "item", "field", "value"))
-    for key in ("comments", "deleted", "users", "first_posted_at", "last_posted_at"):
-        writer.writerow(("video", summary["video_id"], key, summary[key]))
+    video = summary["video_id"]
+    for key, value in summary.items():
+        if key in ("video_id", "by_fork") or isinstance(value, list):
+            continue
+        if isinstance(value, dict):
+            for field, inner in value.items():
+                writer.writerow(("video", video, f"{key}.{field}", inner))
+        elif key == "busiest_day":  # None: no comments
+            writer.writerow(("video", video, f"{key}.date", None))
+            writer.writerow(("video", video, f"{key}.comments", None))
+        else:
+            writer.writerow(("video", video, key, value))
     for fork, count in summary["by_fork"].items():
         writer.writerow(("forks", fork, "comments", count))
     for key in ("highlights", "commands", "top_terms"):
