@@ -393,6 +393,12 @@ def read_nii(stream: IO[bytes], video_id: str) -> Iterator[Item]:
     User ids are not in the dataset."""
     thread_id = f"nii:{video_id}"
     numbers = SyntheticNumbers()
+    for line_number, raw in json_lines(stream):
+        yield _nii_comment(raw, thread_id, numbers, line_number)
+
+
+def json_lines(stream: IO[bytes]) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of each non-blank line of JSON Lines (a BOM first is skipped)."""
     for line_number, line in enumerate(stream, 1):  # bytes: orjson reads UTF-8 itself
         if line_number == 1 and line.startswith(codecs.BOM_UTF8):
             line = line[len(codecs.BOM_UTF8) :]
@@ -404,7 +410,7 @@ def read_nii(stream: IO[bytes], video_id: str) -> Iterator[Item]:
             raise MalformedFile(f"line {line_number} is not JSON (or not UTF-8)") from None
         if not isinstance(raw, dict):
             raise MalformedFile(f"line {line_number} is not a JSON object")
-        yield _nii_comment(raw, thread_id, numbers, line_number)
+        yield line_number, raw
 
 
 def _nii_comment(raw: dict, thread_id: str, numbers: SyntheticNumbers, line: int) -> Comment:

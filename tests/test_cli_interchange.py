@@ -116,7 +116,8 @@ def test_analyze_summarises_and_plots(nico, tmp_path):
     assert as_csv[0] == "section,item,field,value" and "forks,main,comments,3" in as_csv
 
 
-def _db_with_a_video_of(tmp_path, length_s: int, comments: list[Comment]):
+def _db_with_a_video_of(tmp_path, length_s: int | None, comments: list[Comment]):
+    """A database holding video sm5 of ``length_s`` seconds (None: unknown) and ``comments``."""
     from nicocomments.records import VideoInfo
 
     db = tmp_path / "n.db"
@@ -261,22 +262,14 @@ def test_a_closed_pipe_ends_quietly(nico, tmp_path, args):
 
 
 def test_search_tells_two_threads_apart_and_moments_before_the_start(nico, tmp_path):
-    db = tmp_path / "n.db"
-    engine = store.open_db(str(db))
-    try:
-        with engine.begin() as connection:
-            store.ensure_video(connection, "so1", store.now_utc())
-            store.save_comments(
-                connection,
-                "so1",
-                None,
-                [
-                    Comment("100", "main", 1, 61_000, 1, "同じ言葉"),
-                    Comment("200", "main", 1, -5_200, 1, "同じ言葉"),
-                ],
-            )
-    finally:
-        engine.dispose()
+    db = _db_with_a_video_of(
+        tmp_path,
+        None,
+        [
+            Comment("100", "main", 1, 61_000, 1, "同じ言葉"),
+            Comment("200", "main", 1, -5_200, 1, "同じ言葉"),
+        ],
+    )
     rows = json.loads(nico("search", "同じ言葉", "--db", db, "--format", "json").stdout)
     assert [(r["thread_id"], r["fork"], r["no"], r["vpos"]) for r in rows] == [
         ("200", "main", 1, "-0:05"),

@@ -49,6 +49,15 @@ def _export(engine, fmt, video_id="sm1", forks=store.FORK_ORDER, salt=None) -> b
     return out.getvalue()
 
 
+def _export_db(db, fmt, video_id) -> bytes:
+    """`_export` of the SQLite file ``db``."""
+    engine = store.open_db(str(db))
+    try:
+        return _export(engine, fmt, video_id)
+    finally:
+        engine.dispose()
+
+
 def _reimport(tmp_path, name, data, **options):
     path = tmp_path / name
     path.write_bytes(data)
@@ -93,11 +102,7 @@ def test_v1_json_is_what_niconicomments_reads_and_round_trips(tmp_path):
     source = _reimport(
         tmp_path, "sm20.json", fixture_path("interchange/sm20_v1_response.json").read_bytes()
     )
-    engine = store.open_db(str(source))
-    try:
-        data = _export(engine, "json", "sm20")
-    finally:
-        engine.dispose()
+    data = _export_db(source, "json", "sm20")
     threads = json.loads(data)
     assert [(t["id"], t["fork"], t["commentCount"], len(t["comments"])) for t in threads] == [
         ("1590000000", "owner", 2, 2),
@@ -180,11 +185,7 @@ def test_the_real_sample_round_trips_through_xml(tmp_path):
         pytest.skip(SHARED_REASON)
     sample = SHARED / "samples/legacy_xml/saccubus2__sm14097905_thread_1302222473.xml"
     db = _reimport(tmp_path, "in.xml", sample.read_bytes())
-    engine = store.open_db(str(db))
-    try:
-        data = _export(engine, "xml", "sm14097905")
-    finally:
-        engine.dispose()
+    data = _export_db(db, "xml", "sm14097905")
     (tmp_path / "again").mkdir()
     copy = _reimport(tmp_path / "again", "sm14097905.xml", data)
     assert stored_comments(copy) == stored_comments(db)
@@ -297,11 +298,7 @@ def test_xml_owner_chats_carry_no_user_id_as_players_expect(tmp_path):
 
     sample = shared_file("samples/nvcomment_v1/niwango.js__nm14999484.json")
     db = _reimport(tmp_path, "nm14999484.json", sample.read_bytes())
-    engine = store.open_db(str(db))
-    try:
-        data = _export(engine, "xml", "nm14999484")
-    finally:
-        engine.dispose()
+    data = _export_db(db, "xml", "nm14999484")
     chats = etree.fromstring(data).findall("chat")
     owner = [c for c in chats if not c.get("user_id")]
     assert len(owner) == 802 and all(c.get("fork") == "1" for c in owner)

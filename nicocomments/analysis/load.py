@@ -162,12 +162,7 @@ def load_videos(db: str | Engine | Connection, video_id: str | None = None) -> p
           video_id  duration_s
         0      sm9         319
     """
-    query = select(*(videos.c[name] for name in VIDEO_DTYPES)).order_by(videos.c.video_id)
-    if video_id is not None:
-        query = query.where(videos.c.video_id == video_id)
-    with _connection(db) as connection:
-        frame = read_query(query, connection)
-    return typed(frame, VIDEO_DTYPES)
+    return _load_table(db, videos, VIDEO_DTYPES, video_id, videos.c.video_id)
 
 
 def load_threads(db: str | Engine | Connection, video_id: str | None = None) -> pd.DataFrame:
@@ -181,14 +176,8 @@ def load_threads(db: str | Engine | Connection, video_id: str | None = None) -> 
         0  1173108780  owner              3
         1  1173108780   main         30000
     """
-    query = select(*(threads.c[name] for name in THREAD_DTYPES)).order_by(
-        threads.c.video_id, store.fork_order(threads.c.fork), threads.c.thread_id
-    )
-    if video_id is not None:
-        query = query.where(threads.c.video_id == video_id)
-    with _connection(db) as connection:
-        frame = read_query(query, connection)
-    return typed(frame, THREAD_DTYPES)
+    order = (threads.c.video_id, store.fork_order(threads.c.fork), threads.c.thread_id)
+    return _load_table(db, threads, THREAD_DTYPES, video_id, *order)
 
 
 def load_runs(db: str | Engine | Connection, video_id: str | None = None) -> pd.DataFrame:
@@ -201,12 +190,17 @@ def load_runs(db: str | Engine | Connection, video_id: str | None = None) -> pd.
            id protocol         mode     status  comments_added
         0   1   legacy  all-history  completed           30003
     """
-    query = select(*(fetch_runs.c[name] for name in RUN_DTYPES)).order_by(fetch_runs.c.id)
+    return _load_table(db, fetch_runs, RUN_DTYPES, video_id, fetch_runs.c.id)
+
+
+def _load_table(db, table, dtypes: dict[str, object], video_id: str | None, *order):
+    """The columns of ``dtypes`` of ``table`` (of one video, or all), typed."""
+    query = select(*(table.c[name] for name in dtypes)).order_by(*order)
     if video_id is not None:
-        query = query.where(fetch_runs.c.video_id == video_id)
+        query = query.where(table.c.video_id == video_id)
     with _connection(db) as connection:
         frame = read_query(query, connection)
-    return typed(frame, RUN_DTYPES)
+    return typed(frame, dtypes)
 
 
 def read_query(query, connection) -> pd.DataFrame:

@@ -6,7 +6,6 @@ Parquet reader shares: a file nico wrote imports as exactly the rows it was writ
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -14,10 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
 
-import orjson
-
 from nicocomments.chats import unix_seconds
-from nicocomments.importers import Item, MalformedFile, VideoHint
+from nicocomments.importers import Item, MalformedFile, VideoHint, json_lines
 from nicocomments.records import FORKS, NUMBER_BY_FORK, Comment
 from nicocomments.xmlsafe import xml_attr, xml_text
 
@@ -306,17 +303,7 @@ def read_jsonl(stream: IO[bytes]) -> Iterator[Item]:
 
 
 def _jsonl_rows(stream: IO[bytes]) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    for number, line in enumerate(stream, 1):
-        if number == 1 and line.startswith(codecs.BOM_UTF8):
-            line = line[len(codecs.BOM_UTF8) :]
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            raise MalformedFile(f"line {number} is not JSON (or not UTF-8)") from None
-        if not isinstance(row, dict):
-            raise MalformedFile(f"line {number} is not a JSON object")
+    for number, row in json_lines(stream):
         yield f"line {number}", row
 
 
