@@ -65,7 +65,8 @@ def export_(
 ) -> None:
     """Write a video's stored comments as a file other tools read: legacy XML for danmaku2ass
     and comment players, nvcomment v1 JSON for niconicomments, JSON Lines / CSV / Parquet with
-    every column for analysis tools, or ASS subtitles for any video player.
+    every column for analysis tools (nico import reads them back), or ASS subtitles for any
+    video player.
 
     With --hash-user-ids SALT every user id is replaced by a salted hash: the same user keeps
     the same pseudonym (for the same salt), but nobody without the salt can tell who it is.
