@@ -93,7 +93,7 @@ def export_(
         raise BadInput(f"{fmt} is binary: give -o FILE, or redirect stdout")
     target = None if to_stdout else Path(output or f"{video_id}.{fmt}")
     writer = export.writer(fmt)  # fails early when the format's library is missing
-    engine = store.open_db(db)
+    engine = store.open_db(db, read_only=True)
     try:
         with engine.connect() as connection:
             require_video(connection, video_id, db)

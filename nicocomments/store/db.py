@@ -2,7 +2,8 @@
 
 `open_db` applies the Alembic migrations forward (backing up an SQLite file first), refuses a
 database written by a newer nicocomments, and sets SQLite up for safe bulk writes (WAL, a busy
-timeout, synchronous=NORMAL, transactional DDL).
+timeout, synchronous=NORMAL, transactional DDL). With ``read_only=True`` (commands that only
+read) a database whose schema is current is opened read-only and never written.
 
 Several processes may use one database at once. Migrations are serialised (an advisory lock on
 PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) and each looks again, under the lock, at what is still
@@ -10,18 +11,25 @@ to do. SQLite write transactions (`store.transaction`) take the write lock as th
 writer waits its turn (the busy timeout) instead of failing when another one committed first;
 `store.write_retrying` runs a transaction again when the database reports a deadlock or stays
 locked.
+
+An SQLite file is checked (``PRAGMA quick_check``) once whenever it is opened for writing, before
+anything is written to it: a damaged file is refused with what to do about it, and left exactly
+as it was. The check reads the whole file (about as long as reading it from disk), which a
+writer can afford once per run; read-only opens skip it and report damage when they meet it.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import (
     Connection,
@@ -29,6 +37,7 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
+    pool,
     text,
 )
 from sqlalchemy import exc as sa_exc
@@ -52,7 +61,8 @@ MIGRATION_LOCK_KEY = int.from_bytes(b"nicocomm", "big") - 2**63
 
 # SQLite result codes (the low byte of extended ones) and PostgreSQL SQLSTATEs that say
 # something about the database rather than about nicocomments.
-SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 5, 6, 8
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_CANTOPEN = 5, 6, 8, 14
+SQLITE_DAMAGED = {11, 26}  # SQLITE_CORRUPT ("malformed"), SQLITE_NOTADB
 PG_CONTENTION = {"40P01", "40001", "55P03"}  # deadlock, serialization failure, lock not available
 
 
@@ -82,18 +92,51 @@ def sqlite_path(target: str) -> Path | None:
     return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
-def create_db_engine(target: str) -> Engine:
+def create_db_engine(target: str, *, read_only: bool = False) -> Engine:
+    """An engine on ``target``; read-only ones never write (SQLite: a ``mode=ro`` connection,
+    PostgreSQL: read-only transactions)."""
     url = database_url(target)
     path = sqlite_path(target)
     if path is not None and not path.parent.is_dir():
         raise BadInput(f"cannot create the database {target}: {path.parent} is not a directory")
     try:
-        engine = create_engine(url)
+        if path is not None and read_only:
+            engine = _read_only_sqlite_engine(target, path)
+        elif read_only:
+            engine = create_engine(url, execution_options={"postgresql_readonly": True})
+        else:
+            engine = create_engine(url)
     except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
         raise BadInput(f"cannot use the database URL {describe_target(target)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     return engine
+
+
+def _read_only_sqlite_engine(target: str, path: Path) -> Engine:
+    uri = f"file:{quote(str(path))}?mode=ro"
+    probe = None
+    try:
+        probe = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+        probe.execute("SELECT count(*) FROM sqlite_master").close()
+    except sqlite3.OperationalError as exc:
+        # Reading a WAL database needs its -shm file, which a read-only folder cannot get.
+        # Without a -wal file no writer is at work and the main file holds everything.
+        wal = path.with_name(path.name + "-wal")
+        if _code(exc) not in (SQLITE_READONLY, SQLITE_CANTOPEN) or wal.exists():
+            raise _failure(target, exc) from None
+        uri += "&immutable=1"
+        log.info("%s: its folder is read-only; reading it as an unchanging file", path)
+    except sqlite3.DatabaseError as exc:
+        raise _failure(target, exc) from None
+    finally:
+        if probe is not None:
+            probe.close()
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    return create_engine("sqlite://", creator=connect, poolclass=pool.QueuePool)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -151,8 +194,16 @@ class Upgrade:
     backup: Path | None = None
 
 
-def open_db(target: str, *, migrate: bool = True) -> Engine:
-    """Open (creating if need be) and migrate forward the database at ``target``."""
+def open_db(target: str, *, migrate: bool = True, read_only: bool = False) -> Engine:
+    """Open (creating if need be) and migrate forward the database at ``target``.
+
+    ``read_only``: for callers that only read. A database whose schema is current is opened
+    read-only, and nothing is ever written to it; one that must be created or upgraded first
+    is, when it may be written, and otherwise the error names `nico db upgrade`."""
+    if read_only:
+        engine = _open_current(target)
+        if engine is not None:
+            return engine
     engine = create_db_engine(target)
     try:
         upgrade_db(engine, target, dry_run=not migrate)
@@ -162,8 +213,44 @@ def open_db(target: str, *, migrate: bool = True) -> Engine:
     return engine
 
 
+def _open_current(target: str) -> Engine | None:
+    """A read-only engine when ``target``'s schema is this program's; None when it must be
+    created or upgraded first and may be written."""
+    path = sqlite_path(target)
+    if path is not None and not path.is_file():
+        return None  # created like any new database
+    engine = create_db_engine(target, read_only=True)
+    try:
+        with engine.connect() as connection:
+            current, tables = _schema_state(connection)
+        head = _check_schema(target, current, tables)
+    except (sa_exc.OperationalError, sa_exc.DatabaseError) as exc:
+        engine.dispose()
+        raise _failure(target, exc) from None
+    except BaseException:
+        engine.dispose()
+        raise
+    if current == head:
+        return engine
+    engine.dispose()
+    if path is not None and not _writable(path):
+        raise DatabaseError(
+            f"the database {describe_target(target)} has schema revision {current or '(none)'} "
+            f"and this nicocomments reads {head}, but the file or its folder is read-only: "
+            f"run `nico db upgrade --db {describe_target(target)}` as a user who may write it"
+        )
+    return None
+
+
+def _writable(path: Path) -> bool:
+    # The folder too: SQLite writes its -wal and -shm files (and nico its backups) beside it.
+    folder = os.access(path.parent, os.W_OK)
+    return folder and (not path.exists() or os.access(path, os.W_OK))
+
+
 def upgrade_db(engine: Engine, target: str, *, dry_run: bool = False) -> Upgrade:
-    """Bring the schema to the newest revision; refuse a database newer than this program.
+    """Bring the schema to the newest revision; refuse a database newer than this program, or
+    a damaged SQLite file (which is left untouched).
 
     Safe against other processes doing the same at the same time: the migration runs under a
     lock, and whoever gets it second finds the work done."""
@@ -171,7 +258,14 @@ def upgrade_db(engine: Engine, target: str, *, dry_run: bool = False) -> Upgrade
 
     config = _alembic_config()
     path = sqlite_path(target)
+    if path is not None and not _writable(path):
+        raise DatabaseError(
+            f"cannot write the database {describe_target(target)}: the file or its folder is "
+            "read-only (status, search, export and analyze can still read it)"
+        )
     try:
+        if path is not None:
+            _check_sqlite_file(target, path)
         with engine.connect() as connection:
             current, tables = _schema_state(connection)
             connection.rollback()
@@ -197,7 +291,7 @@ def upgrade_db(engine: Engine, target: str, *, dry_run: bool = False) -> Upgrade
             )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
-    except (sa_exc.OperationalError, sa_exc.DatabaseError) as exc:
+    except (sa_exc.OperationalError, sa_exc.DatabaseError, sqlite3.DatabaseError) as exc:
         raise _failure(target, exc) from None
     return Upgrade(current, head, backup)
 
@@ -244,6 +338,20 @@ def _use_wal(engine: Engine) -> None:
         raw.driver_connection.execute("PRAGMA journal_mode=WAL").close()
     finally:
         raw.close()
+
+
+def _check_sqlite_file(target: str, path: Path) -> None:
+    """``PRAGMA quick_check`` through a read-only connection: nothing is written to a file
+    that fails it. A new (missing or empty) file has nothing to check."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    checker = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    try:
+        problems = [row[0] for row in checker.execute("PRAGMA quick_check")]
+    finally:
+        checker.close()
+    if problems != ["ok"]:
+        raise damaged(target, problems[0])
 
 
 def backup_sqlite(engine: Engine, revision: str) -> Path:
@@ -293,6 +401,15 @@ def is_contention(exc: BaseException) -> bool:
     )
 
 
+def damaged(target: str, detail: str) -> DatabaseError:
+    name = describe_target(target)
+    return DatabaseError(
+        f"cannot use the database {name}: it is damaged or not an SQLite database ({detail}), "
+        f"so nicocomments leaves it untouched; restore it from a backup, or copy out what is "
+        f"readable with `sqlite3 {name} .recover | sqlite3 recovered.db`"
+    )
+
+
 def database_failure(target: str | None, exc: BaseException) -> DatabaseError | None:
     """What a database error means for the user (exit 7), or None when it is not the
     database's doing (a constraint or SQL error: a bug in nicocomments)."""
@@ -301,6 +418,8 @@ def database_failure(target: str | None, exc: BaseException) -> DatabaseError | 
     if driver is None:
         return None
     code = _code(driver)
+    if code in SQLITE_DAMAGED:
+        return damaged(target, str(driver).splitlines()[0])
     error = _database_error(target, driver)
     if code in (SQLITE_BUSY, SQLITE_LOCKED) or getattr(driver, "sqlstate", None) in PG_CONTENTION:
         return DatabaseError(f"{error.message} (another program kept it busy; try again later)")
