@@ -20,10 +20,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from alembic import command
 
-from nicocomments import store
 from nicocomments.sandbox import SHORT_VIDEO_ID
+from tests.helpers import database_at_revision
 from tests.test_cli_interchange import INTERCHANGE, _db_with_sm9
 
 READERS = [
@@ -38,6 +37,8 @@ WRITERS = [
     ("fetch", SHORT_VIDEO_ID, "--interval", "0"),
     ("db", "upgrade"),
 ]
+DAMAGE = ("header", "pages")  # see `damage`
+READ_ONLY = ("file", "folder", "both")  # what may not be written
 PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 24, 1, 2
 
 
@@ -54,6 +55,14 @@ def assert_nothing_written(before: dict[str, bytes], after: dict[str, bytes]) ->
         if name.endswith("-wal"):
             assert after[name] == b"", f"{name} holds {len(after[name])} bytes"
     assert {name: after[name] for name in before} == before
+
+
+def assert_refused(code: int, stderr: str, folder: Path, before: dict, sandbox) -> str:
+    """Exit 7, one line (returned), nothing written, not one request to the server."""
+    assert code == 7, stderr
+    assert_nothing_written(before, files(folder))
+    assert sum(sandbox.stats.requests.values()) == 0
+    return one_error_line(stderr)
 
 
 def one_error_line(stderr: str) -> str:
@@ -82,7 +91,7 @@ def damage(path: Path, kind: str) -> None:
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("kind", ["header", "pages"])
+@pytest.mark.parametrize("kind", DAMAGE)
 @pytest.mark.parametrize(
     "args", READERS + WRITERS, ids=lambda args: " ".join(Path(a).name for a in args[:2])
 )
@@ -94,12 +103,9 @@ def test_a_damaged_file_is_exit_7_with_what_to_do_and_left_untouched(
     damage(db, kind)
     before = files(tmp_path)
     result = nico(*args, "--db", db)
-    assert result.exit_code == 7, result.stderr
-    line = one_error_line(result.stderr)
+    line = assert_refused(result.exit_code, result.stderr, tmp_path, before, sandbox)
     assert f"cannot use the database {db}: it is damaged" in line
     assert f"sqlite3 {db} .recover | sqlite3 recovered.db" in line and "backup" in line
-    assert_nothing_written(before, files(tmp_path))
-    assert sum(sandbox.stats.requests.values()) == 0
 
 
 # --- item 8: read-only databases -----------------------------------------------------------------
@@ -153,7 +159,7 @@ def folder(tmp_path):
     path.chmod(0o755)
 
 
-@pytest.mark.parametrize("what", ["file", "folder", "both"])
+@pytest.mark.parametrize("what", READ_ONLY)
 def test_readers_read_a_read_only_database_and_write_nothing(nico, folder, what):
     db = _db_with_sm9(nico, folder)
     expected = {args: nico_unprivileged(*args, "--db", db) for args in READERS}
@@ -168,28 +174,20 @@ def test_readers_read_a_read_only_database_and_write_nothing(nico, folder, what)
     assert_nothing_written(before, files(folder))
 
 
-@pytest.mark.parametrize("what", ["file", "folder", "both"])
+@pytest.mark.parametrize("what", READ_ONLY)
 @pytest.mark.parametrize("args", WRITERS, ids=lambda args: " ".join(Path(a).name for a in args[:2]))
 def test_writers_say_the_database_is_read_only(sandbox, nico, folder, what, args):
     db = _db_with_sm9(nico, folder)
     make_read_only(db, what)
     before = files(folder)
     result = nico_unprivileged(*args, "--db", db)
-    assert result.returncode == 7, result.stderr
-    line = one_error_line(result.stderr)
+    line = assert_refused(result.returncode, result.stderr, folder, before, sandbox)
     assert f"cannot write the database {db}: the file or its folder is read-only" in line
-    assert_nothing_written(before, files(folder))
-    assert sum(sandbox.stats.requests.values()) == 0
 
 
 def test_a_read_only_database_too_old_to_read_names_nico_db_upgrade(nico, folder):
     db = folder / "old.db"
-    engine = store.create_db_engine(str(db))
-    config = store._alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0002")
-    engine.dispose()
+    database_at_revision(db, "0002")
     make_read_only(db, "both")
     for args in READERS:
         result = nico_unprivileged(*args, "--db", db)
