@@ -20,7 +20,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import exc as sa_exc
 
+from nicocomments import store
 from nicocomments.sandbox import SHORT_VIDEO_ID
 from tests.helpers import database_at_revision
 from tests.test_cli_interchange import INTERCHANGE, _db_with_sm9
@@ -183,6 +185,18 @@ def test_writers_say_the_database_is_read_only(sandbox, nico, folder, what, args
     result = nico_unprivileged(*args, "--db", db)
     line = assert_refused(result.returncode, result.stderr, folder, before, sandbox)
     assert f"cannot write the database {db}: the file or its folder is read-only" in line
+
+
+def test_a_readers_engine_cannot_write(db_target):
+    """What `status`, `search`, `export` and `analyze` open: SQLite mode=ro, PostgreSQL
+    read-only transactions."""
+    store.open_db(db_target).dispose()
+    engine = store.open_db(db_target, read_only=True)
+    try:
+        with pytest.raises(sa_exc.DBAPIError, match=r"read-?only"), engine.begin() as connection:
+            store.ensure_video(connection, "sm1", store.now_utc())
+    finally:
+        engine.dispose()
 
 
 def test_a_read_only_database_too_old_to_read_names_nico_db_upgrade(nico, folder):

@@ -11,6 +11,7 @@ server may: overlapping pages written in two orders are what deadlocks PostgreSQ
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -257,9 +258,8 @@ def test_a_database_locked_for_good_is_a_database_error_not_a_bug(tmp_path, monk
     locker = sqlite3.connect(path, isolation_level=None)
     locker.execute("BEGIN IMMEDIATE")
     try:
-        with pytest.raises(
-            DatabaseError, match=r"database is locked \(another program kept it busy"
-        ):
+        locked = f"the database {path}: database is locked (another program kept it busy"
+        with pytest.raises(DatabaseError, match=re.escape(locked)):
             store.start_run(engine, video_id="sm9", protocol="legacy", mode="window")
     finally:
         locker.execute("ROLLBACK")

@@ -42,7 +42,7 @@ from nicocomments import __version__
 from nicocomments.interrupts import deferred_interrupt
 from nicocomments.records import COMMENT_FIELDS, Comment, ThreadRef, ThreadStatus, VideoInfo
 from nicocomments.schema import fetch_runs, skipped_seconds, threads, videos
-from nicocomments.store.db import WRITE_OPTION, database_failure, describe_target, is_contention
+from nicocomments.store.db import WRITE_OPTION, database_failure, is_contention
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,7 +78,8 @@ def write_retrying(engine: Engine, work: Callable[[Connection], T]) -> T:
             if not is_contention(exc):
                 raise
             if attempt == WRITE_ATTEMPTS:
-                target = describe_target(engine.url.render_as_string(hide_password=False))
+                url = engine.url
+                target = url.database if url.get_backend_name() == "sqlite" else str(url)
                 raise database_failure(target, exc) from None
             delay = WRITE_BACKOFF_S * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
             log.info("another writer was in the way (%s); again in %.2f s", exc.orig, delay)
