@@ -316,8 +316,10 @@ class _Job:
         return info
 
     def _set(self, ref: ThreadRef, **values) -> None:
-        with store.transaction(self.engine) as connection:
-            store.set_history(connection, ref.thread_id, ref.fork, **values)
+        store.write_retrying(
+            self.engine,
+            lambda connection: store.set_history(connection, ref.thread_id, ref.fork, **values),
+        )
 
     def _save(
         self,
@@ -334,12 +336,15 @@ class _Job:
         if (status.thread_id, status.fork) != (ref.thread_id, ref.fork):
             status = replace(status, thread_id=ref.thread_id, fork=ref.fork)
         requests = self.unsaved_requests()
-        with store.transaction(self.engine) as connection:
-            if self._unsaved_video is not None:
-                info = self._unsaved_video
+        info = self._unsaved_video
+
+        def save(connection) -> int:
+            # Comments before threads, as every page does (see `store.write_retrying`).
+            if info is not None:
                 store.upsert_video(connection, info, store.now_utc())
-                store.upsert_threads(connection, info.video_id, info.threads)
             added = store.save_comments(connection, self.video_id, self.run_id, page.comments)
+            if info is not None:
+                store.upsert_threads(connection, info.video_id, info.threads)
             store.save_thread_status(connection, status, store.now_utc())
             if cursor:
                 store.set_history(connection, ref.thread_id, ref.fork, **cursor)
@@ -353,6 +358,9 @@ class _Job:
                 comments_added=added,
                 when_cursor=when,
             )
+            return added
+
+        added = store.write_retrying(self.engine, save)
         self._requests_saved += requests
         self._unsaved_video = None
         outcome.added += added

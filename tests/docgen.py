@@ -96,6 +96,64 @@ def schema_markdown() -> str:
     return "\n".join(out)
 
 
+def several_writers_markdown() -> str:
+    """What the tests of several writers, damaged and read-only databases and export targets
+    check, from their own parameters (tests/test_several_writers.py and its neighbours)."""
+    from nicocomments.store.db import BUSY_TIMEOUT_S
+    from nicocomments.store.write import WRITE_ATTEMPTS, WRITE_BACKOFF_S
+    from tests import test_damaged_and_read_only as damaged
+    from tests import test_export_paths as export_paths
+    from tests import test_several_writers as writers
+
+    def fetches(videos) -> str:
+        return f"{len(videos)} × `nico fetch --all-history` ({', '.join(videos)})"
+
+    commands = [" ".join(c[:2]) if c[0] == "db" else c[0] for c in damaged.WRITERS]
+    readers = sorted({c[0] for c in damaged.READERS})
+    kinds = len(damaged.READ_ONLY)
+    cases = len(damaged.DAMAGE) * len(damaged.READERS + damaged.WRITERS)
+    rows = [
+        (
+            "a new SQLite file, an empty PostgreSQL database",
+            f"{fetches(writers.THREE_VIDEOS)} at the same moment",
+            "all exit 0; every video's comments exactly the emulator's; every run completed",
+        ),
+        (
+            "SQLite and PostgreSQL",
+            f"`nico fetch --all-history {writers.ONE_VIDEO_TWICE[0]}` "
+            f"{len(writers.ONE_VIDEO_TWICE)} times at the same moment",
+            "all exit 0; the video's comments exactly the emulator's, each stored once",
+        ),
+        (
+            f"a damaged SQLite file ({len(damaged.DAMAGE)} kinds of damage)",
+            f"each of {', '.join(readers)}, {', '.join(commands)} ({cases} cases)",
+            "exit 7 with the way out in one line; not one byte of the file changed",
+        ),
+        (
+            f"a read-only SQLite database ({', '.join(damaged.READ_ONLY)}: {kinds} cases)",
+            f"{', '.join(readers)}; {', '.join(commands)}",
+            "readers print what they print on a writable file and write nothing; "
+            "writers exit 7 saying it is read-only",
+        ),
+        (
+            "`nico export -o` "
+            + ", ".join(f"/dev/{name}" for name in export_paths.DEVICES)
+            + ", a FIFO, a symlink, /dev/fd/N, `>(gzip …)`",
+            "one export each",
+            "written through (/dev/full: exit 2, no space left); each stays what it was",
+        ),
+    ]
+    out = ["| where | what runs | what the tests require |", "|---|---|---|"]
+    out += [f"| {where} | {what} | {required} |" for where, what, required in rows]
+    out += [
+        "",
+        f"A writer waits up to {BUSY_TIMEOUT_S} s for SQLite's write lock, and a transaction "
+        f"that still meets another writer (or loses a PostgreSQL deadlock) runs again, "
+        f"{WRITE_ATTEMPTS} attempts in all, {WRITE_BACKOFF_S * 1000:.0f} ms apart and doubling.",
+    ]
+    return "\n".join(out) + "\n"
+
+
 def cog_out(text: str) -> None:
     import cog  # only available while cog runs
 

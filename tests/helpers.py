@@ -46,3 +46,17 @@ def budget(n: int) -> int:
 def query(db: Path, sql: str, *params):
     with sqlite3.connect(db) as connection:
         return connection.execute(sql, params).fetchall()
+
+
+def database_at_revision(path: Path, revision: str) -> None:
+    """A new SQLite database at an older schema revision, as an older nicocomments left it."""
+    from alembic import command
+
+    from nicocomments import store
+
+    engine = store.create_db_engine(str(path))
+    config = store._alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    engine.dispose()

@@ -5,11 +5,10 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from alembic import command
 
 from nicocomments import search, store
 from nicocomments.records import Comment
-from tests.helpers import query
+from tests.helpers import database_at_revision, query
 
 
 @pytest.mark.parametrize(
@@ -59,12 +58,7 @@ def test_the_index_follows_inserts_and_deletes(tmp_path):
 
 def test_a_revision_0001_database_is_backed_up_upgraded_and_searchable(tmp_path):
     path = tmp_path / "old.db"
-    engine = store.create_db_engine(str(path))
-    config = store._alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
-    engine.dispose()
+    database_at_revision(path, "0001")
     with sqlite3.connect(path) as connection:
         connection.execute(
             "INSERT INTO videos VALUES ('sm3', NULL, NULL, NULL, '2020-01-01 00:00:00', "

@@ -94,7 +94,7 @@ def analyze(
         na.make_tokenizer(tokenizer.lower())
     except (ValueError, ImportError) as exc:
         raise BadInput(str(exc)) from None
-    engine = store.open_db(db)
+    engine = store.open_db(db, read_only=True)
     try:
         with engine.connect() as connection:
             require_video(connection, video_id, db)

@@ -178,6 +178,10 @@ def guarded(function: F) -> F:
         except Exception as exc:
             if debug:
                 raise
+            failure = store.database_failure(kwargs.get("db"), exc)
+            if failure is not None:  # locked, read-only, damaged, gone: not a bug of ours
+                error_line(str(failure))
+                raise typer.Exit(int(failure.exit_status)) from None
             summary = str(exc).splitlines()[0][:200] if str(exc) else ""
             error_line(
                 f"unexpected {type(exc).__name__}{': ' + summary if summary else ''} "

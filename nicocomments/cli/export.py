@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -93,7 +94,7 @@ def export_(
         raise BadInput(f"{fmt} is binary: give -o FILE, or redirect stdout")
     target = None if to_stdout else Path(output or f"{video_id}.{fmt}")
     writer = export.writer(fmt)  # fails early when the format's library is missing
-    engine = store.open_db(db)
+    engine = store.open_db(db, read_only=True)
     try:
         with engine.connect() as connection:
             require_video(connection, video_id, db)
@@ -113,14 +114,31 @@ def export_(
 
 
 def _write_file(target: Path, writer, rows, video_id: str, counts: dict) -> int:
-    """Write beside the target and rename at the end: a failure never leaves half a file."""
-    if target.is_dir():
+    """A regular file (or a new one) is written beside itself and renamed over at the end, so a
+    failure never leaves half a file; through a symbolic link, the file it points to is the one
+    replaced and the link stays. Anything else (a device such as /dev/null, a FIFO, the pipe
+    behind /dev/fd/63 in ``-o >(gzip > f.gz)``) is written directly: a rename would put a
+    regular file in its place."""
+    try:
+        mode = os.stat(target).st_mode  # of what a link points to
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise BadInput(f"cannot write {target}: {exc.strerror or exc}") from None
+    if mode is not None and stat.S_ISDIR(mode):
         raise BadInput(f"{target} is a directory")
-    partial = target.with_name(target.name + ".part")
+    if mode is not None and not stat.S_ISREG(mode):
+        try:
+            with open(target, "wb") as stream:
+                return writer(rows, stream, video_id=video_id, thread_counts=counts)
+        except OSError as exc:
+            raise BadInput(f"cannot write {target}: {exc.strerror or exc}") from None
+    final = Path(os.path.realpath(target))
+    partial = final.with_name(final.name + ".part")
     try:
         with open(partial, "wb") as stream:
             written = writer(rows, stream, video_id=video_id, thread_counts=counts)
-        os.replace(partial, target)
+        os.replace(partial, final)
     except OSError as exc:
         raise BadInput(f"cannot write {target}: {exc.strerror or exc}") from None
     finally:

@@ -58,7 +58,7 @@ def search(
     if not text.strip():
         raise BadInput("give a text to search for")
     video_id = parse_video_id(video) if video else None
-    engine = store.open_db(db)
+    engine = store.open_db(db, read_only=True)
     try:
         with engine.connect() as connection:
             if video_id is not None:

@@ -45,7 +45,7 @@ def status(
         nico status sm9 --json
     """
     video_id = parse_video_id(video) if video else None
-    engine = store.open_db(db)
+    engine = store.open_db(db, read_only=True)
     try:
         with engine.connect() as connection:
             report = StatusReport.read(connection, video_id)

@@ -217,24 +217,32 @@ class _Import:
         video = self._video()
         if self.result.run_id is None:
             self.result.run_id = self._start_run(video)
-        with store.transaction(self.engine) as connection:
-            if video is not None:
-                if not self.video_ensured:
-                    if not store.video_exists(connection, video):
-                        self.added_video = video
-                    store.ensure_video(connection, video, store.now_utc())
-                    self.video_ensured = True
-                keys = {(c.thread_id, c.fork) for c in batch} | self.statuses.keys()
-                new = [
-                    {"thread_id": t, "fork": f, **self.statuses.get((t, f), {})}
-                    for t, f in sorted(keys - self.ensured)
-                ]
-                self.added_threads += store.ensure_threads(connection, video, new)
-                self.ensured |= {(row["thread_id"], row["fork"]) for row in new}
-            added = 0
+        keys = {(c.thread_id, c.fork) for c in batch} | self.statuses.keys()
+        new = [
+            {"thread_id": t, "fork": f, **self.statuses.get((t, f), {})}
+            for t, f in sorted(keys - self.ensured)
+        ]
+
+        def save(connection) -> tuple[bool, list[tuple], int]:
+            # Changes nothing but the database: `store.write_retrying` may run it again.
+            created_video, created_threads, added = False, [], 0
+            if video is not None and not self.video_ensured:
+                created_video = not store.video_exists(connection, video)
+                store.ensure_video(connection, video, store.now_utc())
             if batch:
                 added = store.save_comments(connection, video, self.result.run_id, batch)
+            if video is not None:  # threads after comments, as every writer orders them
+                created_threads = store.ensure_threads(connection, video, new)
             store.add_to_run(connection, self.result.run_id, pages=1, comments_added=added)
+            return created_video, created_threads, added
+
+        created_video, created_threads, added = store.write_retrying(self.engine, save)
+        if video is not None:
+            if created_video:
+                self.added_video = video
+            self.video_ensured = True
+            self.added_threads += created_threads
+            self.ensured |= {(row["thread_id"], row["fork"]) for row in new}
         self.result.read += len(batch)
         self.result.added += added
         batch.clear()
@@ -276,13 +284,15 @@ class _Import:
         self.batch.clear()
         if self.result.run_id is None:
             self.result.run_id = self._start_run(self.result.video_id)
-        with store.transaction(self.engine) as connection:
-            store.discard_run(
+        store.write_retrying(
+            self.engine,
+            lambda connection: store.discard_run(
                 connection,
                 self.result.run_id,
                 added_threads=self.added_threads,
                 added_video=self.added_video,
-            )
+            ),
+        )
         store.finish_run(self.engine, self.result.run_id, status, error=error)
         self.result.added = 0
         log.info("%s: %s; what it had stored was removed", self.source.name, error)

@@ -11,11 +11,14 @@ from nicocomments.store.db import (  # noqa: F401
     backup_sqlite,
     create_db_engine,
     current_revision,
+    database_failure,
     database_url,
     describe_target,
     head_revision,
+    is_contention,
     migrations_dir,
     open_db,
+    sqlite_path,
     upgrade_db,
 )
 from nicocomments.store.imports import (  # noqa: F401
@@ -62,4 +65,5 @@ from nicocomments.store.write import (  # noqa: F401
     transaction,
     upsert_threads,
     upsert_video,
+    write_retrying,
 )

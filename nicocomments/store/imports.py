@@ -11,6 +11,7 @@ from sqlalchemy import (
 )
 
 from nicocomments.schema import comments, fetch_runs, threads, videos
+from nicocomments.store.write import insert_on_conflict
 
 
 def ensure_threads(connection: Connection, video_id: str, rows: Iterable[dict]) -> list[tuple]:
@@ -20,23 +21,20 @@ def ensure_threads(connection: Connection, video_id: str, rows: Iterable[dict]) 
     (thread_id, fork) keys that were added."""
     added = []
     for row in rows:
-        key = (threads.c.thread_id == row["thread_id"]) & (threads.c.fork == row["fork"])
-        if connection.execute(select(threads.c.thread_id).where(key)).first() is not None:
-            continue
-        connection.execute(
-            threads.insert().values(
-                thread_id=row["thread_id"],
-                fork=row["fork"],
-                video_id=video_id,
-                label=row.get("label"),
-                needs_key=False,
-                last_res=row.get("last_res"),
-                comment_count=row.get("comment_count"),
-                server_time=row.get("server_time"),
-                history_complete=False,
-            )
+        statement = insert_on_conflict(connection, threads).values(
+            thread_id=row["thread_id"],
+            fork=row["fork"],
+            video_id=video_id,
+            label=row.get("label"),
+            needs_key=False,
+            last_res=row.get("last_res"),
+            comment_count=row.get("comment_count"),
+            server_time=row.get("server_time"),
+            history_complete=False,
         )
-        added.append((row["thread_id"], row["fork"]))
+        # One statement: another writer adding the same thread meanwhile is no error.
+        if connection.execute(statement.on_conflict_do_nothing()).rowcount:
+            added.append((row["thread_id"], row["fork"]))
     return added
 
 

@@ -7,15 +7,23 @@ counters, `finish_run` adds requests and stamps the time, `save_skipped` adds a 
 
 Functions take the caller's connection, so the caller decides what one transaction holds; those
 that open their own transaction (`start_run`, `rename_run_video`, `finish_run`,
-`sync_search_index`) take the engine.
+`sync_search_index`) take the engine. Callers write through `write_retrying`, which runs a
+transaction again when another writer was in the way, so several processes may write one
+database at once; rows are written in one order everywhere (comments by key, then threads), so
+PostgreSQL transactions that meet wait for each other instead of deadlocking.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
+from typing import TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -27,25 +35,67 @@ from sqlalchemy import (
     inspect,
     update,
 )
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 
 from nicocomments import __version__
 from nicocomments.interrupts import deferred_interrupt
 from nicocomments.records import COMMENT_FIELDS, Comment, ThreadRef, ThreadStatus, VideoInfo
 from nicocomments.schema import fetch_runs, skipped_seconds, threads, videos
+from nicocomments.store.db import WRITE_OPTION, database_failure, is_contention
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# `write`: attempts in all, and the first wait between two (doubled each time, with jitter).
+WRITE_ATTEMPTS = 6
+WRITE_BACKOFF_S = 0.05
 
 # --- writing -----------------------------------------------------------------------------------
 
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """``engine.begin()`` with Ctrl-C held back until the transaction has committed or rolled
-    back (see `nicocomments.interrupts`)."""
-    with deferred_interrupt(), engine.begin() as connection:
-        yield connection
+    """A write transaction, with Ctrl-C held back until it has committed or rolled back (see
+    `nicocomments.interrupts`). On SQLite it takes the write lock as it begins, waiting up to
+    the busy timeout while another process writes."""
+    with deferred_interrupt(), engine.connect() as connection:
+        connection.execution_options(**{WRITE_OPTION: True})
+        with connection.begin():
+            yield connection
+
+
+def write_retrying(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """``work(connection)`` in one `transaction`, run again from the start (up to
+    `WRITE_ATTEMPTS` times, with backoff) when another writer was in the way: a PostgreSQL
+    deadlock or serialisation failure, or SQLite still locked after its busy timeout. ``work``
+    must change nothing outside the database (the caller acts on what it returns)."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with transaction(engine) as connection:
+                return work(connection)
+        except sa_exc.DBAPIError as exc:
+            if not is_contention(exc):
+                raise
+            if attempt == WRITE_ATTEMPTS:
+                url = engine.url
+                target = url.database if url.get_backend_name() == "sqlite" else str(url)
+                raise database_failure(target, exc) from None
+            delay = WRITE_BACKOFF_S * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+            log.info("another writer was in the way (%s); again in %.2f s", exc.orig, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def now_utc() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def insert_on_conflict(connection: Connection, table):
+    """INSERT with ON CONFLICT: one statement, so two writers adding the same row at once
+    both succeed (an UPDATE-then-INSERT lets the second fail on the key)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def upsert_video(connection: Connection, info: VideoInfo, seen_at: datetime) -> None:
@@ -56,13 +106,12 @@ def upsert_video(connection: Connection, info: VideoInfo, seen_at: datetime) -> 
         "last_fetched_at": seen_at,
     }
     values = {k: v for k, v in values.items() if v is not None}
-    done = connection.execute(
-        update(videos).where(videos.c.video_id == info.video_id).values(values)
+    statement = insert_on_conflict(connection, videos).values(
+        video_id=info.video_id, first_fetched_at=seen_at, **values
     )
-    if done.rowcount == 0:
-        connection.execute(
-            videos.insert().values(video_id=info.video_id, first_fetched_at=seen_at, **values)
-        )
+    connection.execute(
+        statement.on_conflict_do_update(index_elements=[videos.c.video_id], set_=values)
+    )
 
 
 def ensure_video(connection: Connection, video_id: str, seen_at: datetime) -> None:
@@ -71,13 +120,16 @@ def ensure_video(connection: Connection, video_id: str, seen_at: datetime) -> No
 
 
 def upsert_threads(connection: Connection, video_id: str, refs: Iterable[ThreadRef]) -> None:
-    for ref in refs:
-        key = (threads.c.thread_id == ref.thread_id) & (threads.c.fork == ref.fork)
+    for ref in sorted(refs, key=lambda r: (r.thread_id, r.fork)):
         values = {"video_id": video_id, "label": ref.label, "needs_key": ref.needs_key}
-        if connection.execute(update(threads).where(key).values(values)).rowcount == 0:
-            connection.execute(
-                threads.insert().values(thread_id=ref.thread_id, fork=ref.fork, **values)
+        statement = insert_on_conflict(connection, threads).values(
+            thread_id=ref.thread_id, fork=ref.fork, **values
+        )
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[threads.c.thread_id, threads.c.fork], set_=values
             )
+        )
 
 
 def _forward(column: str):
@@ -127,6 +179,7 @@ def save_thread_status(connection: Connection, status: ThreadStatus, checked_at:
 
 
 _INSERT_COLUMNS = ("video_id", "run_id", *COMMENT_FIELDS)
+_COMMENT_KEY = itemgetter(0, 1, 2)  # thread_id, fork, no: the comments' unique key
 
 
 def _insert_comments_sql(dialect: str) -> str:
@@ -151,6 +204,10 @@ def save_comments(
     if not batch:
         return 0
     sql = _insert_comments_sql(connection.dialect.name)
+    if connection.dialect.name == "postgresql":
+        # Row locks taken in key order: two writers storing overlapping pages (servers need
+        # not sort them) wait for each other instead of deadlocking.
+        batch = sorted(batch, key=_COMMENT_KEY)
     prefix = (video_id, run_id)
     result = connection.exec_driver_sql(sql, [prefix + comment for comment in batch])
     return max(result.rowcount, 0)
@@ -188,7 +245,8 @@ def start_run(
     options: dict | None = None,
     source: str | None = None,
 ) -> int:
-    with transaction(engine) as connection:
+
+    def start(connection: Connection) -> int:
         if video_id is not None:
             # A run still "running" for this video was killed: nothing else writes here.
             connection.execute(
@@ -213,12 +271,16 @@ def start_run(
         )
         return result.inserted_primary_key[0]
 
+    return write_retrying(engine, start)
+
 
 def rename_run_video(engine: Engine, run_id: int, video_id: str) -> None:
-    with transaction(engine) as connection:
-        connection.execute(
+    write_retrying(
+        engine,
+        lambda connection: connection.execute(
             update(fetch_runs).where(fetch_runs.c.id == run_id).values(video_id=video_id)
-        )
+        ),
+    )
 
 
 def add_to_run(
@@ -248,8 +310,9 @@ def finish_run(
     error: str | None = None,
     requests: int = 0,
 ) -> None:
-    with transaction(engine) as connection:
-        connection.execute(
+    write_retrying(
+        engine,
+        lambda connection: connection.execute(
             update(fetch_runs)
             .where(fetch_runs.c.id == run_id)
             .values(
@@ -258,7 +321,8 @@ def finish_run(
                 finished_at=now_utc(),
                 requests=fetch_runs.c.requests + requests,
             )
-        )
+        ),
+    )
 
 
 # --- the search index --------------------------------------------------------------------------
@@ -278,7 +342,8 @@ def sync_search_index(engine: Engine) -> int:
     0003: indexing in one statement costs a tenth of indexing row by row). Returns how many."""
     if engine.dialect.name != "sqlite":
         return 0
-    with transaction(engine) as connection:
+
+    def sync(connection: Connection) -> int:
         if not has_search_index(connection):
             return 0
         queued = connection.exec_driver_sql(f"SELECT count(*) FROM {SEARCH_PENDING}").scalar()
@@ -288,4 +353,6 @@ def sync_search_index(engine: Engine) -> int:
                 f"FROM comments AS c JOIN {SEARCH_PENDING} AS p ON p.id = c.id"
             )
             connection.exec_driver_sql(f"DELETE FROM {SEARCH_PENDING}")
-    return queued or 0
+        return queued or 0
+
+    return write_retrying(engine, sync)
