@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nicocomments"
 
 NETWORK_SIDE = {"http", "auth", "legacy", "nvcomment", "history"}
 DATA_SIDE = {"schema", "store", "analysis", "export", "importers", "search"}
-STDLIB_ONLY = {"errors", "records", "config", "ids", "chats", "xmlsafe", "commands"}
+STDLIB_ONLY = {"errors", "records", "config", "ids", "chats", "xmlsafe", "commands", "limits"}
 UI_LIBRARIES = {"typer", "rich", "click"}
 
 
