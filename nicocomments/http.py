@@ -1,13 +1,19 @@
 """The one HTTP session factory for the whole tool.
 
 Every request goes through `NicoSession.request`, which adds what a polite, robust client needs:
-a User-Agent naming nicocomments, connect/read timeouts, pacing (at least `interval` seconds
-between requests to the same host, shared by every session in the process), and retries with
-exponential backoff and jitter on connection errors, truncated bodies, 5xx and 429 (honouring
-``Retry-After``).
+a User-Agent naming nicocomments, connect/read timeouts and a deadline for the whole answer,
+a cap on its size, pacing (at least `interval` seconds between requests to the same host, shared
+by every session in the process), and retries with exponential backoff and jitter on connection
+errors, truncated bodies, answers past their deadline, 5xx and 429 (honouring ``Retry-After``).
 
 The retry loop lives here rather than in urllib3's ``Retry``: a body cut off mid-answer only
 surfaces after the adapter has returned, and every retry must wait its turn with the shared pacer.
+
+Socket timeouts bound each wait for a byte, never the whole answer: a server sending one byte a
+second would hold a request forever. So every attempt runs under a `_Deadline` that shuts the
+connection's socket when the time is up (the connections register themselves with it, through
+the pool classes `_Adapter` installs), and every body is read here, as a stream, and refused
+once it passes `HttpSettings.max_answer_bytes`, before it is ever whole in memory.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,9 +29,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from nicocomments import __version__
-from nicocomments.errors import NetworkError, RateLimited, ServerUnavailable
+from nicocomments.errors import BadAnswer, NetworkError, RateLimited, ServerUnavailable
+from nicocomments.limits import MAX_ANSWER_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +55,9 @@ class HttpSettings:
 
     interval: float = 1.0  # minimum seconds between two requests to the same host
     connect_timeout: float = 10.0
-    read_timeout: float = 30.0
+    read_timeout: float = 30.0  # for each wait for a byte
+    answer_timeout: float = 30.0  # for the whole answer, from connecting to its last byte
+    max_answer_bytes: int = MAX_ANSWER_BYTES  # a larger answer is refused (after decoding)
     retries: int = 6  # retries after the first attempt
     backoff_base: float = 1.0  # first backoff in seconds, doubled on every retry
     backoff_cap: float = 60.0  # no single backoff is longer than this
@@ -106,6 +117,9 @@ class NicoSession(requests.Session):
         self.on_retry = on_retry
         self.request_count = 0  # every attempt, retries included
         self.headers["User-Agent"] = USER_AGENT
+        for prefix in ("http://", "https://"):
+            self.mount(prefix, _Adapter())
+        self.hooks["response"].append(self._read_body)
 
     def request(  # type: ignore[override]
         self,
@@ -120,18 +134,25 @@ class NicoSession(requests.Session):
         (for what must never be sent twice); statuses outside ``retry_statuses`` come back to
         the caller as they are."""
         kwargs.setdefault("timeout", (self.settings.connect_timeout, self.settings.read_timeout))
+        kwargs["stream"] = True  # the body is read by `_read_body`, under the deadline
         host = urlsplit(url).netloc
         where = _describe(method, url)
         attempts = 1 + (self.settings.retries if retry else 0)
         for attempt in range(1, attempts + 1):
             self.pacer.wait(host, self.settings.interval)
             self.request_count += 1
-            try:
-                response = super().request(method, url, *args, **kwargs)
-            except _RETRY_EXCEPTIONS as exc:
+            failure = None
+            with _Deadline(self.settings.answer_timeout) as deadline:
+                try:
+                    response = super().request(method, url, *args, **kwargs)
+                except _RETRY_EXCEPTIONS as exc:
+                    failure = _exception_summary(exc)
+            if deadline.expired:  # whatever came of it: a cut socket may look like an end
+                failure = f"no complete answer within {self.settings.answer_timeout:g} s"
+            if failure is not None:
                 if attempt == attempts:
-                    raise NetworkError(f"{where}: {_exception_summary(exc)}") from None
-                self._back_off(host, attempt, f"{_exception_summary(exc)} from {where}")
+                    raise NetworkError(f"{where}: {failure}") from None
+                self._back_off(host, attempt, f"{failure} from {where}")
                 continue
             if response.status_code not in retry_statuses:
                 return response
@@ -148,6 +169,28 @@ class NicoSession(requests.Session):
                 )
             self._back_off(host, attempt, f"HTTP {response.status_code} from {where}", wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read_body(self, response: requests.Response, *args, **kwargs) -> requests.Response:
+        """Read the whole body now, as a stream, refusing it once it passes the size limit (a
+        response hook, so the answers of redirects are read the same way)."""
+        limit = self.settings.max_answer_bytes
+        where = _describe(response.request.method or "GET", response.url)
+        too_large = BadAnswer(f"{where} answered more than {limit:,} bytes; refusing to read it")
+        length = response.headers.get("Content-Length", "")
+        try:
+            if length.isdigit() and int(length) > limit:
+                raise too_large
+            body = bytearray()
+            for chunk in response.iter_content(_READ_SIZE):
+                body += chunk
+                if len(body) > limit:
+                    raise too_large
+        except BaseException:
+            response.close()
+            raise
+        response._content = bytes(body)
+        response._content_consumed = True
+        return response
 
     def _back_off(self, host: str, attempt: int, reason: str, asked: float | None = None) -> None:
         delay = backoff_delay(self.settings, attempt)
@@ -213,6 +256,12 @@ def _describe(method: str, url: str) -> str:
 
 
 def _exception_summary(exc: Exception) -> str:
+    # A read timeout in the middle of a body reaches us as a ConnectionError wrapping it.
+    cause = exc.args[0] if exc.args else None
+    if isinstance(exc, requests.ConnectionError) and isinstance(
+        cause, urllib3.exceptions.ReadTimeoutError
+    ):
+        return "timed out waiting for the answer"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "the answer broke off midway"
     if isinstance(exc, requests.exceptions.ContentDecodingError):
@@ -222,3 +271,106 @@ def _exception_summary(exc: Exception) -> str:
     if isinstance(exc, requests.Timeout):
         return "timed out waiting for the answer"
     return "could not connect or the connection dropped"
+
+
+# --- the deadline of one attempt ------------------------------------------------------------
+
+_READ_SIZE = 8192  # small reads: a compressed chunk cannot inflate far past the size limit
+_current = threading.local()  # the deadline of the attempt running in this thread
+
+
+class _Deadline:
+    """Shuts the sockets of one attempt's connections once ``seconds`` have passed.
+
+    The connections register themselves (`_watch`) as they send; a timer thread shuts their
+    sockets down, which ends any wait for a byte at once. Until the attempt is over the timer
+    keeps looking, every 50 ms, for a connection that had no socket yet."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._connections: list[urllib3.connection.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._over = False
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> _Deadline:
+        _current.deadline = self
+        self._arm(self.seconds)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _current.deadline = None
+        with self._lock:
+            self._over = True
+            if self._timer is not None:
+                self._timer.cancel()
+
+    def watch(self, connection: urllib3.connection.HTTPConnection) -> None:
+        with self._lock:
+            self._connections.append(connection)
+
+    def _arm(self, seconds: float) -> None:
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._over:
+                return
+            self.expired = True
+            connections = list(self._connections)
+        for connection in connections:
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                try:  # the plain socket's shutdown, under TLS too: the reader sees the end
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        with self._lock:
+            if not self._over:
+                self._arm(0.05)
+
+
+def _watch(connection: urllib3.connection.HTTPConnection) -> None:
+    deadline = getattr(_current, "deadline", None)
+    if deadline is not None:
+        deadline.watch(connection)
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def request(self, *args, **kwargs) -> None:
+        _watch(self)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def request(self, *args, **kwargs) -> None:
+        _watch(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """requests' adapter, with connections that register with the attempt's deadline."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, urllib3.ProxyManager):  # SOCKS brings pools of its own
+            manager.pool_classes_by_scheme = _POOLS
+        return manager

@@ -180,3 +180,153 @@ def test_the_session_cookie_goes_only_to_configured_hosts(sandbox):
     assert "Cookie" not in prepared.headers
     prepared = session.prepare_request(requests.Request("GET", _getflv_url(sandbox)))
     assert prepared.headers["Cookie"] == "user_session=secret-value"
+
+
+# --- deadlines and sizes (issue 8: a trickling server, an endless answer) ---------------------
+
+
+def test_a_server_trickling_a_byte_a_second_is_given_up_on_at_the_deadline(sandbox):
+    import time
+
+    from nicocomments.errors import NetworkError
+    from nicocomments.sandbox import FaultPlan
+
+    # The emulator's "trickle" fault: the whole answer, status line first, a byte a second.
+    sandbox.faults = FaultPlan(rate=1.0, kinds=("trickle",), targets=("flapi",))
+    session = _session([], retries=1, backoff_base=0.0, read_timeout=5, answer_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(NetworkError, match=r"no complete answer within 1 s"):
+        session.get(_getflv_url(sandbox))
+    assert time.monotonic() - started < 4  # two attempts of a second, not hours
+    assert session.request_count == 2 and sandbox.stats.faulted["flapi"] == 2
+
+
+def test_after_a_trickle_the_usual_retry_gets_the_answer(sandbox):
+    from nicocomments.sandbox import FaultPlan
+
+    sandbox.faults = FaultPlan(rate=1.0, kinds=("trickle",), targets=("flapi",), limit=1)
+    waits: list[float] = []
+    session = _session(waits, backoff_base=0.01, answer_timeout=0.5)
+    response = session.get(_getflv_url(sandbox))
+    assert response.status_code == 200 and response.text.startswith("closed=1")
+    assert session.request_count == 2 and len(waits) == 1
+
+
+@pytest.fixture
+def raw_server():
+    """A loopback server answering every connection with ``behaviour(connection)``."""
+    import socket
+    import threading
+
+    servers = []
+
+    def start(behaviour):
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(0.05)
+        stop = threading.Event()
+
+        def serve():
+            while not stop.is_set():
+                try:
+                    connection, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                threading.Thread(target=_answer, args=(connection, behaviour), daemon=True).start()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        servers.append((stop, thread, listener))
+        return f"http://127.0.0.1:{listener.getsockname()[1]}/"
+
+    yield start
+    for stop, thread, listener in servers:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def _answer(connection, behaviour):
+    import contextlib
+
+    with contextlib.suppress(OSError), connection:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return
+            request += chunk
+        behaviour(connection)
+
+
+def _trickle_the_body(connection):
+    import time
+
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+    for _ in range(100_000):
+        connection.sendall(b"x")
+        time.sleep(1)
+
+
+def test_a_body_trickling_after_quick_headers_meets_the_deadline_too(raw_server):
+    import time
+
+    from nicocomments.errors import NetworkError
+
+    url = raw_server(_trickle_the_body)
+    session = _session([], retries=0, read_timeout=5, answer_timeout=1.5)
+    started = time.monotonic()
+    with pytest.raises(NetworkError, match=r"no complete answer within 1\.5 s"):
+        session.get(url)
+    assert time.monotonic() - started < 4
+
+
+def _stall_in_the_body(connection):
+    import time
+
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+    time.sleep(3)
+
+
+def test_a_read_timeout_in_the_body_is_a_timeout_not_a_failed_connection(raw_server):
+    from nicocomments.errors import NetworkError
+
+    url = raw_server(_stall_in_the_body)
+    session = _session([], retries=0, read_timeout=0.3, answer_timeout=10)
+    with pytest.raises(NetworkError) as caught:
+        session.get(url)
+    assert "timed out waiting for the answer" in str(caught.value)
+    assert "connect" not in str(caught.value)
+
+
+@pytest.mark.parametrize("declare_length", [True, False], ids=["declared", "streamed"])
+def test_an_answer_larger_than_the_limit_is_refused_without_reading_it_whole(
+    sandbox, declare_length
+):
+    from nicocomments.errors import BadAnswer
+
+    # 64 MiB, against a limit of 1 MiB: refused at the header, or after 1 MiB of the stream.
+    sandbox.inject("flapi", b"x" * 2**20, repeat=64, declare_length=declare_length)
+    session = _session([], max_answer_bytes=2**20)
+    with pytest.raises(BadAnswer, match=r"answered more than 1,048,576 bytes"):
+        session.get(_getflv_url(sandbox))
+    assert session.request_count == 1  # not retried: it would be just as large again
+    assert session.get(_getflv_url(sandbox)).text.startswith("closed=1")  # the next one is fine
+
+
+def test_the_limit_applies_to_the_decoded_answer(raw_server):
+    import gzip
+
+    from nicocomments.errors import BadAnswer
+
+    bomb = gzip.compress(b"\0" * 50 * 2**20)  # 50 MiB of zeros in about 50 KB
+
+    def send_bomb(connection):
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+            + f"Content-Length: {len(bomb)}\r\n\r\n".encode()
+            + bomb
+        )
+
+    session = _session([], max_answer_bytes=2**20)
+    with pytest.raises(BadAnswer, match="answered more than"):
+        session.get(raw_server(send_bomb))

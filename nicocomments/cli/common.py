@@ -89,7 +89,10 @@ BackoffCapOption = Annotated[
 TimeoutOption = Annotated[
     float,
     typer.Option(
-        "--timeout", min=0.1, help="Seconds to wait for an answer.", rich_help_panel="Network"
+        "--timeout",
+        min=0.1,
+        help="Seconds an answer may take, from connecting to its last byte; then it is retried.",
+        rich_help_panel="Network",
     ),
 ]
 
@@ -254,6 +257,7 @@ def network(
         backoff_base=backoff,
         backoff_cap=backoff_cap,
         read_timeout=timeout,
+        answer_timeout=timeout,
         connect_timeout=min(timeout, 10.0),
     )
     session = make_session(

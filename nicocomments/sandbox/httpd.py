@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,7 +96,9 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length > 0 else b""
 
-    def send(self, response: web.Response, *, truncate: bool = False) -> None:
+    def send(
+        self, response: web.Response, *, truncate: bool = False, trickle: float | None = None
+    ) -> None:
         body = response.body
         try:
             reason = HTTPStatus(response.status).phrase
@@ -108,7 +111,10 @@ class Handler(BaseHTTPRequestHandler):
         ]
         if response.content_type:
             lines.append(f"Content-Type: {response.content_type}")
-        lines.append(f"Content-Length: {len(body)}")
+        if response.declare_length:
+            lines.append(f"Content-Length: {len(body) * response.repeat}")
+        else:
+            self.close_connection = True  # the end of the answer is the end of the connection
         lines.extend(f"{name}: {value}" for name, value in response.headers)
         if self.close_connection and not truncate:
             lines.append("Connection: close")
@@ -124,6 +130,22 @@ class Handler(BaseHTTPRequestHandler):
         if truncate:
             self._write(data)
             self.close_connection = True
+            return
+        if response.repeat > 1:
+            if self._write(head):
+                for _ in range(response.repeat):
+                    if not self._write(body):
+                        return
+            return
+        if trickle is not None:
+            # One byte at a time, until the client hangs up (then the write fails).
+            self.close_connection = True
+            for i in range(len(data)):
+                if not self._write(data[i : i + 1]):
+                    return
+                time.sleep(trickle)
+            for callback in response.on_sent:
+                callback()
             return
         # Count the answer between its last two bytes: once the client has it all, the stats
         # already say so (a test may read them right away), and a failed write counts nothing.

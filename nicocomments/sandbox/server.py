@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 from nicocomments.config import ENDPOINT_ENV_VARS
 from nicocomments.sandbox import web
 from nicocomments.sandbox.account import AccountRoutes, Sessions
-from nicocomments.sandbox.faults import ROUTE_GROUPS, FaultPlan, Injected, Injections
+from nicocomments.sandbox.faults import ROUTE_GROUPS, Edit, FaultPlan, Injected, Injections
 from nicocomments.sandbox.flapi import FlapiRoutes
 from nicocomments.sandbox.httpd import Handler, Server
 from nicocomments.sandbox.keys import KeyStore
@@ -228,7 +228,8 @@ class Sandbox:
         return "\n".join(lines)
 
     def clear_injections(self) -> None:
-        """Forget the canned answers `inject` queued and no request has taken yet."""
+        """Forget the canned answers `inject` queued and the edits `tamper` queued that no
+        request has taken yet."""
         self._injections.clear()
 
     def expire_sessions(self) -> None:
@@ -243,12 +244,28 @@ class Sandbox:
         content_type: str = web.XML,
         times: int = 1,
         headers: tuple[tuple[str, str], ...] = (),
+        repeat: int = 1,
+        declare_length: bool = True,
     ) -> None:
-        """Answer the next `times` requests to route group `target` with exactly this."""
+        """Answer the next `times` requests to route group `target` with exactly this: `body`
+        sent `repeat` times over (a gigabyte costs no memory), with a Content-Length or, with
+        ``declare_length=False``, none (the answer ends when the connection does)."""
+        self._check_group(target)
+        answer = Injected(
+            bytes(body), status, content_type, tuple(headers), max(repeat, 1), declare_length
+        )
+        self._injections.add(target, answer, times)
+
+    def tamper(self, target: str, edit: Edit, times: int = 1) -> None:
+        """Pass the real answers of route group `target` through `edit` (body in, body out)
+        until it has edited `times` of them; an answer it returns None for goes out as it was.
+        For answers that are right but for one value (a comment no 0, a date in 1970)."""
+        self._check_group(target)
+        self._injections.add_edit(target, edit, times)
+
+    def _check_group(self, target: str) -> None:
         if target not in self.routes and target not in ROUTE_GROUPS:
             raise ValueError(f"unknown route group {target!r}")
-        answer = Injected(bytes(body), status, content_type, tuple(headers))
-        self._injections.add(target, answer, times)
 
     # -- one request --------------------------------------------------------------------------
 
@@ -262,6 +279,7 @@ class Sandbox:
             self.stats.count_injected(group)
             response = web.Response(injected.status, injected.body, injected.content_type)
             response.headers.extend(injected.headers)
+            response.repeat, response.declare_length = injected.repeat, injected.declare_length
             handler.send(response)
             return
         plan = self.faults
@@ -296,4 +314,9 @@ class Sandbox:
         except Exception:  # a bug in the emulator: answer 500 rather than hang the client
             logger.exception("sandbox route %s failed", group)
             response = web.page("Internal Server Error", "<h1>500</h1>", status=500)
-        handler.send(response, truncate=fault == "truncate")
+        edited = self._injections.edit(group, response.body)
+        if edited is not None:
+            self.stats.count_injected(group)
+            response.body = edited
+        trickle = plan.trickle_seconds if fault == "trickle" else None
+        handler.send(response, truncate=fault == "truncate", trickle=trickle)

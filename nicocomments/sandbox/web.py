@@ -40,6 +40,8 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     # Run once the whole answer went out (stats count only answers actually delivered).
     on_sent: list[Callable[[], None]] = field(default_factory=list)
+    repeat: int = 1  # the body goes out this many times over (huge answers for tests)
+    declare_length: bool = True  # False: no Content-Length, the connection closes at the end
 
 
 def text(body: str, status: int = 200, content_type: str = TEXT) -> Response:
