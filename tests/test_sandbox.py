@@ -1123,6 +1123,47 @@ def test_inject(sb):
         sb.inject("nowhere", b"")
 
 
+def test_inject_a_huge_answer_without_holding_it(sb):
+    sb.inject("flapi", b"0123456789", repeat=100_000, declare_length=False)
+    with requests.get(sb.url + "/flapi/api/getflv/sm9", stream=True) as r:
+        assert "Content-Length" not in r.headers and r.headers["Connection"] == "close"
+        assert sum(len(chunk) for chunk in r.iter_content(65536)) == 1_000_000
+    sb.inject("flapi", b"0123456789", repeat=3)
+    r = requests.get(sb.url + "/flapi/api/getflv/sm9")
+    assert r.headers["Content-Length"] == "30" and r.content == b"0123456789" * 3
+
+
+def test_tamper_edits_the_real_answer_it_is_meant_for(sb):
+    seen = []
+
+    def edit(body):
+        seen.append(body)
+        return body.replace(b"closed=1", b"closed=0") if len(seen) >= 2 else None
+
+    sb.tamper("flapi", edit)
+    url = sb.url + "/flapi/api/getflv/sm9"
+    assert requests.get(url).text.startswith("closed=1")  # left alone: the edit stays queued
+    assert requests.get(url).text.startswith("closed=0")  # edited: the edit is used up
+    assert requests.get(url).text.startswith("closed=1") and len(seen) == 2
+    assert sb.stats.injected == {"flapi": 1}
+    sb.tamper("flapi", lambda body: b"never", times=5)
+    sb.clear_injections()
+    assert requests.get(url).text.startswith("closed=1")
+    with pytest.raises(ValueError):
+        sb.tamper("nowhere", edit)
+
+
+def test_trickle_fault_sends_a_byte_at_a_time(sb):
+    sb.faults = FaultPlan(rate=1.0, kinds=("trickle",), targets=("flapi",), trickle_seconds=0.2)
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.get(sb.url + "/flapi/api/getflv/sm9", timeout=(1, 0.1))  # no byte in 0.1 s
+    sb.faults = FaultPlan(rate=1.0, kinds=("trickle",), targets=("flapi",), trickle_seconds=0.001)
+    r = requests.get(sb.url + "/flapi/api/getflv/sm9", timeout=(1, 1))  # slow, but all of it
+    assert r.status_code == 200 and r.text.startswith("closed=1")
+    assert time.monotonic() - started < 5 and sb.stats.fault_kinds[("flapi", "trickle")] == 2
+
+
 def test_stats(sb):
     s = login(sb)
     wk = key(s, sb, "waybackkey", BIG_THREAD_ID)
