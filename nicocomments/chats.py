@@ -39,8 +39,8 @@ def chat_comment(fields: Mapping[str, Any], content: str, default_fork: str = "m
         fork = get("fork")
         fork = default_fork if fork in (None, "") else _FORKS[fork]
     except KeyError:
-        raise ValueError(f"a chat has an unknown fork {get('fork')!r}") from None
-    except (TypeError, ValueError):
+        raise ValueError(f"a chat has an unknown fork {scalar_text(get('fork'))[:20]!r}") from None
+    except (TypeError, ValueError, OverflowError):
         raise ValueError("a chat has a missing or non-numeric no, vpos or date") from None
     deleted = get("deleted")
     reason = int_or_none(deleted) if deleted not in _NO else None
@@ -49,15 +49,15 @@ def chat_comment(fields: Mapping[str, Any], content: str, default_fork: str = "m
     return _new(
         Comment,
         (
-            str(get("thread") or ""),
+            scalar_text(get("thread")),
             fork,
             no,
             vpos * 10,
             date,
             "" if reason is not None else content,
-            str(get("mail") or ""),
+            scalar_text(get("mail")),
             int_or_none(usec) if usec not in (None, "") else None,
-            str(user_id) if user_id not in (None, "") else None,
+            scalar_text(user_id) if user_id not in (None, "") else None,
             get("premium") not in _NO,
             get("anonymity") not in _NO,
             reason is not None,
@@ -81,10 +81,12 @@ def v1_comment(
     ``"isAnonymous"`` (which nico's own v1 export adds where the two differ)."""
     try:
         commands = raw.get("commands") or ()
+        if isinstance(commands, str):
+            commands = commands.split()
         try:
             joined = " ".join(commands)
         except TypeError:  # a command that is not a string: say it as one
-            commands = [str(c) for c in commands]
+            commands = [scalar_text(c) for c in commands]
             joined = " ".join(commands)
         user_id, comment_id, source = raw.get("userId"), raw.get("id"), raw.get("source")
         score, nicoru = raw.get("score"), raw.get("nicoruCount")
@@ -97,37 +99,39 @@ def v1_comment(
                 int(raw["no"]),
                 int(raw.get("vposMs") or 0),
                 unix_seconds(raw["postedAt"], naive_zone),
-                str(raw.get("body") or ""),
+                scalar_text(raw.get("body")),
                 joined,
                 None,
-                str(user_id) if user_id not in (None, "") else None,
+                scalar_text(user_id) if user_id not in (None, "") else None,
                 bool(raw.get("isPremium")),
                 anonymous if type(anonymous) is bool else "184" in commands,
                 False,
                 None,
                 int(score) if type(score) is int else int_or_none(score),
                 int(nicoru) if type(nicoru) is int else int_or_none(nicoru),
-                str(comment_id) if comment_id is not None else None,
-                str(source) if source is not None else None,
+                scalar_text(comment_id) if comment_id is not None else None,
+                scalar_text(source) if source is not None else None,
             ),
         )
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise ValueError("a v1 comment lacks no or postedAt, or they are not valid") from None
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+        raise ValueError(
+            "a v1 comment lacks no or postedAt, or they (or its text) are not valid"
+        ) from None
 
 
 def thread_status(fields: Mapping[str, Any], default_fork: str = "main") -> ThreadStatus:
     """A ``<thread>`` element (or api.json ``thread`` object) as a `ThreadStatus`."""
     fork = fields.get("fork")
-    if fork not in (None, "") and fork not in _FORKS:
-        raise ValueError(f"a thread has an unknown fork {fork!r}")
+    if fork not in (None, "") and (isinstance(fork, list | dict) or fork not in _FORKS):
+        raise ValueError(f"a thread has an unknown fork {scalar_text(fork)[:20]!r}")
     ticket = fields.get("ticket")
     return ThreadStatus(
-        thread_id=str(fields.get("thread") or ""),
+        thread_id=scalar_text(fields.get("thread")),
         fork=default_fork if fork in (None, "") else _FORKS[fork],
         resultcode=int_or_none(fields.get("resultcode")) or 0,
         last_res=int_or_none(fields.get("last_res")),
         server_time=int_or_none(fields.get("server_time")),
-        ticket=str(ticket) if ticket is not None else None,
+        ticket=scalar_text(ticket) if ticket is not None else None,
         revision=int_or_none(fields.get("revision")),
     )
 
@@ -138,8 +142,21 @@ def int_or_none(value: Any) -> int | None:
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+def scalar_text(value: Any) -> str:
+    """Text from a string or a number; "" for nothing. Anything else (a list, an object: in a
+    hostile file, nested a thousand deep, which ``str()`` cannot even print) raises
+    `ValueError`."""
+    if isinstance(value, str):
+        return value
+    if value is None or value is False:
+        return ""
+    if isinstance(value, int | float):
+        return str(value)
+    raise ValueError(f"a {type(value).__name__} where text belongs")
 
 
 _fromisoformat = datetime.fromisoformat

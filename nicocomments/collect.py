@@ -19,7 +19,8 @@ from sqlalchemy import Engine
 from nicocomments import store
 from nicocomments.errors import NicoError
 from nicocomments.history import iter_history
-from nicocomments.records import MIN_POSTED_AT, Page, ThreadRef, VideoInfo
+from nicocomments.limits import earliest_date
+from nicocomments.records import Page, ThreadRef, VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class _Job:
 
     def run(self, options: FetchOptions) -> None:
         info = self._video()
-        floor = info.posted_at or MIN_POSTED_AT
+        floor = earliest_date(info.posted_at)
         for ref in info.threads:
             outcome, state = self._begin(ref)
             if ref.fork == "owner" or not options.all_history:
@@ -252,7 +253,7 @@ class _Job:
     def fill(self) -> None:
         """Walk back over every cluster of missing numbers, newest first."""
         info = self._video()
-        floor = info.posted_at or MIN_POSTED_AT
+        floor = earliest_date(info.posted_at)
         for ref in info.threads:
             outcome, state = self._begin(ref)
             outcome.missing_before = self._missing(ref)

@@ -8,9 +8,9 @@ own script removes them after start-up (protocol.md §3.1).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from lxml import etree, html
 
 from nicocomments.errors import BadAnswer
@@ -56,8 +56,8 @@ def unwrap_watch_data(payload: dict[str, Any]) -> Any:
 
 def _json(text: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = orjson.loads(text)  # not the stdlib's parser, which recurses on nesting
+    except orjson.JSONDecodeError:
         raise BadAnswer(f"the watch page's {what} is not JSON") from None
     if not isinstance(value, dict):
         raise BadAnswer(f"the watch page's {what} is not a JSON object")

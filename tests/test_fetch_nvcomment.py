@@ -24,9 +24,9 @@ from nicocomments.sandbox import (
     PRIVATE_VIDEO_ID,
     SHORT_THREAD_ID,
     SHORT_VIDEO_ID,
-    FaultPlan,
 )
 from tests.helpers import budget, query, sorted_truth, stored_comments
+from tests.reliability import FAULT_OPTIONS, FAULT_SEEDS, assert_faults_met, fault_plan
 
 FAST = ("--interval", "0", "--backoff", "0")
 SHARED_FIELDS = (
@@ -74,22 +74,35 @@ def test_auto_means_nvcomment_and_stores_the_whole_history_exactly(
     assert counts["main"] == len(world.thread(BIG_THREAD_ID, "main").comments)
 
 
-def test_faults_and_thread_keys_expiring_every_few_requests(logged_in, nico, tmp_path, world):
-    logged_in.faults = FaultPlan(
-        rate=0.2,
-        kinds=("http500", "http503", "drop", "truncate", "slow"),
-        targets=("nvcomment", "www", "nvapi"),
-        seed=3,
-        slow_seconds=0.05,
-    )
+@pytest.mark.parametrize("seed", FAULT_SEEDS)
+def test_faults_and_thread_keys_expiring_every_few_requests(logged_in, nico, tmp_path, world, seed):
+    # Every fault kind the emulator has, on every route group, at FAULT_RATE: one run must do.
+    logged_in.faults = fault_plan(seed)
     logged_in.key_max_uses = 3
     logged_in.shuffle_chats = True
     db = tmp_path / "n.db"
-    result = fetch(nico, db, BIG_VIDEO_ID, "--all-history", "--retries", "10")
+    result = fetch(nico, db, BIG_VIDEO_ID, "--all-history", *FAULT_OPTIONS)
     assert result.exit_code == 0, result.stderr
     assert without_source(stored_comments(db, BIG_VIDEO_ID)) == expected(world, BIG_VIDEO_ID)
     assert logged_in.stats.v1_errors["EXPIRED_TOKEN"] >= 5
-    assert sum(logged_in.stats.faulted.values()) >= 5
+    assert_faults_met(logged_in.stats, "nvcomment")
+
+
+def test_a_bare_429_from_the_comment_server_is_waited_out(logged_in, nico, tmp_path, world):
+    # What a CDN sends: no JSON, no errorCode; an empty body, then an HTML page.
+    logged_in.inject("nvcomment", b"", status=429, content_type="text/plain", times=2)
+    logged_in.inject(
+        "nvcomment",
+        b"<html><body>429 Too Many Requests</body></html>",
+        status=429,
+        content_type="text/html",
+        times=2,
+    )
+    db = tmp_path / "n.db"
+    result = fetch(nico, db, SHORT_VIDEO_ID, "--all-history", "--rate-limit-wait", "0")
+    assert result.exit_code == 0, result.stderr
+    assert without_source(stored_comments(db, SHORT_VIDEO_ID)) == expected(world, SHORT_VIDEO_ID)
+    assert logged_in.stats.injected["nvcomment"] == 4
 
 
 def test_a_channel_video_with_targets_on_two_threads(logged_in, nico, tmp_path, world):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -106,6 +107,22 @@ def test_getflv_other_errors_and_garbage():
         parse_getflv("error=access_locked&done=true", "sm9")
     with pytest.raises(BadAnswer):
         parse_getflv("<html>maintenance</html>", "sm9")
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        ("thread_id=1&ms=file%3A%2F%2F%2Fetc%2Fpasswd", "not an http(s) address"),
+        ("thread_id=1&ms=ftp%3A%2F%2Fmsg.example%2F", "not an http(s) address"),
+        ("thread_id=1&ms=%2Fapi%2F", "not an http(s) address"),
+        ("thread_id=..%2Fx&ms=http%3A%2F%2Fmsg.example%2F", "thread_id that is not a number"),
+        ("thread_id=%EF%BC%91&ms=http%3A%2F%2Fmsg.example%2F", "thread_id that is not a number"),
+        ("thread_id=1&optional_thread_id=x&ms=http%3A%2F%2Fm.example%2F", "optional_thread_id"),
+    ],
+)
+def test_getflv_naming_what_nico_must_not_ask(answer, words):
+    with pytest.raises(BadAnswer, match=re.escape(words)):
+        parse_getflv(answer, "sm9")
 
 
 # --- keys ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -83,6 +84,33 @@ def test_envelopes_of_watch_data():
     assert parse_api_response(api) == data
     assert parse_api_response(page) == data
     assert parse_api_response(data) == data
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda d: d["comment"]["nvComment"].update(threadKey=12345), "not a string"),
+        (lambda d: d["comment"]["nvComment"]["params"].update(targets="1"), "cannot read"),
+        (lambda d: d["comment"]["nvComment"]["params"].update(targets=[7]), "not an object"),
+        (lambda d: d["comment"]["nvComment"].update(server="file:///etc/passwd"), "http(s)"),
+        (lambda d: d["comment"]["nvComment"].update(server="ftp://x/"), "http(s)"),
+        (lambda d: d["comment"]["nvComment"].update(params=[]), "cannot read"),
+        (lambda d: d["video"].update(registeredAt="2100-01-01T00:00:00+09:00"), "cannot be right"),
+        (lambda d: d["video"].update(registeredAt=[1]), "unreadable posting time"),
+        (lambda d: d["video"].update(id="sm" + "9" * 40), "longer than 32"),
+    ],
+)
+def test_watch_data_of_the_wrong_types_is_a_bad_answer(change, words):
+    data = _watch("watchdata_2021-12_nvComment_sm37658498_guest.json")
+    change(data)
+    with pytest.raises(BadAnswer, match=re.escape(words)):
+        parse_watch_data(data, "sm37658498")
+
+
+@pytest.mark.parametrize("data", [[], [1], "x", 5, None])
+def test_watch_data_that_is_not_an_object(data):
+    with pytest.raises(BadAnswer, match="no comment block"):
+        parse_api_response({"meta": {"status": 200}, "data": data})
 
 
 def test_the_watch_pages_meta_tag():

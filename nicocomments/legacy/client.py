@@ -33,6 +33,7 @@ from nicocomments.legacy.parse import (
     parse_waybackkey,
     thread_id_from_watch_data,
 )
+from nicocomments.limits import checked_page
 from nicocomments.records import (
     Page,
     ThreadRef,
@@ -169,7 +170,7 @@ class LegacyClient:
                     for c in answer.comments
                     if c.thread_id == ref.thread_id and c.fork == ref.fork
                 ]
-                return Page(thread=status, comments=comments)
+                return checked_page(Page(thread=status, comments=comments), ref)
             kind = self._refresh_kind(code)
             if kind == "waybackkey" and self._waybackkeys.get(ref.thread_id, "") is None:
                 raise PremiumRequired(

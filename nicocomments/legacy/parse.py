@@ -15,6 +15,7 @@ from nicocomments.errors import (
     VideoNotFound,
     VideoUnavailable,
 )
+from nicocomments.limits import http_url
 from nicocomments.records import (
     NUMBER_BY_FORK,
     Comment,
@@ -128,6 +129,14 @@ def parse_getflv(text: str, video_id: str = "") -> FlvInfo:
         raise Refused(f"getflv refused {label}: {fields['error']}")
     if not fields.get("thread_id") or not fields.get("ms"):
         raise BadAnswer(f"getflv's answer for {label} has no thread_id or message server")
+    if http_url(fields["ms"]) is None:
+        raise BadAnswer(
+            f"getflv's answer for {label} names a message server that is not an http(s) address"
+        )
+    for name in ("thread_id", "optional_thread_id"):
+        value = fields.get(name) or "0"
+        if not (value.isascii() and value.isdigit() and len(value) <= 32):
+            raise BadAnswer(f"getflv's answer for {label} has a {name} that is not a number")
     return FlvInfo(
         thread_id=fields["thread_id"],
         message_server=fields["ms"],

@@ -25,6 +25,7 @@ from nicocomments.errors import (
     VideoNotFound,
 )
 from nicocomments.http import SERVER_ERRORS, retry_after
+from nicocomments.limits import checked_page
 from nicocomments.nvcomment.parse import (
     PAGE_SIZE,
     THREAD_ERRORS,
@@ -106,8 +107,12 @@ def fetch_thread_key(
 def _json(response: requests.Response, what: str) -> Any:
     try:
         return load_json(response.content)
-    except orjson.JSONDecodeError:
-        raise BadAnswer(f"{what} answered HTTP {response.status_code} without JSON") from None
+    except orjson.JSONDecodeError as exc:
+        # orjson says why in its first words: "unexpected character", "depth limit exceeded"…
+        why = str(exc).split(":", 1)[0]
+        raise BadAnswer(
+            f"{what} answered HTTP {response.status_code} without readable JSON ({why})"
+        ) from None
 
 
 # --- the client ----------------------------------------------------------------------------
@@ -158,15 +163,9 @@ class NvcommentClient:
                 raise watch_error(code, None, video_id) from None
             raise
         payload = _maybe_json(response)
-        if payload is not None and isinstance(payload, dict) and "meta" in payload:
-            code = parse_error(payload)
-            if code:
-                data = payload.get("data") or {}
-                raise watch_error(
-                    code, data.get("reasonCode"), video_id, data.get("deletedMessage")
-                )
-            if response.ok:
-                return parse_watch_data(parse_api_response(payload), video_id)
+        answered = isinstance(payload, dict) and "meta" in payload
+        if answered and (response.ok or parse_error(payload)):
+            return _parsed_watch_data(payload, video_id)
         log.info("watch API answered HTTP %s; trying the watch page", response.status_code)
         page = fetch_watch_page(self.session, self.endpoints, video_id)
         embedded = parse_watch_page(page.content)
@@ -180,10 +179,7 @@ class NvcommentClient:
                     f"neither the watch API nor the watch page of {video_id} gave watch data "
                     f"(HTTP {page.status_code})"
                 )
-        try:
-            return parse_watch_data(parse_api_response(embedded), video_id)
-        except NicoError as exc:
-            raise type(exc)(str(exc).replace("the video", video_id, 1)) from None
+        return _parsed_watch_data(embedded, video_id)
 
     def fetch_page(self, ref: ThreadRef, when: int | None = None) -> Page:
         """One request for one thread: the current window, or the last 1000 at or before
@@ -202,15 +198,15 @@ class NvcommentClient:
                 "additionals": {} if when is None else {"res_from": -PAGE_SIZE, "when": when},
             }
             response = fetch_threads(self.session, self.watch.server, body)
-            payload = _json(response, "the comment server")
-            code = parse_error(payload) if not response.ok else None
             if response.ok:
-                for page in parse_threads(payload):
+                for page in parse_threads(_json(response, "the comment server")):
                     if (page.thread.thread_id, page.thread.fork) == (ref.thread_id, ref.fork):
-                        return page
+                        return checked_page(page, ref, self.watch.video.posted_at)
                 raise BadAnswer(
                     f"the comment server's answer has no thread {ref.thread_id} ({ref.fork})"
                 )
+            # An error may come without JSON: a CDN's bare 429 or HTML page has no errorCode.
+            code = parse_error(_maybe_json(response))
             if code == "EXPIRED_TOKEN" and not renewed:
                 renewed = True
                 self._renew_thread_key()
@@ -266,6 +262,14 @@ class NvcommentClient:
         return BadAnswer(
             f"{where}: the comment server answered HTTP {status} ({code or 'no code'})"
         )
+
+
+def _parsed_watch_data(payload: Any, video_id: str) -> WatchData:
+    """Watch data in any envelope, or its error, naming ``video_id``."""
+    try:
+        return parse_watch_data(parse_api_response(payload), video_id)
+    except NicoError as exc:
+        raise type(exc)(str(exc).replace("the video", video_id, 1)) from None
 
 
 def _replace_key(watch: WatchData, key: str, server: str | None = None) -> WatchData:

@@ -20,6 +20,7 @@ from nicocomments.errors import (
     VideoNotFound,
     VideoUnavailable,
 )
+from nicocomments.limits import TEXT_LENGTHS, http_url, posted_at_problem, shown
 from nicocomments.records import (
     FORK_BY_NUMBER,
     FORKS,
@@ -96,18 +97,15 @@ def parse_api_response(payload: Any) -> dict:
     if not isinstance(payload, dict):
         raise BadAnswer("the watch data is not a JSON object")
     data = unwrap_watch_data(payload)
-    meta = payload.get("meta") if isinstance(payload.get("meta"), dict) else {}
-    error_code = meta.get("errorCode") or (data or {}).get("errorCode")
-    reason = (data or {}).get("reasonCode")
-    status = meta.get("status") or (data or {}).get("statusCode")
-    if (
-        error_code
-        or (isinstance(status, int) and status >= 400)
-        or (data or {}).get("isCustomError")
-    ):
-        deleted = (data or {}).get("deletedMessage")
-        raise watch_error(str(error_code or "UNKNOWN"), reason, "", deleted)
-    if not isinstance(data, dict) or "comment" not in data:
+    meta = _object(payload.get("meta"))
+    fields = _object(data)
+    error_code = _text(meta.get("errorCode")) or _text(fields.get("errorCode"))
+    reason = _text(fields.get("reasonCode"))
+    status = meta.get("status") or fields.get("statusCode")
+    if error_code or (type(status) is int and status >= 400) or fields.get("isCustomError") is True:
+        deleted = _text(fields.get("deletedMessage"))
+        raise watch_error(error_code or "UNKNOWN", reason, "", deleted)
+    if not isinstance(data, dict) or not isinstance(data.get("comment"), dict):
         raise BadAnswer("the watch data has no comment block")
     return data
 
@@ -117,56 +115,101 @@ def watch_error(
 ) -> NicoError:
     label = video_id or "the video"
     if deleted_message and not reason:
-        return VideoUnavailable(f"{label} was deleted ({deleted_message})")
+        return VideoUnavailable(f"{label} was deleted ({deleted_message[:200]})")
     if reason and reason in REASON_CODES:
         kind, message = REASON_CODES[reason]
     else:
-        kind, message = ERROR_CODES.get(error_code, (Refused, f"cannot be watched ({error_code})"))
+        kind, message = ERROR_CODES.get(
+            error_code, (Refused, f"cannot be watched ({error_code[:60]})")
+        )
         if reason:
-            message += f" ({reason})"
+            message += f" ({reason[:60]})"
     return kind(f"{label} {message}")
 
 
 def parse_watch_data(data: dict, requested_id: str = "") -> WatchData:
-    """Watch data (as `parse_api_response` returns it) → threads, server and thread key."""
-    comment = data.get("comment") or {}
+    """Watch data (as `parse_api_response` returns it) → threads, server and thread key.
+
+    Every value is checked for its type before it is used: a server that sends a number for
+    the thread key, a string for the targets or a ``file:`` URL for the comment server gets a
+    `BadAnswer`, never a crash (nor a request to that URL)."""
+    label = f"the watch data of {requested_id or 'the video'}"
+    comment = _object(data.get("comment"))
     nv = comment.get("nvComment")
     if not isinstance(nv, dict) or not nv.get("server") or not nv.get("threadKey"):
-        raise BadAnswer(f"the watch data of {requested_id or 'the video'} has no nvComment block")
-    params = nv.get("params") or {}
-    labels = {
-        (str(t.get("id")), FORK_BY_NUMBER.get(t.get("fork"), str(t.get("fork")))): t.get("label")
-        for t in comment.get("threads") or []
-        if isinstance(t, dict)
-    }
-    keyed = {str(t.get("id")) for t in comment.get("threads") or [] if t.get("isThreadkeyRequired")}
+        raise BadAnswer(f"{label} has no nvComment block")
+    server = http_url(nv["server"])
+    if server is None:
+        raise BadAnswer(f"{label} names a comment server that is not an http(s) address")
+    thread_key = nv["threadKey"]
+    if not isinstance(thread_key, str):
+        raise BadAnswer(f"{label} has a thread key that is not a string")
+    params = nv.get("params") if nv.get("params") is not None else {}
+    targets = params.get("targets") if isinstance(params, dict) else None
+    if not isinstance(targets, list | None) or not isinstance(params, dict):
+        raise BadAnswer(f"{label} lists its comment threads in a shape nico cannot read")
+    threads = [t for t in _list(comment.get("threads")) if isinstance(t, dict)]
+    labels = {(_text(t.get("id")), _fork(t.get("fork"))): _text(t.get("label")) for t in threads}
+    keyed = {_text(t.get("id")) for t in threads if t.get("isThreadkeyRequired") is True}
     refs = []
-    for target in params.get("targets") or []:
-        thread_id, fork = str(target.get("id")), str(target.get("fork"))
+    for target in targets or []:
+        if not isinstance(target, dict):
+            raise BadAnswer(f"{label} lists a comment thread that is not an object")
+        thread_id, fork = _text(target.get("id")), _text(target.get("fork"))
+        if not thread_id or len(thread_id) > TEXT_LENGTHS["thread_id"]:
+            raise BadAnswer(f"{label} lists a comment thread without a usable id")
         if fork not in FORKS:
-            log.info("skipping thread %s: unknown fork %r", thread_id, fork)
+            log.info("skipping thread %s: unknown fork %s", thread_id, shown(str(fork)))
             continue
-        refs.append(
-            ThreadRef(thread_id, fork, labels.get((thread_id, fork)) or fork, thread_id in keyed)
-        )
+        thread_label = (labels.get((thread_id, fork)) or fork)[:32]
+        refs.append(ThreadRef(thread_id, fork, thread_label, thread_id in keyed))
     if not refs:
-        raise BadAnswer(f"the watch data of {requested_id or 'the video'} names no comment threads")
-    video = data.get("video") or {}
-    viewer = data.get("viewer") or {}
+        raise BadAnswer(f"{label} names no comment threads")
+    video = _object(data.get("video"))
+    viewer = _object(data.get("viewer"))
+    video_id = _text(video.get("id")) or requested_id
+    if len(video_id) > 32:
+        raise BadAnswer(f"{label} gives a video id longer than 32 characters")
+    premium = viewer.get("isPremium")
     return WatchData(
         video=VideoInfo(
-            video_id=str(video.get("id") or requested_id),
+            video_id=video_id,
             threads=tuple(refs),
-            title=video.get("title"),
+            title=_text(video.get("title")),
             duration_s=int_or_none(video.get("duration")),
-            posted_at=_registered(video.get("registeredAt")),
-            viewer_is_premium=viewer.get("isPremium") if viewer else None,
+            posted_at=_registered(video.get("registeredAt"), label),
+            viewer_is_premium=premium if isinstance(premium, bool) else None,
         ),
-        server=str(nv["server"]).rstrip("/"),
-        thread_key=str(nv["threadKey"]),
-        language=str(params.get("language") or "ja-jp"),
-        viewer_id=str(viewer["id"]) if viewer and viewer.get("id") is not None else None,
+        server=server.rstrip("/"),
+        thread_key=thread_key,
+        language=_text(params.get("language")) or "ja-jp",
+        viewer_id=_text(viewer.get("id")),
     )
+
+
+def _object(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    """A string, or a number as one; None for anything else (never the text of a list or an
+    object, whose nesting may be a thousand deep)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _fork(value: Any) -> str | None:
+    """A fork as ``comment.threads`` gives it: a number (0, 1, 2) or a name."""
+    if type(value) is int:
+        return FORK_BY_NUMBER.get(value, str(value))
+    return _text(value)
 
 
 def parse_threads(payload: Any) -> list[Page]:
@@ -183,7 +226,7 @@ def parse_threads(payload: Any) -> list[Page]:
     for thread in threads:
         if not isinstance(thread, dict):
             raise BadAnswer("a thread in the comment server's answer is not an object")
-        thread_id, fork = str(thread.get("id")), str(thread.get("fork"))
+        thread_id, fork = _text(thread.get("id")) or "", _text(thread.get("fork")) or ""
         seen: set[int] = set()
         comments = []
         for raw in thread.get("comments") or []:
@@ -207,15 +250,25 @@ def parse_comment(raw: dict, thread_id: str, fork: str) -> Comment:
         raise BadAnswer("a comment in the comment server's answer lacks no or postedAt") from None
 
 
-def _registered(value: Any) -> int | None:
-    return None if value in (None, "") else unix_seconds(value)
+def _registered(value: Any, label: str) -> int | None:
+    """``video.registeredAt``: the posting time, which ends a walk back through the history,
+    so a time that cannot be right is refused rather than believed."""
+    if value is None or value == "":
+        return None
+    try:
+        seconds = unix_seconds(value)
+    except (ValueError, OverflowError):
+        raise BadAnswer(f"{label} has an unreadable posting time") from None
+    problem = posted_at_problem(seconds)
+    if problem is not None:
+        raise BadAnswer(f"{label} gives {problem}")
+    return seconds
 
 
 def parse_error(payload: Any) -> str | None:
     """``meta.errorCode`` of an error answer, if there is one."""
     if isinstance(payload, dict) and isinstance(payload.get("meta"), dict):
-        code = payload["meta"].get("errorCode")
-        return str(code) if code else None
+        return _text(payload["meta"].get("errorCode")) or None
     return None
 
 
@@ -223,11 +276,11 @@ def parse_thread_key(payload: Any) -> str:
     """``{"meta":…, "data": {"threadKey": …}}`` from nvapi's keys/thread."""
     try:
         key = payload["data"]["threadKey"]
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, IndexError):
         raise BadAnswer("nvapi's thread-key answer has no threadKey") from None
-    if not key:
-        raise BadAnswer("nvapi gave an empty thread key")
-    return str(key)
+    if not isinstance(key, str) or not key:
+        raise BadAnswer("nvapi gave an empty thread key, or one that is not a string")
+    return key
 
 
 def load_json(data: bytes) -> Any:
