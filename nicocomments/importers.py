@@ -30,7 +30,6 @@ from __future__ import annotations
 import codecs
 import io
 import itertools
-import json
 import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -44,12 +43,14 @@ import orjson
 from nicocomments.chats import (
     chat_comment,
     int_or_none,
+    scalar_text,
     thread_status,
     unix_seconds,
     v1_comment,
 )
 from nicocomments.errors import BadInput
 from nicocomments.ids import video_id_from_name  # noqa: F401 (interchange.load imports it here)
+from nicocomments.limits import MAX_LINE_BYTES, BoundedJson
 from nicocomments.records import FORKS, JST, Comment, ThreadStatus
 
 FORMATS = ("xml", "v1", "apijson", "ytdlp", "nii", "jsonl", "csv", "parquet")
@@ -143,8 +144,8 @@ def sniff_format(head: bytes, file_name: str = "") -> str:
     if text.startswith("{"):
         first_line = text.split("\n", 1)[0]
         try:
-            first = json.loads(first_line)
-        except ValueError:
+            first = orjson.loads(first_line)
+        except orjson.JSONDecodeError:  # the stdlib's parser would recurse on nesting
             first = None
         if isinstance(first, dict) and first.keys() >= NICO_COLUMNS:
             return "jsonl"
@@ -215,7 +216,7 @@ def read_apijson(stream: IO[bytes]) -> Iterator[Item]:
             if not isinstance(chat, dict):
                 raise MalformedFile("an api.json chat is not an object")
             answered = True
-            yield chat_to_comment(chat, str(chat.get("content") or ""), numbers)
+            yield chat_to_comment(chat, _text(chat.get("content"), "a chat's content"), numbers)
         elif "thread" in element and isinstance(element["thread"], dict):
             if "resultcode" in element["thread"]:  # an answer; a request has none
                 answered = True
@@ -258,7 +259,7 @@ def read_v1(stream: IO[bytes]) -> Iterator[Item]:
             threads += 1
             yield from _v1_thread(thread, prefix)
     except ijson.JSONError as exc:
-        raise MalformedFile(f"broken JSON ({exc})") from None
+        raise _broken(exc) from None
     if threads == 0 and first[1] == "start_map":
         raise MalformedFile("not an nvcomment v1 answer: it has no threads")
 
@@ -399,7 +400,7 @@ def read_nii(stream: IO[bytes], video_id: str) -> Iterator[Item]:
 
 def json_lines(stream: IO[bytes]) -> Iterator[tuple[int, dict]]:
     """(line number, object) of each non-blank line of JSON Lines (a BOM first is skipped)."""
-    for line_number, line in enumerate(stream, 1):  # bytes: orjson reads UTF-8 itself
+    for line_number, line in enumerate(_lines(stream), 1):  # bytes: orjson reads UTF-8 itself
         if line_number == 1 and line.startswith(codecs.BOM_UTF8):
             line = line[len(codecs.BOM_UTF8) :]
         if not line.strip():
@@ -424,8 +425,14 @@ def _nii_comment(raw: dict, thread_id: str, numbers: SyntheticNumbers, line: int
     if no is None or no <= 0:
         no = numbers.next(thread_id, fork)
     command = raw.get("command")
-    commands = " ".join(command) if isinstance(command, list) else str(command or "")
-    text = raw.get("content", raw.get("comment"))
+    try:
+        if isinstance(command, list):
+            commands = " ".join(scalar_text(c) for c in command)
+        else:
+            commands = scalar_text(command)
+        text = scalar_text(raw.get("content", raw.get("comment")))
+    except ValueError:
+        raise MalformedFile(f"line {line} has a content or command that is not text") from None
     # Positional, like the network parsers: a dataset file is millions of lines.
     return _new_comment(
         Comment,
@@ -435,7 +442,7 @@ def _nii_comment(raw: dict, thread_id: str, numbers: SyntheticNumbers, line: int
             no,
             vpos * 10,
             posted_at,
-            str(text or ""),
+            text,
             commands,
             None,
             None,
@@ -498,12 +505,41 @@ def _json_items(stream: IO[bytes], prefix: str) -> Iterator[Any]:
     try:
         yield from ijson.items(_skip_bom(stream), prefix, use_float=True)
     except ijson.JSONError as exc:
-        raise MalformedFile(f"broken JSON ({exc})") from None
+        raise _broken(exc) from None
 
 
 def _skip_bom(stream: IO[bytes]) -> IO[bytes]:
+    """The stream without its BOM, as ijson reads it: within the depth and length limits."""
     head = stream.read(3)
-    return prefixed(b"" if head == b"\xef\xbb\xbf" else head, stream)
+    return BoundedJson(prefixed(b"" if head == b"\xef\xbb\xbf" else head, stream))
+
+
+def _broken(exc: Exception) -> MalformedFile:
+    """ijson's error in one line: yajl adds the text around the error on further lines (as a
+    bytes repr when it is not UTF-8)."""
+    detail = exc.args[0] if exc.args else ""
+    if isinstance(detail, bytes):
+        detail = detail.decode("utf-8", "replace")
+    first = str(detail).strip().split("\n", 1)[0].strip().rstrip(".")
+    return MalformedFile(f"broken JSON ({first or type(exc).__name__})")
+
+
+def _lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of a stream, none held whole when it passes `MAX_LINE_BYTES` (a 1 GB line
+    in a 1 MB zip archive is refused after the first megabyte)."""
+    number = 0
+    while line := stream.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise MalformedFile(f"line {number} is longer than {MAX_LINE_BYTES:,} bytes")
+        yield line
+
+
+def _text(value: Any, what: str) -> str:
+    try:
+        return scalar_text(value)
+    except ValueError:
+        raise MalformedFile(f"{what} is not text") from None
 
 
 def _next_event(events):
@@ -512,7 +548,7 @@ def _next_event(events):
     except StopIteration:
         return None
     except ijson.JSONError as exc:
-        raise MalformedFile(f"broken JSON ({exc})") from None
+        raise _broken(exc) from None
 
 
 def _items_at(events, prefixes: set[str]) -> Iterator[tuple[str, Any]]:

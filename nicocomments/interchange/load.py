@@ -48,6 +48,7 @@ from nicocomments.importers import (
     video_id_from_name,
 )
 from nicocomments.interchange.packet import read_packet
+from nicocomments.limits import comment_problem, status_problem
 from nicocomments.records import Comment, ThreadStatus
 
 log = logging.getLogger(__name__)
@@ -192,10 +193,14 @@ class _Import:
         batch = self.batch
         for item in items:
             if type(item) is Comment:
+                if (problem := comment_problem(item)) is not None:
+                    raise MalformedFile(problem)
                 batch.append(item)
                 if len(batch) >= self.batch_size:
                     self.flush()
             elif isinstance(item, ThreadStatus):
+                if (problem := status_problem(item)) is not None:
+                    raise MalformedFile(problem)
                 self._remember(item)
             elif isinstance(item, VideoHint) and self.hint is None:
                 self.hint = item.video_id
