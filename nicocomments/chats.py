@@ -172,9 +172,10 @@ def unix_seconds(value: Any, naive_zone: tzinfo | None = None) -> int:
         moment = _fromisoformat(value)
         if moment.utcoffset() is None:
             if naive_zone is None:
-                raise ValueError(f"a timestamp without a zone: {value!r}")
+                raise ValueError(f"a timestamp without a zone: {value[:40]!r}")
             moment = moment.replace(tzinfo=naive_zone)
         return int(moment.timestamp())
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
-    raise ValueError(f"not a timestamp: {value!r}")
+    # Not its repr: a list may be nested deeper than repr can go.
+    raise ValueError(f"not a timestamp: a {type(value).__name__}")

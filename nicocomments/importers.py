@@ -267,9 +267,9 @@ def read_v1(stream: IO[bytes]) -> Iterator[Item]:
 def _v1_thread(thread: Any, prefix: str) -> Iterator[Item]:
     if not isinstance(thread, dict) or "id" not in thread or "fork" not in thread:
         raise MalformedFile("a v1 thread lacks its id or fork")
-    thread_id, fork = str(thread["id"]), str(thread["fork"])
+    thread_id, fork = _text(thread["id"], "a v1 thread's id"), _text(thread["fork"], "its fork")
     if fork not in FORKS:
-        raise MalformedFile(f"a v1 thread has the unknown fork {fork!r}")
+        raise MalformedFile(f"a v1 thread has the unknown fork {fork[:20]!r}")
     yield ThreadStatus(thread_id, fork, comment_count=int_or_none(thread.get("commentCount")))
     for raw in thread.get("comments") or []:
         yield v1_to_comment(raw, thread_id, fork)
@@ -419,7 +419,7 @@ def _nii_comment(raw: dict, thread_id: str, numbers: SyntheticNumbers, line: int
     try:
         posted_at = _nii_date(raw["date"])
         vpos = int(raw.get("vpos") or 0)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise MalformedFile(f"line {line} has no valid date or vpos") from None
     no = int_or_none(raw.get("no"))
     if no is None or no <= 0:

@@ -119,6 +119,18 @@ HOSTILE_FILES: dict[str, tuple[Maker, str]] = {
         _file("sm9.json", _apijson(content="@").replace('"@"', NESTED_1000.decode())),
         "a chat's content is not text",
     ),
+    "a v1 postedAt nested 1,000 deep": (
+        _file("sm9.json", _v1(postedAt="@").replace('"@"', NESTED_1000.decode())),
+        "a v1 comment lacks no or postedAt",
+    ),
+    "a v1 fork nested 1,000 deep": (
+        _file("sm9.json", _v1().replace('"main"', NESTED_1000.decode())),
+        "its fork is not text",
+    ),
+    "a NII date of 400 digits": (
+        _file("sm9.jsonl", NII_LINE + b'{"date": "' + b"9" * 400 + b'", "vpos": 0}'),
+        "line 2 has no valid date or vpos",
+    ),
     "XML nested 100,000 deep": (
         _file("sm9.xml", "<packet>" + "<a>" * 100_000 + "</a>" * 100_000 + "</packet>"),
         "not well-formed XML",
