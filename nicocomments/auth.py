@@ -48,6 +48,8 @@ def session_path(config_dir: Path) -> Path:
 def save_session(config_dir: Path, user_session: str, *, source: str) -> Path:
     """Write the session cookie to a file only its owner can read (0600, directory 0700)."""
     config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if config_dir.stat().st_mode & 0o077:  # it existed before, open to others
+        config_dir.chmod(0o700)
     path = session_path(config_dir)
     payload = {
         "user_session": user_session,

@@ -7,6 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 from nicocomments.errors import BadInput
+from nicocomments.limits import shown
 
 # sm: user upload, so: channel/official, nm: Nico Movie Maker, nl: early "nicolive", ss: shorts.
 VIDEO_ID_PREFIXES = ("sm", "so", "nm", "nl", "ss")
@@ -29,23 +30,30 @@ def parse_video_id(text: str) -> str:
     """
     raw = text.strip()
     candidate = raw
+    not_a_url = BadInput(f"{shown(text)} is not a Niconico watch URL")
     if "/" in raw:
         url = raw if "://" in raw else "https://" + raw
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+        except ValueError:  # an unclosed [ in the host, say
+            raise not_a_url from None
+        if parts.scheme.lower() not in ("http", "https"):
+            raise not_a_url
         if not any(host == h or host.endswith("." + h) for h in _URL_HOSTS):
-            raise BadInput(f"{text!r} is not a Niconico watch URL")
+            raise not_a_url
         segments = [s for s in parts.path.split("/") if s]
         if host.endswith("nico.ms") and len(segments) == 1:
             candidate = segments[0]
         elif len(segments) == 2 and segments[0] in ("watch", "shorts"):
             candidate = segments[1]
         else:
-            raise BadInput(f"{text!r} is not a Niconico watch URL")
+            raise not_a_url
     candidate = candidate.lower()
     if not _VIDEO_ID.fullmatch(candidate):
         raise BadInput(
-            f"{text!r} is not a video id: expected sm…, so…, nm…, a thread number or a watch URL"
+            f"{shown(text)} is not a video id: expected sm…, so…, nm…, a thread number or a "
+            "watch URL"
         )
     return candidate
 

@@ -301,6 +301,14 @@ def test_session_file_written_over_keeps_0600(tmp_path):
     assert auth.load_session(config) == "v1"
 
 
+def test_login_makes_an_existing_config_folder_private(nico, _isolated_config):
+    os.chmod(_isolated_config, 0o755)  # made before, by hand or another tool
+    result = nico("login", "--user-session", "user_session_1_deadbeef", "--no-check")
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_IMODE(_isolated_config.stat().st_mode) == 0o700
+    assert stat.S_IMODE((_isolated_config / "session.json").stat().st_mode) == 0o600
+
+
 def test_login_from_a_browser_profile(sandbox, nico, monkeypatch, _isolated_config):
     import http.cookiejar
     import sys

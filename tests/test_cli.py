@@ -156,21 +156,53 @@ def test_nico_db_environment_variable(nico, tmp_path, monkeypatch):
     assert db.exists()
 
 
-def test_unexpected_errors_are_one_line_unless_debug(nico, tmp_path, monkeypatch):
+def _status_raising(nico, tmp_path, monkeypatch, error: Exception, *args: str):
+    """`nico status` with its database read replaced by one that raises ``error``."""
     import nicocomments.store
 
     def broken(*args, **kwargs):
-        raise RuntimeError("boom\nsecond line")
+        raise error
 
     monkeypatch.setattr(nicocomments.store, "thread_summaries", broken)
-    result = nico("status", "--db", tmp_path / "n.db")
+    return nico("status", "--db", tmp_path / "n.db", *args)
+
+
+def test_unexpected_errors_are_one_line_unless_debug(nico, tmp_path, monkeypatch):
+    result = _status_raising(nico, tmp_path, monkeypatch, RuntimeError("boom\nsecond line"))
     assert result.exit_code == 1
     assert result.stderr == (
         "Error: unexpected RuntimeError: boom (a bug in nicocomments; re-run with --debug for "
         "the traceback)\n"
     )
     with pytest.raises(RuntimeError):
-        nico("status", "--db", tmp_path / "n.db", "--debug")
+        _status_raising(nico, tmp_path, monkeypatch, RuntimeError("boom"), "--debug")
+
+
+def test_an_expected_error_spanning_lines_is_printed_on_one(nico, tmp_path, monkeypatch):
+    from nicocomments.errors import BadAnswer
+
+    error = BadAnswer('parse error: premature EOF\n      {"a":\n  (right here) ---^\n')
+    result = _status_raising(nico, tmp_path, monkeypatch, error)
+    assert result.exit_code == 5
+    assert len(result.stderr.splitlines()) == 1 and "(right here)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("fetch", "ftp://www.nicovideo.jp/watch/sm9"), "not a Niconico watch URL"),
+        (("fetch", "sm" + "9" * 100_000), "(100,002 characters) is not a video id"),
+        (("fetch", "sm9", "--before", "x" * 100_000), "(100,000 characters)"),
+        (("fetch", "sm9", "--protocol", "p" * 100_000), "(100,000 characters)"),
+        (("import", "x.json", "--video", "sm" + "9" * 100_000), "(100,002 characters)"),
+    ],
+)
+def test_bad_input_is_refused_in_a_short_line(nico, tmp_path, args, words):
+    result = nico(*args, "--db", tmp_path / "n.db")
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1 and len(result.stderr) < 300
+    assert words in result.stderr
+    assert not (tmp_path / "n.db").exists()
 
 
 def test_demo_runs_the_main_job_offline(nico, tmp_path, monkeypatch):

@@ -40,11 +40,23 @@ def test_accepted_forms(text, expected):
         "s m9",
         "sm1９",  # full-width and other non-ASCII digits
         "1٣",
+        "ftp://www.nicovideo.jp/watch/sm9",
+        "file://www.nicovideo.jp/watch/sm9",
+        "javascript://nico.ms/sm9",
+        "https://[www.nicovideo.jp/watch/sm9",
     ],
 )
 def test_rejected_forms(text):
     with pytest.raises(BadInput):
         parse_video_id(text)
+
+
+@pytest.mark.parametrize("text", ["sm" + "9" * 100_000, "https://nico.ms/" + "x" * 100_000])
+def test_a_very_long_id_is_not_echoed_whole(text):
+    with pytest.raises(BadInput) as caught:
+        parse_video_id(text)
+    message = str(caught.value)
+    assert len(message) < 200 and "100,0" in message  # its length is said instead
 
 
 @pytest.mark.parametrize(

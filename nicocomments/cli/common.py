@@ -18,6 +18,7 @@ from nicocomments import auth, store
 from nicocomments.config import Endpoints, config_dir, default_db
 from nicocomments.errors import BadInput, ExitStatus, LoginRequired, NicoError, VideoNotFound
 from nicocomments.http import HttpSettings, NicoSession, make_session
+from nicocomments.limits import shown
 
 
 class _DataConsole(Console):
@@ -125,7 +126,7 @@ def output_format(value: str) -> str:
     """The ``--format`` asked for, in any case, as one of `OUTPUT_FORMATS`."""
     chosen = value.lower()
     if chosen not in OUTPUT_FORMATS:
-        raise BadInput(f"unknown format {value!r}: choose {', '.join(OUTPUT_FORMATS)}")
+        raise BadInput(f"unknown format {shown(value)}: choose {', '.join(OUTPUT_FORMATS)}")
     return chosen
 
 
@@ -133,7 +134,7 @@ def protocol_choice(value: str) -> str:
     """The ``--protocol`` asked for, in any case, as one of `PROTOCOLS`."""
     chosen = value.lower()
     if chosen not in PROTOCOLS:
-        raise BadInput(f"unknown protocol {value!r}: choose from {', '.join(PROTOCOLS)}")
+        raise BadInput(f"unknown protocol {shown(value)}: choose from {', '.join(PROTOCOLS)}")
     return chosen
 
 
@@ -147,8 +148,9 @@ def require_video(connection, video_id: str, db: str) -> None:
 
 
 def error_line(message: str) -> None:
-    # typer.echo, not rich: one line, never wrapped or marked up.
-    typer.echo(f"Error: {message}", err=True)
+    # typer.echo, not rich: one line, never wrapped or marked up (a message from a library
+    # may still hold a line break: it becomes a space).
+    typer.echo(f"Error: {' '.join(message.splitlines())}", err=True)
 
 
 def guarded(function: F) -> F:

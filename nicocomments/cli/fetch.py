@@ -37,6 +37,7 @@ from nicocomments.collect import fill_gaps as fill_video_gaps
 from nicocomments.errors import AuthError, BadInput, LoginRequired, NicoError
 from nicocomments.ids import parse_video_id
 from nicocomments.legacy import LegacyClient
+from nicocomments.limits import shown
 from nicocomments.nvcomment import NvcommentClient
 from nicocomments.records import JST
 from nicocomments.store import describe_target, open_db
@@ -267,13 +268,13 @@ def parse_date(text: str) -> int:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise BadInput(
-            f"cannot read the date {text!r}: use 2015-06-01, 2015-06-01T12:00 or Unix seconds"
+            f"cannot read the date {shown(text)}: use 2015-06-01, 2015-06-01T12:00 or Unix seconds"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=JST)
     seconds = int(moment.timestamp())
     if seconds > time.time() + 86400:
-        raise BadInput(f"the date {text!r} is in the future")
+        raise BadInput(f"the date {shown(text)} is in the future")
     return seconds
 
 
