@@ -13,7 +13,13 @@ import time
 import pytest
 
 from nicocomments.limits import MAX_ANSWER_BYTES, MAX_COMMENT_CHARS
-from nicocomments.sandbox import BIG_THREAD_ID, BIG_VIDEO_ID, FaultPlan, build_world
+from nicocomments.sandbox import (
+    BIG_THREAD_ID,
+    BIG_VIDEO_ID,
+    CHANNEL_VIDEO_ID,
+    FaultPlan,
+    build_world,
+)
 from tests.helpers import query, sorted_truth, stored_comments
 from tests.reliability import TIME_LIMIT, one_error_line, run_limited
 
@@ -238,6 +244,27 @@ def test_getflv_answers_of_the_wrong_shape(logged_in, tmp_path, case):
     assert result.returncode == 5, result.stderr[-2000:]
     assert words in one_error_line(result.stderr)
     assert "root:" not in result.stderr and logged_in.stats.requests["msg"] == 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "[1, 2]",
+        '{"comment": [1]}',
+        '{"comment": {"threads": "x"}}',
+        f'{{"comment": {{"threads": [{{"fork": 0, "id": {NESTED_1000}}}]}}}}',
+    ],
+    ids=["data a list", "comment a list", "threads a string", "thread id nested 1,000 deep"],
+)
+def test_a_watch_page_of_the_wrong_shape_for_the_legacy_protocol(logged_in, tmp_path, data):
+    # getflv does not know so… ids: the legacy client reads the thread off the watch page.
+    content = ('{"meta": {"status": 200}, "data": ' + data + "}").replace('"', "&quot;")
+    page = f'<html><head><meta name="server-response" content="{content}"></head></html>'
+    logged_in.inject("www", page.encode(), content_type="text/html")
+    result = run_limited("fetch", CHANNEL_VIDEO_ID, "--db", tmp_path / "n.db", "--protocol",
+                         "legacy", *FAST)  # fmt: skip
+    assert result.returncode == 4, result.stderr[-2000:]
+    assert f"{CHANNEL_VIDEO_ID} was not found" in one_error_line(result.stderr)
 
 
 # --- answers that never end, or end too late (issue 8, items 2 and 3) ---------------------------

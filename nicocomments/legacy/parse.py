@@ -287,8 +287,13 @@ def thread_id_from_watch_data(payload: dict) -> str | None:
     """The thread getflv calls ``thread_id``: the key-protected one if there is one, else the
     default thread."""
     data = unwrap_watch_data(payload) if isinstance(payload, dict) else None
-    threads = ((data or {}).get("comment") or {}).get("threads") or []
-    mains = [t for t in threads if isinstance(t, dict) and t.get("fork") == 0 and t.get("id")]
+    comment = data.get("comment") if isinstance(data, dict) else None
+    threads = comment.get("threads") if isinstance(comment, dict) else None
+    mains = [
+        t
+        for t in (threads if isinstance(threads, list) else [])
+        if isinstance(t, dict) and t.get("fork") == 0 and type(t.get("id")) in (int, str)
+    ]
     keyed = [t for t in mains if t.get("isThreadkeyRequired")]
     chosen = (keyed or mains)[:1]
     return str(chosen[0]["id"]) if chosen else None
