@@ -418,3 +418,120 @@ def _revision_0001(path) -> None:
             command.upgrade(config, "0001")
     finally:
         engine.dispose()
+
+
+def reliability_markdown() -> str:
+    """What the reliability tests do and the limits nico keeps, from the constants they use
+    (tests/reliability.py, nicocomments.limits) and the cases they hold."""
+    from nicocomments import limits
+    from nicocomments.records import MIN_POSTED_AT
+    from nicocomments.sandbox import FAULT_KINDS, ROUTE_GROUPS, build_world
+    from tests import (
+        reliability,
+        test_faults,
+        test_hostile_answers,
+        test_hostile_files,
+    )
+
+    seeds = len(reliability.DEFAULT_FAULT_SEEDS)  # not what NICO_FAULT_SEEDS asks for today
+    big = inspect.signature(build_world).parameters["big_comments"].default
+    protocols = len(reliability.PROTOCOL_GROUPS)
+    timeout = next(p.default for p in _command("fetch").params if p.name == "timeout")
+    retries = next(p.default for p in _command("fetch").params if p.name == "retries")
+    since = time_text(MIN_POSTED_AT)
+    rows = [
+        (
+            "`kill -9` of one whole-history fetch at seeded random moments, each resumed by the "
+            "same command; the end result is exactly the emulator's truth",
+            f"{reliability.KILLS} per protocol, {reliability.KILLS * protocols} in all",
+        ),
+        (
+            "fault kinds the emulator injects",
+            f"{len(FAULT_KINDS)}: {', '.join(FAULT_KINDS)}",
+        ),
+        ("route groups (hosts) faults fall on", f"{len(ROUTE_GROUPS)}: {', '.join(ROUTE_GROUPS)}"),
+        (
+            f"whole-history fetches (sm9, {big:,} comments) with {reliability.FAULT_RATE:.0%} of "
+            "the requests to every route group failing, every kind drawn; each must succeed "
+            "the first time, exactly",
+            f"{seeds} seeds per protocol, {seeds * protocols} in all",
+        ),
+        (
+            "each fault kind on each route group a fetch uses, once, for both protocols",
+            f"{len(test_faults.CASES)} cases",
+        ),
+        (
+            "hostile or broken server answers (bad values, wrong types, 500 MB, a byte a "
+            "second, deep nesting, long text)",
+            f"{reliability.count_cases(test_hostile_answers)} cases",
+        ),
+        (
+            "hostile files for `nico import` (a 1 GB line in a 1 MB zip, 200,000 nested "
+            "arrays, a 600 MB string, numbers no column holds, …)",
+            f"{reliability.count_cases(test_hostile_files)} cases",
+        ),
+        (
+            "limits every hostile case runs under (`nico` in a subprocess)",
+            f"{reliability.MEMORY_LIMIT // 2**20} MB of memory, {reliability.TIME_LIMIT} s",
+        ),
+    ]
+    out = ["| what the test suite does | figure |", "|---|---|"]
+    out += [f"| {what} | {figure} |" for what, figure in rows]
+    limit_rows = [
+        (
+            "an answer (after decoding), read as a stream",
+            f"{limits.MAX_ANSWER_BYTES:,} bytes ({limits.MAX_ANSWER_BYTES // 2**20} MiB)",
+            "refused: exit 5",
+        ),
+        (
+            "an answer's time, from connecting to its last byte",
+            f"`--timeout` ({timeout:g} s)",
+            f"retried; exit 6 after `--retries` ({retries})",
+        ),
+        (
+            "a line of a JSON Lines file (also inside zip archives)",
+            f"{limits.MAX_LINE_BYTES:,} bytes",
+            "exit 2",
+        ),
+        ("JSON nesting", f"{limits.MAX_JSON_DEPTH:,} levels", "exit 5 (answers), 2 (files)"),
+        ("a string or number in a JSON file", f"{limits.MAX_LINE_BYTES:,} bytes", "exit 2"),
+        (
+            "a comment's text, and its commands (XML and JSON alike)",
+            f"{limits.MAX_COMMENT_CHARS:,} characters",
+            "exit 5 / 2",
+        ),
+        (
+            "comment numbers in an answer",
+            f"1 to the server's own count + {limits.COUNT_SLACK:,} + 10 %",
+            "exit 5",
+        ),
+        (
+            "comment dates in an answer",
+            f"the video's posting time less {limits.DATE_SLACK_S // 3600} hours (without "
+            f"one: {since}) to now plus as much",
+            "exit 5",
+        ),
+        (
+            "a video's posting time (`registeredAt`)",
+            f"{since} to now plus {limits.DATE_SLACK_S // 3600} hours",
+            "exit 5",
+        ),
+        (
+            "numbers stored",
+            "what their columns hold: 32 bits (numbers, counts, scores), 64 bits (`vpos_ms`)",
+            "exit 5 / 2",
+        ),
+        ("servers named by answers (`nvComment.server`, getflv's `ms`)", "http(s) URLs", "exit 5"),
+    ]
+    out += ["", "| limit | value | beyond it |", "|---|---|---|"]
+    out += [f"| {what} | {value} | {beyond} |" for what, value, beyond in limit_rows]
+    return "\n".join(out) + "\n"
+
+
+def time_text(seconds: int) -> str:
+    """The day, in Japan time (the site's own)."""
+    from datetime import datetime
+
+    from nicocomments.records import JST
+
+    return f"{datetime.fromtimestamp(seconds, JST):%Y-%m-%d}"

@@ -89,3 +89,23 @@ def one_error_line(stderr: str) -> str:
     assert len(errors) == 1 and lines[-1] == errors[0], stderr[-2000:]
     assert "Traceback" not in stderr and "a bug in nicocomments" not in stderr, stderr[-2000:]
     return errors[0]
+
+
+# --- kills ------------------------------------------------------------------------------------
+
+KILLS = 6  # SIGKILLs at seeded random moments of one whole-history fetch, per protocol
+KILL_SEED = 8
+
+
+def count_cases(module) -> int:
+    """How many tests a test module holds, each parametrized case counted (for the README)."""
+    total = 0
+    for name, function in vars(module).items():
+        if not name.startswith("test_") or not callable(function):
+            continue
+        cases = 1
+        for mark in getattr(function, "pytestmark", []):
+            if mark.name == "parametrize":
+                cases *= len(mark.args[1])
+        total += cases
+    return total
