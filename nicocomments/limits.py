@@ -20,6 +20,7 @@ these constants):
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import IO
 from urllib.parse import urlsplit
 
@@ -93,6 +94,56 @@ _INTEGER_FIELDS = {
 }
 
 
+def comments_problem(comments: Sequence[Comment]) -> str | None:
+    """What about the first of ``comments`` that does not fit (`comment_problem`), or None.
+
+    A page or a batch at a time, column by column at C speed (min, max and len over the
+    columns of the transposed batch): a tenth of the cost of asking comment by comment."""
+    if not comments:
+        return None
+    (
+        thread_ids, _, numbers, vpos, dates, contents, commands, usecs, users, _, _, _, reasons,
+        scores, nicorus, comment_ids, sources,
+    ) = zip(*comments, strict=False)  # fmt: skip
+    fits = (
+        _within(numbers, INT32)
+        and _within(vpos, INT64)
+        and min(dates) >= 0
+        and max(dates) <= LAST_STORABLE_SECOND
+        and _within(usecs, INT32)
+        and _within(scores, INT32)
+        and _within(nicorus, INT32)
+        and _within(reasons, INT16)
+        and max(map(len, contents)) <= MAX_COMMENT_CHARS
+        and max(map(len, commands)) <= MAX_COMMENT_CHARS
+        and _shorter(thread_ids, "thread_id")
+        and _shorter(users, "user_id")
+        and _shorter(comment_ids, "comment_id")
+        and _shorter(sources, "source")
+    )
+    if fits:
+        return None
+    return next(filter(None, map(comment_problem, comments)))
+
+
+def _present(column: tuple) -> tuple | list:
+    """The values of a column that are not None (all of them, or none, most of the time)."""
+    missing = column.count(None)
+    if not missing:
+        return column
+    return () if missing == len(column) else [v for v in column if v is not None]
+
+
+def _within(column: tuple, largest: int) -> bool:
+    values = _present(column)
+    return not values or (min(values) >= -largest and max(values) <= largest)
+
+
+def _shorter(column: tuple, name: str) -> bool:
+    values = _present(column)
+    return not values or max(map(len, values)) <= TEXT_LENGTHS[name]
+
+
 def status_problem(status: ThreadStatus) -> str | None:
     """What about a thread's status (its counts, the server's clock) no column can hold."""
     for name in ("resultcode", "last_res", "comment_count", "global_num_res", "revision"):
@@ -120,9 +171,7 @@ def page_problem(
     refused instead. Numbers start at 1 and may not run far past the server's count; dates lie
     between the video's posting time (`DATE_SLACK_S` before it) and now (as much after)."""
     comments = page.comments
-    problem = status_problem(page.thread)
-    if problem is None:
-        problem = next(filter(None, map(comment_problem, comments)), None)
+    problem = status_problem(page.thread) or comments_problem(comments)
     if problem is not None or not comments:
         return problem
     numbers = [c.no for c in comments]

@@ -14,6 +14,7 @@ from nicocomments.limits import (
     BoundedJson,
     TooLarge,
     comment_problem,
+    comments_problem,
     http_url,
     page_problem,
     posted_at_problem,
@@ -64,7 +65,12 @@ def test_an_ordinary_comment_fits():
     ],
 )
 def test_what_no_column_can_hold(fields, words):
-    assert words in comment_problem(comment(**fields))
+    bad = comment(**fields)
+    assert words in comment_problem(bad)
+    # A batch at a time, column by column: the same answer, with None in the columns too.
+    batch = [comment(no=1, score=None), bad, comment(no=2, user_id="u", date_usec=5)]
+    assert comments_problem(batch) == comment_problem(bad)
+    assert comments_problem([batch[0], batch[2]]) is None
 
 
 def test_a_thread_status_that_no_column_can_hold():

@@ -48,7 +48,7 @@ from nicocomments.importers import (
     video_id_from_name,
 )
 from nicocomments.interchange.packet import read_packet
-from nicocomments.limits import comment_problem, status_problem
+from nicocomments.limits import comments_problem, status_problem
 from nicocomments.records import Comment, ThreadStatus
 
 log = logging.getLogger(__name__)
@@ -193,8 +193,6 @@ class _Import:
         batch = self.batch
         for item in items:
             if type(item) is Comment:
-                if (problem := comment_problem(item)) is not None:
-                    raise MalformedFile(problem)
                 batch.append(item)
                 if len(batch) >= self.batch_size:
                     self.flush()
@@ -217,6 +215,8 @@ class _Import:
 
     def flush(self) -> None:
         batch = self.batch
+        if (problem := comments_problem(batch)) is not None:
+            raise MalformedFile(problem)
         if batch and self.first_thread is None:
             self.first_thread = batch[0].thread_id
         video = self._video()
