@@ -44,20 +44,24 @@ def chat_comment(fields: Mapping[str, Any], content: str, default_fork: str = "m
         raise ValueError("a chat has a missing or non-numeric no, vpos or date") from None
     deleted = get("deleted")
     reason = int_or_none(deleted) if deleted not in _NO else None
-    user_id = get("user_id")
+    thread, mail, user_id = get("thread"), get("mail"), get("user_id")
     usec, score, nicoru = get("date_usec"), get("score"), get("nicoru")
     return _new(
         Comment,
         (
-            scalar_text(get("thread")),
+            thread if type(thread) is str else scalar_text(thread),  # XML: always a str
             fork,
             no,
             vpos * 10,
             date,
             "" if reason is not None else content,
-            scalar_text(get("mail")),
+            mail if type(mail) is str else scalar_text(mail),
             int_or_none(usec) if usec not in (None, "") else None,
-            scalar_text(user_id) if user_id not in (None, "") else None,
+            None
+            if user_id in (None, "")
+            else user_id
+            if type(user_id) is str
+            else scalar_text(user_id),
             get("premium") not in _NO,
             get("anonymity") not in _NO,
             reason is not None,
@@ -99,18 +103,22 @@ def v1_comment(
                 int(raw["no"]),
                 int(raw.get("vposMs") or 0),
                 unix_seconds(raw["postedAt"], naive_zone),
-                scalar_text(raw.get("body")),
+                body if type(body := raw.get("body")) is str else scalar_text(body),
                 joined,
                 None,
-                scalar_text(user_id) if user_id not in (None, "") else None,
+                None
+                if user_id in (None, "")
+                else user_id
+                if type(user_id) is str
+                else scalar_text(user_id),
                 bool(raw.get("isPremium")),
                 anonymous if type(anonymous) is bool else "184" in commands,
                 False,
                 None,
                 int(score) if type(score) is int else int_or_none(score),
                 int(nicoru) if type(nicoru) is int else int_or_none(nicoru),
-                scalar_text(comment_id) if comment_id is not None else None,
-                scalar_text(source) if source is not None else None,
+                None if comment_id is None else _text(comment_id),
+                None if source is None else _text(source),
             ),
         )
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
@@ -144,6 +152,10 @@ def int_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _text(value: Any) -> str:
+    return value if type(value) is str else scalar_text(value)
 
 
 def scalar_text(value: Any) -> str:

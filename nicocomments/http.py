@@ -19,6 +19,7 @@ once it passes `HttpSettings.max_answer_bytes`, before it is ever whole in memor
 from __future__ import annotations
 
 import email.utils
+import heapq
 import logging
 import random
 import socket
@@ -275,62 +276,92 @@ def _exception_summary(exc: Exception) -> str:
 
 # --- the deadline of one attempt ------------------------------------------------------------
 
-_READ_SIZE = 8192  # small reads: a compressed chunk cannot inflate far past the size limit
+# urllib3 (2.6 and later) inflates a compressed answer read by read, at most this much each;
+# older versions up to about a thousand times as much, which is still bounded.
+_READ_SIZE = 65536
 _current = threading.local()  # the deadline of the attempt running in this thread
+_RECHECK = 0.05  # seconds between looks for a connection that had no socket yet
 
 
 class _Deadline:
     """Shuts the sockets of one attempt's connections once ``seconds`` have passed.
 
-    The connections register themselves (`_watch`) as they send; a timer thread shuts their
-    sockets down, which ends any wait for a byte at once. Until the attempt is over the timer
-    keeps looking, every 50 ms, for a connection that had no socket yet."""
+    The connections register themselves (`_watch`) as they send; the `_Watchdog` thread shuts
+    their sockets down when the time is up, which ends any wait for a byte at once. Until the
+    attempt is over it looks again every `_RECHECK` seconds, for a connection that had no
+    socket yet."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
+        self.over = False
         self._connections: list[urllib3.connection.HTTPConnection] = []
-        self._lock = threading.Lock()
-        self._over = False
-        self._timer: threading.Timer | None = None
 
     def __enter__(self) -> _Deadline:
         _current.deadline = self
-        self._arm(self.seconds)
+        WATCHDOG.add(self, time.monotonic() + self.seconds)
         return self
 
     def __exit__(self, *exc: object) -> None:
         _current.deadline = None
-        with self._lock:
-            self._over = True
-            if self._timer is not None:
-                self._timer.cancel()
+        self.over = True  # the watchdog drops it the next time it looks
 
     def watch(self, connection: urllib3.connection.HTTPConnection) -> None:
-        with self._lock:
-            self._connections.append(connection)
+        self._connections.append(connection)
 
-    def _arm(self, seconds: float) -> None:
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _expire(self) -> None:
-        with self._lock:
-            if self._over:
-                return
-            self.expired = True
-            connections = list(self._connections)
-        for connection in connections:
+    def expire(self) -> None:
+        """Called by the watchdog thread."""
+        self.expired = True
+        for connection in list(self._connections):
             sock = getattr(connection, "sock", None)
             if sock is not None:
                 try:  # the plain socket's shutdown, under TLS too: the reader sees the end
                     socket.socket.shutdown(sock, socket.SHUT_RDWR)
                 except OSError:
                     pass
-        with self._lock:
-            if not self._over:
-                self._arm(0.05)
+
+
+class _Watchdog:
+    """One thread for the deadlines of every attempt in the process (a thread per attempt
+    cost more than the rest of a request's bookkeeping)."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Deadline]] = []  # a heap
+        self._wake = threading.Condition()
+        self._serial = 0
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: _Deadline, when: float) -> None:
+        with self._wake:
+            self._serial += 1
+            heapq.heappush(self._due, (when, self._serial, deadline))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="nico-deadlines")
+                self._thread.daemon = True
+                self._thread.start()
+            elif self._due[0][2] is deadline:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                while self._due and self._due[0][2].over:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._wake.wait()
+                    continue
+                when, _, deadline = self._due[0]
+                wait = when - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(wait)
+                    continue
+                heapq.heappop(self._due)
+                deadline.expire()
+                self._serial += 1
+                heapq.heappush(self._due, (time.monotonic() + _RECHECK, self._serial, deadline))
+
+
+WATCHDOG = _Watchdog()
 
 
 def _watch(connection: urllib3.connection.HTTPConnection) -> None:
