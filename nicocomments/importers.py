@@ -228,7 +228,7 @@ def read_apijson(stream: IO[bytes]) -> Iterator[Item]:
         elif "view_counter" in element and isinstance(element["view_counter"], dict):
             hint = element["view_counter"].get("id")
             if hint:
-                yield VideoHint(str(hint))
+                yield VideoHint(_text(hint, "a view_counter id"))
     if requested and not answered:
         raise MalformedFile(
             "this is an api.json request (what a client sends to the message server), not the "
@@ -347,15 +347,24 @@ def _ytdlp_no(raw: Any) -> int:
     return no
 
 
+OWNER_STRETCH_LIMIT = 10_000  # owner threads are a few hundred comments; memory stays bounded
+
+
 def _leading_stretch(items: Iterator[Any]) -> tuple[list[dict], Iterator[Any]]:
     """The comments at the start by one user in ascending ``no`` (the owner thread, if the
-    file has one), and the rest of ``items``."""
+    file has one; at most `OWNER_STRETCH_LIMIT`, and a longer stretch is no owner thread),
+    and the rest of ``items``."""
     leading: list[dict] = []
     for raw in items:
         no = _ytdlp_no(raw)
-        if leading and (raw.get("userId") != leading[0].get("userId") or no <= leading[-1]["no"]):
+        user = _text(raw.get("userId"), "a yt-dlp comment's userId")
+        if leading and (
+            user != leading[0]["userId"]
+            or no <= leading[-1]["no"]
+            or len(leading) >= OWNER_STRETCH_LIMIT
+        ):
             return leading, itertools.chain([raw], items)
-        leading.append({**raw, "no": no})
+        leading.append({**raw, "no": no, "userId": user})
     return leading, iter(())
 
 
@@ -365,12 +374,15 @@ OWNER_SCRIPT_PREFIXES = ("/", "＠", "@")  # niwango scripts and nicoscript, own
 def _looks_like_owner(stretch: list[dict]) -> bool:
     """One user's comments numbered 1, 2, … without a gap, saved in one second or holding
     owner scripts: the owner thread."""
-    if not stretch or not stretch[0].get("userId"):
+    if not stretch or not stretch[0]["userId"] or len(stretch) >= OWNER_STRETCH_LIMIT:
         return False
     if [c["no"] for c in stretch] != list(range(1, len(stretch) + 1)):
         return False
     saved_together = len(stretch) > 1 and len({_second(c) for c in stretch}) == 1
-    scripted = any(str(c.get("body") or "").startswith(OWNER_SCRIPT_PREFIXES) for c in stretch)
+    scripted = any(
+        isinstance(body := c.get("body"), str) and body.startswith(OWNER_SCRIPT_PREFIXES)
+        for c in stretch
+    )
     return saved_together or scripted
 
 

@@ -131,6 +131,18 @@ HOSTILE_FILES: dict[str, tuple[Maker, str]] = {
         _file("sm9.jsonl", NII_LINE + b'{"date": "' + b"9" * 400 + b'", "vpos": 0}'),
         "line 2 has no valid date or vpos",
     ),
+    "a yt-dlp userId nested 1,000 deep": (
+        _file(
+            "Title [sm9].comments.json",
+            '[{"no": 1, "postedAt": "2011-07-18T18:36:07+09:00", "vposMs": 0, "body": "x", '
+            '"commands": [], "userId": ' + NESTED_1000.decode() + "}]",
+        ),
+        "a yt-dlp comment's userId is not text",
+    ),
+    "an api.json view_counter id nested 1,000 deep": (
+        _file("sm9.json", '[{"view_counter": {"id": ' + NESTED_1000.decode() + "}}]"),
+        "a view_counter id is not text",
+    ),
     "XML nested 100,000 deep": (
         _file("sm9.xml", "<packet>" + "<a>" * 100_000 + "</a>" * 100_000 + "</packet>"),
         "not well-formed XML",

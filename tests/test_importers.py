@@ -99,6 +99,28 @@ def test_ytdlp_runs_are_split_back_into_forks():
     assert comments[3].source == "leaf"
 
 
+def test_a_ytdlp_owner_stretch_is_held_only_up_to_its_limit():
+    # One user, numbered without a gap, all in one second: the owner's look, but far longer
+    # than an owner thread is. It is not held whole: past the limit it is not the owner's.
+    count = importers.OWNER_STRETCH_LIMIT + 5
+    rows = [
+        {"no": n, "userId": "42", "postedAt": "2020-01-01T00:00:00+09:00"}
+        for n in range(1, count + 1)
+    ]
+    read = []
+
+    def counted():
+        for row in rows:
+            read.append(row)
+            yield row
+
+    leading, rest = importers._leading_stretch(counted())
+    assert len(leading) == importers.OWNER_STRETCH_LIMIT
+    assert len(read) == importers.OWNER_STRETCH_LIMIT + 1  # one past the limit, no more
+    assert not importers._looks_like_owner(leading)
+    assert len(leading) + len(list(rest)) == count
+
+
 def test_a_second_main_thread_in_ytdlp_gets_a_thread_of_its_own():
     data = (
         b'[{"no":1,"userId":"a","postedAt":0},{"no":1,"userId":"b","postedAt":0},'
