@@ -472,7 +472,8 @@ def reliability_markdown() -> str:
         ),
         (
             "limits every hostile case runs under (`nico` in a subprocess)",
-            f"{reliability.MEMORY_LIMIT // 2**20} MB of memory, {reliability.TIME_LIMIT} s",
+            f"{reliability.MEMORY_LIMIT // 2**20} MB of data memory (`RLIMIT_DATA`), "
+            f"{reliability.TIME_LIMIT} s",
         ),
     ]
     out = ["| what the test suite does | figure |", "|---|---|"]
