@@ -423,7 +423,7 @@ def _revision_0001(path) -> None:
 def reliability_markdown() -> str:
     """What the reliability tests do and the limits nico keeps, from the constants they use
     (tests/reliability.py, nicocomments.limits) and the cases they hold."""
-    from nicocomments import limits
+    from nicocomments import importers, limits
     from nicocomments.records import MIN_POSTED_AT
     from nicocomments.sandbox import FAULT_KINDS, ROUTE_GROUPS, build_world
     from tests import (
@@ -523,6 +523,11 @@ def reliability_markdown() -> str:
             "exit 5 / 2",
         ),
         ("servers named by answers (`nvComment.server`, getflv's `ms`)", "http(s) URLs", "exit 5"),
+        (
+            "one user's comments read ahead at the start of a yt-dlp file (its owner thread)",
+            f"{importers.OWNER_STRETCH_LIMIT:,} (a longer stretch is no owner thread)",
+            "read on as main",
+        ),
     ]
     out += ["", "| limit | value | beyond it |", "|---|---|---|"]
     out += [f"| {what} | {value} | {beyond} |" for what, value, beyond in limit_rows]
