@@ -15,8 +15,10 @@ The rules, and why:
   one second and report the seconds left behind: they may hold comments the server would not
   return.
 * Stop when comment ``stop_no`` is reached (no 1 for a full walk; the newest stored no when
-  catching up), when the cursor passes ``floor`` (the video's posting time), or after an empty
-  page.
+  catching up), when the cursor passes ``floor`` (the earliest date a comment of the video can
+  carry: `limits.earliest_date`), or after an empty page. The clients refuse a page whose
+  numbers or dates cannot be right (`limits.page_problem`), so none of these is taken from a
+  value that was not believable.
 """
 
 from __future__ import annotations
