@@ -57,7 +57,7 @@ def run(size: int) -> list[Measurement]:
 
     from nicocomments import legacy, nvcomment, store
     from nicocomments.cli.progress import RichProgress
-    from nicocomments.collect import FetchOptions, fetch_video
+    from nicocomments.collect import FetchOptions, collect_video
     from nicocomments.config import Endpoints
     from nicocomments.http import HttpSettings, make_session
 
@@ -74,7 +74,7 @@ def run(size: int) -> list[Measurement]:
                 parsers = [(legacy.client, "parse_packet")]
             else:
                 client = nvcomment.NvcommentClient(session, endpoints, logged_in=True)
-                parsers = [(nvcomment.client, "load_json"), (nvcomment.client, "parse_threads")]
+                parsers = [(nvcomment.client, "parse_json"), (nvcomment.client, "parse_threads")]
             engine = store.open_db(str(directory / f"{protocol}.db"))
             console = Console(file=open("/dev/null", "w"), force_terminal=True)  # noqa: SIM115
             ingest = [0.0]
@@ -88,7 +88,7 @@ def run(size: int) -> list[Measurement]:
                     stack.enter_context(patched(module, name, timed(ingest)))
                 cpu = cpu_seconds()
                 with RichProgress(console) as progress:
-                    result = fetch_video(
+                    result = collect_video(
                         engine, client, BIG_VIDEO_ID, FetchOptions(all_history=True), progress
                     )
                 cpu = cpu_seconds() - cpu

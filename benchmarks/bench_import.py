@@ -2,7 +2,7 @@
 
 The input is generated deterministically from the emulator's big video (the 2018 release's
 fields: date, vpos, content, command, easy, owner) and never committed. Ours: nicocomments'
-importer (`interchange.load.import_files`) from the file to committed rows. Baseline: a plain
+importer (`ingest.import_files`) from the file to committed rows. Baseline: a plain
 loop in the same process: read each line, parse it with the same JSON parser (orjson), build the
 `Comment` and its row (every column `store.save_comments` writes), and `sqlite3` `executemany`
 in batches of 10,000 into a database with the same schema. Target: ours ≥ 0.5× the baseline's
@@ -65,7 +65,7 @@ def write_input(path: Path, size: int) -> int:
 
 def ours(path: Path, db: Path) -> tuple[float, int]:
     from nicocomments import store
-    from nicocomments.interchange.load import import_files
+    from nicocomments.ingest import import_files
 
     engine = store.open_db(str(db))
     steady_memory()

@@ -41,7 +41,7 @@ def capture_pages(size: int) -> dict[str, list[bytes]]:
     from common import login
 
     from nicocomments import legacy, nvcomment
-    from nicocomments.collect import FetchOptions, fetch_video
+    from nicocomments.collect import FetchOptions, collect_video
     from nicocomments.config import Endpoints
     from nicocomments.http import HttpSettings, make_session
     from nicocomments.sandbox import Sandbox, build_world
@@ -89,18 +89,18 @@ def capture_pages(size: int) -> dict[str, list[bytes]]:
             ):
                 engine = store.open_db(str(directory / f"{key[:3]}.db"))
                 with recording:
-                    fetch_video(engine, client, BIG_VIDEO_ID, FetchOptions(all_history=True))
+                    collect_video(engine, client, BIG_VIDEO_ID, FetchOptions(all_history=True))
                 engine.dispose()
     return pages
 
 
 def parse(key: str, answer: bytes):
     from nicocomments.legacy import parse_packet
-    from nicocomments.nvcomment import load_json, parse_threads
+    from nicocomments.nvcomment import parse_json, parse_threads
 
     if key == "legacy XML":
         return parse_packet(answer).comments
-    return [c for page in parse_threads(load_json(answer)) for c in page.comments]
+    return [c for page in parse_threads(parse_json(answer)) for c in page.comments]
 
 
 def ours(key: str, answers: list[bytes], path: Path) -> tuple[float, int]:

@@ -20,7 +20,7 @@ def run(size: int) -> list[Measurement]:
     from common import login
 
     from nicocomments import store
-    from nicocomments.collect import FetchOptions, fetch_video
+    from nicocomments.collect import FetchOptions, collect_video
     from nicocomments.config import Endpoints
     from nicocomments.http import HttpSettings, make_session
     from nicocomments.legacy import LegacyClient
@@ -45,7 +45,7 @@ def run(size: int) -> list[Measurement]:
             engine = store.open_db(str(directory / f"{protocol}.db"))
             sandbox.reset_stats()
             started = time.perf_counter()
-            fetch_video(engine, client, BIG_VIDEO_ID, FetchOptions(all_history=True))
+            collect_video(engine, client, BIG_VIDEO_ID, FetchOptions(all_history=True))
             seconds = time.perf_counter() - started
             engine.dispose()
             for fork in ("main", "easy") if protocol == "nvcomment" else ("main",):

@@ -65,7 +65,7 @@ def save_session(config_dir: Path, user_session: str, *, source: str) -> Path:
     return path
 
 
-def load_session(config_dir: Path) -> str | None:
+def stored_session(config_dir: Path) -> str | None:
     path = session_path(config_dir)
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
@@ -98,7 +98,7 @@ def resolve_session(
     environ = os.environ if environ is None else environ
     if environ.get(SESSION_ENV_VAR):
         return SessionSource(environ[SESSION_ENV_VAR].strip(), f"${SESSION_ENV_VAR}")
-    stored = load_session(config_dir)
+    stored = stored_session(config_dir)
     if stored:
         return SessionSource(stored, str(session_path(config_dir)))
     return None

@@ -34,9 +34,9 @@ class CommentClient(Protocol):
     protocol: str
     on_wait: Callable[[str], None] | None  # told about waits the protocol itself imposes
 
-    def fetch_video(self, video_id: str) -> VideoInfo: ...
+    def video_info(self, video_id: str) -> VideoInfo: ...
 
-    def fetch_page(self, ref: ThreadRef, when: int | None = None) -> Page: ...
+    def thread_page(self, ref: ThreadRef, when: int | None = None) -> Page: ...
 
     @property
     def requests_made(self) -> int: ...
@@ -85,7 +85,7 @@ class FetchResult:
     threads: list[ThreadOutcome] = field(default_factory=list)
 
 
-def fetch_video(
+def collect_video(
     engine: Engine,
     client: CommentClient,
     video_id: str,
@@ -185,7 +185,7 @@ class _Job:
                 # The owner thread is read once per run; without --all-history every thread
                 # gets its current window.
                 self.progress.thread_started(ref, stored=outcome.stored, phase="window")
-                self._save(outcome, self.client.fetch_page(ref), when=None)
+                self._save(outcome, self.client.thread_page(ref), when=None)
             else:
                 self._walk_thread(outcome, state, options, floor)
             self.progress.thread_finished(ref, stored=outcome.stored, end=outcome.end)
@@ -219,7 +219,7 @@ class _Job:
             return
         self.progress.thread_started(ref, stored=outcome.stored, phase="history")
         for step in iter_history(
-            lambda when: self.client.fetch_page(ref, when),
+            lambda when: self.client.thread_page(ref, when),
             start=state.history_when or start,
             floor=floor,
         ):
@@ -239,7 +239,7 @@ class _Job:
         ref = outcome.ref
         self.progress.thread_started(ref, stored=outcome.stored, phase="newer")
         for step in iter_history(
-            lambda when: self.client.fetch_page(ref, when),
+            lambda when: self.client.thread_page(ref, when),
             start=start,
             floor=floor,
             stop_no=stop_no,
@@ -259,7 +259,7 @@ class _Job:
             outcome.missing_before = self._missing(ref)
             self.progress.thread_started(ref, stored=outcome.stored, phase="gaps")
             if ref.fork == "owner":
-                self._save(outcome, self.client.fetch_page(ref), when=None)
+                self._save(outcome, self.client.thread_page(ref), when=None)
             else:
                 for low, high in _clusters(outcome.missing_before):
                     self._fill_cluster(outcome, low, high, state.max_no, floor)
@@ -292,7 +292,7 @@ class _Job:
         if start is None:
             start = int(self.clock())
         for step in iter_history(
-            lambda when: self.client.fetch_page(ref, when),
+            lambda when: self.client.thread_page(ref, when),
             start=start,
             floor=floor,
             stop_no=max(low - 1, 1),
@@ -300,7 +300,7 @@ class _Job:
             self._save(outcome, step.page, when=step.when, skipped=step.skipped)
 
     def _video(self) -> VideoInfo:
-        info = self.client.fetch_video(self.video_id)
+        info = self.client.video_info(self.video_id)
         with self.engine.connect() as connection:
             known = store.video_of_threads(connection, [t.thread_id for t in info.threads])
         if known and known != info.video_id and info.video_id.isdigit():

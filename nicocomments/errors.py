@@ -6,7 +6,9 @@ and an exit code. Anything that is not a `NicoError` is a bug.
 
 from __future__ import annotations
 
+import copy
 from enum import IntEnum
+from typing import Any, Self
 
 
 class ExitStatus(IntEnum):
@@ -23,16 +25,52 @@ class ExitStatus(IntEnum):
 
 
 class NicoError(Exception):
-    """An expected failure with a message meant for the user."""
+    """An expected failure with a message meant for the user.
+
+    What a caller needs to act on is a typed field, never a piece of the text: the answer's HTTP
+    ``status``, the server's own ``code`` (a resultcode, an errorCode or a reasonCode), the
+    ``thread_id`` and ``video_id`` it is about. ``where`` (what it happened to: a file) and
+    ``hint`` (what to do about it) frame the message when it is shown; `but` adds them (or any
+    field) to a copy of the same kind of error, so its exit status never changes on the way.
+
+    >>> str(BadInput("line 3 is not JSON", where="cannot import a.jsonl", hint="nothing stored"))
+    'cannot import a.jsonl: line 3 is not JSON; nothing stored'
+    """
 
     exit_status: ExitStatus = ExitStatus.BUG
 
-    def __init__(self, message: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | int | None = None,
+        thread_id: str | None = None,
+        video_id: str | None = None,
+        where: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.status = status
+        self.code = code
+        self.thread_id = thread_id
+        self.video_id = video_id
+        self.where = where
+        self.hint = hint
 
     def __str__(self) -> str:
-        return self.message
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        return f"{text}; {self.hint}" if self.hint else text
+
+    def but(self, **fields: Any) -> Self:
+        """A copy of this error (same class, same exit status) with ``fields`` replaced."""
+        error = copy.copy(self)
+        for name, value in fields.items():
+            if not hasattr(error, name):
+                raise TypeError(f"{type(self).__name__} has no field {name!r}")
+            setattr(error, name, value)
+        return error
 
 
 class BadInput(NicoError):
@@ -81,12 +119,11 @@ class VideoUnavailable(Refused):
 
 
 class ThreadError(Refused):
-    """The message server answered a thread request with a non-zero resultcode."""
+    """The message server answered a thread request with a non-zero resultcode (``code``)."""
 
-    def __init__(self, message: str, *, resultcode: int, thread_id: str) -> None:
-        super().__init__(message)
-        self.resultcode = resultcode
-        self.thread_id = thread_id
+    @property
+    def resultcode(self) -> int | None:
+        return self.code if isinstance(self.code, int) else None
 
 
 class ServerError(NicoError):
@@ -94,9 +131,8 @@ class ServerError(NicoError):
 
 
 class ServerUnavailable(ServerError):
-    def __init__(self, message: str, *, status: int | None = None, response=None) -> None:
-        super().__init__(message)
-        self.status = status
+    def __init__(self, message: str, *, response=None, **fields: Any) -> None:
+        super().__init__(message, **fields)
         self.response = response  # the last answer, when there was one
 
 

@@ -1,6 +1,6 @@
 """Paging backward through a thread's history with the ``when`` cursor.
 
-This module knows nothing about protocols or storage: it takes a function that fetches the page
+This module knows nothing about protocols or storage: it takes a function that asks for the page
 "at or before ``when``" and yields one `Step` per request. The caller stores each step (and the
 cursor in it) before asking for the next one, which is what makes a walk resumable.
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from nicocomments.records import Page
 
-FetchPage = Callable[[int], Page]
+PageAt = Callable[[int], Page]
 
 # Why a walk ended.
 REACHED_FIRST = "reached comment no 1"
@@ -50,13 +50,12 @@ class Step:
         return min((c.posted_at for c in self.page.comments), default=None)
 
 
-def iter_history(
-    fetch_page: FetchPage, *, start: int, floor: int, stop_no: int = 1
-) -> Iterator[Step]:
-    """Yield the pages of one thread from ``start`` back to its beginning (or to ``stop_no``)."""
+def iter_history(page_at: PageAt, *, start: int, floor: int, stop_no: int = 1) -> Iterator[Step]:
+    """Yield the pages of one thread from ``start`` back to its beginning (or to ``stop_no``);
+    ``page_at(when)`` asks the server for the page at or before ``when``."""
     when = start
     while True:
-        page = fetch_page(when)
+        page = page_at(when)
         comments = page.comments
         if not comments:
             yield Step(when, page, None, EMPTY_PAGE)

@@ -159,10 +159,15 @@ class NicoSession(requests.Session):
                 return response
             wait = retry_after(response)
             if wait is not None and wait > self.settings.max_retry_after:
-                raise RateLimited(f"{where}: the server asks to wait {wait:.0f} s; try again later")
+                raise RateLimited(
+                    f"{where}: the server asks to wait {wait:.0f} s; try again later",
+                    status=response.status_code,
+                )
             if attempt == attempts:
                 if response.status_code == 429:
-                    raise RateLimited(f"{where}: too many requests (HTTP 429); try again later")
+                    raise RateLimited(
+                        f"{where}: too many requests (HTTP 429); try again later", status=429
+                    )
                 raise ServerUnavailable(
                     f"{where}: server error HTTP {response.status_code}",
                     status=response.status_code,

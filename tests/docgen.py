@@ -276,7 +276,11 @@ class Demo:
         env.update(NICO_DB=None, NICO_USER_SESSION=None, NICO_DEBUG=None, COLUMNS=None)
         before = os.getcwd()
         with ExitStack() as stack:
-            for name in ("nicocomments.store.now_utc", "nicocomments.store.write.now_utc"):
+            for name in (
+                "nicocomments.store.now_utc",
+                "nicocomments.store.write.now_utc",
+                "nicocomments.store.runs.now_utc",
+            ):
                 stack.enter_context(mock.patch(name, lambda: now))
             stack.enter_context(mock.patch("nicocomments.store.db.datetime", _Clock))
             if terminal:
@@ -411,7 +415,7 @@ def _revision_0001(path) -> None:
     for backup in path.parent.glob(f"{path.name}.bak-*"):
         backup.unlink()
     engine = store.create_db_engine(str(path))
-    config = store._alembic_config()
+    config = store.alembic_config()
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
@@ -423,7 +427,8 @@ def _revision_0001(path) -> None:
 def reliability_markdown() -> str:
     """What the reliability tests do and the limits nico keeps, from the constants they use
     (tests/reliability.py, nicocomments.limits) and the cases they hold."""
-    from nicocomments import importers, limits
+    from nicocomments import limits
+    from nicocomments.formats import ytdlp
     from nicocomments.records import MIN_POSTED_AT
     from nicocomments.sandbox import FAULT_KINDS, ROUTE_GROUPS, build_world
     from tests import (
@@ -525,7 +530,7 @@ def reliability_markdown() -> str:
         ("servers named by answers (`nvComment.server`, getflv's `ms`)", "http(s) URLs", "exit 5"),
         (
             "one user's comments read ahead at the start of a yt-dlp file (its owner thread)",
-            f"{importers.OWNER_STRETCH_LIMIT:,} (a longer stretch is no owner thread)",
+            f"{ytdlp.OWNER_STRETCH_LIMIT:,} (a longer stretch is no owner thread)",
             "read on as main",
         ),
     ]

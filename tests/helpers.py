@@ -55,7 +55,7 @@ def database_at_revision(path: Path, revision: str) -> None:
     from nicocomments import store
 
     engine = store.create_db_engine(str(path))
-    config = store._alembic_config()
+    config = store.alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

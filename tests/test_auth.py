@@ -298,7 +298,7 @@ def test_session_file_written_over_keeps_0600(tmp_path):
     os.chmod(path, 0o644)
     auth.save_session(config, "v1", source="test")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert auth.load_session(config) == "v1"
+    assert auth.stored_session(config) == "v1"
 
 
 def test_login_makes_an_existing_config_folder_private(nico, _isolated_config):

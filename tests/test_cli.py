@@ -163,7 +163,7 @@ def _status_raising(nico, tmp_path, monkeypatch, error: Exception, *args: str):
     def broken(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(nicocomments.store, "thread_summaries", broken)
+    monkeypatch.setattr(nicocomments.store, "status_report", broken)
     return nico("status", "--db", tmp_path / "n.db", *args)
 
 

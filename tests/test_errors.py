@@ -14,9 +14,9 @@ COMMENT = Comment("1", "main", 1, 10, 1600000000, "text")
 
 
 def _export(fmt):
-    from nicocomments import export
+    from nicocomments import formats
 
-    export.writer(fmt)([COMMENT], io.BytesIO(), video_id="sm1", thread_counts={})
+    formats.writer(fmt)([COMMENT], io.BytesIO(), video_id="sm1", thread_counts={})
 
 
 def _plot():
@@ -44,7 +44,7 @@ def _browser():
 
 
 def _import_parquet():
-    from nicocomments.export.parquet import read_parquet
+    from nicocomments.formats.parquet import read_parquet
 
     list(read_parquet(io.BytesIO(b"PAR1")))
 

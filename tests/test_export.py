@@ -9,9 +9,9 @@ import json
 import pandas as pd
 import pytest
 
-from nicocomments import export, store
-from nicocomments.export.text import XML_HEAD
-from nicocomments.interchange.load import import_files
+from nicocomments import formats, store
+from nicocomments.formats.xml import XML_HEAD
+from nicocomments.ingest import import_files
 from nicocomments.records import Comment
 from nicocomments.sandbox import (
     CHANNEL_VIDEO_ID,
@@ -39,8 +39,8 @@ def _export(engine, fmt, video_id="sm1", forks=store.FORK_ORDER, salt=None) -> b
     with engine.connect() as connection:
         rows = store.iter_comments(connection, video_id, forks)
         if salt:
-            rows = export.hash_user_ids(rows, salt)
-        export.writer(fmt)(
+            rows = formats.hash_user_ids(rows, salt)
+        formats.writer(fmt)(
             rows,
             out,
             video_id=video_id,
@@ -92,7 +92,7 @@ def test_xml_round_trip_loses_nothing_but_the_owners_user_id(analysis_db, tmp_pa
 def test_xml_escapes_what_xml_must(tmp_path):
     tricky = Comment("9", "main", 1, 10, 1, 'a < b & "c" \r\n\x01end', "184 red", user_id='x"y')
     out = io.BytesIO()
-    export.writer("xml")([tricky], out, video_id="sm9", thread_counts={})
+    formats.writer("xml")([tricky], out, video_id="sm9", thread_counts={})
     db = _reimport(tmp_path, "sm9.xml", out.getvalue())
     [back] = stored_comments(db)
     assert back == tricky._replace(content='a < b & "c" \r\nend')  # \x01 cannot be XML
@@ -144,11 +144,11 @@ def test_hashed_user_ids_are_stable_per_salt(analysis_db):
     other = [json.loads(x) for x in _export(analysis_db, "jsonl", salt="s2").decode().splitlines()]
     assert one == two
     ids = [row["user_id"] for row in one]
-    assert "u1" not in ids and export.hash_user_id("u1", "s1") in ids
-    assert ids.count(export.hash_user_id("u4", "s1")) == 6
+    assert "u1" not in ids and formats.hash_user_id("u1", "s1") in ids
+    assert ids.count(formats.hash_user_id("u4", "s1")) == 6
     assert [r["user_id"] for r in other] != ids
     assert [r["user_id"] for r in one if r["is_deleted"]] == [None]  # it had none
-    assert len(export.hash_user_id("u1", "s1")) == export.HASH_LENGTH
+    assert len(formats.hash_user_id("u1", "s1")) == formats.HASH_LENGTH
 
 
 def test_forks_can_be_chosen(analysis_db):
@@ -176,7 +176,7 @@ def test_ass_ignores_what_only_looks_like_a_colour_code(command):
     pytest.importorskip("pysubs2")
     out = io.BytesIO()
     comment = Comment("9", "main", 1, 10, 1, "text", command)
-    export.writer("ass")([comment], out, video_id="sm9", thread_counts={})
+    formats.writer("ass")([comment], out, video_id="sm9", thread_counts={})
     assert "\\c&H" not in out.getvalue().decode()  # white, the default
 
 
@@ -263,7 +263,7 @@ def test_csv_quotes_a_bare_carriage_return(tmp_path):
         Comment("9", "main", 2, 20, 2, 'comma, "quote"\r\nand\nlines', ""),
     ]
     out = io.BytesIO()
-    export.writer("csv")(tricky, out, video_id="sm9", thread_counts={})
+    formats.writer("csv")(tricky, out, video_id="sm9", thread_counts={})
     rows = list(csv.DictReader(io.StringIO(out.getvalue().decode(), newline="")))
     assert [row["content"] for row in rows] == [c.content for c in tricky]
     frame = pd.read_csv(io.BytesIO(out.getvalue()), keep_default_na=False)
@@ -278,7 +278,7 @@ def test_v1_json_writes_only_what_is_known(tmp_path):
     nv = Comment("9", "main", 2, 10, 1, "w", "184", None, "h", True, True, False, None, -5, 2,
                  "881781295290478614", "leaf")  # fmt: skip
     out = io.BytesIO()
-    export.writer("json")([owner, legacy, nv], out, video_id="sm9", thread_counts={})
+    formats.writer("json")([owner, legacy, nv], out, video_id="sm9", thread_counts={})
     owner_thread, main_thread = json.loads(out.getvalue())
     [owner_v1] = owner_thread["comments"]
     legacy_v1, nv_v1 = main_thread["comments"]
@@ -308,7 +308,7 @@ def test_xml_owner_chats_carry_no_user_id_as_players_expect(tmp_path):
 def test_xml_names_its_video_and_drops_what_xml_cannot_hold(tmp_path):
     comment = Comment("1234", "main", 1, 10, 1, "a\ufffeb\uffffc\x0bd\ud800e")
     out = io.BytesIO()
-    export.writer("xml")([comment], out, video_id="sm77", thread_counts={})
+    formats.writer("xml")([comment], out, video_id="sm77", thread_counts={})
     assert b'<view_counter id="sm77"/>' in out.getvalue()
     db = _reimport(tmp_path, "comments.xml", out.getvalue())  # the name says nothing
     assert query(db, "SELECT video_id, content FROM comments") == [("sm77", "abcde")]

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nicocomments.export.text import XML_HEAD
+from nicocomments.formats.xml import XML_HEAD
 from tests.test_cli_interchange import _db_with_sm9
 
 DEVICES = {"null": (1, 3), "full": (1, 7)}  # Linux's major and minor numbers

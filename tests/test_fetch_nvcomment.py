@@ -237,14 +237,14 @@ def test_too_many_requests_waits_and_retries(logged_in, world):
         client = NvcommentClient(
             session, endpoints, logged_in=True, rate_limit_wait=61, sleep=sleep
         )
-        info = client.fetch_video(SHORT_VIDEO_ID)
+        info = client.video_info(SHORT_VIDEO_ID)
         main = next(t for t in info.threads if t.fork == "main")
-        pages = [client.fetch_page(main, when=int(fake_now[0]) - i) for i in range(5)]
+        pages = [client.thread_page(main, when=int(fake_now[0]) - i) for i in range(5)]
         assert all(p.comments for p in pages)
         assert waited and all(w == 61 for w in waited)
         logged_in.rate_limit_per_minute = 0  # nothing is ever allowed: give up after a few waits
         with pytest.raises(RateLimited):
-            client.fetch_page(main)
+            client.thread_page(main)
     finally:
         logged_in.clock = real_clock
         logged_in.rate_limit_per_minute = None

@@ -37,7 +37,7 @@ def test_upgrade_head_on_an_empty_database(db_target):
 
 def test_models_and_migrations_never_drift(db_target):
     engine = store.open_db(db_target)
-    config = store._alembic_config()
+    config = store.alembic_config()
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection

@@ -15,6 +15,7 @@ The only part of nicocomments that imports pandas. Loading (`load_comments`, `lo
     na.commands_summary(df)          # colours, positions, sizes, 184
     na.top_terms(df, n=50)           # words (MeCab with the 'ja' extra, else n-grams)
     na.user_stats(df)                # per poster: volume, copy-paste, flooding
+    na.summarize_video("nico.db", "sm9").summary    # all of `nico analyze`, as plain data
 """
 
 from nicocomments.analysis.compute import (
@@ -39,6 +40,7 @@ from nicocomments.analysis.load import (
     load_threads,
     load_videos,
 )
+from nicocomments.analysis.summary import VideoSummary, summarize_video
 from nicocomments.analysis.terms import make_tokenizer, normalize, top_terms
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "RUN_DTYPES",
     "THREAD_DTYPES",
     "VIDEO_DTYPES",
+    "VideoSummary",
     "activity",
     "bin_milliseconds",
     "commands_summary",
@@ -61,6 +64,7 @@ __all__ = [
     "make_tokenizer",
     "normalize",
     "outside_video",
+    "summarize_video",
     "top_terms",
     "user_stats",
 ]

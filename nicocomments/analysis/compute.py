@@ -8,6 +8,7 @@ import pandas as pd
 
 from nicocomments.analysis.load import STRING
 from nicocomments.commands import COLORS, DEFAULTS, POSITIONS, SIZES, color_code
+from nicocomments.limits import shown
 
 
 def bin_milliseconds(bin: str) -> int:
@@ -15,9 +16,9 @@ def bin_milliseconds(bin: str) -> int:
     try:
         milliseconds = int(pd.Timedelta(bin) / pd.Timedelta(milliseconds=1))
     except (ValueError, TypeError):
-        raise ValueError(f"bin must be a duration such as 10s or 1min, not {bin!r}") from None
+        raise ValueError(f"bin must be a duration such as 10s or 1min, not {shown(bin)}") from None
     if milliseconds <= 0:
-        raise ValueError(f"bin must be a positive duration, not {bin!r}")
+        raise ValueError(f"bin must be a positive duration, not {shown(bin)}")
     return milliseconds
 
 

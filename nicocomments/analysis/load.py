@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, select
 
 from nicocomments import store
 from nicocomments.errors import BadInput
+from nicocomments.limits import shown
 from nicocomments.schema import comments, fetch_runs, threads, videos
 
 JAPAN = "Asia/Tokyo"
@@ -107,7 +108,8 @@ def load_comments(
 ) -> pd.DataFrame:
     """The stored comments as a DataFrame with the dtypes of `COMMENT_DTYPES`.
 
-    ``db`` is an SQLite path, a database URL, or an SQLAlchemy Engine or Connection. By default
+    ``db`` is an SQLite path, a database URL (both opened read-only: `store.open_db`'s
+    ``read_only``), or an SQLAlchemy Engine or Connection. By default
     the owner's comments (scripts, captions) and deleted comments are left out: most analyses are
     about viewers. ``tz="Asia/Tokyo"`` (`JAPAN`) gives ``posted_at`` in Japan time. Rows come in
     (video, fork, thread, no) order; an empty result has the same columns and dtypes.
@@ -139,7 +141,7 @@ def load_comments(
             query = query.where(comments.c.video_id == video_id)
         if not include_deleted:
             query = query.where(~comments.c.is_deleted)
-        frame = read_query(query, connection)
+        frame = load_query(query, connection)
     frame["posted_at"] = _unix_to_utc(frame["posted_at"])
     frame.insert(
         columns.index("vpos_ms") + 1,
@@ -199,11 +201,11 @@ def _load_table(db, table, dtypes: dict[str, object], video_id: str | None, *ord
     if video_id is not None:
         query = query.where(table.c.video_id == video_id)
     with _connection(db) as connection:
-        frame = read_query(query, connection)
+        frame = load_query(query, connection)
     return typed(frame, dtypes)
 
 
-def read_query(query, connection) -> pd.DataFrame:
+def load_query(query, connection) -> pd.DataFrame:
     """``pandas.read_sql_query`` of a SQLAlchemy select. On SQLite the compiled statement goes
     straight to the sqlite3 connection: SQLAlchemy's row objects would cost as much again as
     reading the rows (the types are applied afterwards by `typed`, column by column)."""
@@ -249,10 +251,8 @@ def _connection(db: str | Engine | Connection) -> Iterator:
             yield connection
         return
     if "://" not in db and not Path(db).expanduser().is_file():
-        raise BadInput(f"{db}: no such database file")
-    engine = store.open_db(db)
-    try:
-        with engine.connect() as connection:
-            yield connection
-    finally:
-        engine.dispose()
+        raise BadInput(f"{shown(str(db))}: no such database file")
+    # Read-only: a notebook that loads comments never changes the database (nor migrates it:
+    # a database of an older schema names `nico db upgrade`).
+    with store.database(db, read_only=True) as engine, engine.connect() as connection:
+        yield connection

@@ -20,6 +20,7 @@ import pandas as pd
 
 from nicocomments.analysis.load import STRING
 from nicocomments.errors import missing_extra
+from nicocomments.limits import shown
 
 # (pattern, term), applied to NFKC text: laughter, applause, 草 ("grass" = lol; 大草原 is a lot
 # of it), "here it comes" and "thanks for uploading", which tokenizers would cut apart.
@@ -98,7 +99,7 @@ def make_tokenizer(kind: str = "auto") -> Callable[[str], list[str]]:
     if kind == "ngram":
         return ngram_terms
     if kind not in ("auto", "mecab"):
-        raise ValueError(f"unknown tokenizer {kind!r}: choose auto, mecab or ngram")
+        raise ValueError(f"unknown tokenizer {shown(kind)}: choose auto, mecab or ngram")
     try:
         _tagger()
     except (ImportError, RuntimeError):

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from nicocomments import auth
-from nicocomments.cli.common import DebugOption, VerboseOption, err, guarded, network, out
+from nicocomments.cli.common import err, guarded, network, out
 from nicocomments.config import config_dir
 from nicocomments.errors import BadInput, LoginFailed, LoginRequired
 
@@ -67,8 +67,6 @@ def login(
             rich_help_panel="Cookie login",
         ),
     ] = False,
-    verbose: VerboseOption = 0,
-    debug: DebugOption = False,
 ) -> None:
     """Log in to Niconico and store the session cookie (never the password).
 
@@ -167,7 +165,7 @@ def _who(viewer: auth.Viewer) -> str:
 
 
 @guarded
-def logout(*, verbose: VerboseOption = 0, debug: DebugOption = False) -> None:
+def logout() -> None:
     """Forget the stored session (delete session.json)."""
     path = auth.session_path(config_dir())
     if auth.delete_session(config_dir()):
@@ -177,7 +175,7 @@ def logout(*, verbose: VerboseOption = 0, debug: DebugOption = False) -> None:
 
 
 @guarded
-def whoami(*, verbose: VerboseOption = 0, debug: DebugOption = False) -> None:
+def whoami() -> None:
     """Check whether the session works, and whether the account is premium.
 
     Exits with 3 when there is no working session.

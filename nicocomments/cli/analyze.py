@@ -9,17 +9,12 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from nicocomments import store
 from nicocomments.cli.common import (
-    DEFAULT_DB,
-    DbOption,
-    DebugOption,
     FormatOption,
-    VerboseOption,
     err,
     guarded,
     out,
@@ -28,7 +23,7 @@ from nicocomments.cli.common import (
 )
 from nicocomments.errors import BadInput
 from nicocomments.ids import parse_video_id
-from nicocomments.records import video_clock
+from nicocomments.limits import shown
 
 
 @guarded
@@ -61,9 +56,7 @@ def analyze(
             case_sensitive=False,
         ),
     ] = "auto",
-    db: DbOption = DEFAULT_DB,
-    verbose: VerboseOption = 0,
-    debug: DebugOption = False,
+    db: str,
 ) -> None:
     """Summarise a video's stored comments: how many per fork, who posted, when (first, last,
     busiest day), the highlights (moments of the video that drew the most comments, robust to
@@ -88,29 +81,25 @@ def analyze(
     try:
         ZoneInfo(tz)
     except (ValueError, ZoneInfoNotFoundError):
-        raise BadInput(f"unknown time zone {tz!r}") from None
+        raise BadInput(f"unknown time zone {shown(tz)}") from None
     try:
         na.bin_milliseconds(bin_size)
         na.make_tokenizer(tokenizer.lower())
     except (ValueError, ImportError) as exc:
         raise BadInput(str(exc)) from None
-    engine = store.open_db(db, read_only=True)
-    try:
+    with store.database(db, read_only=True) as engine:
         with engine.connect() as connection:
             require_video(connection, video_id, db)
-        everything = na.load_comments(
-            engine, video_id, forks=("owner", "main", "easy"), include_deleted=True, tz=tz
+        result = na.summarize_video(
+            engine,
+            video_id,
+            terms=terms,
+            top=top,
+            bin=bin_size,
+            tz=tz,
+            tokenizer=tokenizer.lower(),
         )
-        length = na.load_videos(engine, video_id)["duration_s"].iloc[0]
-    finally:
-        engine.dispose()
-    length = None if pd.isna(length) else int(length)
-    viewers = everything[(everything["fork"] != "owner") & ~everything["is_deleted"]]
-    highlights = na.highlights(viewers, n=top, bin=bin_size, length=length)
-    activity = na.activity(viewers, freq="1D")
-    summary = _summary(
-        na, video_id, everything, viewers, highlights, activity, terms, tokenizer, tz, length
-    )
+    summary = result.summary
     if output == "json":
         out.print_json(json.dumps(summary, ensure_ascii=False, default=str))
     elif output == "csv":
@@ -120,56 +109,10 @@ def analyze(
     if plot is not None:
         from nicocomments.analysis.plot import plot_summary
 
-        density = na.density(viewers, bin=bin_size, length=length)
-        plot_summary(video_id, density, highlights, activity, plot, length=length)
+        plot_summary(
+            video_id, result.density, result.highlights, result.activity, plot, length=result.length
+        )
         err.print(f"Wrote the figure to {plot}.")
-
-
-def _summary(
-    na, video_id, everything, viewers, highlights, activity, terms, tokenizer, tz, length
-) -> dict:
-    forks = everything.groupby("fork", observed=False).size()
-    busiest = None
-    if len(activity):
-        day = activity["comments"].idxmax()
-        busiest = {"date": day.date().isoformat(), "comments": int(activity["comments"].max())}
-    return {
-        "video_id": video_id,
-        "comments": len(everything),
-        "by_fork": {str(k): int(v) for k, v in forks.items()},
-        "deleted": int(everything["is_deleted"].sum()),
-        "users": int(viewers["user_id"].nunique()),
-        "time_zone": tz,
-        "first_posted_at": _iso(everything["posted_at"].min()),
-        "last_posted_at": _iso(everything["posted_at"].max()),
-        "busiest_day": busiest,
-        "video_length": None if length is None else video_clock(length),
-        "outside_video": {k: int(v) for k, v in na.outside_video(viewers, length).items()},
-        "highlights": [
-            {
-                "rank": rank,
-                "start": video_clock(row.start.total_seconds()),
-                "end": video_clock(row.end.total_seconds()),
-                "comments": int(row.comments),
-                "baseline": float(row.baseline),
-                "score": round(float(row.score), 2),
-                "top_comment": str(row.top_comment),
-            }
-            for rank, row in enumerate(highlights.itertuples(), 1)
-        ],
-        "commands": [
-            {"kind": r.kind, "value": r.value, "comments": int(r.comments), "share": r.share}
-            for r in na.commands_summary(viewers).itertuples()
-        ],
-        "top_terms": [
-            {"term": r.term, "comments": int(r.comments), "share": r.share}
-            for r in na.top_terms(viewers, n=terms, tokenizer=tokenizer.lower()).itertuples()
-        ],
-    }
-
-
-def _iso(value) -> str | None:
-    return None if value is None or value != value else value.isoformat()
 
 
 def _print_tables(summary: dict) -> None:

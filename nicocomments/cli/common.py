@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import sys
@@ -15,10 +16,13 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from nicocomments import auth, store
+from nicocomments.collect import CommentClient
 from nicocomments.config import Endpoints, config_dir, default_db
 from nicocomments.errors import BadInput, ExitStatus, LoginRequired, NicoError, VideoNotFound
 from nicocomments.http import HttpSettings, NicoSession, make_session
+from nicocomments.legacy import LegacyClient
 from nicocomments.limits import shown
+from nicocomments.nvcomment import NvcommentClient
 
 
 class _DataConsole(Console):
@@ -153,15 +157,47 @@ def error_line(message: str) -> None:
     typer.echo(f"Error: {' '.join(message.splitlines())}", err=True)
 
 
+# The options every command shares, declared once: `guarded` gives each command --verbose and
+# --debug, and --db to each command that takes a ``db`` parameter (typed ``str``, without a
+# default), so `nico fetch sm9 --db x.db` and `nico status --db x.db -v` work as they always did.
+SHARED_OPTIONS = {
+    "db": inspect.Parameter(
+        "db", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_DB, annotation=DbOption
+    ),
+    "verbose": inspect.Parameter(
+        "verbose", inspect.Parameter.KEYWORD_ONLY, default=0, annotation=VerboseOption
+    ),
+    "debug": inspect.Parameter(
+        "debug", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=DebugOption
+    ),
+}
+ALWAYS_SHARED = ("verbose", "debug")
+
+
 def guarded(function: F) -> F:
-    """Turn expected failures into ``Error: …`` and their exit code; anything else is a bug."""
+    """A command: the options every command shares (`SHARED_OPTIONS`) added to its own, and the
+    error boundary around it, which turns expected failures into ``Error: …`` and their exit
+    code (anything else is a bug).
+
+    The command names the shared options it uses as plain parameters (``db: str``,
+    ``verbose: int``); the others are taken here and not passed on."""
+    signature = inspect.signature(function, eval_str=True)
+    parameters, takes = [], set()
+    for parameter in signature.parameters.values():
+        shared = SHARED_OPTIONS.get(parameter.name)
+        plain = shared is not None and parameter.default is inspect.Parameter.empty
+        parameters.append(shared if plain else parameter)
+        takes.add(parameter.name)
+    declared = {p.name for p in parameters}
+    parameters += [SHARED_OPTIONS[name] for name in ALWAYS_SHARED if name not in declared]
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         debug = bool(kwargs.get("debug")) or bool(os.environ.get("NICO_DEBUG"))
         setup_logging(kwargs.get("verbose") or 0)
+        target = kwargs.get("db")
         try:
-            return function(*args, **kwargs)
+            return function(*args, **{k: v for k, v in kwargs.items() if k in takes})
         except (typer.Exit, typer.Abort):
             raise
         except BrokenPipeError:
@@ -183,7 +219,7 @@ def guarded(function: F) -> F:
         except Exception as exc:
             if debug:
                 raise
-            failure = store.database_failure(kwargs.get("db"), exc)
+            failure = store.database_failure(None if target is None else str(target), exc)
             if failure is not None:  # locked, read-only, damaged, gone: not a bug of ours
                 error_line(str(failure))
                 raise typer.Exit(int(failure.exit_status)) from None
@@ -194,6 +230,7 @@ def guarded(function: F) -> F:
             )
             raise typer.Exit(int(ExitStatus.BUG)) from None
 
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # what typer reads
     return wrapper  # type: ignore[return-value]
 
 
@@ -271,7 +308,8 @@ def network(
 
 
 def explain_login(exc: LoginRequired, net: Network) -> LoginRequired:
-    """Add what the user can do about it, depending on whether a session was in use."""
+    """The same error, with what the user can do about it (depending on whether a session was
+    in use) as its hint."""
     if net.session_origin is None:
         hint = "not logged in: run `nico login` (or set NICO_USER_SESSION)"
     else:
@@ -279,4 +317,16 @@ def explain_login(exc: LoginRequired, net: Network) -> LoginRequired:
             f"the session from {net.session_origin} is not (or no longer) logged in: "
             "run `nico login` again"
         )
-    return LoginRequired(f"{exc}; {hint}")
+    return exc.but(hint=hint)
+
+
+def comment_client(protocol: str, net: Network, rate_limit_wait: float = 60.0) -> CommentClient:
+    """The client of ``protocol`` (`PROTOCOLS`; auto is nvcomment) on the network context."""
+    if protocol == "legacy":
+        return LegacyClient(net.session, net.endpoints)
+    return NvcommentClient(
+        net.session,
+        net.endpoints,
+        logged_in=net.session_origin is not None,
+        rate_limit_wait=rate_limit_wait,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from nicocomments import store
-from nicocomments.cli.common import DEFAULT_DB, DbOption, DebugOption, VerboseOption, guarded, out
+from nicocomments.cli.common import guarded, out
 
 app = typer.Typer(
     name="db",
@@ -17,9 +17,7 @@ app = typer.Typer(
 
 @app.command("upgrade")
 @guarded
-def upgrade(
-    *, db: DbOption = DEFAULT_DB, verbose: VerboseOption = 0, debug: DebugOption = False
-) -> None:
+def upgrade(*, db: str) -> None:
     """Create the database, or bring its schema up to this version of nicocomments.
 
     Every command does this on its own when it opens a database; this command does only that.

@@ -12,16 +12,13 @@ import typer
 from rich.table import Table
 
 from nicocomments.cli.common import (
-    DEFAULT_DB,
     BackoffCapOption,
     BackoffOption,
-    DbOption,
-    DebugOption,
     IntervalOption,
     ProtocolOption,
     RetriesOption,
     TimeoutOption,
-    VerboseOption,
+    comment_client,
     err,
     error_line,
     explain_login,
@@ -32,15 +29,13 @@ from nicocomments.cli.common import (
     protocol_choice,
 )
 from nicocomments.cli.progress import RichProgress
-from nicocomments.collect import FetchOptions, FetchResult, fetch_video
+from nicocomments.collect import FetchOptions, FetchResult, collect_video
 from nicocomments.collect import fill_gaps as fill_video_gaps
 from nicocomments.errors import AuthError, BadInput, LoginRequired, NicoError
 from nicocomments.ids import parse_video_id
-from nicocomments.legacy import LegacyClient
 from nicocomments.limits import shown
-from nicocomments.nvcomment import NvcommentClient
 from nicocomments.records import JST
-from nicocomments.store import describe_target, open_db
+from nicocomments.store import database, describe_target
 
 
 @guarded
@@ -91,7 +86,7 @@ def fetch(
             help="Read more ids from FILE, one per line ('#' starts a comment).",
         ),
     ] = None,
-    db: DbOption = DEFAULT_DB,
+    db: str,
     interval: IntervalOption = 1.0,
     retries: RetriesOption = 6,
     backoff: BackoffOption = 1.0,
@@ -106,8 +101,7 @@ def fetch(
             rich_help_panel="Network",
         ),
     ] = 60.0,
-    verbose: VerboseOption = 0,
-    debug: DebugOption = False,
+    verbose: int,
 ) -> None:
     """Collect the comments of one or more videos into the database.
 
@@ -129,9 +123,8 @@ def fetch(
         before=parse_date(before) if before else None,
         refresh=refresh,
     )
-    engine = open_db(db)
     outcomes: list[_Outcome] = []
-    try:
+    with database(db) as engine:
         net = network(
             interval=interval,
             retries=retries,
@@ -142,12 +135,12 @@ def fetch(
         for video_id in video_ids:
             outcome = _Outcome(video_id)
             outcomes.append(outcome)
-            client = make_client(protocol, net, rate_limit_wait)
+            client = comment_client(protocol, net, rate_limit_wait)
             try:
                 with RichProgress(err) as progress:
                     net.session.on_retry = client.on_wait = progress.notice
                     if all_history or not fill_gaps:
-                        outcome.result = fetch_video(engine, client, video_id, options, progress)
+                        outcome.result = collect_video(engine, client, video_id, options, progress)
                     if fill_gaps:
                         outcome.gaps = fill_video_gaps(engine, client, video_id, progress)
             except NicoError as exc:
@@ -157,8 +150,6 @@ def fetch(
                     _report(outcomes, batch=len(video_ids) > 1)
                     raise outcome.error from None
                 error_line(f"{video_id}: {exc}")
-    finally:
-        engine.dispose()
     _report(outcomes, batch=len(video_ids) > 1)
     failed = [o for o in outcomes if o.error is not None]
     if failed:
@@ -173,17 +164,6 @@ class _Outcome:
     result: FetchResult | None = None
     gaps: FetchResult | None = None
     error: NicoError | None = None
-
-
-def make_client(protocol: str, net, rate_limit_wait: float):
-    if protocol == "legacy":
-        return LegacyClient(net.session, net.endpoints)
-    return NvcommentClient(
-        net.session,
-        net.endpoints,
-        logged_in=net.session_origin is not None,
-        rate_limit_wait=rate_limit_wait,
-    )
 
 
 def _report(outcomes: list[_Outcome], *, batch: bool) -> None:

@@ -8,18 +8,9 @@ from typing import Annotated
 import typer
 
 from nicocomments import store
-from nicocomments.cli.common import (
-    DEFAULT_DB,
-    DbOption,
-    DebugOption,
-    VerboseOption,
-    error_line,
-    guarded,
-    out,
-)
-from nicocomments.errors import BadInput
+from nicocomments.cli.common import error_line, guarded, out
 from nicocomments.ids import parse_video_id
-from nicocomments.importers import FORMATS
+from nicocomments.ingest import check_format, import_files
 
 
 @guarded
@@ -49,9 +40,7 @@ def import_(
             help="The video the files belong to (default: from the file, its name, or its thread).",
         ),
     ] = None,
-    db: DbOption = DEFAULT_DB,
-    verbose: VerboseOption = 0,
-    debug: DebugOption = False,
+    db: str,
 ) -> None:
     """Import comments that other tools saved: legacy XML (Saccubus, Niconicome, NicoFox,
     message-server answers, live recordings), nvcomment v1 JSON, legacy api.json, yt-dlp's
@@ -72,14 +61,10 @@ def import_(
         nico import sm9.parquet --db copy.db
     """
     fmt = fmt.lower()
-    if fmt != "auto" and fmt not in FORMATS:
-        raise BadInput(f"unknown format {fmt!r}: choose auto or one of {', '.join(FORMATS)}")
+    check_format(fmt)
     video_id = parse_video_id(video) if video else None
-    from nicocomments.interchange.load import import_files
-
-    engine = store.open_db(db)
     results = []
-    try:
+    with store.database(db) as engine:
         for result in import_files(engine, paths, fmt=fmt, video_id=video_id):
             results.append(result)
             if result.error is not None:
@@ -88,8 +73,6 @@ def import_(
                 f"{result.source}: {result.read:,} comments read ({result.format}), "
                 f"{result.added:,} new, video {result.video_id or '-'}"
             )
-    finally:
-        engine.dispose()
     failed = [r for r in results if r.error is not None]
     if len(results) > 1:
         done = len(results) - len(failed)

@@ -9,19 +9,17 @@ import typer
 
 from nicocomments import auth, store
 from nicocomments.cli.common import (
-    DebugOption,
     ProtocolOption,
-    VerboseOption,
+    comment_client,
     err,
     guarded,
     network,
     out,
     protocol_choice,
 )
-from nicocomments.cli.fetch import make_client
 from nicocomments.cli.progress import RichProgress
-from nicocomments.cli.status import StatusReport
-from nicocomments.collect import FetchOptions, fetch_video
+from nicocomments.cli.tables import print_status
+from nicocomments.collect import FetchOptions, collect_video
 from nicocomments.config import Endpoints
 from nicocomments.errors import BadInput
 
@@ -52,8 +50,6 @@ def serve(
             help="/v1/threads requests allowed a minute, as the real server (0: no limit).",
         ),
     ] = 60,
-    verbose: VerboseOption = 0,
-    debug: DebugOption = False,
 ) -> None:
     """Run the emulator until Ctrl-C, and print the environment that points nico at it.
 
@@ -102,8 +98,6 @@ def demo(
         int, typer.Option("--big-comments", min=1000, help="Comments of the big video.")
     ] = 30_000,
     protocol: ProtocolOption = "auto",
-    verbose: VerboseOption = 0,
-    debug: DebugOption = False,
 ) -> None:
     """Watch the main job run offline: start the bundled emulator, log in, collect the big
     video's whole comment history into a database, and show `nico status`.
@@ -135,17 +129,14 @@ def demo(
             f"({'premium' if viewer.premium else 'general'}); "
             f"fetching {DEMO_VIDEO}'s whole history into {db} …"
         )
-        engine = store.open_db(str(db))
-        try:
-            client = make_client(protocol, net, rate_limit_wait=60.0)
+        with store.database(str(db)) as engine:
+            client = comment_client(protocol, net)
             with RichProgress(err) as progress:
-                result = fetch_video(
+                result = collect_video(
                     engine, client, DEMO_VIDEO, FetchOptions(all_history=True), progress
                 )
             with engine.connect() as connection:
-                report = StatusReport.read(connection, DEMO_VIDEO)
-        finally:
-            engine.dispose()
+                report = store.status_report(connection, DEMO_VIDEO)
     out.print(f"{result.comments_added:,} new comments in {result.pages} pages.")
-    report.print(details=False)
+    print_status(report, details=False)
     out.print(f"Next: nico status --db {db}   or   sqlite3 {db} 'select count(*) from comments'")

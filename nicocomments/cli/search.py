@@ -12,11 +12,7 @@ from rich.table import Table
 
 from nicocomments import store
 from nicocomments.cli.common import (
-    DEFAULT_DB,
-    DbOption,
-    DebugOption,
     FormatOption,
-    VerboseOption,
     err,
     guarded,
     out,
@@ -25,6 +21,7 @@ from nicocomments.cli.common import (
 )
 from nicocomments.errors import BadInput
 from nicocomments.ids import parse_video_id
+from nicocomments.limits import shown
 from nicocomments.records import video_clock
 from nicocomments.search import search_comments
 
@@ -40,9 +37,7 @@ def search(
         int, typer.Option("--limit", min=1, help="Show at most this many comments.")
     ] = 100,
     output: FormatOption = "table",
-    db: DbOption = DEFAULT_DB,
-    verbose: VerboseOption = 0,
-    debug: DebugOption = False,
+    db: str,
 ) -> None:
     """Find the stored comments that contain TEXT, anywhere in them (Japanese too, since
     nothing depends on word boundaries). Case-insensitive for ASCII letters, and for other
@@ -58,14 +53,10 @@ def search(
     if not text.strip():
         raise BadInput("give a text to search for")
     video_id = parse_video_id(video) if video else None
-    engine = store.open_db(db, read_only=True)
-    try:
-        with engine.connect() as connection:
-            if video_id is not None:
-                require_video(connection, video_id, db)
-            total, hits = search_comments(connection, text, video_id=video_id, limit=limit)
-    finally:
-        engine.dispose()
+    with store.database(db, read_only=True) as engine, engine.connect() as connection:
+        if video_id is not None:
+            require_video(connection, video_id, db)
+        total, hits = search_comments(connection, text, video_id=video_id, limit=limit)
     rows = [
         {
             "video_id": h.video_id,
@@ -100,5 +91,5 @@ def search(
                 row["content"],
             )
         out.print(table)
-    shown = f" (showing {len(hits):,})" if len(hits) < total else ""
-    err.print(f"{total:,} comment{'s' if total != 1 else ''} contain {text!r}{shown}.")
+    showing = f" (showing {len(hits):,})" if len(hits) < total else ""
+    err.print(f"{total:,} comment{'s' if total != 1 else ''} contain {shown(text)}{showing}.")

@@ -91,9 +91,9 @@ def fetch_packet(session: requests.Session, message_server: str, packet: bytes) 
 
 def _check(response: requests.Response, what: str) -> None:
     if response.status_code == 404:
-        raise BadAnswer(f"{what} answered HTTP 404: is the endpoint URL right?")
+        raise BadAnswer(f"{what} answered HTTP 404: is the endpoint URL right?", status=404)
     if response.status_code >= 400:
-        raise BadAnswer(f"{what} answered HTTP {response.status_code}")
+        raise BadAnswer(f"{what} answered HTTP {response.status_code}", status=response.status_code)
 
 
 # --- the client ----------------------------------------------------------------------------
@@ -117,7 +117,7 @@ class LegacyClient:
     def requests_made(self) -> int:
         return getattr(self.session, "request_count", 0)
 
-    def fetch_video(self, video_id: str) -> VideoInfo:
+    def video_info(self, video_id: str) -> VideoInfo:
         self._video_id = video_id
         self.flv = self._getflv(video_id)
         return VideoInfo(
@@ -139,12 +139,12 @@ class LegacyClient:
         log.info("%s resolved to thread %s through the watch page", video_id, thread_id)
         return parse_getflv(fetch_getflv(self.session, self.endpoints, thread_id), video_id)
 
-    def fetch_page(self, ref: ThreadRef, when: int | None = None) -> Page:
+    def thread_page(self, ref: ThreadRef, when: int | None = None) -> Page:
         """One request for ``ref``: the current window, or the last 1000 at or before ``when``.
 
         A refused or expired key is fetched afresh once and the request retried."""
         if self.flv is None:
-            raise RuntimeError("fetch_video() first")
+            raise RuntimeError("video_info() first")
         refreshed: set[str] = set()
         while True:
             packet = build_packet(
@@ -232,6 +232,6 @@ def _thread_error(code: int, ref: ThreadRef) -> ThreadError:
     name, message = RESULTCODES.get(code, ("UNKNOWN", f"unknown resultcode {code}"))
     return ThreadError(
         f"thread {ref.thread_id} ({ref.fork}): {message} (resultcode {code} {name})",
-        resultcode=code,
+        code=code,
         thread_id=ref.thread_id,
     )

@@ -30,9 +30,9 @@ from nicocomments.nvcomment.parse import (
     PAGE_SIZE,
     THREAD_ERRORS,
     WatchData,
-    load_json,
     parse_api_response,
     parse_error,
+    parse_json,
     parse_thread_key,
     parse_threads,
     parse_watch_data,
@@ -106,7 +106,7 @@ def fetch_thread_key(
 
 def _json(response: requests.Response, what: str) -> Any:
     try:
-        return load_json(response.content)
+        return parse_json(response.content)
     except orjson.JSONDecodeError as exc:
         # orjson says why in its first words: "unexpected character", "depth limit exceeded"…
         why = str(exc).split(":", 1)[0]
@@ -147,7 +147,7 @@ class NvcommentClient:
     def requests_made(self) -> int:
         return getattr(self.session, "request_count", 0)
 
-    def fetch_video(self, video_id: str) -> VideoInfo:
+    def video_info(self, video_id: str) -> VideoInfo:
         self.watch = self._watch_data(video_id)
         return self.watch.video
 
@@ -181,11 +181,11 @@ class NvcommentClient:
                 )
         return _parsed_watch_data(embedded, video_id)
 
-    def fetch_page(self, ref: ThreadRef, when: int | None = None) -> Page:
+    def thread_page(self, ref: ThreadRef, when: int | None = None) -> Page:
         """One request for one thread: the current window, or the last 1000 at or before
         ``when``. Renews an expired thread key once per request; waits out rate limits."""
         if self.watch is None:
-            raise RuntimeError("fetch_video() first")
+            raise RuntimeError("video_info() first")
         renewed = False
         waits = 0
         while True:
@@ -243,33 +243,36 @@ class NvcommentClient:
         self, code: str | None, status: int, ref: ThreadRef, when: int | None
     ) -> NicoError:
         where = f"thread {ref.thread_id} ({ref.fork})"
+        fields = {"status": status, "code": code, "thread_id": ref.thread_id}
         if code == "INVALID_TOKEN" and when is not None:
             if self.logged_in:
                 return SessionExpired(
                     f"{where}: the comment server refused the past-log request; "
-                    "the session may have expired (run `nico login` again)"
+                    "the session may have expired (run `nico login` again)",
+                    **fields,
                 )
-            return LoginRequired(f"{where}: log in to read past comments (run `nico login`)")
+            return LoginRequired(
+                f"{where}: log in to read past comments (run `nico login`)", **fields
+            )
         if code in THREAD_ERRORS:
             kind, message = THREAD_ERRORS[code]
-            return kind(f"{where}: {message}")
+            return kind(f"{where}: {message}", **fields)
         if status >= 500:
             return ServerUnavailable(
-                f"{where}: the comment server answered HTTP {status}", status=status
+                f"{where}: the comment server answered HTTP {status}", **fields
             )
         if status == 404:
-            return BadAnswer(f"{where}: the comment server answered HTTP 404 ({code or 'no code'})")
+            return BadAnswer(
+                f"{where}: the comment server answered HTTP 404 ({code or 'no code'})", **fields
+            )
         return BadAnswer(
-            f"{where}: the comment server answered HTTP {status} ({code or 'no code'})"
+            f"{where}: the comment server answered HTTP {status} ({code or 'no code'})", **fields
         )
 
 
 def _parsed_watch_data(payload: Any, video_id: str) -> WatchData:
     """Watch data in any envelope, or its error, naming ``video_id``."""
-    try:
-        return parse_watch_data(parse_api_response(payload), video_id)
-    except NicoError as exc:
-        raise type(exc)(str(exc).replace("the video", video_id, 1)) from None
+    return parse_watch_data(parse_api_response(payload, video_id), video_id)
 
 
 def _replace_key(watch: WatchData, key: str, server: str | None = None) -> WatchData:
@@ -281,6 +284,6 @@ def _maybe_json(response: requests.Response) -> Any:
     if "json" not in content_type and response.content[:1] not in (b"{", b"["):
         return None
     try:
-        return load_json(response.content)
+        return parse_json(response.content)
     except orjson.JSONDecodeError:
         return None

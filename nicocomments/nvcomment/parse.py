@@ -88,8 +88,8 @@ class WatchData:
 # --- pure parsers -------------------------------------------------------------------------
 
 
-def parse_api_response(payload: Any) -> dict:
-    """The watch data out of any of its envelopes, or the matching error.
+def parse_api_response(payload: Any, video_id: str = "") -> dict:
+    """The watch data out of any of its envelopes, or the matching error (naming ``video_id``).
 
     Accepts ``/api/watch/v3`` (``{meta, data}``), the ``server-response`` meta and
     ``?responseType=json`` (``{meta, data: {response}}``), or bare watch data.
@@ -104,7 +104,7 @@ def parse_api_response(payload: Any) -> dict:
     status = meta.get("status") or fields.get("statusCode")
     if error_code or (type(status) is int and status >= 400) or fields.get("isCustomError") is True:
         deleted = _text(fields.get("deletedMessage"))
-        raise watch_error(error_code or "UNKNOWN", reason, "", deleted)
+        raise watch_error(error_code or "UNKNOWN", reason, video_id, deleted)
     if not isinstance(data, dict) or not isinstance(data.get("comment"), dict):
         raise BadAnswer("the watch data has no comment block")
     return data
@@ -113,9 +113,12 @@ def parse_api_response(payload: Any) -> dict:
 def watch_error(
     error_code: str, reason: str | None, video_id: str = "", deleted_message: str | None = None
 ) -> NicoError:
+    """The error watch data reports (its ``errorCode`` and ``reasonCode``, by `ERROR_CODES`
+    and `REASON_CODES`), naming the video; the server's code stays on it as ``code``."""
     label = video_id or "the video"
+    fields = {"code": reason or error_code, "video_id": video_id or None}
     if deleted_message and not reason:
-        return VideoUnavailable(f"{label} was deleted ({deleted_message[:200]})")
+        return VideoUnavailable(f"{label} was deleted ({deleted_message[:200]})", **fields)
     if reason and reason in REASON_CODES:
         kind, message = REASON_CODES[reason]
     else:
@@ -124,7 +127,7 @@ def watch_error(
         )
         if reason:
             message += f" ({reason[:60]})"
-    return kind(f"{label} {message}")
+    return kind(f"{label} {message}", **fields)
 
 
 def parse_watch_data(data: dict, requested_id: str = "") -> WatchData:
@@ -283,7 +286,7 @@ def parse_thread_key(payload: Any) -> str:
     return key
 
 
-def load_json(data: bytes) -> Any:
+def parse_json(data: bytes) -> Any:
     """JSON from the network: orjson, because a history is a thousand answers of a thousand
     comments and the stdlib parser takes twice as long as the rest of reading them."""
     return orjson.loads(data)

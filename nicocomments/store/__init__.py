@@ -1,16 +1,18 @@
-"""The database: opening and migrating it (`db`), writing (`write`), reading (`read`) and
-what imports need (`imports`).
+"""The database: opening and migrating it (`db`), writing (`write`), run records (`runs`) and
+reading (`read`).
 
-Everything is reachable as ``store.<name>``; the submodules only keep each part short.
+Everything public is reachable as ``store.<name>`` (and listed in ``__all__``); the submodules
+only keep each part short.
 """
 
-from nicocomments.store.db import (  # noqa: F401
+from nicocomments.store.db import (
     SQLITE_PRAGMAS,
     Upgrade,
-    _alembic_config,
+    alembic_config,
     backup_sqlite,
     create_db_engine,
     current_revision,
+    database,
     database_failure,
     database_url,
     describe_target,
@@ -21,12 +23,9 @@ from nicocomments.store.db import (  # noqa: F401
     sqlite_path,
     upgrade_db,
 )
-from nicocomments.store.imports import (  # noqa: F401
-    discard_run,
-    ensure_threads,
-)
-from nicocomments.store.read import (  # noqa: F401
+from nicocomments.store.read import (
     FORK_ORDER,
+    StatusReport,
     ThreadState,
     ThreadSummary,
     comment_columns,
@@ -38,6 +37,7 @@ from nicocomments.store.read import (  # noqa: F401
     reported_count,
     run_rows,
     server_count,
+    status_report,
     thread_counts,
     thread_runs,
     thread_state,
@@ -46,24 +46,87 @@ from nicocomments.store.read import (  # noqa: F401
     video_of_threads,
     video_rows,
 )
-from nicocomments.store.write import (  # noqa: F401
-    _INSERT_COLUMNS,
+from nicocomments.store.runs import (
+    add_to_run,
+    discard_run,
+    finish_run,
+    rename_run_video,
+    start_run,
+)
+from nicocomments.store.write import (
     SEARCH_INDEX,
     SEARCH_PENDING,
-    add_to_run,
+    ensure_threads,
     ensure_video,
-    finish_run,
     has_search_index,
     now_utc,
-    rename_run_video,
     save_comments,
     save_skipped,
     save_thread_status,
     set_history,
-    start_run,
     sync_search_index,
     transaction,
     upsert_threads,
     upsert_video,
     write_retrying,
 )
+
+__all__ = [
+    "FORK_ORDER",
+    "SEARCH_INDEX",
+    "SEARCH_PENDING",
+    "SQLITE_PRAGMAS",
+    "StatusReport",
+    "ThreadState",
+    "ThreadSummary",
+    "Upgrade",
+    "add_to_run",
+    "alembic_config",
+    "backup_sqlite",
+    "comment_columns",
+    "create_db_engine",
+    "current_revision",
+    "database",
+    "database_failure",
+    "database_url",
+    "describe_target",
+    "discard_run",
+    "ensure_threads",
+    "ensure_video",
+    "finish_run",
+    "fork_order",
+    "has_search_index",
+    "head_revision",
+    "is_contention",
+    "iter_comments",
+    "migrations_dir",
+    "missing_ranges",
+    "now_utc",
+    "open_db",
+    "posted_at_of",
+    "posted_unix",
+    "rename_run_video",
+    "reported_count",
+    "run_rows",
+    "save_comments",
+    "save_skipped",
+    "save_thread_status",
+    "server_count",
+    "set_history",
+    "sqlite_path",
+    "start_run",
+    "status_report",
+    "sync_search_index",
+    "thread_counts",
+    "thread_runs",
+    "thread_state",
+    "thread_summaries",
+    "transaction",
+    "upgrade_db",
+    "upsert_threads",
+    "upsert_video",
+    "video_exists",
+    "video_of_threads",
+    "video_rows",
+    "write_retrying",
+]

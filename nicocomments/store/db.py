@@ -167,7 +167,7 @@ def migrations_dir() -> Path:
     raise RuntimeError("the migrations directory is missing from this installation")
 
 
-def _alembic_config():
+def alembic_config():
     from alembic.config import Config  # imported lazily: alembic is slow to import
 
     config = Config(stdout=io.StringIO())  # Alembic's chatter never reaches stdout
@@ -178,7 +178,7 @@ def _alembic_config():
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -211,6 +211,17 @@ def open_db(target: str, *, migrate: bool = True, read_only: bool = False) -> En
         engine.dispose()
         raise
     return engine
+
+
+@contextmanager
+def database(target: str, *, read_only: bool = False) -> Iterator[Engine]:
+    """`open_db` for the length of a ``with`` block, disposed of at its end however it ends:
+    ``with store.database(db, read_only=True) as engine: …``."""
+    engine = open_db(target, read_only=read_only)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _open_current(target: str) -> Engine | None:
@@ -256,7 +267,7 @@ def upgrade_db(engine: Engine, target: str, *, dry_run: bool = False) -> Upgrade
     lock, and whoever gets it second finds the work done."""
     from alembic import command
 
-    config = _alembic_config()
+    config = alembic_config()
     path = sqlite_path(target)
     if path is not None and not _writable(path):
         raise DatabaseError(
@@ -304,7 +315,7 @@ def _check_schema(target: str, current: str | None, tables: set[str]) -> str:
     """Refuse a database this program must not touch; return the head revision."""
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory.from_config(_alembic_config())
+    script = ScriptDirectory.from_config(alembic_config())
     if current is not None and current not in {r.revision for r in script.walk_revisions()}:
         raise SchemaTooNew(
             f"the database {describe_target(target)} was written by a newer nicocomments "
@@ -420,13 +431,12 @@ def database_failure(target: str | None, exc: BaseException) -> DatabaseError | 
     code = _code(driver)
     if code in SQLITE_DAMAGED:
         return damaged(target, str(driver).splitlines()[0])
-    error = _database_error(target, driver)
     if code in (SQLITE_BUSY, SQLITE_LOCKED) or getattr(driver, "sqlstate", None) in PG_CONTENTION:
-        return DatabaseError(f"{error.message} (another program kept it busy; try again later)")
+        return _database_error(target, driver, "another program kept it busy; try again later")
     if code == SQLITE_READONLY:
-        return DatabaseError(f"{error.message} (the file or its folder is read-only)")
+        return _database_error(target, driver, "the file or its folder is read-only")
     if isinstance(driver, sqlite3.OperationalError) or isinstance(exc, sa_exc.OperationalError):
-        return error
+        return _database_error(target, driver)
     return None
 
 
@@ -435,6 +445,11 @@ def _failure(target: str, exc: BaseException) -> DatabaseError:
     return database_failure(target, exc) or _database_error(target, exc)
 
 
-def _database_error(target: str, exc: BaseException) -> DatabaseError:
+def _database_error(target: str, exc: BaseException, why: str | None = None) -> DatabaseError:
+    """The driver's own words (its first line), what they mean (``why``), and its error code
+    (SQLite's result code, PostgreSQL's SQLSTATE) as ``code``."""
+    driver = _driver_error(exc)
     detail = str(getattr(exc, "orig", exc)).splitlines()[0]
-    return DatabaseError(f"cannot use the database {describe_target(target)}: {detail}")
+    message = f"cannot use the database {describe_target(target)}: {detail}"
+    code = None if driver is None else _code(driver) or getattr(driver, "sqlstate", None)
+    return DatabaseError(f"{message} ({why})" if why else message, code=code)

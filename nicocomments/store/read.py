@@ -302,3 +302,59 @@ def thread_counts(connection: Connection, video_id: str) -> dict[tuple[str, str]
         if server is not None:
             stored[(thread_id, fork)] = max(server, stored.get((thread_id, fork), 0))
     return stored
+
+
+@dataclass
+class StatusReport:
+    """What is stored, per thread, against what the server reported (what `nico status` and
+    `nico demo` show), read in one go by `status_report`."""
+
+    summaries: list[ThreadSummary]
+    videos: dict[str, dict]
+    missing: dict[tuple[str, str], list[tuple[int, int]]]
+    runs: dict[tuple[str, str], list[dict]]
+
+    def as_json(self) -> list[dict]:
+        """One object per thread: its summary, missing ranges and runs (dates as ISO 8601)."""
+        return [
+            _summary_dict(s, self.missing[(s.thread_id, s.fork)], self.runs[(s.thread_id, s.fork)])
+            for s in self.summaries
+        ]
+
+
+def status_report(connection: Connection, video_id: str | None = None) -> StatusReport:
+    summaries = thread_summaries(connection, video_id)
+    keys = [(s.thread_id, s.fork, s.server_count) for s in summaries]
+    return StatusReport(
+        summaries=summaries,
+        videos={v["video_id"]: v for v in video_rows(connection, video_id)},
+        missing={(t, f): missing_ranges(connection, t, f, n) for t, f, n in keys},
+        runs={(t, f): thread_runs(connection, t, f) for t, f, _ in keys},
+    )
+
+
+def _summary_dict(s: ThreadSummary, missing: list, runs: list[dict]) -> dict:
+    return {
+        "video_id": s.video_id,
+        "thread_id": s.thread_id,
+        "fork": s.fork,
+        "label": s.label,
+        "stored": s.stored,
+        "deleted": s.deleted,
+        "min_no": s.min_no,
+        "max_no": s.max_no,
+        "server_count": s.server_count,
+        "last_res": s.last_res,
+        "comment_count": s.comment_count,
+        "oldest": s.oldest.isoformat() if s.oldest else None,
+        "newest": s.newest.isoformat() if s.newest else None,
+        "history_complete": s.history_complete,
+        "history_when": s.history_when,
+        "history_end": s.history_end,
+        "skipped_ranges": s.skipped,
+        "missing": [list(r) for r in missing],
+        "runs": [
+            {**run, "started_at": run["started_at"].isoformat() if run["started_at"] else None}
+            for run in runs
+        ],
+    }

@@ -1,13 +1,13 @@
 """Writing: videos, threads, comments, run records and the search index.
 
 Writing videos, threads, comments and walk state is idempotent: the same page saved twice is
-stored once (`save_comments` skips comments already stored, `upsert_*` overwrite, counts only
-move forward). The run records are not: `start_run` adds a run, `add_to_run` adds to its
-counters, `finish_run` adds requests and stamps the time, `save_skipped` adds a row, each time.
+stored once (`save_comments` skips comments already stored, `upsert_*` overwrite, `ensure_*`
+add what is missing, counts only move forward); `save_skipped` adds a row each time, as the run
+records of `store.runs` do.
 
 Functions take the caller's connection, so the caller decides what one transaction holds; those
-that open their own transaction (`start_run`, `rename_run_video`, `finish_run`,
-`sync_search_index`) take the engine. Callers write through `write_retrying`, which runs a
+that open their own transaction (`sync_search_index`, and `start_run`, `rename_run_video`,
+`finish_run` of `store.runs`) take the engine. Callers write through `write_retrying`, which runs a
 transaction again when another writer was in the way, so several processes may write one
 database at once; rows are written in one order everywhere (comments by key, then threads), so
 PostgreSQL transactions that meet wait for each other instead of deadlocking.
@@ -15,7 +15,6 @@ PostgreSQL transactions that meet wait for each other instead of deadlocking.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -38,10 +37,9 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from nicocomments import __version__
 from nicocomments.interrupts import deferred_interrupt
 from nicocomments.records import COMMENT_FIELDS, Comment, ThreadRef, ThreadStatus, VideoInfo
-from nicocomments.schema import fetch_runs, skipped_seconds, threads, videos
+from nicocomments.schema import skipped_seconds, threads, videos
 from nicocomments.store.db import WRITE_OPTION, database_failure, is_contention
 
 log = logging.getLogger(__name__)
@@ -130,6 +128,30 @@ def upsert_threads(connection: Connection, video_id: str, refs: Iterable[ThreadR
                 index_elements=[threads.c.thread_id, threads.c.fork], set_=values
             )
         )
+
+
+def ensure_threads(connection: Connection, video_id: str, rows: Iterable[dict]) -> list[tuple]:
+    """Add the threads an imported file names that are not stored yet; never change a stored
+    one (its label, key and counts came from the server). ``rows`` hold ``thread_id``, ``fork``
+    and optionally ``label``, ``last_res``, ``comment_count``, ``server_time``. Returns the
+    (thread_id, fork) keys that were added."""
+    added = []
+    for row in rows:
+        statement = insert_on_conflict(connection, threads).values(
+            thread_id=row["thread_id"],
+            fork=row["fork"],
+            video_id=video_id,
+            label=row.get("label"),
+            needs_key=False,
+            last_res=row.get("last_res"),
+            comment_count=row.get("comment_count"),
+            server_time=row.get("server_time"),
+            history_complete=False,
+        )
+        # One statement: another writer adding the same thread meanwhile is no error.
+        if connection.execute(statement.on_conflict_do_nothing()).rowcount:
+            added.append((row["thread_id"], row["fork"]))
+    return added
 
 
 def _forward(column: str):
@@ -230,98 +252,6 @@ def save_skipped(
             from_second=seconds[0],
             to_second=seconds[1],
         )
-    )
-
-
-# --- runs ----------------------------------------------------------------------------------
-
-
-def start_run(
-    engine: Engine,
-    *,
-    video_id: str | None,
-    protocol: str,
-    mode: str,
-    options: dict | None = None,
-    source: str | None = None,
-) -> int:
-
-    def start(connection: Connection) -> int:
-        if video_id is not None:
-            # A run still "running" for this video was killed: nothing else writes here.
-            connection.execute(
-                update(fetch_runs)
-                .where((fetch_runs.c.video_id == video_id) & (fetch_runs.c.status == "running"))
-                .values(status="interrupted", error="the process stopped without finishing")
-            )
-        result = connection.execute(
-            fetch_runs.insert().values(
-                video_id=video_id,
-                protocol=protocol,
-                mode=mode,
-                options=json.dumps(options, sort_keys=True) if options else None,
-                source=source,
-                tool_version=__version__,
-                started_at=now_utc(),
-                status="running",
-                pages=0,
-                requests=0,
-                comments_added=0,
-            )
-        )
-        return result.inserted_primary_key[0]
-
-    return write_retrying(engine, start)
-
-
-def rename_run_video(engine: Engine, run_id: int, video_id: str) -> None:
-    write_retrying(
-        engine,
-        lambda connection: connection.execute(
-            update(fetch_runs).where(fetch_runs.c.id == run_id).values(video_id=video_id)
-        ),
-    )
-
-
-def add_to_run(
-    connection: Connection,
-    run_id: int,
-    *,
-    pages: int = 0,
-    requests: int = 0,
-    comments_added: int = 0,
-    when_cursor: int | None = None,
-) -> None:
-    values: dict = {
-        "pages": fetch_runs.c.pages + pages,
-        "requests": fetch_runs.c.requests + requests,
-        "comments_added": fetch_runs.c.comments_added + comments_added,
-    }
-    if when_cursor is not None:
-        values["when_cursor"] = when_cursor
-    connection.execute(update(fetch_runs).where(fetch_runs.c.id == run_id).values(values))
-
-
-def finish_run(
-    engine: Engine,
-    run_id: int,
-    status: str,
-    *,
-    error: str | None = None,
-    requests: int = 0,
-) -> None:
-    write_retrying(
-        engine,
-        lambda connection: connection.execute(
-            update(fetch_runs)
-            .where(fetch_runs.c.id == run_id)
-            .values(
-                status=status,
-                error=error,
-                finished_at=now_utc(),
-                requests=fetch_runs.c.requests + requests,
-            )
-        ),
     )
 
 

@@ -8,11 +8,12 @@ from itertools import islice
 from typing import IO, Any
 
 from nicocomments.errors import missing_extra
-from nicocomments.export.text import items_from_rows
-from nicocomments.importers import Item, MalformedFile
+from nicocomments.formats.columns import items_from_rows
+from nicocomments.formats.common import Item, MalformedFile
 from nicocomments.records import Comment
 
 ROW_GROUP = 50_000
+PARQUET_MAGIC = b"PAR1"  # how a Parquet file begins (and ends)
 
 
 def schema():

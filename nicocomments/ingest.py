@@ -1,4 +1,8 @@
-"""`import_files`: store the comments of other tools' files, de-duplicated, with provenance.
+"""The import job: store the comments of other tools' files, de-duplicated, with provenance.
+
+`import_files` is to files what `nicocomments.collect` is to the network: it finds the files
+behind each path (directories, zip archives member by member), recognises their format, runs
+the reader of `nicocomments.formats` over each and stores what it yields.
 
 Every file (every member of a zip archive) gets its own ``fetch_runs`` row (protocol and mode
 ``import``, ``source`` = the file) and goes into the same tables as fetched comments, through
@@ -12,6 +16,22 @@ comments it was the first to store (``comments.run_id``), the threads and the vi
 created; the run is marked failed with the reason. So after any failure the rows of that file
 are either all there or none are. (After ``kill -9`` the run stays "running" with the rows it had
 committed; importing the file again completes it.)
+
+Rules for what a format leaves out (the README's "Import formats" section says the same):
+
+* **No comment number** (NII 2018+ lines; live-broadcast XML, where every chat has
+  ``no="-1"``): the n-th such comment of a (thread, fork) in the file gets ``no = -n``. Servers
+  number from 1, so a negative ``no`` always means "numbered by nico, in file order", can never
+  collide with a real number, and the same file always gets the same numbers (re-importing it
+  adds nothing).
+* **No thread id**: NII lines go to thread ``nii:<video id>``; yt-dlp's flattened comment lists
+  to ``ytdlp:<video id>`` (see `formats.ytdlp.read_ytdlp` for how its forks are told apart).
+* **No video id in the file**: taken from the file name (``sm9.jsonl``,
+  ``Title [sm9].comments.json``) or given with ``--video``; XML and v1 files fall back to their
+  thread id.
+* **Dates without a zone** (NII ISO strings, a v1 ``postedAt``): Japan time (`records.JST`),
+  the site's own zone. (The comment server always names the zone; `nicocomments.nvcomment`
+  refuses an answer that does not.)
 """
 
 from __future__ import annotations
@@ -19,7 +39,7 @@ from __future__ import annotations
 import logging
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -27,35 +47,38 @@ from typing import IO
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
 
-from nicocomments import store
+from nicocomments import formats, store
 from nicocomments.errors import BadInput, DatabaseError, NicoError
-from nicocomments.export.parquet import read_parquet
-from nicocomments.export.text import read_csv, read_jsonl
-from nicocomments.importers import (
-    FORMATS,
+from nicocomments.formats import (
     HEAD_BYTES,
+    IMPORT_FORMATS,
+    NEEDS_VIDEO,
+    RANDOM_ACCESS,
     Item,
     MalformedFile,
-    Source,
     VideoHint,
-    iter_sources,
-    prefixed,
-    read_apijson,
-    read_nii,
-    read_v1,
-    read_ytdlp,
     sniff_format,
-    video_id_from_name,
 )
-from nicocomments.interchange.packet import read_packet
-from nicocomments.limits import comments_problem, status_problem
+from nicocomments.formats.common import prefixed
+from nicocomments.ids import video_id_from_name
+from nicocomments.limits import comments_problem, shown, status_problem
 from nicocomments.records import Comment, ThreadStatus
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 10_000
-NEEDS_VIDEO = ("nii", "ytdlp")  # formats whose thread ids are made from the video id
-RANDOM_ACCESS = ("parquet",)  # formats read from the file itself, not as a stream
+FILE_SUFFIXES = (".xml", ".json", ".jsonl", ".dat", ".csv", ".parquet")
+ARCHIVE_SUFFIXES = (".zip",)
+NOTHING_STORED = "nothing of it was stored"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file to import: a file on disk, or one member of a zip archive."""
+
+    name: str  # what fetch_runs.source records: the path, or "archive.zip!dir/sm9.jsonl"
+    file_name: str  # the base name, where a video id may be found
+    open: Callable[[], IO[bytes]]
 
 
 @dataclass
@@ -71,6 +94,45 @@ class ImportResult:
     error: NicoError | None = None
 
 
+# --- finding files ----------------------------------------------------------------------------
+
+
+def iter_sources(path: Path) -> Iterator[Source]:
+    """The files behind one PATH argument: the file itself, every member of a zip archive (opened
+    one at a time, decompressed as it is read), or every supported file under a directory."""
+    if path.is_dir():
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            if child.suffix.lower() in FILE_SUFFIXES + ARCHIVE_SUFFIXES:
+                yield from iter_sources(child)
+        return
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file")
+    if path.suffix.lower() in ARCHIVE_SUFFIXES:
+        yield from _zip_members(path)
+        return
+    yield Source(str(path), path.name, lambda: open(path, "rb"))  # noqa: SIM115
+
+
+def _zip_members(path: Path) -> Iterator[Source]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BadInput(f"{path}: not a readable zip archive ({exc})") from None
+    with archive:
+        for info in archive.infolist():
+            member = info.filename
+            if info.is_dir() or not member.lower().endswith(FILE_SUFFIXES):
+                continue
+            yield Source(
+                f"{path}!{member}",
+                member.rsplit("/", 1)[-1],
+                lambda member=member: archive.open(member),
+            )
+
+
+# --- the job ------------------------------------------------------------------------------------
+
+
 def import_files(
     engine: Engine,
     paths: Sequence[Path],
@@ -82,8 +144,7 @@ def import_files(
     """Import every file behind ``paths`` (files, directories, zip archives), one result each.
 
     A file that cannot be imported does not stop the others: its result carries the error."""
-    if fmt != "auto" and fmt not in FORMATS:
-        raise BadInput(f"unknown format {fmt!r}: choose auto or one of {', '.join(FORMATS)}")
+    check_format(fmt)
     for path in paths:
         try:
             for source in iter_sources(path):
@@ -111,7 +172,7 @@ def import_source(
                 stream.seek(0)
             else:
                 stream = prefixed(head, stream)
-            job.consume(_read(job.result.format, stream, job.needed_video()))
+            job.consume(formats.read_items(job.result.format, stream, job.needed_video()))
         job.finish()
         store.sync_search_index(engine)
     except KeyboardInterrupt:
@@ -119,40 +180,24 @@ def import_source(
         raise
     except NicoError as exc:
         job.undo("failed", str(exc))
-        job.result.error = _wrapped(exc, f"cannot import {source.name}: {exc}")
+        job.result.error = exc.but(where=f"cannot import {source.name}", hint=NOTHING_STORED)
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, UnicodeDecodeError) as exc:
         job.undo("failed", f"unreadable: {exc}")
-        job.result.error = BadInput(f"cannot read {source.name}: {exc}; nothing of it was stored")
+        job.result.error = BadInput(
+            str(exc), where=f"cannot read {source.name}", hint=NOTHING_STORED
+        )
     except sa_exc.SQLAlchemyError as exc:
         detail = str(getattr(exc, "orig", exc)).splitlines()[0]
         job.undo("failed", f"database error: {detail}")
-        job.result.error = DatabaseError(f"cannot store {source.name}: {detail}")
+        job.result.error = DatabaseError(detail, where=f"cannot store {source.name}")
     return job.result
 
 
-def _wrapped(exc: NicoError, message: str) -> NicoError:
-    """The same kind of error (and exit status), saying which file and that it left nothing."""
-    message = f"{message}; nothing of it was stored"
-    for kind in (BadInput, DatabaseError):
-        if isinstance(exc, kind):
-            return kind(message)
-    wrapped = NicoError(message)
-    wrapped.exit_status = exc.exit_status
-    return wrapped
-
-
-def _read(kind: str, stream: IO[bytes], video_id: str | None) -> Iterable[Item]:
-    if kind == "xml":
-        return read_packet(stream)
-    if kind == "v1":
-        return read_v1(stream)
-    if kind == "apijson":
-        return read_apijson(stream)
-    if kind == "ytdlp":
-        return read_ytdlp(stream, video_id or "")
-    if kind == "nii":
-        return read_nii(stream, video_id or "")
-    return {"jsonl": read_jsonl, "csv": read_csv, "parquet": read_parquet}[kind](stream)
+def check_format(fmt: str) -> None:
+    """Refuse a ``--format`` that is neither ``auto`` nor one of `formats.IMPORT_FORMATS`."""
+    if fmt != "auto" and fmt not in IMPORT_FORMATS:
+        choices = ", ".join(IMPORT_FORMATS)
+        raise BadInput(f"unknown format {shown(fmt)}: choose auto or one of {choices}")
 
 
 @dataclass

