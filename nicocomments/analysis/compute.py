@@ -130,10 +130,11 @@ def highlights(
 
     Example::
 
-        >>> highlights(load_comments("nico-demo.db", "sm9"), n=2, length=319)
-                    start             end  comments  baseline  prominence      score top_comment
-        0 0 days 00:04:40 0 days 00:04:50      3074     682.0      2392.0  92.193251        ここすき
-        1 0 days 00:03:40 0 days 00:03:50      3097    1244.0      1853.0  71.418936         うぽつ
+        >>> peaks = highlights(load_comments("nico-demo.db", "sm9"), n=2, length=319)
+        >>> peaks[["start", "end", "comments", "baseline", "score", "top_comment"]]
+                    start             end  comments  baseline      score top_comment
+        0 0 days 00:04:40 0 days 00:04:50      3074     682.0  92.193251        ここすき
+        1 0 days 00:03:40 0 days 00:03:50      3097    1244.0  71.418936         うぽつ
     """
     step = bin_milliseconds(bin)
     length_ms = length_milliseconds(length)
@@ -202,12 +203,12 @@ def activity(df: pd.DataFrame, freq: str = "1D") -> pd.DataFrame:
 
     Example::
 
-        >>> activity(load_comments("nico.db", "sm9", tz=JAPAN)).head(3)
+        >>> activity(load_comments("nico-demo.db", "sm9", tz=JAPAN)).head(3)
                                    comments  cumulative     share
         posted_at
-        2007-03-06 00:00:00+09:00      1520        1520  0.050667
-        2007-03-07 00:00:00+09:00       640        2160  0.021333
-        2007-03-08 00:00:00+09:00       301        2461  0.010033
+        2007-03-06 00:00:00+09:00      6020        6020  0.202578
+        2007-03-07 00:00:00+09:00      2799        8819  0.094189
+        2007-03-08 00:00:00+09:00      1908       10727  0.064206
     """
     if df.empty:
         index = pd.DatetimeIndex([], dtype=df["posted_at"].dtype, name="posted_at")
@@ -231,12 +232,12 @@ def commands_summary(df: pd.DataFrame) -> pd.DataFrame:
 
     Example::
 
-        >>> commands_summary(load_comments("nico.db", "sm9")).head(4)
-               kind  value  comments     share
-        0  position   naka     27650  0.921667
-        1  position     ue      1500  0.050000
-        2  position  shita       850  0.028333
-        3      size medium     28900  0.963333
+        >>> commands_summary(load_comments("nico-demo.db", "sm9")).head(4)
+               kind   value  comments     share
+        0  position    naka     22261  0.749100
+        1  position      ue      3750  0.126190
+        2  position   shita      3706  0.124710
+        3      size  medium     21140  0.711377
     """
     total = len(df)
     tokens = df["commands"].fillna("").astype(str).str.split().explode().dropna()
@@ -294,10 +295,11 @@ def user_stats(df: pd.DataFrame, *, bin: str = "10s") -> pd.DataFrame:
 
     Example::
 
-        >>> user_stats(load_comments("nico.db", "sm9"))[["user_id", "comments", "repeated"]].head(2)
+        >>> stats = user_stats(load_comments("nico-demo.db", "sm9"))
+        >>> stats[["user_id", "comments", "repeated"]].head(2)
                                user_id  comments  repeated
-        0  sYfwOn7FJyhtVnQ8xpK6yHi7Zsc        57        41
-        1  AQLe4xYvSMmqAznmn3-Xcnxxhuc        12         0
+        0  bLmYPq87_GqX5uUcvVwNi7B549p       224       178
+        1                     95646617       149       104
     """
     data = df[df["user_id"].notna()]
     step = bin_milliseconds(bin)

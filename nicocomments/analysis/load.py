@@ -116,11 +116,11 @@ def load_comments(
 
     Example::
 
-        >>> df = load_comments("nico.db", "sm9", tz=JAPAN)
+        >>> df = load_comments("nico-demo.db", "sm9", tz=JAPAN)
         >>> df[["no", "vpos", "posted_at", "content"]].head(2)
            no                   vpos                 posted_at content
-        0   1 0 days 00:00:01.230000 2007-03-06 00:33:00+09:00      うぽつ
-        1   2 0 days 00:00:03.500000 2007-03-06 00:34:10+09:00   wwwww
+        0   1 0 days 00:05:15.060000 2007-03-06 00:33:03+09:00    絵文字😀
+        1   2 0 days 00:04:09.230000 2007-03-06 00:33:32+09:00  ｗｗｗｗｗｗ
     """
     unknown = set(forks) - set(FORKS)
     if unknown:
@@ -173,10 +173,11 @@ def load_threads(db: str | Engine | Connection, video_id: str | None = None) -> 
 
     Example::
 
-        >>> load_threads("nico.db", "sm9")[["thread_id", "fork", "comment_count"]]
+        >>> load_threads("nico-demo.db", "sm9")[["thread_id", "fork", "comment_count"]]
             thread_id   fork  comment_count
-        0  1173108780  owner              3
-        1  1173108780   main         30000
+        0  1173108780  owner             20
+        1  1173108780   main          30000
+        2  1173108780   easy            300
     """
     order = (threads.c.video_id, store.fork_order(threads.c.fork), threads.c.thread_id)
     return _load_table(db, threads, THREAD_DTYPES, video_id, *order)
@@ -188,9 +189,9 @@ def load_runs(db: str | Engine | Connection, video_id: str | None = None) -> pd.
 
     Example::
 
-        >>> load_runs("nico.db", "sm9")[["id", "protocol", "mode", "status", "comments_added"]]
-           id protocol         mode     status  comments_added
-        0   1   legacy  all-history  completed           30003
+        >>> load_runs("nico-demo.db", "sm9")[["id", "protocol", "mode", "status", "comments_added"]]
+           id   protocol         mode     status  comments_added
+        0   1  nvcomment  all-history  completed           29737
     """
     return _load_table(db, fetch_runs, RUN_DTYPES, video_id, fetch_runs.c.id)
 

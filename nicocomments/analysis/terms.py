@@ -122,11 +122,11 @@ def top_terms(df: pd.DataFrame, n: int = 50, *, tokenizer: str = "auto") -> pd.D
 
     Example::
 
-        >>> top_terms(load_comments("nico.db", "sm9"), n=3)
+        >>> top_terms(load_comments("nico-demo.db", "sm9"), n=3)
           term  comments     share
-        0    w      4210  0.140333
-        1    草      1033  0.034433
-        2  8888       512  0.017067
+        0    w      2536  0.085338
+        1   すき      1272  0.042804
+        2  うぽつ      1255  0.042232
     """
     split = make_tokenizer(tokenizer)
     texts: Iterable[str] = df.loc[~df["is_deleted"], "content"].dropna() if len(df) else []
