@@ -317,7 +317,7 @@ class _Job:
         return info
 
     def _set(self, ref: ThreadRef, **values) -> None:
-        store.write_retrying(
+        store.save_retrying(
             self.engine,
             lambda connection: store.set_history(connection, ref.thread_id, ref.fork, **values),
         )
@@ -340,7 +340,7 @@ class _Job:
         info = self._unsaved_video
 
         def save(connection) -> int:
-            # Comments before threads, as every page does (see `store.write_retrying`).
+            # Comments before threads, as every page does (see `store.save_retrying`).
             if info is not None:
                 store.upsert_video(connection, info, store.now_utc())
             added = store.save_comments(connection, self.video_id, self.run_id, page.comments)
@@ -361,7 +361,7 @@ class _Job:
             )
             return added
 
-        added = store.write_retrying(self.engine, save)
+        added = store.save_retrying(self.engine, save)
         self._requests_saved += requests
         self._unsaved_video = None
         outcome.added += added

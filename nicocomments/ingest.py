@@ -274,7 +274,7 @@ class _Import:
         ]
 
         def save(connection) -> tuple[bool, list[tuple], int]:
-            # Changes nothing but the database: `store.write_retrying` may run it again.
+            # Changes nothing but the database: `store.save_retrying` may run it again.
             created_video, created_threads, added = False, [], 0
             if video is not None and not self.video_ensured:
                 created_video = not store.video_exists(connection, video)
@@ -286,7 +286,7 @@ class _Import:
             store.add_to_run(connection, self.result.run_id, pages=1, comments_added=added)
             return created_video, created_threads, added
 
-        created_video, created_threads, added = store.write_retrying(self.engine, save)
+        created_video, created_threads, added = store.save_retrying(self.engine, save)
         if video is not None:
             if created_video:
                 self.added_video = video
@@ -334,7 +334,7 @@ class _Import:
         self.batch.clear()
         if self.result.run_id is None:
             self.result.run_id = self._start_run(self.result.video_id)
-        store.write_retrying(
+        store.save_retrying(
             self.engine,
             lambda connection: store.discard_run(
                 connection,

@@ -169,7 +169,7 @@ def test_one_video_fetched_twice_at_once(logged_in, nico, new_db, world):
 @pytest.mark.postgres
 def test_a_deadlocked_transaction_is_run_again(pg_url):
     """Two transactions take two rows in opposite orders: PostgreSQL kills one, and
-    `store.write_retrying` runs it again."""
+    `store.save_retrying` runs it again."""
     engine = store.open_db(pg_url)
     with engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE pair (id int PRIMARY KEY, n int)")
@@ -185,7 +185,7 @@ def test_a_deadlocked_transaction_is_run_again(pg_url):
                 both_hold_one.wait()
             connection.exec_driver_sql(f"UPDATE pair SET n = n + 1 WHERE id = {second}")
 
-        store.write_retrying(engine, work)
+        store.save_retrying(engine, work)
 
     threads = [threading.Thread(target=take, args=pair) for pair in ((1, 2), (2, 1))]
     for thread in threads:

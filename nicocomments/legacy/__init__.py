@@ -9,9 +9,9 @@ from nicocomments.legacy.client import (  # noqa: F401
     LegacyClient,
     fetch_getflv,
     fetch_packet,
-    fetch_thread_id_from_watch_page,
     fetch_threadkey,
     fetch_waybackkey,
+    watch_page_thread_id,
 )
 from nicocomments.legacy.parse import (  # noqa: F401
     DELETED_REASONS,

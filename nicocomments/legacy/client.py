@@ -67,11 +67,12 @@ def fetch_waybackkey(session: requests.Session, endpoints: Endpoints, thread_id:
     return response.text
 
 
-def fetch_thread_id_from_watch_page(
+def watch_page_thread_id(
     session: requests.Session, endpoints: Endpoints, video_id: str
 ) -> str | None:
-    """getflv never knew ``so…`` ids: old clients followed the watch page's redirect to the
-    thread number; later pages embed the watch data, which names the threads."""
+    """The thread getflv calls ``thread_id`` of a ``so…`` video, from one request of its watch
+    page (and its parse): getflv never knew ``so…`` ids, so old clients followed the page's
+    redirect to the thread number; later pages embed the watch data, which names the threads."""
     response = session.get(endpoints.url("www", f"/watch/{video_id}"), allow_redirects=False)
     location = response.headers.get("Location")
     if response.is_redirect and location:
@@ -133,7 +134,7 @@ class LegacyClient:
         except VideoNotFound:
             if not video_id.startswith("so"):
                 raise
-        thread_id = fetch_thread_id_from_watch_page(self.session, self.endpoints, video_id)
+        thread_id = watch_page_thread_id(self.session, self.endpoints, video_id)
         if thread_id is None:
             raise VideoNotFound(f"{video_id} was not found (getflv: invalid_thread)")
         log.info("%s resolved to thread %s through the watch page", video_id, thread_id)

@@ -61,6 +61,7 @@ from nicocomments.store.write import (
     has_search_index,
     now_utc,
     save_comments,
+    save_retrying,
     save_skipped,
     save_thread_status,
     set_history,
@@ -68,7 +69,6 @@ from nicocomments.store.write import (
     transaction,
     upsert_threads,
     upsert_video,
-    write_retrying,
 )
 
 __all__ = [
@@ -109,6 +109,7 @@ __all__ = [
     "reported_count",
     "run_rows",
     "save_comments",
+    "save_retrying",
     "save_skipped",
     "save_thread_status",
     "server_count",
@@ -128,5 +129,4 @@ __all__ = [
     "video_exists",
     "video_of_threads",
     "video_rows",
-    "write_retrying",
 ]

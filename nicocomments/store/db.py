@@ -9,7 +9,7 @@ Several processes may use one database at once. Migrations are serialised (an ad
 PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) and each looks again, under the lock, at what is still
 to do. SQLite write transactions (`store.transaction`) take the write lock as they begin, so a
 writer waits its turn (the busy timeout) instead of failing when another one committed first;
-`store.write_retrying` runs a transaction again when the database reports a deadlock or stays
+`store.save_retrying` runs a transaction again when the database reports a deadlock or stays
 locked.
 
 An SQLite file is checked (``PRAGMA quick_check``) once whenever it is opened for writing, before

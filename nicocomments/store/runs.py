@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from nicocomments import __version__
 from nicocomments.schema import comments, fetch_runs, threads, videos
-from nicocomments.store.write import now_utc, write_retrying
+from nicocomments.store.write import now_utc, save_retrying
 
 
 def start_run(
@@ -49,11 +49,11 @@ def start_run(
         )
         return result.inserted_primary_key[0]
 
-    return write_retrying(engine, start)
+    return save_retrying(engine, start)
 
 
 def rename_run_video(engine: Engine, run_id: int, video_id: str) -> None:
-    write_retrying(
+    save_retrying(
         engine,
         lambda connection: connection.execute(
             update(fetch_runs).where(fetch_runs.c.id == run_id).values(video_id=video_id)
@@ -88,7 +88,7 @@ def finish_run(
     error: str | None = None,
     requests: int = 0,
 ) -> None:
-    write_retrying(
+    save_retrying(
         engine,
         lambda connection: connection.execute(
             update(fetch_runs)

@@ -7,7 +7,7 @@ records of `store.runs` do.
 
 Functions take the caller's connection, so the caller decides what one transaction holds; those
 that open their own transaction (`sync_search_index`, and `start_run`, `rename_run_video`,
-`finish_run` of `store.runs`) take the engine. Callers write through `write_retrying`, which runs a
+`finish_run` of `store.runs`) take the engine. Callers write through `save_retrying`, which runs a
 transaction again when another writer was in the way, so several processes may write one
 database at once; rows are written in one order everywhere (comments by key, then threads), so
 PostgreSQL transactions that meet wait for each other instead of deadlocking.
@@ -63,7 +63,7 @@ def transaction(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-def write_retrying(engine: Engine, work: Callable[[Connection], T]) -> T:
+def save_retrying(engine: Engine, work: Callable[[Connection], T]) -> T:
     """``work(connection)`` in one `transaction`, run again from the start (up to
     `WRITE_ATTEMPTS` times, with backoff) when another writer was in the way: a PostgreSQL
     deadlock or serialisation failure, or SQLite still locked after its busy timeout. ``work``
@@ -285,4 +285,4 @@ def sync_search_index(engine: Engine) -> int:
             connection.exec_driver_sql(f"DELETE FROM {SEARCH_PENDING}")
         return queued or 0
 
-    return write_retrying(engine, sync)
+    return save_retrying(engine, sync)
