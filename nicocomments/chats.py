@@ -2,11 +2,10 @@
 
 One mapping per vocabulary, for everything that speaks it: the legacy ``<chat>`` and
 ``<thread>`` (the message server's XML answers in `nicocomments.legacy`, files of XML or
-api.json in `nicocomments.importers` and `nicocomments.interchange`; values may be strings or
-numbers), and a ``/v1/threads`` comment object (the comment server's answers in
-`nicocomments.nvcomment`, v1 and yt-dlp files in `nicocomments.importers`). Problems raise
-`ValueError`; each caller turns it into its own error (a bad answer from the server, a
-malformed file).
+api.json in `nicocomments.formats`; values may be strings or numbers), and a ``/v1/threads``
+comment object (the comment server's answers in `nicocomments.nvcomment`, v1 and yt-dlp files
+in `nicocomments.formats`). Problems raise `ValueError`; each caller turns it into its own
+error (a bad answer from the server, a malformed file).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A server or a file can be hostile or broken in ways that cost memory or time, or that store
 nonsense which later decides what nico does (a comment "no 0" once ended a history walk and
-marked it complete). The limits live here, in one place, so the network side and the importers
+marked it complete). The limits live here, in one place, so the network side and the file readers
 enforce the same ones and the README can state them (its "Reliability" section is generated from
 these constants):
 

@@ -450,3 +450,33 @@ def test_activity_periods_are_drawn_where_they_are_and_the_last_one_shows(
     assert sum(heights[:-1]) == len(days)  # every comment in one period, none twice
     assert label in axis.get_ylabel()
     assert_labelled(figure)
+
+
+def test_a_path_is_opened_read_only(tmp_path, monkeypatch):
+    """A notebook's `load_comments("nico.db")` never writes the database (issue 10)."""
+    from nicocomments import store
+    from nicocomments.store import db
+
+    path = tmp_path / "n.db"
+    store.open_db(str(path)).dispose()
+    opened = []
+    real = db.open_db
+
+    def spy(target, **options):
+        opened.append(options)
+        return real(target, **options)
+
+    monkeypatch.setattr(db, "open_db", spy)
+    for load in (na.load_comments, na.load_videos, na.load_threads, na.load_runs):
+        load(str(path))
+    assert opened == [{"read_only": True}] * 4
+
+
+def test_a_summary_of_a_video_is_plain_data(analysis_db):
+    import json
+
+    result = na.summarize_video(analysis_db, "sm1", terms=3, top=2, bin="10s", tz="UTC")
+    summary = json.loads(json.dumps(result.summary))  # plain data, as --format json prints it
+    assert summary["video_id"] == "sm1" and summary["comments"] == sum(summary["by_fork"].values())
+    assert len(summary["top_terms"]) <= 3 and len(summary["highlights"]) <= 2
+    assert list(result.density.columns) == ["comments", "per_minute"]

@@ -16,6 +16,7 @@ import typer
 from nicocomments import __version__
 from nicocomments.cli import app
 from nicocomments.sandbox import BIG_VIDEO_ID, SHORT_THREAD_ID, SHORT_VIDEO_ID
+from tests.conftest import ROOT
 from tests.helpers import query, sorted_truth, stored_comments
 
 
@@ -195,6 +196,11 @@ def test_an_expected_error_spanning_lines_is_printed_on_one(nico, tmp_path, monk
         (("fetch", "sm9", "--before", "x" * 100_000), "(100,000 characters)"),
         (("fetch", "sm9", "--protocol", "p" * 100_000), "(100,000 characters)"),
         (("import", "x.json", "--video", "sm" + "9" * 100_000), "(100,002 characters)"),
+        (("import", "x.json", "--format", "f" * 100_000), "(100,000 characters)"),
+        (("export", "sm9", "--format", "f" * 100_000), "(100,000 characters)"),
+        (("analyze", "sm9", "--tz", "z" * 100_000), "(100,000 characters)"),
+        (("analyze", "sm9", "--bin", "b" * 100_000), "(100,000 characters)"),
+        (("analyze", "sm9", "--tokenizer", "t" * 100_000), "(100,000 characters)"),
     ],
 )
 def test_bad_input_is_refused_in_a_short_line(nico, tmp_path, args, words):
@@ -271,3 +277,46 @@ def test_progress_shows_waits_as_passing_notes_not_log_lines():
     assert "retrying" not in final  # the next page replaced the note
     assert "TOO_MANY_REQUESTS" not in final and final.count("sm9") == 1  # the waiting line went
     assert "WARNING" not in buffer.getvalue()
+
+
+# --- options every command shares (issue 10) ----------------------------------------------------
+
+DB_COMMANDS = {"fetch", "status", "import", "export", "analyze", "search", "db upgrade", "demo"}
+
+
+@pytest.mark.parametrize(
+    "command", [c for c in COMMANDS if c[-1] not in ("sandbox", "db")], ids=" ".join
+)
+def test_every_command_takes_the_shared_options_where_users_type_them(command):
+    click_command = typer.main.get_command(app)
+    for part in command:
+        click_command = click_command.commands[part]
+    options = {name for param in click_command.params for name in param.opts}
+    assert {"--verbose", "-v", "--debug"} <= options
+    assert ("--db" in options) == (" ".join(command) in DB_COMMANDS)
+
+
+def test_the_shared_options_are_declared_once():
+    """Only cli/common.py spells them out (demo's --db, a different default, is its own)."""
+    for path in sorted((ROOT / "nicocomments" / "cli").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for option in ('"--verbose"', '"--debug"', '"--db"'):
+            if path.name == "common.py" or (path.name == "sandbox.py" and option == '"--db"'):
+                continue
+            assert option not in text, f"{path.name} declares {option} again"
+
+
+def test_shared_options_go_after_the_command_as_before(logged_in, nico, tmp_path):
+    db = tmp_path / "x.db"
+    fetched = nico("fetch", SHORT_VIDEO_ID, "--db", db, "--interval", "0", "-v", "--debug")
+    assert fetched.exit_code == 0, fetched.stderr
+    assert f"Stored in {db}." in fetched.stdout  # -v reached the command
+    status = nico("status", SHORT_VIDEO_ID, "--json", "--db", db, "--debug")
+    assert status.exit_code == 0 and json.loads(status.stdout)
+
+
+def test_search_cuts_a_long_text_it_echoes(nico, tmp_path):
+    assert nico("db", "upgrade", "--db", tmp_path / "n.db").exit_code == 0
+    result = nico("search", "t" * 100_000, "--db", tmp_path / "n.db")
+    assert result.exit_code == 0
+    assert len(result.stderr) < 300 and "(100,000 characters)" in result.stderr

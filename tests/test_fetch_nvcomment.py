@@ -243,8 +243,11 @@ def test_too_many_requests_waits_and_retries(logged_in, world):
         assert all(p.comments for p in pages)
         assert waited and all(w == 61 for w in waited)
         logged_in.rate_limit_per_minute = 0  # nothing is ever allowed: give up after a few waits
-        with pytest.raises(RateLimited):
+        with pytest.raises(RateLimited) as raised:
             client.thread_page(main)
+        # What the error is about travels as fields, not only as words.
+        assert raised.value.code == "TOO_MANY_REQUESTS" and raised.value.status == 429
+        assert raised.value.thread_id == main.thread_id
     finally:
         logged_in.clock = real_clock
         logged_in.rate_limit_per_minute = None

@@ -1,4 +1,5 @@
-"""Importing other tools' files: the readers, the loader, and every real sample in ../shared."""
+"""Importing other tools' files: the readers of nicocomments.formats, the import job of
+nicocomments.ingest, and every real sample in ../shared."""
 
 from __future__ import annotations
 
@@ -419,8 +420,12 @@ def test_a_file_broken_after_several_batches_leaves_nothing(tmp_path):
         f'<?xml version="1.0" encoding="UTF-8"?><packet>{chats}<chat no="x">', "utf-8"
     )
     [result] = _import(db, broken, batch_size=4)  # six batches committed before the break
-    assert isinstance(result.error, BadInput) and "sm77.xml" in str(result.error)
+    assert isinstance(result.error, MalformedFile) and "sm77.xml" in str(result.error)
     assert "nothing of it was stored" in str(result.error)
+    # The reader's own error, framed (file, outcome) by the job: its kind and words unchanged.
+    assert result.error.where == f"cannot import {broken}"
+    assert result.error.hint == "nothing of it was stored"
+    assert result.error.message.startswith("not well-formed XML")
     assert stored_comments(db) == before
     assert query(db, "SELECT count(*) FROM videos WHERE video_id = 'sm77'") == [(0,)]
     assert query(db, "SELECT count(*) FROM threads WHERE thread_id = '77'") == [(0,)]

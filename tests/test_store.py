@@ -259,3 +259,24 @@ def test_summaries_give_the_oldest_and_newest_comment_as_utc_datetimes(db_target
     assert main.oldest.tzinfo == main.newest.tzinfo == UTC
     assert summaries["owner"].oldest is None and summaries["owner"].newest is None
     engine.dispose()
+
+
+def test_database_disposes_of_its_engine_however_the_block_ends(tmp_path, monkeypatch):
+    from nicocomments.store import db
+
+    engines = []
+    real = db.open_db
+
+    def spy(target, **options):
+        engine = real(target, **options)
+        engines.append(engine)
+        dispose = engine.dispose
+        monkeypatch.setattr(engine, "dispose", lambda: (dispose(), engines.append("disposed")))
+        return engine
+
+    monkeypatch.setattr(db, "open_db", spy)
+    with store.database(str(tmp_path / "n.db")) as engine, engine.connect() as connection:
+        assert store.current_revision(connection) == store.head_revision()
+    with pytest.raises(KeyError), store.database(str(tmp_path / "n.db"), read_only=True):
+        raise KeyError("boom")
+    assert engines[1::2] == ["disposed", "disposed"]

@@ -80,7 +80,7 @@ def analyze(
 
     try:
         ZoneInfo(tz)
-    except (ValueError, ZoneInfoNotFoundError):
+    except (ValueError, OSError, ZoneInfoNotFoundError):  # OSError: a name too long for a file
         raise BadInput(f"unknown time zone {shown(tz)}") from None
     try:
         na.bin_milliseconds(bin_size)
