@@ -182,14 +182,13 @@ def guarded(function: F) -> F:
     The command names the shared options it uses as plain parameters (``db: str``,
     ``verbose: int``); the others are taken here and not passed on."""
     signature = inspect.signature(function, eval_str=True)
-    parameters, takes = [], set()
+    takes = set(signature.parameters)
+    parameters = []
     for parameter in signature.parameters.values():
         shared = SHARED_OPTIONS.get(parameter.name)
         plain = shared is not None and parameter.default is inspect.Parameter.empty
         parameters.append(shared if plain else parameter)
-        takes.add(parameter.name)
-    declared = {p.name for p in parameters}
-    parameters += [SHARED_OPTIONS[name] for name in ALWAYS_SHARED if name not in declared]
+    parameters += [SHARED_OPTIONS[name] for name in ALWAYS_SHARED if name not in takes]
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
