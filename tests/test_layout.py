@@ -52,6 +52,7 @@ BREAKS = [
         "No import cycles",
         id="cycle",
     ),
+    pytest.param("cli/fetch.py", "from . import status\n", "each other", id="command-to-command"),
 ]
 
 
