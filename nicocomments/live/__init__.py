@@ -1,0 +1,1 @@
+"""Niconico Live comments over the NDGR message server (live.md)."""
