@@ -11,11 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from nicocomments.errors import BadAnswer
+from nicocomments.limits import MAX_STREAM_MESSAGE_BYTES
 
-# The longest message a stream may declare. A comment is well under 1 KiB and the largest state
-# messages a few KiB, so 4 MiB is far beyond anything real, and it bounds what a broken or
-# hostile server can make us buffer before the first byte of its message arrives.
-MAX_STREAM_MESSAGE_BYTES = 4 * 1024 * 1024
 # A varint of a 64-bit length takes at most 10 bytes; more continuation bytes is not a length.
 _MAX_VARINT_BYTES = 10
 
