@@ -11,6 +11,7 @@ these constants):
 * JSON may nest `MAX_JSON_DEPTH` deep: orjson's own fixed limit for answers and lines, enforced
   by `DepthLimited` on files streamed through ijson (whose memory grows with the square of the
   depth);
+* a live stream's message may declare `MAX_STREAM_MESSAGE_BYTES`;
 * a comment's text (and its commands) may be `MAX_COMMENT_CHARS` long, in XML and JSON alike;
 * every number must fit the database column it goes to (`comment_problem`);
 * a server's comments must be plausible (`page_problem`): numbers from 1 and not far past the
@@ -31,6 +32,9 @@ MAX_ANSWER_BYTES = 16 * 2**20  # 16 MiB: a thousand comments are well under 1 Mi
 MAX_LINE_BYTES = 2**20  # 1 MiB: one comment a line
 MAX_JSON_DEPTH = 1024  # orjson refuses deeper JSON; nothing Niconico writes is 10 deep
 MAX_COMMENT_CHARS = 65_536  # the site takes 75 characters, 1,024 from premium members
+# The longest message a live (NDGR) stream may declare: a comment is well under 1 KiB and the
+# largest state messages a few KiB, and it bounds what a server can make us buffer in advance.
+MAX_STREAM_MESSAGE_BYTES = 4 * 2**20
 
 # How far the comment numbers of an answer may run past the count in the same answer (comments
 # posted while the count was cached); the slack is a page plus a tenth of the count.
