@@ -43,6 +43,8 @@ BREAKS = [
     pytest.param(
         "legacy/parse.py", "from nicocomments import http\n", "Pure parsers", id="impure-parser"
     ),
+    pytest.param("live/parse.py", "import websockets\n", "Pure parsers", id="impure-live-parser"),
+    pytest.param("live/watchsocket.py", "from .. import store\n", "Network side", id="live-store"),
     pytest.param("records.py", "import orjson\n", "Foundations", id="foundation-orjson"),
     pytest.param("store/write.py", "import rich\n", "only in the CLI", id="ui-outside-cli"),
     pytest.param("search.py", "import pandas\n", "only in analysis", id="pandas-outside-analysis"),
