@@ -223,7 +223,7 @@ class Demo:
         import tempfile
         from pathlib import Path
 
-        from nicocomments.sandbox import Sandbox, build_world
+        from nicosandbox import Sandbox, build_world
 
         self.folder = Path(tempfile.mkdtemp(prefix="nico-readme-"))
         self.sandbox = Sandbox(world=build_world()).start()
@@ -282,9 +282,7 @@ class Demo:
             if terminal:
                 stack.enter_context(mock.patch("nicocomments.cli.account.sys", _Terminal()))
             stack.enter_context(
-                mock.patch(
-                    "nicocomments.sandbox.Sandbox.serve_forever", side_effect=KeyboardInterrupt
-                )
+                mock.patch("nicosandbox.Sandbox.serve_forever", side_effect=KeyboardInterrupt)
             )
             for name in ("fetch", "sandbox"):
                 quiet = mock.patch(
@@ -425,7 +423,7 @@ def reliability_markdown() -> str:
     (tests/reliability.py, nicocomments.limits) and the cases they hold."""
     from nicocomments import importers, limits
     from nicocomments.records import MIN_POSTED_AT
-    from nicocomments.sandbox import FAULT_KINDS, ROUTE_GROUPS, build_world
+    from nicosandbox import FAULT_KINDS, ROUTE_GROUPS, build_world
     from tests import (
         reliability,
         test_faults,

@@ -15,7 +15,7 @@ import typer
 
 from nicocomments import __version__
 from nicocomments.cli import app
-from nicocomments.sandbox import BIG_VIDEO_ID, SHORT_THREAD_ID, SHORT_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID, SHORT_THREAD_ID, SHORT_VIDEO_ID
 from tests.helpers import query, sorted_truth, stored_comments
 
 
@@ -211,7 +211,7 @@ def test_demo_runs_the_main_job_offline(nico, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.stderr
     assert "complete" in result.stdout
     db = tmp_path / "nico-demo.db"
-    from nicocomments.sandbox import build_world
+    from nicosandbox import build_world
 
     truth = build_world(big_comments=3000).expected_comments(BIG_VIDEO_ID, "nvcomment")
     stored = [c._replace(source=None) for c in stored_comments(db, BIG_VIDEO_ID)]

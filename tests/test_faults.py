@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from nicocomments.sandbox import CHANNEL_VIDEO_ID, FAULT_KINDS, SHORT_VIDEO_ID, FaultPlan
+from nicosandbox import CHANNEL_VIDEO_ID, FAULT_KINDS, SHORT_VIDEO_ID, FaultPlan
 from tests.helpers import sorted_truth, stored_comments
 from tests.reliability import FAULT_OPTIONS, PROTOCOL_GROUPS
 

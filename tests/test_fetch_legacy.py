@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from nicocomments.sandbox import (
+from nicosandbox import (
     BIG_THREAD_ID,
     BIG_VIDEO_ID,
     CHANNEL_DEFAULT_THREAD_ID,
@@ -147,7 +147,7 @@ def test_refresh_walks_a_completed_history_again(logged_in, nico, tmp_path):
 
 
 def test_newer_comments_are_picked_up_later(logged_in, nico, tmp_path):
-    from nicocomments.sandbox import build_world
+    from nicosandbox import build_world
 
     # A private world: this test posts comments into it.
     world = build_world(seed=5, big_comments=3000)
@@ -423,7 +423,7 @@ def test_an_so_video_whose_watch_page_is_blank_is_not_found(logged_in, nico, tmp
 
 
 def test_past_logs_for_premium_members_only(sandbox, nico, tmp_path):
-    from nicocomments.sandbox import MFA_CODE, MFA_EMAIL, MFA_PASSWORD
+    from nicosandbox import MFA_CODE, MFA_EMAIL, MFA_PASSWORD
 
     sandbox.past_logs_premium_only = True  # as on the old site
     login = nico(

@@ -13,7 +13,7 @@ from nicocomments.config import Endpoints
 from nicocomments.errors import RateLimited
 from nicocomments.http import HttpSettings, make_session
 from nicocomments.nvcomment import NvcommentClient
-from nicocomments.sandbox import (
+from nicosandbox import (
     BIG_THREAD_ID,
     BIG_VIDEO_ID,
     CHANNEL_DEFAULT_THREAD_ID,
@@ -173,7 +173,7 @@ def test_videos_that_cannot_be_watched(logged_in, nico, tmp_path, video_id, code
 
 
 def test_premium_only_video(sandbox, nico, tmp_path):
-    from nicocomments.sandbox import MFA_CODE, MFA_EMAIL, MFA_PASSWORD
+    from nicosandbox import MFA_CODE, MFA_EMAIL, MFA_PASSWORD
 
     login = nico(
         "login",
@@ -231,7 +231,7 @@ def test_too_many_requests_waits_and_retries(logged_in, world):
         endpoints = Endpoints.from_env(logged_in.env())
         session = make_session(HttpSettings(interval=0))
         from nicocomments import auth
-        from nicocomments.sandbox import DEMO_EMAIL, DEMO_PASSWORD
+        from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD
 
         auth.login_with_password(session, endpoints, DEMO_EMAIL, DEMO_PASSWORD, lambda n: None)
         client = NvcommentClient(

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from nicocomments.limits import MAX_ANSWER_BYTES, MAX_COMMENT_CHARS
-from nicocomments.sandbox import (
+from nicosandbox import (
     BIG_THREAD_ID,
     BIG_VIDEO_ID,
     CHANNEL_VIDEO_ID,

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from nicocomments.sandbox import BIG_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID
 from tests.helpers import query, sorted_truth, stored_comments
 from tests.reliability import KILL_SEED, KILLS
 

@@ -26,7 +26,7 @@ def test_an_installed_wheel_creates_databases_and_runs_the_demo(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "nicocomments/migrations/env.py" in names
     assert any(n.startswith("nicocomments/migrations/versions/0001") for n in names)
-    assert "nicocomments/sandbox/data/apijson_1428845905.jsonl.gz" in names
+    assert "nicosandbox/data/apijson_1428845905.jsonl.gz" in names
     assert not any(n.startswith(("tests/", "migrations/")) for n in names)
 
     venv = tmp_path / "venv"

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy
 
 from nicocomments.records import Comment
-from nicocomments.sandbox import BIG_VIDEO_ID, MEDIUM_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID, MEDIUM_VIDEO_ID
 from tests.helpers import sorted_truth
 
 pytestmark = pytest.mark.postgres

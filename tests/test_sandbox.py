@@ -22,7 +22,7 @@ import requests
 from lxml import etree
 
 from nicocomments.records import Comment
-from nicocomments.sandbox import (
+from nicosandbox import (
     BIG_THREAD_ID,
     BIG_VIDEO_ID,
     CHANNEL_DEFAULT_THREAD_ID,
@@ -56,7 +56,7 @@ from nicocomments.sandbox import (
 )
 from tests.conftest import shared_file
 
-SANDBOX_DIR = Path(__file__).resolve().parent.parent / "nicocomments" / "sandbox"
+SANDBOX_DIR = Path(__file__).resolve().parent.parent / "nicosandbox"
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 REDIRECTOR = "/login/redirector?show_button_twitter=1&site=niconico&show_button_facebook=1"
 NOW = 2_000_000_000  # a `when` after every comment
@@ -415,7 +415,7 @@ def test_describe_lists_accounts_and_videos(world):
 
 def test_sandbox_imports_no_data_side_or_cli_libraries():
     banned = {"sqlalchemy", "pandas", "typer", "rich"}
-    for path in SANDBOX_DIR.glob("*.py"):
+    for path in SANDBOX_DIR.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             names = (

@@ -25,9 +25,9 @@ import sqlalchemy
 from nicocomments import store
 from nicocomments.errors import DatabaseError
 from nicocomments.records import Comment
-from nicocomments.sandbox import BIG_VIDEO_ID, CHANNEL_VIDEO_ID, MEDIUM_VIDEO_ID, SHORT_VIDEO_ID
 from nicocomments.search import search_comments
 from nicocomments.store.write import WRITE_ATTEMPTS
+from nicosandbox import BIG_VIDEO_ID, CHANNEL_VIDEO_ID, MEDIUM_VIDEO_ID, SHORT_VIDEO_ID
 from tests.helpers import sorted_truth, stored_comments
 from tests.test_postgres import stored as stored_in_postgres
 

@@ -64,7 +64,7 @@ def serve(
         nico login --email demo@example.com
         nico fetch sm9 --all-history --interval 0
     """
-    from nicocomments.sandbox import Sandbox, build_world
+    from nicosandbox import Sandbox, build_world
 
     sandbox = Sandbox(
         world=build_world(seed=seed, big_comments=big_comments),
@@ -110,7 +110,7 @@ def demo(
 
     Nothing leaves this machine, and your own stored session is not touched.
     """
-    from nicocomments.sandbox import DEMO_EMAIL, DEMO_PASSWORD, Sandbox, build_world
+    from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD, Sandbox, build_world
 
     protocol = protocol_choice(protocol)
     if fresh:

@@ -8,12 +8,12 @@ with Sandbox() as sb:
     sb.world.expected_comments("sm9", "nvcomment")  # … and a perfect nvcomment client
 """
 
-from nicocomments.sandbox.faults import FAULT_KINDS, ROUTE_GROUPS, FaultPlan
-from nicocomments.sandbox.nvcomment import LEAF_CAP, LEAF_PER_MINUTE
-from nicocomments.sandbox.server import Sandbox
-from nicocomments.sandbox.stats import Stats
-from nicocomments.sandbox.watchdata import FORBIDDEN_STATUS
-from nicocomments.sandbox.world import (
+from nicosandbox.faults import FAULT_KINDS, ROUTE_GROUPS, FaultPlan
+from nicosandbox.routes.nvcomment import LEAF_CAP, LEAF_PER_MINUTE
+from nicosandbox.routes.watchdata import FORBIDDEN_STATUS
+from nicosandbox.server import Sandbox
+from nicosandbox.stats import Stats
+from nicosandbox.world import (
     BIG_THREAD_ID,
     BIG_VIDEO_ID,
     CHANNEL_DEFAULT_THREAD_ID,

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from nicocomments.sandbox import web
-from nicocomments.sandbox.world import Video
+from nicosandbox import web
+from nicosandbox.world import Video
 
 if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+    from nicosandbox.server import Sandbox
 
 _GETFLV = re.compile(r"/api/getflv(?:/(?P<id>[^/?]+))?/?")
 

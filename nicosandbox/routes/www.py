@@ -25,10 +25,11 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from nicocomments.sandbox import watchdata, web
+from nicosandbox import web
+from nicosandbox.routes import watchdata
 
 if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+    from nicosandbox.server import Sandbox
 
 _WATCH = re.compile(r"/watch/([A-Za-z]{0,2}\d+)/?")
 _WATCH_API = re.compile(r"/api/watch/(v3|v3_guest)/([^/]+)/?")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from nicocomments.records import Comment
 
 if TYPE_CHECKING:
-    from nicocomments.sandbox.world import World
+    from nicosandbox.world import World
 
 
 def legacy_comments(world: World, video_id: str, forks: Sequence[str]) -> list[Comment]:

@@ -21,19 +21,19 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from nicocomments.config import ENDPOINT_ENV_VARS
-from nicocomments.sandbox import web
-from nicocomments.sandbox.account import AccountRoutes, Sessions
-from nicocomments.sandbox.faults import ROUTE_GROUPS, Edit, FaultPlan, Injected, Injections
-from nicocomments.sandbox.flapi import FlapiRoutes
-from nicocomments.sandbox.httpd import Handler, Server
-from nicocomments.sandbox.keys import KeyStore
-from nicocomments.sandbox.msgserver import MessageServerRoutes
-from nicocomments.sandbox.nvapi import NvapiRoutes
-from nicocomments.sandbox.nvcomment import NvcommentRoutes, SlidingWindow
-from nicocomments.sandbox.stats import Stats
-from nicocomments.sandbox.threadkeys import ThreadKeys
-from nicocomments.sandbox.world import World, build_world
-from nicocomments.sandbox.www import WwwRoutes
+from nicosandbox import web
+from nicosandbox.faults import ROUTE_GROUPS, Edit, FaultPlan, Injected, Injections
+from nicosandbox.httpd import Handler, Server
+from nicosandbox.keys import KeyStore
+from nicosandbox.routes.account import AccountRoutes, Sessions
+from nicosandbox.routes.flapi import FlapiRoutes
+from nicosandbox.routes.msgserver import MessageServerRoutes
+from nicosandbox.routes.nvapi import NvapiRoutes
+from nicosandbox.routes.nvcomment import NvcommentRoutes, SlidingWindow
+from nicosandbox.routes.www import WwwRoutes
+from nicosandbox.stats import Stats
+from nicosandbox.threadkeys import ThreadKeys
+from nicosandbox.world import World, build_world
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nicocomments.sandbox import watchdata, web
-from nicocomments.sandbox.www import has_frontend
+from nicosandbox import web
+from nicosandbox.routes import watchdata
+from nicosandbox.routes.www import has_frontend
 
 if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+    from nicosandbox.server import Sandbox
 
 
 class NvapiRoutes:

@@ -30,10 +30,10 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from nicocomments.records import NUMBER_BY_FORK
-from nicocomments.sandbox.world import Account, Video, World
+from nicosandbox.world import Account, Video, World
 
 if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+    from nicosandbox.server import Sandbox
 
 JST = timezone(timedelta(hours=9))
 FORBIDDEN_STATUS = 400

@@ -341,7 +341,7 @@ class World:
         "leaf" from the window's per-minute fill), so compare it separately.
         `forks` keeps only those forks (None: the protocol's default set).
         """
-        from nicocomments.sandbox import expected
+        from nicosandbox import expected
 
         if protocol == "legacy":
             return expected.legacy_comments(self, video_id, forks or ("main", "owner"))
@@ -350,7 +350,7 @@ class World:
         raise ValueError(f"unknown protocol {protocol!r}")
 
     def describe(self) -> str:
-        from nicocomments.sandbox import watchdata
+        from nicosandbox.routes import watchdata
 
         lines = ["Accounts:"]
         for a in self.accounts.values():
@@ -380,7 +380,7 @@ class World:
 
 def build_world(seed: int = 0, big_comments: int = 30_000) -> World:
     """The emulator's world: the same bytes for the same arguments."""
-    from nicocomments.sandbox import nvworld, realdata, synth
+    from nicosandbox import nvworld, realdata, synth
 
     world = World(seed=seed)
     for account in (

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from nicocomments.records import FORK_BY_NUMBER
-from nicocomments.sandbox import keys as k
-from nicocomments.sandbox import web
-from nicocomments.sandbox.world import MAX_WINDOW, CommentTable, retention_window
 from nicocomments.xmlsafe import PARSER_OPTIONS, xml_attr, xml_text
+from nicosandbox import keys as k
+from nicosandbox import web
+from nicosandbox.world import MAX_WINDOW, CommentTable, retention_window
 
 if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+    from nicosandbox.server import Sandbox
 
 VERSIONS = ("20090904", "20061206", "20130701")  # 20130701 answered like 20090904 in 2017 captures
 OK, NOT_FOUND, INVALID, VERSION = 0, 1, 2, 3

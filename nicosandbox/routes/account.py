@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from nicocomments.sandbox import web
-from nicocomments.sandbox.world import Account
+from nicosandbox import web
+from nicosandbox.world import Account
 
 if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+    from nicosandbox.server import Sandbox
 
 MFA_MAX_ATTEMPTS = 3
 MFA_EXPIRED_CODE = "mfa_session_expired"

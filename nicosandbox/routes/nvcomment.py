@@ -40,13 +40,13 @@ from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING, Any
 
 from nicocomments.records import FORKS
-from nicocomments.sandbox import keys as k
-from nicocomments.sandbox import web
-from nicocomments.sandbox.watchdata import iso_jst
-from nicocomments.sandbox.world import MAX_WINDOW, CommentTable, Video, retention_window
+from nicosandbox import keys as k
+from nicosandbox import web
+from nicosandbox.routes.watchdata import iso_jst
+from nicosandbox.world import MAX_WINDOW, CommentTable, Video, retention_window
 
 if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+    from nicosandbox.server import Sandbox
 
 RATE_WINDOW_S = 60.0
 LEAF_PER_MINUTE = 100

@@ -1,0 +1,1 @@
+"""The emulator's surfaces, one module per real host."""
