@@ -35,7 +35,7 @@ from common import (
 )
 
 from nicocomments.records import Comment
-from nicosandbox import BIG_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID, expected_comments
 
 BATCH = 10_000
 REPEATS = 3
@@ -44,7 +44,7 @@ REPEATS = 3
 def write_input(path: Path, size: int) -> int:
     from nicosandbox import build_world
 
-    truth = build_world(big_comments=size).expected_comments(BIG_VIDEO_ID)
+    truth = expected_comments(build_world(big_comments=size), BIG_VIDEO_ID)
     lines = 0
     with path.open("w", encoding="utf-8") as out:
         for comment in truth:

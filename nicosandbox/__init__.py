@@ -1,17 +1,45 @@
-"""The loopback Niconico emulator: seeded data, the legacy and nvcomment protocols, faults,
-stats.
+"""nicosandbox: a loopback Niconico emulator for nicocomments' tests, `nico demo` and
+`nico sandbox serve`: seeded data, the legacy and nvcomment protocols, faults, statistics.
 
-with Sandbox() as sb:
-    env = sb.env()  # NICO_FLAPI_URL, NICO_ACCOUNT_URL, NICO_WWW_URL, NICO_NVAPI_URL
-    ...
-    sb.world.expected_comments("sm9")  # what a perfect legacy client stores
-    sb.world.expected_comments("sm9", "nvcomment")  # … and a perfect nvcomment client
+    with Sandbox() as sb:
+        env = sb.env()  # NICO_FLAPI_URL, NICO_ACCOUNT_URL, NICO_WWW_URL, NICO_NVAPI_URL
+        ...
+        expected_comments(sb.world, "sm9")  # what a perfect legacy client stores
+        expected_comments(sb.world, "sm9", "nvcomment")  # … and a perfect nvcomment client
+
+A sibling of the product, not part of it: it imports only nicocomments' foundations (records,
+xmlsafe, config), and nicocomments imports it only inside `nico demo` and `nico sandbox serve`.
+
+Layout, from the bottom up (nothing imports upward):
+
+    world.py                     the model: videos, threads, column-wise comments, accounts
+    synth.py realdata.py nvworld.py   seeded world data; seed.py puts it together
+                                 (`build_world`) and says what is in it (`describe_world`)
+    expected.py                  `expected_comments`: what a perfect client stores
+    access.py                    who may watch what (watch data's and nvapi's refusals)
+    web.py keys.py threadkeys.py faults.py stats.py
+                                 requests and answers, key stores, fault plans, counters
+    state.py                     `State`, all a route sees (world, key stores, sessions,
+                                 clock, statistics, `Settings`, faults); `Surface`
+    routes/                      one module per surface, registered in `routes.SURFACES`
+    httpd.py server.py           the HTTP server; `Sandbox` mounts every surface and runs
+                                 each request through injections, faults and its route
+
+A new emulator surface (nvapi listings, Snapshot Search, a live message server…) is one
+module in `routes/` whose `SURFACE` declares its route group (its URL prefix, which faults
+target and statistics count by), its real host, its ``NICO_*_URL`` variable (or None when
+nico learns its address from answers) and its routes class, built from the `State`; add it to
+`routes.SURFACES`, its data to the world model and its seeding to `seed.build_world`.
 """
 
-from nicosandbox.faults import FAULT_KINDS, ROUTE_GROUPS, FaultPlan
+from nicosandbox.access import FORBIDDEN_STATUS
+from nicosandbox.expected import expected_comments
+from nicosandbox.faults import FAULT_KINDS, FaultPlan
+from nicosandbox.routes import ROUTE_GROUPS, SURFACES
 from nicosandbox.routes.nvcomment import LEAF_CAP, LEAF_PER_MINUTE
-from nicosandbox.routes.watchdata import FORBIDDEN_STATUS
+from nicosandbox.seed import build_world, describe_world
 from nicosandbox.server import Sandbox
+from nicosandbox.state import Settings, State, Surface
 from nicosandbox.stats import Stats
 from nicosandbox.world import (
     BIG_THREAD_ID,
@@ -56,7 +84,6 @@ from nicosandbox.world import (
     TruthComment,
     Video,
     World,
-    build_world,
     retention_window,
 )
 
@@ -102,15 +129,21 @@ __all__ = [
     "ROUTE_GROUPS",
     "SHORT_THREAD_ID",
     "SHORT_VIDEO_ID",
+    "SURFACES",
     "Account",
     "CommentTable",
     "FaultPlan",
     "Sandbox",
+    "Settings",
+    "State",
     "Stats",
+    "Surface",
     "Thread",
     "TruthComment",
     "Video",
     "World",
     "build_world",
+    "describe_world",
+    "expected_comments",
     "retention_window",
 ]

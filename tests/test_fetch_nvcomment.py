@@ -24,6 +24,7 @@ from nicosandbox import (
     PRIVATE_VIDEO_ID,
     SHORT_THREAD_ID,
     SHORT_VIDEO_ID,
+    expected_comments,
 )
 from tests.helpers import budget, query, sorted_truth, stored_comments
 from tests.reliability import FAULT_OPTIONS, FAULT_SEEDS, assert_faults_met, fault_plan
@@ -52,7 +53,7 @@ def without_source(comments):
 
 
 def expected(world, video_id):
-    return sorted_truth(world.expected_comments(video_id, "nvcomment"))
+    return sorted_truth(expected_comments(world, video_id, "nvcomment"))
 
 
 def test_auto_means_nvcomment_and_stores_the_whole_history_exactly(
@@ -327,7 +328,7 @@ def test_fill_gaps_recovers_what_can_be_recovered(logged_in, nico, tmp_path, wor
     # What is still missing are the comments the server deleted: it says so.
     deleted = [
         c.no
-        for c in world.expected_comments(MEDIUM_VIDEO_ID, "legacy")
+        for c in expected_comments(world, MEDIUM_VIDEO_ID, "legacy")
         if c.is_deleted and c.fork == "main"
     ]
     assert deleted and "would not return" in result.stdout

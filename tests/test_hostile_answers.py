@@ -19,6 +19,7 @@ from nicosandbox import (
     CHANNEL_VIDEO_ID,
     FaultPlan,
     build_world,
+    expected_comments,
 )
 from tests.helpers import query, sorted_truth, stored_comments
 from tests.reliability import TIME_LIMIT, one_error_line, run_limited
@@ -109,7 +110,7 @@ def test_one_bad_value_is_refused_and_never_ends_the_walk(
     v1, xml, words = BAD_VALUES[case]
     group = GROUPS[protocol]
     logged_in.tamper(group, _v1_edit(*v1) if protocol == "nvcomment" else _xml_edit(*xml))
-    truth = sorted_truth(small_world.expected_comments(BIG_VIDEO_ID, protocol))
+    truth = sorted_truth(expected_comments(small_world, BIG_VIDEO_ID, protocol))
     if protocol == "nvcomment":
         truth = without_source(truth)
     db = tmp_path / "n.db"
