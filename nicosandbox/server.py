@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +42,12 @@ _ERROR_PAGES = {
     "http503": (503, "Service Unavailable"),
     "http429": (429, "Too Many Requests"),
 }
+# What stops `Sandbox.serve_forever`: Ctrl-C, and the polite kill of a service manager.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _note(number: int, frame: object) -> None:
+    """A stop signal's Python handler: nothing to do, the wakeup pipe has its number."""
 
 
 class _Setting:
@@ -214,25 +222,48 @@ class Sandbox:
         self.state.root_url = None
 
     def serve_forever(self, ready: Callable[[Sandbox], None] | None = None) -> None:
-        """Serve in the calling thread until Ctrl-C, then close cleanly and return.
+        """Start, serve until Ctrl-C (SIGINT) or SIGTERM, then close cleanly and return.
 
-        `ready` is called once the port is bound (to print `url` or `env()`, say).
+        `ready` is called once the port is bound (to print `url` or `env()`, say). In the
+        main thread the stop signals are caught from before the server starts: a handler that
+        raises nothing notes them on a wakeup pipe, and the one place that waits reads it. A
+        signal that comes early (while `ready` still prints) therefore ends the run the same
+        clean way, instead of a KeyboardInterrupt in whatever runs then. Outside the main
+        thread (where no signal arrives) it serves until `stop` is called.
         """
-        if self._server is None:
-            self._server = Server((self.host, self.port), Handler, self._dispatch)
-            self.state.root_url = self.url
-        if ready is not None:
-            ready(self)
+        if self._server is not None:
+            raise RuntimeError("serve_forever starts the sandbox: do not start it first")
+        if threading.current_thread() is not threading.main_thread():
+            thread = self.start()._thread
+            try:
+                if ready is not None:
+                    ready(self)
+                if thread is not None:
+                    thread.join()
+            finally:
+                self.stop()
+            return
+        reader, writer = os.pipe()
+        os.set_blocking(writer, False)
+        handlers = {  # a signal ignored from the start stays ignored (a background job's SIGINT)
+            number: signal.signal(number, _note)
+            for number in STOP_SIGNALS
+            if signal.getsignal(number) is not signal.SIG_IGN
+        }
+        wakeup = signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
         try:
-            if self._thread is not None:  # already started: wait for Ctrl-C
-                while self._thread.is_alive():
-                    self._thread.join(0.5)
-            else:
-                self._server.serve_forever(0.1)
-        except KeyboardInterrupt:
-            pass
+            self.start()
+            if ready is not None:
+                ready(self)
+            while os.read(reader, 1)[0] not in handlers:  # at once if it came already
+                pass  # another signal with a Python handler: not ours
         finally:
-            self.stop()
+            self.stop()  # still catching: a second Ctrl-C cannot cut the shutdown short
+            signal.set_wakeup_fd(wakeup)
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
+            os.close(reader)
+            os.close(writer)
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -281,9 +281,7 @@ class Demo:
             stack.enter_context(mock.patch("nicocomments.store.db.datetime", _Clock))
             if terminal:
                 stack.enter_context(mock.patch("nicocomments.cli.account.sys", _Terminal()))
-            stack.enter_context(
-                mock.patch("nicosandbox.Sandbox.serve_forever", side_effect=KeyboardInterrupt)
-            )
+            stack.enter_context(mock.patch("nicosandbox.Sandbox.serve_forever", _serve_once))
             for name in ("fetch", "sandbox"):
                 quiet = mock.patch(
                     f"nicocomments.cli.{name}.RichProgress", lambda console: _Quiet()
@@ -308,6 +306,16 @@ class Demo:
 
     def _home(self, word: str) -> str:
         return str(self.folder) + word[1:] if word == "~" or word.startswith("~/") else word
+
+
+def _serve_once(sandbox, ready=None) -> None:
+    """`Sandbox.serve_forever` as if Ctrl-C came at once: announce, then stop."""
+    sandbox.start()
+    try:
+        if ready is not None:
+            ready(sandbox)
+    finally:
+        sandbox.stop()
 
 
 class _Terminal:

@@ -66,23 +66,19 @@ def serve(
     """
     from nicosandbox import Sandbox, build_world
 
+    def announce(sandbox: Sandbox) -> None:
+        out.print(f"Niconico emulator listening on {sandbox.url}")
+        for name, value in sandbox.env().items():
+            out.print(f"export {name}={value}")
+        out.print(sandbox.describe())
+        out.print("Press Ctrl-C to stop.")
+
     sandbox = Sandbox(
         world=build_world(seed=seed, big_comments=big_comments),
         port=port,
         rate_limit_per_minute=rate_limit or None,
     )
-    sandbox.start()
-    out.print(f"Niconico emulator listening on {sandbox.url}")
-    for name, value in sandbox.env().items():
-        out.print(f"export {name}={value}")
-    out.print(sandbox.describe())
-    out.print("Press Ctrl-C to stop.")
-    try:
-        sandbox.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
+    sandbox.serve_forever(ready=announce)  # a Ctrl-C at any moment after it began stops it here
     err.print("Emulator stopped.")
 
 

@@ -4,7 +4,15 @@ until a stop signal (`Sandbox.serve_forever`, `nico sandbox serve`)."""
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 import requests
@@ -112,3 +120,103 @@ def test_every_setting_is_a_knob_of_the_sandbox(world):
     assert sandbox.state.world is later
     with pytest.raises(TypeError):
         Sandbox(world, key_time_to_live=5)
+
+
+# -- serving until Ctrl-C --------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_until_listening(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nico sandbox serve never listened on {port}")
+
+
+SERVE = [sys.executable, "-m", "nicocomments", "sandbox", "serve", "--big-comments", "2000"]
+
+
+def _serve(port: int, stdout, *, sigint=signal.SIG_DFL) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*SERVE, "--port", str(port)],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        # A job started in the background inherits an ignored SIGINT; a user's terminal does not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_while_it_announces_itself_stops_it_cleanly(signum):
+    """The signal comes while the server is bound but its first line cannot be written yet
+    (stdout is a full pipe): the announcement still goes out whole, then it stops, exit 0.
+    Before the fix this Ctrl-C raised KeyboardInterrupt inside the printing (exit 130)."""
+    port = _free_port()
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    try:
+        while True:
+            os.write(write, b"\0" * fcntl.fcntl(write, fcntl.F_GETPIPE_SZ))
+    except BlockingIOError:
+        pass  # full
+    os.set_blocking(write, True)
+    process = _serve(port, write)
+    os.close(write)
+    with os.fdopen(read, "rb") as stdout:
+        try:
+            _wait_until_listening(port, process)
+            process.send_signal(signum)
+        finally:
+            output = stdout.read().lstrip(b"\0").decode("utf-8")
+            _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert stderr.decode() == "Emulator stopped.\n"
+    assert output.startswith("Niconico emulator listening on http://127.0.0.1:")
+    assert output.count("export NICO_") == 4 and output.endswith("Press Ctrl-C to stop.\n")
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_a_sigint_ignored_from_the_start_stays_ignored():
+    """Started with SIGINT ignored (a background job), Ctrl-C leaves it running; SIGTERM
+    still stops it cleanly."""
+    port = _free_port()
+    process = _serve(port, subprocess.DEVNULL, sigint=signal.SIG_IGN)
+    try:
+        _wait_until_listening(port, process)
+        process.send_signal(signal.SIGINT)
+        answer = requests.get(f"http://127.0.0.1:{port}/flapi/api/getflv/sm9", timeout=10)
+        assert answer.text.startswith("closed=1") and process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0 and stderr.decode() == "Emulator stopped.\n"
+
+
+def test_serve_forever_outside_the_main_thread_serves_until_stopped(world):
+    sandbox = Sandbox(world)
+    announced = threading.Event()
+    runner = threading.Thread(target=sandbox.serve_forever, args=(lambda sb: announced.set(),))
+    runner.start()
+    try:
+        assert announced.wait(30)
+        assert requests.get(sandbox.www_url + "/").status_code == 200
+    finally:
+        sandbox.stop()
+        runner.join(30)
+    assert not runner.is_alive()
+    with pytest.raises(RuntimeError):
+        sandbox.url  # noqa: B018
+    with Sandbox(world) as started, pytest.raises(RuntimeError):
+        started.serve_forever()
