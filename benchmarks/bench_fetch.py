@@ -30,7 +30,7 @@ from common import (
     scratch,
 )
 
-from nicocomments.sandbox import BIG_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID
 
 LIMIT = 0.5  # overhead / ingest work, per page
 

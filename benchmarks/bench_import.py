@@ -35,16 +35,16 @@ from common import (
 )
 
 from nicocomments.records import Comment
-from nicocomments.sandbox import BIG_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID, expected_comments
 
 BATCH = 10_000
 REPEATS = 3
 
 
 def write_input(path: Path, size: int) -> int:
-    from nicocomments.sandbox import build_world
+    from nicosandbox import build_world
 
-    truth = build_world(big_comments=size).expected_comments(BIG_VIDEO_ID)
+    truth = expected_comments(build_world(big_comments=size), BIG_VIDEO_ID)
     lines = 0
     with path.open("w", encoding="utf-8") as out:
         for comment in truth:

@@ -31,7 +31,7 @@ from common import (
     steady_memory,
 )
 
-from nicocomments.sandbox import BIG_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID
 
 REPEATS = 5
 
@@ -44,7 +44,7 @@ def capture_pages(size: int) -> dict[str, list[bytes]]:
     from nicocomments.collect import FetchOptions, collect_video
     from nicocomments.config import Endpoints
     from nicocomments.http import HttpSettings, make_session
-    from nicocomments.sandbox import Sandbox, build_world
+    from nicosandbox import Sandbox, build_world
 
     pages: dict[str, list[bytes]] = {"legacy XML": [], "nvcomment JSON": []}
 

@@ -23,7 +23,7 @@ from common import (
     steady_memory,
 )
 
-from nicocomments.sandbox import BIG_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID, expected_comments
 
 REPEATS = 5
 
@@ -32,9 +32,9 @@ def build_database(path, size: int) -> None:
     """A database holding the emulator's big video (its ground truth), written in batches."""
     from nicocomments import store
     from nicocomments.records import VideoInfo
-    from nicocomments.sandbox import build_world
+    from nicosandbox import build_world
 
-    truth = build_world(big_comments=size).expected_comments(BIG_VIDEO_ID)
+    truth = expected_comments(build_world(big_comments=size), BIG_VIDEO_ID)
     engine = store.open_db(str(path))
     with engine.begin() as connection:
         store.upsert_video(connection, VideoInfo(BIG_VIDEO_ID, ()), store.now_utc())

@@ -17,7 +17,7 @@ import sys
 
 from common import Measurement, arguments, default_json, emulator, login, report, scratch
 
-from nicocomments.sandbox import BIG_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID
 
 LIMIT_MB = 200
 

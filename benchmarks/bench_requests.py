@@ -25,7 +25,7 @@ def run(size: int) -> list[Measurement]:
     from nicocomments.http import HttpSettings, make_session
     from nicocomments.legacy import LegacyClient
     from nicocomments.nvcomment import NvcommentClient
-    from nicocomments.sandbox import BIG_THREAD_ID, BIG_VIDEO_ID, Sandbox, build_world
+    from nicosandbox import BIG_THREAD_ID, BIG_VIDEO_ID, Sandbox, build_world
 
     measurements = []
     world = build_world(big_comments=size)

@@ -161,7 +161,7 @@ def login(env: dict[str, str]) -> str:
     from nicocomments import auth
     from nicocomments.config import Endpoints
     from nicocomments.http import HttpSettings, make_session
-    from nicocomments.sandbox import DEMO_EMAIL, DEMO_PASSWORD
+    from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD
 
     session = make_session(HttpSettings(interval=0))
     return auth.login_with_password(

@@ -115,14 +115,14 @@ def db_target(request, tmp_path):
 @pytest.fixture(scope="session")
 def world():
     """The emulator's default world (seed 0). Tests that change it use their own."""
-    from nicocomments.sandbox import build_world
+    from nicosandbox import build_world
 
     return build_world()
 
 
 @pytest.fixture(scope="session")
 def _running_sandbox(world):
-    from nicocomments.sandbox import Sandbox
+    from nicosandbox import Sandbox
 
     sandbox = Sandbox(world=world)
     sandbox.start()
@@ -131,7 +131,7 @@ def _running_sandbox(world):
 
 
 def _reset(sandbox) -> None:
-    from nicocomments.sandbox import FaultPlan
+    from nicosandbox import FaultPlan
 
     sandbox.faults = FaultPlan()
     sandbox.key_max_uses = None
@@ -175,7 +175,7 @@ def nico():
 @pytest.fixture
 def logged_in(sandbox, nico):
     """Log the demo account in through the emulator's account form; returns the sandbox."""
-    from nicocomments.sandbox import DEMO_EMAIL, DEMO_PASSWORD
+    from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD
 
     result = nico("login", "--email", DEMO_EMAIL, "--password-stdin", input=DEMO_PASSWORD + "\n")
     assert result.exit_code == 0, result.stderr

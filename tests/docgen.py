@@ -223,7 +223,7 @@ class Demo:
         import tempfile
         from pathlib import Path
 
-        from nicocomments.sandbox import Sandbox, build_world
+        from nicosandbox import Sandbox, build_world
 
         self.folder = Path(tempfile.mkdtemp(prefix="nico-readme-"))
         self.sandbox = Sandbox(world=build_world()).start()
@@ -285,11 +285,7 @@ class Demo:
             stack.enter_context(mock.patch("nicocomments.store.db.datetime", _Clock))
             if terminal:
                 stack.enter_context(mock.patch("nicocomments.cli.account.sys", _Terminal()))
-            stack.enter_context(
-                mock.patch(
-                    "nicocomments.sandbox.Sandbox.serve_forever", side_effect=KeyboardInterrupt
-                )
-            )
+            stack.enter_context(mock.patch("nicosandbox.Sandbox.serve_forever", _serve_once))
             for name in ("fetch", "sandbox"):
                 quiet = mock.patch(
                     f"nicocomments.cli.{name}.RichProgress", lambda console: _Quiet()
@@ -314,6 +310,16 @@ class Demo:
 
     def _home(self, word: str) -> str:
         return str(self.folder) + word[1:] if word == "~" or word.startswith("~/") else word
+
+
+def _serve_once(sandbox, ready=None) -> None:
+    """`Sandbox.serve_forever` as if Ctrl-C came at once: announce, then stop."""
+    sandbox.start()
+    try:
+        if ready is not None:
+            ready(sandbox)
+    finally:
+        sandbox.stop()
 
 
 class _Terminal:
@@ -430,7 +436,7 @@ def reliability_markdown() -> str:
     from nicocomments import limits
     from nicocomments.formats import ytdlp
     from nicocomments.records import MIN_POSTED_AT
-    from nicocomments.sandbox import FAULT_KINDS, ROUTE_GROUPS, build_world
+    from nicosandbox import FAULT_KINDS, ROUTE_GROUPS, build_world
     from tests import (
         reliability,
         test_faults,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from nicocomments.sandbox import FAULT_KINDS, ROUTE_GROUPS, FaultPlan
+from nicosandbox import FAULT_KINDS, ROUTE_GROUPS, FaultPlan
 
 FAULT_RATE = 0.2  # of the requests to every route group
 DEFAULT_FAULT_SEEDS = (3, 11, 20)  # each a whole run of each protocol: it must succeed first time

@@ -13,7 +13,7 @@ from nicocomments import auth
 from nicocomments.config import Endpoints
 from nicocomments.errors import BadInput, LoginFailed
 from nicocomments.http import HttpSettings, make_session
-from nicocomments.sandbox import (
+from nicosandbox import (
     BIG_VIDEO_ID,
     DEMO_EMAIL,
     DEMO_PASSWORD,

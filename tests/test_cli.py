@@ -15,7 +15,7 @@ import typer
 
 from nicocomments import __version__
 from nicocomments.cli import app
-from nicocomments.sandbox import BIG_VIDEO_ID, SHORT_THREAD_ID, SHORT_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID, SHORT_THREAD_ID, SHORT_VIDEO_ID, expected_comments
 from tests.conftest import ROOT
 from tests.helpers import query, sorted_truth, stored_comments
 
@@ -123,7 +123,7 @@ def test_status_after_a_fetch(logged_in, nico, tmp_path, world):
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
     main = next(r for r in rows if r["fork"] == "main")
-    truth = [c for c in world.expected_comments(SHORT_VIDEO_ID) if c.fork == "main"]
+    truth = [c for c in expected_comments(world, SHORT_VIDEO_ID) if c.fork == "main"]
     assert main["thread_id"] == SHORT_THREAD_ID
     assert main["stored"] == len(truth) == main["server_count"]
     assert main["history_complete"] is True
@@ -217,9 +217,9 @@ def test_demo_runs_the_main_job_offline(nico, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.stderr
     assert "complete" in result.stdout
     db = tmp_path / "nico-demo.db"
-    from nicocomments.sandbox import build_world
+    from nicosandbox import build_world
 
-    truth = build_world(big_comments=3000).expected_comments(BIG_VIDEO_ID, "nvcomment")
+    truth = expected_comments(build_world(big_comments=3000), BIG_VIDEO_ID, "nvcomment")
     stored = [c._replace(source=None) for c in stored_comments(db, BIG_VIDEO_ID)]
     assert stored == sorted_truth(truth)  # today's protocol: every comment but the deleted ones
     # The demo logs in to the emulator only: the user's own stored session is untouched.
@@ -236,6 +236,8 @@ def test_sandbox_serve_until_ctrl_c(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A job started in the background inherits an ignored SIGINT; a user's terminal does not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         exports = {}

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 
 from nicocomments import store
-from nicocomments.sandbox import SHORT_VIDEO_ID
+from nicosandbox import SHORT_VIDEO_ID
 from tests.helpers import database_at_revision
 from tests.test_cli_interchange import INTERCHANGE, _db_with_sm9
 

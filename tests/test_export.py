@@ -13,7 +13,7 @@ from nicocomments import formats, store
 from nicocomments.formats.xml import XML_HEAD
 from nicocomments.ingest import import_files
 from nicocomments.records import Comment
-from nicocomments.sandbox import (
+from nicosandbox import (
     CHANNEL_VIDEO_ID,
     MEDIUM_VIDEO_ID,
     REAL_NM_VIDEO_ID,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from nicocomments.sandbox import CHANNEL_VIDEO_ID, FAULT_KINDS, SHORT_VIDEO_ID, FaultPlan
+from nicosandbox import CHANNEL_VIDEO_ID, FAULT_KINDS, SHORT_VIDEO_ID, FaultPlan, expected_comments
 from tests.helpers import sorted_truth, stored_comments
 from tests.reliability import FAULT_OPTIONS, PROTOCOL_GROUPS
 
@@ -43,4 +43,4 @@ def test_a_fault_of_every_kind_on_every_route_group(
     stored = stored_comments(db, video_id)
     if protocol == "nvcomment":
         stored = [c._replace(source=None) for c in stored]
-    assert stored == sorted_truth(world.expected_comments(video_id, protocol))
+    assert stored == sorted_truth(expected_comments(world, video_id, protocol))

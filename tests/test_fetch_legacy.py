@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from nicocomments.sandbox import (
+from nicosandbox import (
     BIG_THREAD_ID,
     BIG_VIDEO_ID,
     CHANNEL_DEFAULT_THREAD_ID,
@@ -25,6 +25,7 @@ from nicocomments.sandbox import (
     SHORT_THREAD_ID,
     SHORT_VIDEO_ID,
     FaultPlan,
+    expected_comments,
 )
 from tests.helpers import budget, query, sorted_truth, stored_comments
 from tests.reliability import FAULT_OPTIONS, FAULT_SEEDS, assert_faults_met, fault_plan
@@ -40,7 +41,7 @@ def test_whole_history_of_the_big_video_is_stored_exactly(logged_in, nico, tmp_p
     db = tmp_path / "n.db"
     result = fetch(nico, db, BIG_VIDEO_ID, "--all-history")
     assert result.exit_code == 0, result.stderr
-    assert stored_comments(db, BIG_VIDEO_ID) == sorted_truth(world.expected_comments(BIG_VIDEO_ID))
+    assert stored_comments(db, BIG_VIDEO_ID) == sorted_truth(expected_comments(world, BIG_VIDEO_ID))
     # Politeness: at most ⌈1.05·N/1000⌉ + 2 message-server requests per thread of N comments.
     requests = logged_in.stats.threads
     for (thread_id, fork), count in requests.items():
@@ -49,7 +50,7 @@ def test_whole_history_of_the_big_video_is_stored_exactly(logged_in, nico, tmp_p
     assert requests[(BIG_THREAD_ID, "owner")] == 1  # the owner thread is read once
     [(status, added)] = query(db, "SELECT status, comments_added FROM fetch_runs")
     assert status == "completed"
-    assert added == len(world.expected_comments(BIG_VIDEO_ID))
+    assert added == len(expected_comments(world, BIG_VIDEO_ID))
     assert query(db, "SELECT history_complete, history_end FROM threads WHERE fork='main'") == [
         (1, "reached comment no 1")
     ]
@@ -68,7 +69,7 @@ def test_twenty_percent_faults_still_store_exactly_the_truth(
     assert result.exit_code == 0, result.stderr
     assert_faults_met(logged_in.stats, "msg")
     for video_id in (BIG_VIDEO_ID, CHANNEL_VIDEO_ID):
-        assert stored_comments(db, video_id) == sorted_truth(world.expected_comments(video_id))
+        assert stored_comments(db, video_id) == sorted_truth(expected_comments(world, video_id))
 
 
 def test_shuffled_answers_and_expiring_keys(logged_in, nico, tmp_path, world):
@@ -77,7 +78,7 @@ def test_shuffled_answers_and_expiring_keys(logged_in, nico, tmp_path, world):
     db = tmp_path / "n.db"
     result = fetch(nico, db, CHANNEL_VIDEO_ID, "--all-history")
     assert result.exit_code == 0, result.stderr
-    assert stored_comments(db) == sorted_truth(world.expected_comments(CHANNEL_VIDEO_ID))
+    assert stored_comments(db) == sorted_truth(expected_comments(world, CHANNEL_VIDEO_ID))
     codes = Counter(code for (_, _, code) in logged_in.stats.resultcodes.elements())
     assert codes[5] + codes[9] >= 1  # too-old keys were met and renewed
 
@@ -92,7 +93,7 @@ def test_official_video_by_bare_thread_id_collects_both_threads(logged_in, nico,
         (CHANNEL_DEFAULT_THREAD_ID, "main"),
         (CHANNEL_DEFAULT_THREAD_ID, "owner"),
     }
-    assert stored == sorted_truth(world.expected_comments(CHANNEL_VIDEO_ID))
+    assert stored == sorted_truth(expected_comments(world, CHANNEL_VIDEO_ID))
     key_thread = [c for c in stored if c.thread_id == CHANNEL_THREAD_ID and not c.is_deleted]
     assert all(c.is_anonymous and "184" in c.commands.split() for c in key_thread)
 
@@ -101,10 +102,10 @@ def test_without_all_history_each_thread_gets_its_current_window(logged_in, nico
     db = tmp_path / "n.db"
     assert fetch(nico, db, SHORT_VIDEO_ID).exit_code == 0
     assert fetch(nico, db, MEDIUM_VIDEO_ID).exit_code == 0
-    short = world.expected_comments(SHORT_VIDEO_ID)
+    short = expected_comments(world, SHORT_VIDEO_ID)
     assert len(short) > 100
     assert stored_comments(db, SHORT_VIDEO_ID) == sorted_truth(short)[-100:]  # 45 s: window 100
-    medium = sorted_truth(world.expected_comments(MEDIUM_VIDEO_ID))
+    medium = sorted_truth(expected_comments(world, MEDIUM_VIDEO_ID))
     assert stored_comments(db, MEDIUM_VIDEO_ID) == medium[-250:]  # 240 s: window 250
     assert query(
         db,
@@ -119,7 +120,7 @@ def test_real_threads_served_by_the_emulator(logged_in, nico, tmp_path, world):
     for video_id in (REAL_NM_VIDEO_ID, REAL_OLD_VIDEO_ID):
         result = fetch(nico, db, video_id, "--all-history")
         assert result.exit_code == 0, result.stderr
-        assert stored_comments(db, video_id) == sorted_truth(world.expected_comments(video_id))
+        assert stored_comments(db, video_id) == sorted_truth(expected_comments(world, video_id))
 
 
 def test_running_again_is_idempotent_and_cheap(logged_in, nico, tmp_path, world):
@@ -130,9 +131,9 @@ def test_running_again_is_idempotent_and_cheap(logged_in, nico, tmp_path, world)
     assert result.exit_code == 0, result.stderr
     # A completed history is not walked again: one catch-up page, plus the owner thread.
     assert logged_in.stats.threads[(BIG_THREAD_ID, "main")] == 1
-    assert stored_comments(db, BIG_VIDEO_ID) == sorted_truth(world.expected_comments(BIG_VIDEO_ID))
+    assert stored_comments(db, BIG_VIDEO_ID) == sorted_truth(expected_comments(world, BIG_VIDEO_ID))
     assert query(db, "SELECT comments_added FROM fetch_runs ORDER BY id") == [
-        (len(world.expected_comments(BIG_VIDEO_ID)),),
+        (len(expected_comments(world, BIG_VIDEO_ID)),),
         (0,),
     ]
 
@@ -147,7 +148,7 @@ def test_refresh_walks_a_completed_history_again(logged_in, nico, tmp_path):
 
 
 def test_newer_comments_are_picked_up_later(logged_in, nico, tmp_path):
-    from nicocomments.sandbox import build_world
+    from nicosandbox import build_world
 
     # A private world: this test posts comments into it.
     world = build_world(seed=5, big_comments=3000)
@@ -161,7 +162,7 @@ def test_newer_comments_are_picked_up_later(logged_in, nico, tmp_path):
         result = fetch(nico, db, BIG_VIDEO_ID, "--all-history")
         assert result.exit_code == 0, result.stderr
         assert stored_comments(db, BIG_VIDEO_ID) == sorted_truth(
-            world.expected_comments(BIG_VIDEO_ID)
+            expected_comments(world, BIG_VIDEO_ID)
         )
         assert logged_in.stats.threads[(BIG_THREAD_ID, "main")] <= 3
     finally:
@@ -187,7 +188,7 @@ def _post(world, thread_id, count):
 
 def test_before_walks_from_a_date_and_later_runs_fill_in_the_rest(logged_in, nico, tmp_path, world):
     db = tmp_path / "n.db"
-    truth = sorted_truth(world.expected_comments(SHORT_VIDEO_ID))
+    truth = sorted_truth(expected_comments(world, SHORT_VIDEO_ID))
     middle = truth[len(truth) // 2].posted_at
     result = fetch(nico, db, SHORT_VIDEO_ID, "--all-history", "--before", str(middle))
     assert result.exit_code == 0, result.stderr
@@ -247,13 +248,13 @@ def test_kill_minus_nine_then_resume(logged_in, nico, tmp_path, world):
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     partial = stored_comments(db, BIG_VIDEO_ID)
-    assert 0 < len(partial) < len(world.expected_comments(BIG_VIDEO_ID))
+    assert 0 < len(partial) < len(expected_comments(world, BIG_VIDEO_ID))
     [(cursor,)] = query(db, "SELECT history_when FROM threads WHERE fork='main'")
     assert cursor is not None  # the walk's cursor survived the kill
     logged_in.reset_stats()
     result = fetch(nico, db, BIG_VIDEO_ID, "--all-history")
     assert result.exit_code == 0, result.stderr
-    assert stored_comments(db, BIG_VIDEO_ID) == sorted_truth(world.expected_comments(BIG_VIDEO_ID))
+    assert stored_comments(db, BIG_VIDEO_ID) == sorted_truth(expected_comments(world, BIG_VIDEO_ID))
     # The resumed run did not walk again what was stored: only the rest, plus one catch-up page.
     n = len(world.thread(BIG_THREAD_ID, "main").comments)
     already = sum(1 for c in partial if c.fork == "main")
@@ -423,7 +424,7 @@ def test_an_so_video_whose_watch_page_is_blank_is_not_found(logged_in, nico, tmp
 
 
 def test_past_logs_for_premium_members_only(sandbox, nico, tmp_path):
-    from nicocomments.sandbox import MFA_CODE, MFA_EMAIL, MFA_PASSWORD
+    from nicosandbox import MFA_CODE, MFA_EMAIL, MFA_PASSWORD
 
     sandbox.past_logs_premium_only = True  # as on the old site
     login = nico(

@@ -13,7 +13,7 @@ from nicocomments.config import Endpoints
 from nicocomments.errors import RateLimited
 from nicocomments.http import HttpSettings, make_session
 from nicocomments.nvcomment import NvcommentClient
-from nicocomments.sandbox import (
+from nicosandbox import (
     BIG_THREAD_ID,
     BIG_VIDEO_ID,
     CHANNEL_DEFAULT_THREAD_ID,
@@ -24,6 +24,7 @@ from nicocomments.sandbox import (
     PRIVATE_VIDEO_ID,
     SHORT_THREAD_ID,
     SHORT_VIDEO_ID,
+    expected_comments,
 )
 from tests.helpers import budget, query, sorted_truth, stored_comments
 from tests.reliability import FAULT_OPTIONS, FAULT_SEEDS, assert_faults_met, fault_plan
@@ -52,7 +53,7 @@ def without_source(comments):
 
 
 def expected(world, video_id):
-    return sorted_truth(world.expected_comments(video_id, "nvcomment"))
+    return sorted_truth(expected_comments(world, video_id, "nvcomment"))
 
 
 def test_auto_means_nvcomment_and_stores_the_whole_history_exactly(
@@ -173,7 +174,7 @@ def test_videos_that_cannot_be_watched(logged_in, nico, tmp_path, video_id, code
 
 
 def test_premium_only_video(sandbox, nico, tmp_path):
-    from nicocomments.sandbox import MFA_CODE, MFA_EMAIL, MFA_PASSWORD
+    from nicosandbox import MFA_CODE, MFA_EMAIL, MFA_PASSWORD
 
     login = nico(
         "login",
@@ -231,7 +232,7 @@ def test_too_many_requests_waits_and_retries(logged_in, world):
         endpoints = Endpoints.from_env(logged_in.env())
         session = make_session(HttpSettings(interval=0))
         from nicocomments import auth
-        from nicocomments.sandbox import DEMO_EMAIL, DEMO_PASSWORD
+        from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD
 
         auth.login_with_password(session, endpoints, DEMO_EMAIL, DEMO_PASSWORD, lambda n: None)
         client = NvcommentClient(
@@ -330,7 +331,7 @@ def test_fill_gaps_recovers_what_can_be_recovered(logged_in, nico, tmp_path, wor
     # What is still missing are the comments the server deleted: it says so.
     deleted = [
         c.no
-        for c in world.expected_comments(MEDIUM_VIDEO_ID, "legacy")
+        for c in expected_comments(world, MEDIUM_VIDEO_ID, "legacy")
         if c.is_deleted and c.fork == "main"
     ]
     assert deleted and "would not return" in result.stdout

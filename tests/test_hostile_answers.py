@@ -12,12 +12,13 @@ import re
 import pytest
 
 from nicocomments.limits import MAX_ANSWER_BYTES, MAX_COMMENT_CHARS
-from nicocomments.sandbox import (
+from nicosandbox import (
     BIG_THREAD_ID,
     BIG_VIDEO_ID,
     CHANNEL_VIDEO_ID,
     FaultPlan,
     build_world,
+    expected_comments,
 )
 from tests.helpers import query, sorted_truth, stored_comments
 from tests.reliability import one_error_line, run_limited
@@ -108,7 +109,7 @@ def test_one_bad_value_is_refused_and_never_ends_the_walk(
     v1, xml, words = BAD_VALUES[case]
     group = GROUPS[protocol]
     logged_in.tamper(group, _v1_edit(*v1) if protocol == "nvcomment" else _xml_edit(*xml))
-    truth = sorted_truth(small_world.expected_comments(BIG_VIDEO_ID, protocol))
+    truth = sorted_truth(expected_comments(small_world, BIG_VIDEO_ID, protocol))
     if protocol == "nvcomment":
         truth = without_source(truth)
     db = tmp_path / "n.db"

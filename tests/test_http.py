@@ -120,7 +120,7 @@ def test_a_retry_after_too_long_to_wait_fails_clearly(sandbox):
 
 @pytest.mark.parametrize("kind", ["drop", "truncate", "http500", "slow"])
 def test_broken_answers_are_retried(sandbox, kind):
-    from nicocomments.sandbox import FaultPlan
+    from nicosandbox import FaultPlan
 
     sandbox.faults = FaultPlan(
         rate=1.0, kinds=(kind,), targets=("flapi",), limit=2, slow_seconds=1.0
@@ -135,7 +135,7 @@ def test_broken_answers_are_retried(sandbox, kind):
 
 def test_giving_up_says_why(sandbox):
     from nicocomments.errors import NetworkError, ServerUnavailable
-    from nicocomments.sandbox import FaultPlan
+    from nicosandbox import FaultPlan
 
     sandbox.faults = FaultPlan(rate=1.0, kinds=("truncate",), targets=("flapi",))
     with pytest.raises(NetworkError, match="broke off"):
@@ -188,7 +188,7 @@ def test_the_session_cookie_goes_only_to_configured_hosts(sandbox):
 def test_a_server_trickling_a_byte_a_second_is_given_up_on_at_the_deadline(sandbox):
 
     from nicocomments.errors import NetworkError
-    from nicocomments.sandbox import FaultPlan
+    from nicosandbox import FaultPlan
 
     # The emulator's "trickle" fault: the whole answer, status line first, a byte a second.
     sandbox.faults = FaultPlan(rate=1.0, kinds=("trickle",), targets=("flapi",))
@@ -199,7 +199,7 @@ def test_a_server_trickling_a_byte_a_second_is_given_up_on_at_the_deadline(sandb
 
 
 def test_after_a_trickle_the_usual_retry_gets_the_answer(sandbox):
-    from nicocomments.sandbox import FaultPlan
+    from nicosandbox import FaultPlan
 
     sandbox.faults = FaultPlan(rate=1.0, kinds=("trickle",), targets=("flapi",), limit=1)
     waits: list[float] = []

@@ -20,7 +20,7 @@ from nicocomments.formats.ytdlp import read_ytdlp
 from nicocomments.ids import video_id_from_name
 from nicocomments.ingest import import_files
 from nicocomments.records import Comment, ThreadStatus
-from nicocomments.sandbox import BIG_VIDEO_ID, MEDIUM_VIDEO_ID, REAL_NM_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID, MEDIUM_VIDEO_ID, REAL_NM_VIDEO_ID
 from tests.conftest import SHARED, SHARED_REASON, fixture_path, shared_file
 from tests.helpers import query, stored_comments
 
@@ -181,7 +181,7 @@ def test_the_real_nm14999484_answer_flattened_by_ytdlp_keeps_its_forks(tmp_path)
 
 def _v1_thread(world, thread_id, fork, positions=None) -> dict:
     """A thread as the emulator's comment server renders it, all its comments by default."""
-    from nicocomments.sandbox.nvcomment import _comment
+    from nicosandbox.routes.nvcomment import _comment
 
     table = world.thread(thread_id, fork).comments
     positions = range(len(table)) if positions is None else positions

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from nicocomments.sandbox import BIG_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID, expected_comments
 from tests.helpers import query, sorted_truth, stored_comments
 from tests.reliability import KILL_SEED, KILLS
 
@@ -58,7 +58,7 @@ def test_killed_again_and_again_then_resumed_it_stores_exactly_the_truth(
     process = _start(db, protocol)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr[-2000:]
-    truth = sorted_truth(world.expected_comments(BIG_VIDEO_ID, protocol))
+    truth = sorted_truth(expected_comments(world, BIG_VIDEO_ID, protocol))
     stored = stored_comments(db, BIG_VIDEO_ID)
     if protocol == "nvcomment":
         stored = [c._replace(source=None) for c in stored]

@@ -55,6 +55,7 @@ BREAKS = [
         id="cycle",
     ),
     pytest.param("cli/fetch.py", "from . import status\n", "each other", id="command-to-command"),
+    pytest.param("collect.py", "import nicosandbox\n", "the emulator", id="emulator-outside-cli"),
 ]
 
 

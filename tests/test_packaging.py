@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import zipfile
@@ -26,7 +27,8 @@ def test_an_installed_wheel_creates_databases_and_runs_the_demo(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "nicocomments/migrations/env.py" in names
     assert any(n.startswith("nicocomments/migrations/versions/0001") for n in names)
-    assert "nicocomments/sandbox/data/apijson_1428845905.jsonl.gz" in names
+    assert "nicosandbox/data/apijson_1428845905.jsonl.gz" in names
+    assert "nicosandbox/routes/__init__.py" in names  # the emulator ships beside the product
     assert not any(n.startswith(("tests/", "migrations/")) for n in names)
 
     venv = tmp_path / "venv"
@@ -71,3 +73,17 @@ def test_an_installed_wheel_creates_databases_and_runs_the_demo(tmp_path):
     assert status.returncode == 0
     main = next(row for row in json.loads(status.stdout) if row["fork"] == "main")
     assert main["history_complete"] is True and main["stored"] > 1900
+    serve = subprocess.Popen(
+        [str(venv / "bin" / "nico"), "sandbox", "serve", "--big-comments", "1000"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert serve.stdout.readline().startswith("Niconico emulator listening on http://")
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        _, stopped = serve.communicate(timeout=60)
+    assert serve.returncode == 0 and stopped == "Emulator stopped.\n"

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy
 
 from nicocomments.records import Comment
-from nicocomments.sandbox import BIG_VIDEO_ID, MEDIUM_VIDEO_ID
+from nicosandbox import BIG_VIDEO_ID, MEDIUM_VIDEO_ID, expected_comments
 from tests.helpers import sorted_truth
 
 pytestmark = pytest.mark.postgres
@@ -35,7 +35,7 @@ def test_a_whole_history_into_postgresql(logged_in, nico, pg_url, world, protoco
     args = ("--db", pg_url, "--interval", "0", "--protocol", protocol)
     result = nico("fetch", MEDIUM_VIDEO_ID, "--all-history", *args)
     assert result.exit_code == 0, result.stderr
-    truth = sorted_truth(world.expected_comments(MEDIUM_VIDEO_ID, protocol))
+    truth = sorted_truth(expected_comments(world, MEDIUM_VIDEO_ID, protocol))
     rows = stored(pg_url, MEDIUM_VIDEO_ID)
     if protocol == "nvcomment":
         rows = [c._replace(source=None) for c in rows]

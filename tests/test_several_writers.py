@@ -25,9 +25,15 @@ import sqlalchemy
 from nicocomments import store
 from nicocomments.errors import DatabaseError
 from nicocomments.records import Comment
-from nicocomments.sandbox import BIG_VIDEO_ID, CHANNEL_VIDEO_ID, MEDIUM_VIDEO_ID, SHORT_VIDEO_ID
 from nicocomments.search import search_comments
 from nicocomments.store.write import WRITE_ATTEMPTS
+from nicosandbox import (
+    BIG_VIDEO_ID,
+    CHANNEL_VIDEO_ID,
+    MEDIUM_VIDEO_ID,
+    SHORT_VIDEO_ID,
+    expected_comments,
+)
 from tests.helpers import sorted_truth, stored_comments
 from tests.test_postgres import stored as stored_in_postgres
 
@@ -143,7 +149,7 @@ def assert_all_exact(db, videos, results, world):
         assert code == 0, f"{video}: exit {code}: {stderr[-2000:]}"
         assert "Error" not in stderr
     for video in set(videos):
-        truth = sorted_truth(world.expected_comments(video, "nvcomment"))
+        truth = sorted_truth(expected_comments(world, video, "nvcomment"))
         assert stored(db, video) == truth, video
     assert runs(db) == sorted((video, "completed") for video in videos)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nicocomments.sandbox import SHORT_VIDEO_ID
 from nicocomments.watchpage import parse_html, parse_watch_page
+from nicosandbox import SHORT_VIDEO_ID
 from tests.helpers import stored_comments
 
 NOTHING_TO_READ = [b"", b"   \r\n\t", b"<!-- the site's placeholder -->", "", "\n"]

@@ -60,25 +60,21 @@ def serve(
         nico login --email demo@example.com
         nico fetch sm9 --all-history --interval 0
     """
-    from nicocomments.sandbox import Sandbox, build_world
+    from nicosandbox import Sandbox, build_world
+
+    def announce(sandbox: Sandbox) -> None:
+        out.print(f"Niconico emulator listening on {sandbox.url}")
+        for name, value in sandbox.env().items():
+            out.print(f"export {name}={value}")
+        out.print(sandbox.describe())
+        out.print("Press Ctrl-C to stop.")
 
     sandbox = Sandbox(
         world=build_world(seed=seed, big_comments=big_comments),
         port=port,
         rate_limit_per_minute=rate_limit or None,
     )
-    sandbox.start()
-    out.print(f"Niconico emulator listening on {sandbox.url}")
-    for name, value in sandbox.env().items():
-        out.print(f"export {name}={value}")
-    out.print(sandbox.describe())
-    out.print("Press Ctrl-C to stop.")
-    try:
-        sandbox.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sandbox.stop()
+    sandbox.serve_forever(ready=announce)  # a Ctrl-C at any moment after it began stops it here
     err.print("Emulator stopped.")
 
 
@@ -104,7 +100,7 @@ def demo(
 
     Nothing leaves this machine, and your own stored session is not touched.
     """
-    from nicocomments.sandbox import DEMO_EMAIL, DEMO_PASSWORD, Sandbox, build_world
+    from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD, Sandbox, build_world
 
     protocol = protocol_choice(protocol)
     if fresh:

@@ -1,14 +1,33 @@
-"""`World.expected_comments`: what a perfect client stores, per protocol (no HTTP here)."""
+"""`expected_comments`: what a perfect client stores, per protocol (no HTTP here)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from nicocomments.records import Comment
+from nicosandbox.world import World
 
-if TYPE_CHECKING:
-    from nicocomments.sandbox.world import World
+
+def expected_comments(
+    world: World, video_id: str, protocol: str = "legacy", *, forks: Sequence[str] | None = None
+) -> list[Comment]:
+    """Everything a perfect client collects for this video, as the protocol exposes it.
+
+    ``legacy``: every comment (deleted ones as the message server shows them) of the
+    threads a legacy client reads: main and owner by default (getflv names no easy fork,
+    so the legacy client never asks for fork 2); pass ``forks=("easy",)`` (or all three)
+    for a client that does.
+    ``nvcomment``: the non-deleted comments of every ``nvComment`` target, read to the end
+    of its history. ``source`` is None there: which one a client stores depends on which
+    answer delivered a comment first ("trunk" from ``when`` pages and the window's newest,
+    "leaf" from the window's per-minute fill), so compare it separately.
+    `forks` keeps only those forks (None: the protocol's default set).
+    """
+    if protocol == "legacy":
+        return legacy_comments(world, video_id, forks or ("main", "owner"))
+    if protocol == "nvcomment":
+        return nvcomment_comments(world, video_id, forks)
+    raise ValueError(f"unknown protocol {protocol!r}")
 
 
 def legacy_comments(world: World, video_id: str, forks: Sequence[str]) -> list[Comment]:
@@ -51,7 +70,7 @@ def nvcomment_comments(world: World, video_id: str, forks: Sequence[str] | None)
     ``commands`` array joined with single spaces, ``is_anonymous`` is ``"184" in commands``,
     ``user_id`` is ``userId`` (the uploader's id on owner comments), ``score`` and
     ``nicoru_count`` are ints (0 included), ``comment_id`` is ``id``; the v1 API has no
-    ``date_usec``, and ``source`` is left None (see `World.expected_comments`)."""
+    ``date_usec``, and ``source`` is left None (see `expected_comments`)."""
     out: list[Comment] = []
     for thread_id, fork in world.nvcomment_targets(video_id):
         if forks is not None and fork not in forks:

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from nicocomments.sandbox.keys import EXPIRED, INVALID, VALID
+from nicosandbox.keys import EXPIRED, INVALID, VALID
 
 HEADER = {"typ": "JWT", "alg": "HS512"}
 KEY_TYPE = "Thread-Key"

@@ -1,39 +1,39 @@
-"""`Sandbox`: the emulator as a real HTTP server on loopback, one prefix per real host.
+"""`Sandbox`: the emulator as a real HTTP server on loopback, one prefix per surface.
 
+    /msg/…        the legacy message server named by getflv's ``ms``
     /flapi/…      flapi.nicovideo.jp      (getflv, getthreadkey, getwaybackkey)
     /account/…    account.nicovideo.jp    (login, two-factor)
     /www/…        www.nicovideo.jp        (login check, watch pages, watch data API)
     /nvapi/…      nvapi.nicovideo.jp      (thread keys)
     /nvcomment/…  the nvcomment server named by watch data's ``nvComment.server``
-    /msg/…        the legacy message server named by getflv's ``ms``
 
-Route handlers take a `web.Request` and return a `web.Response`; `Sandbox.routes` maps a
-prefix to its handler, so a new protocol is one more entry.
+The prefixes are the groups of `routes.SURFACES`; each request goes through the same steps
+whatever its surface: a queued injection, else a drawn fault, else the surface's route, whose
+answer a queued tamper may edit.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from nicocomments.config import ENDPOINT_ENV_VARS
-from nicocomments.sandbox import web
-from nicocomments.sandbox.account import AccountRoutes, Sessions
-from nicocomments.sandbox.faults import ROUTE_GROUPS, Edit, FaultPlan, Injected, Injections
-from nicocomments.sandbox.flapi import FlapiRoutes
-from nicocomments.sandbox.httpd import Handler, Server
-from nicocomments.sandbox.keys import KeyStore
-from nicocomments.sandbox.msgserver import MessageServerRoutes
-from nicocomments.sandbox.nvapi import NvapiRoutes
-from nicocomments.sandbox.nvcomment import NvcommentRoutes, SlidingWindow
-from nicocomments.sandbox.stats import Stats
-from nicocomments.sandbox.threadkeys import ThreadKeys
-from nicocomments.sandbox.world import World, build_world
-from nicocomments.sandbox.www import WwwRoutes
+from nicosandbox import web
+from nicosandbox.faults import Edit, FaultPlan, Injected
+from nicosandbox.httpd import Handler, Server
+from nicosandbox.keys import KeyStore
+from nicosandbox.routes import SURFACES
+from nicosandbox.seed import build_world, describe_world
+from nicosandbox.state import Sessions, Settings, SlidingWindow, State
+from nicosandbox.stats import Stats
+from nicosandbox.threadkeys import ThreadKeys
+from nicosandbox.world import World
 
 logger = logging.getLogger(__name__)
 
@@ -42,21 +42,51 @@ _ERROR_PAGES = {
     "http503": (503, "Service Unavailable"),
     "http429": (429, "Too Many Requests"),
 }
+# What stops `Sandbox.serve_forever`: Ctrl-C, and the polite kill of a service manager.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _note(number: int, frame: object) -> None:
+    """A stop signal's Python handler: nothing to do, the wakeup pipe has its number."""
+
+
+class _Setting:
+    """A `Settings` field read and written as an attribute of the `Sandbox`."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, sandbox: Sandbox | None, owner: type | None = None) -> Any:
+        if sandbox is None:
+            return self
+        return getattr(sandbox.state.settings, self.name)
+
+    def __set__(self, sandbox: Sandbox, value: Any) -> None:
+        setattr(sandbox.state.settings, self.name, value)
 
 
 class Sandbox:
     """A loopback Niconico (the legacy protocol and today's nvcomment one) with seeded data,
     faults, stats and knobs.
 
-    Knobs are plain attributes, read on every request, so a test may change them at any time:
-    ``key_ttl``/``userkey_ttl``/``key_max_uses`` (legacy keys; ``key_max_uses`` applies to
-    thread keys too), ``thread_key_ttl`` (nvcomment thread keys, 204 s as the real ones),
-    ``rate_limit_per_minute`` (``/v1/threads``; None: no limit), ``maintenance`` (watch data
-    answers 503 MAINTENANCE), ``watch_api_enabled`` (False: ``/api/watch/*`` is a 404 page),
-    ``watch_page_meta`` (False: no ``server-response`` meta in watch pages), ``shuffle_chats``
-    (legacy chats and v1 comments in seeded random order), ``past_logs_premium_only``,
-    ``mfa_ttl`` and ``clock``.
+    Every `Settings` field is a knob: a keyword argument here and a plain attribute, read on
+    every request, so a test may change it at any time (``sb.key_ttl = 5``); so are
+    ``clock`` (Unix seconds, swapped to age keys and two-factor steps), ``faults`` and
+    ``world``.
+    The routes see none of this object: they get its `state`.
     """
+
+    key_ttl = _Setting()
+    userkey_ttl = _Setting()
+    key_max_uses = _Setting()
+    shuffle_chats = _Setting()
+    past_logs_premium_only = _Setting()
+    mfa_ttl = _Setting()
+    thread_key_ttl = _Setting()
+    rate_limit_per_minute = _Setting()
+    maintenance = _Setting()
+    watch_api_enabled = _Setting()
+    watch_page_meta = _Setting()
 
     def __init__(
         self,
@@ -64,69 +94,78 @@ class Sandbox:
         *,
         seed: int = 0,
         faults: FaultPlan | None = None,
-        key_ttl: float = 600,
-        key_max_uses: int | None = None,
-        shuffle_chats: bool = False,
-        past_logs_premium_only: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
-        userkey_ttl: float | None = None,
-        mfa_ttl: float = 600,
         clock: Callable[[], float] = time.time,
-        thread_key_ttl: float = 204,
-        rate_limit_per_minute: int | None = 60,
-        maintenance: bool = False,
-        watch_api_enabled: bool = True,
-        watch_page_meta: bool = True,
+        **settings: Any,
     ) -> None:
-        self.world = world if world is not None else build_world(seed)
-        self.seed = seed
-        self.faults = faults
-        self.key_ttl = key_ttl
-        self.userkey_ttl = userkey_ttl  # None: 3 × key_ttl (the default 1800 s of real userkeys)
-        self.key_max_uses = key_max_uses
-        self.shuffle_chats = shuffle_chats
-        self.past_logs_premium_only = past_logs_premium_only
-        self.mfa_ttl = mfa_ttl
-        self.clock = clock  # Unix seconds; tests may swap it to age keys and two-factor steps
-        self.thread_key_ttl = thread_key_ttl
-        self.rate_limit_per_minute = rate_limit_per_minute
-        self.maintenance = maintenance
-        self.watch_api_enabled = watch_api_enabled
-        self.watch_page_meta = watch_page_meta
+        """`settings`: any `Settings` field (``key_ttl=5``, ``rate_limit_per_minute=None``…)."""
+        self.state = State(
+            world if world is not None else build_world(seed),
+            seed=seed,
+            settings=Settings(**settings),
+            clock=clock,
+            faults=faults,
+        )
         self.host = host
         self.port = port
-        self.stats = Stats()
-        self.sessions = Sessions()
-        self.keys = KeyStore(lambda: self.clock())
-        self.thread_keys = ThreadKeys(lambda: self.clock())
-        self.rate_window = SlidingWindow()
-        self._injections = Injections()
+        self.routes: dict[str, Callable[[web.Request], web.Response]] = {
+            surface.group: surface.routes(self.state).handle for surface in SURFACES
+        }
         self._serial = itertools.count(1)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
-        self.routes: dict[str, Callable[[web.Request], web.Response]] = {
-            "flapi": FlapiRoutes(self).handle,
-            "account": AccountRoutes(self).handle,
-            "www": WwwRoutes(self).handle,
-            "nvapi": NvapiRoutes(self).handle,
-            "nvcomment": NvcommentRoutes(self).handle,
-            "msg": MessageServerRoutes(self).handle,
-        }
 
-    # -- knobs --------------------------------------------------------------------------------
+    # -- what the routes share ----------------------------------------------------------------
+
+    @property
+    def world(self) -> World:
+        return self.state.world
+
+    @world.setter
+    def world(self, world: World) -> None:
+        """Swap the world a running sandbox serves (the same site, later, say)."""
+        self.state.world = world
+
+    @property
+    def seed(self) -> int:
+        return self.state.seed
+
+    @property
+    def stats(self) -> Stats:
+        return self.state.stats
+
+    @property
+    def sessions(self) -> Sessions:
+        return self.state.sessions
+
+    @property
+    def keys(self) -> KeyStore:
+        return self.state.keys
+
+    @property
+    def thread_keys(self) -> ThreadKeys:
+        return self.state.thread_keys
+
+    @property
+    def rate_window(self) -> SlidingWindow:
+        return self.state.rate_window
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.state.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self.state.clock = clock
 
     @property
     def faults(self) -> FaultPlan:
-        return self._faults
+        return self.state.faults
 
     @faults.setter
     def faults(self, plan: FaultPlan | None) -> None:
-        self._faults = plan if plan is not None else FaultPlan()
-
-    @property
-    def userkey_lifetime(self) -> float:
-        return self.userkey_ttl if self.userkey_ttl is not None else 3 * self.key_ttl
+        self.state.faults = plan if plan is not None else FaultPlan()
 
     # -- addresses ----------------------------------------------------------------------------
 
@@ -139,20 +178,20 @@ class Sandbox:
 
     @property
     def account_url(self) -> str:
-        return f"{self.url}/account"
+        return self.state.url("account")
 
     @property
     def www_url(self) -> str:
-        return f"{self.url}/www"
+        return self.state.url("www")
 
     @property
     def nvcomment_url(self) -> str:
         """What watch data gives as ``nvComment.server`` (clients take it from there)."""
-        return f"{self.url}/nvcomment"
+        return self.state.url("nvcomment")
 
     def endpoints(self) -> dict[str, str]:
-        """The four NICO_*_URL variables pointing at this sandbox."""
-        return {var: f"{self.url}/{name}" for name, var in ENDPOINT_ENV_VARS.items()}
+        """The NICO_*_URL variables pointing at this sandbox, one per surface that has one."""
+        return {s.env_var: self.state.url(s.group) for s in SURFACES if s.env_var is not None}
 
     def env(self) -> dict[str, str]:
         """Same as `endpoints`, to merge into a subprocess environment."""
@@ -162,7 +201,8 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         if self._server is None:
-            self._server = Server((self.host, self.port), Handler, self)
+            self._server = Server((self.host, self.port), Handler, self._dispatch)
+            self.state.root_url = self.url
             self._thread = threading.Thread(
                 target=self._server.serve_forever, args=(0.05,), name="nico-sandbox", daemon=True
             )
@@ -179,26 +219,51 @@ class Sandbox:
             self._thread = None
         server.close_connections()
         server.server_close()
+        self.state.root_url = None
 
     def serve_forever(self, ready: Callable[[Sandbox], None] | None = None) -> None:
-        """Serve in the calling thread until Ctrl-C, then close cleanly and return.
+        """Start, serve until Ctrl-C (SIGINT) or SIGTERM, then close cleanly and return.
 
-        `ready` is called once the port is bound (to print `url` or `env()`, say).
+        `ready` is called once the port is bound (to print `url` or `env()`, say). In the
+        main thread the stop signals are caught from before the server starts: a handler that
+        raises nothing notes them on a wakeup pipe, and the one place that waits reads it. A
+        signal that comes early (while `ready` still prints) therefore ends the run the same
+        clean way, instead of a KeyboardInterrupt in whatever runs then. Outside the main
+        thread (where no signal arrives) it serves until `stop` is called.
         """
-        if self._server is None:
-            self._server = Server((self.host, self.port), Handler, self)
-        if ready is not None:
-            ready(self)
+        if self._server is not None:
+            raise RuntimeError("serve_forever starts the sandbox: do not start it first")
+        if threading.current_thread() is not threading.main_thread():
+            thread = self.start()._thread
+            try:
+                if ready is not None:
+                    ready(self)
+                if thread is not None:
+                    thread.join()
+            finally:
+                self.stop()
+            return
+        reader, writer = os.pipe()
+        os.set_blocking(writer, False)
+        handlers = {  # a signal ignored from the start stays ignored (a background job's SIGINT)
+            number: signal.signal(number, _note)
+            for number in STOP_SIGNALS
+            if signal.getsignal(number) is not signal.SIG_IGN
+        }
+        wakeup = signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
         try:
-            if self._thread is not None:  # already started: wait for Ctrl-C
-                while self._thread.is_alive():
-                    self._thread.join(0.5)
-            else:
-                self._server.serve_forever(0.1)
-        except KeyboardInterrupt:
-            pass
+            self.start()
+            if ready is not None:
+                ready(self)
+            while os.read(reader, 1)[0] not in handlers:  # at once if it came already
+                pass  # another signal with a Python handler: not ours
         finally:
-            self.stop()
+            self.stop()  # still catching: a second Ctrl-C cannot cut the shutdown short
+            signal.set_wakeup_fd(wakeup)
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
+            os.close(reader)
+            os.close(writer)
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -208,8 +273,8 @@ class Sandbox:
 
     def reset_stats(self) -> None:
         """Zero the counters, and forget the ``/v1/threads`` rate-limit window."""
-        self.stats.reset()
-        self.rate_window.clear()
+        self.state.stats.reset()
+        self.state.rate_window.clear()
 
     def describe(self) -> str:
         """Where everything is (once started), the knobs that differ from the real site's
@@ -224,17 +289,19 @@ class Sandbox:
             f"Thread keys live {self.thread_key_ttl:g} s; /v1/threads: "
             + (f"{limit} requests per minute" if limit is not None else "no rate limit")
         )
-        lines.append(self.world.describe())
+        lines.append(describe_world(self.world))
         return "\n".join(lines)
+
+    # -- injections ---------------------------------------------------------------------------
 
     def clear_injections(self) -> None:
         """Forget the canned answers `inject` queued and the edits `tamper` queued that no
         request has taken yet."""
-        self._injections.clear()
+        self.state.injections.clear()
 
     def expire_sessions(self) -> None:
         """Invalidate every ``user_session`` handed out so far."""
-        self.sessions.expire_all()
+        self.state.sessions.expire_all()
 
     def inject(
         self,
@@ -254,38 +321,39 @@ class Sandbox:
         answer = Injected(
             bytes(body), status, content_type, tuple(headers), max(repeat, 1), declare_length
         )
-        self._injections.add(target, answer, times)
+        self.state.injections.add(target, answer, times)
 
     def tamper(self, target: str, edit: Edit, times: int = 1) -> None:
         """Pass the real answers of route group `target` through `edit` (body in, body out)
         until it has edited `times` of them; an answer it returns None for goes out as it was.
         For answers that are right but for one value (a comment no 0, a date in 1970)."""
         self._check_group(target)
-        self._injections.add_edit(target, edit, times)
+        self.state.injections.add_edit(target, edit, times)
 
     def _check_group(self, target: str) -> None:
-        if target not in self.routes and target not in ROUTE_GROUPS:
+        if target not in self.routes:
             raise ValueError(f"unknown route group {target!r}")
 
     # -- one request --------------------------------------------------------------------------
 
-    def _serve(self, handler: Handler, body: bytes) -> None:
+    def _dispatch(self, handler: Handler, body: bytes) -> None:
+        state = self.state
         parts = urlsplit(handler.path)
         first, _, rest = parts.path.lstrip("/").partition("/")
         group = first if first in self.routes else "other"
-        self.stats.count_request(group, handler.headers.get("User-Agent", ""))
-        injected = self._injections.pop(group)
+        state.stats.count_request(group, handler.headers.get("User-Agent", ""))
+        injected = state.injections.pop(group)
         if injected is not None:
-            self.stats.count_injected(group)
+            state.stats.count_injected(group)
             response = web.Response(injected.status, injected.body, injected.content_type)
             response.headers.extend(injected.headers)
             response.repeat, response.declare_length = injected.repeat, injected.declare_length
             handler.send(response)
             return
-        plan = self.faults
+        plan = state.faults
         fault = plan.decide(group)
         if fault is not None:
-            self.stats.count_fault(group, fault)
+            state.stats.count_fault(group, fault)
         if fault in _ERROR_PAGES:
             status, title = _ERROR_PAGES[fault]
             response = web.page(title, f"<h1>{status} {title}</h1>", status=status)
@@ -314,9 +382,9 @@ class Sandbox:
         except Exception:  # a bug in the emulator: answer 500 rather than hang the client
             logger.exception("sandbox route %s failed", group)
             response = web.page("Internal Server Error", "<h1>500</h1>", status=500)
-        edited = self._injections.edit(group, response.body)
+        edited = state.injections.edit(group, response.body)
         if edited is not None:
-            self.stats.count_injected(group)
+            state.stats.count_injected(group)
             response.body = edited
         trickle = plan.trickle_seconds if fault == "trickle" else None
         handler.send(response, truncate=fault == "truncate", trickle=trickle)

@@ -7,20 +7,18 @@ order of the real samples (protocol-samples/getflv_*.txt).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-from nicocomments.sandbox import web
-from nicocomments.sandbox.world import Video
-
-if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+from nicocomments.config import ENDPOINT_ENV_VARS
+from nicosandbox import web
+from nicosandbox.state import State, Surface
+from nicosandbox.world import Video
 
 _GETFLV = re.compile(r"/api/getflv(?:/(?P<id>[^/?]+))?/?")
 
 
 class FlapiRoutes:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sb = sandbox
+    def __init__(self, state: State) -> None:
+        self.state = state
 
     def handle(self, request: web.Request) -> web.Response:
         if request.method not in ("GET", "POST"):
@@ -36,7 +34,7 @@ class FlapiRoutes:
 
     def _find_video(self, video_id: str) -> Video | None:
         """sm/nm ids and bare thread ids; not so ids (old clients resolved those via /watch)."""
-        world = self.sb.world
+        world = self.state.world
         if video_id.isdigit():
             return world.video_for_thread(video_id)
         if video_id.startswith("so"):
@@ -44,21 +42,21 @@ class FlapiRoutes:
         return world.videos.get(video_id)
 
     def getflv(self, request: web.Request, video_id: str) -> web.Response:
-        account = self.sb.sessions.lookup(request.cookies)
+        account = self.state.sessions.lookup(request.cookies)
         if account is None:
             return web.text("closed=1&done=true")
         video = self._find_video(video_id)
         if video is None:
             return web.text("error=invalid_thread&done=true")
         number = re.sub(r"\D", "", video.video_id) or video.main_thread_id
-        msg = f"{self.sb.url}/msg/10/api/"
+        msg = f"{self.state.url('msg')}/10/api/"
         fields = [
             ("thread_id", video.main_thread_id),
             ("l", "0" if video.deleted else str(video.duration_s)),
-            ("url", f"{self.sb.url}/smile?m={number}.{int(number) % 10000:04d}"),
+            ("url", f"{self.state.root_url}/smile?m={number}.{int(number) % 10000:04d}"),
             ("link", f"http://www.smilevideo.jp/view/{number}/{account.user_id}"),
             ("ms", msg),
-            ("ms_sub", f"{self.sb.url}/msg/sub/10/api/"),
+            ("ms_sub", f"{self.state.url('msg')}/sub/10/api/"),
         ]
         if video.deleted:
             fields.append(("deleted", str(video.deleted)))
@@ -66,7 +64,7 @@ class FlapiRoutes:
             ("user_id", account.user_id),
             ("is_premium", "1" if account.is_premium else "0"),
             ("nickname", account.nickname),
-            ("time", str(int(self.sb.clock() * 1000))),
+            ("time", str(int(self.state.clock() * 1000))),
             ("done", "true"),
         ]
         if video.needs_key:
@@ -76,30 +74,44 @@ class FlapiRoutes:
             fields.append(
                 (
                     "userkey",
-                    self.sb.keys.issue("userkey", account.user_id, self.sb.userkey_lifetime),
+                    self.state.keys.issue(
+                        "userkey", account.user_id, self.state.settings.userkey_lifetime
+                    ),
                 )
             )
         return web.text(web.form_encode(fields))
 
     def getthreadkey(self, request: web.Request) -> web.Response:
-        account = self.sb.sessions.lookup(request.cookies)
+        account = self.state.sessions.lookup(request.cookies)
         thread_id = request.query.get("thread", "") or request.form().get("thread", "")
-        thread = self.sb.world.thread(thread_id)
+        thread = self.state.world.thread(thread_id)
         if account is None or thread is None or not thread.needs_key:
             return web.text("")  # "no key" (and what a logged-out viewer gets)
-        key = self.sb.keys.issue("threadkey", thread.thread_id, self.sb.key_ttl)
+        key = self.state.keys.issue("threadkey", thread.thread_id, self.state.settings.key_ttl)
         return web.text(
             web.form_encode([("threadkey", key), ("force_184", "1" if thread.force_184 else "0")])
         )
 
     def getwaybackkey(self, request: web.Request) -> web.Response:
-        account = self.sb.sessions.lookup(request.cookies)
+        account = self.state.sessions.lookup(request.cookies)
         thread_id = request.query.get("thread", "") or request.form().get("thread", "")
-        allowed = account is not None and (account.is_premium or not self.sb.past_logs_premium_only)
-        if not allowed or self.sb.world.video_for_thread(thread_id) is None:
+        allowed = account is not None and (
+            account.is_premium or not self.state.settings.past_logs_premium_only
+        )
+        if not allowed or self.state.world.video_for_thread(thread_id) is None:
             return web.text("waybackkey=")
         return web.text(
             web.form_encode(
-                [("waybackkey", self.sb.keys.issue("waybackkey", thread_id, self.sb.key_ttl))]
+                [
+                    (
+                        "waybackkey",
+                        self.state.keys.issue("waybackkey", thread_id, self.state.settings.key_ttl),
+                    )
+                ]
             )
         )
+
+
+SURFACE = Surface(
+    group="flapi", host="flapi.nicovideo.jp", routes=FlapiRoutes, env_var=ENDPOINT_ENV_VARS["flapi"]
+)

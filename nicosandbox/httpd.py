@@ -1,5 +1,7 @@
 """The HTTP plumbing under `Sandbox`: a threading server that can cut kept-alive connections,
-and a handler that reads bodies (chunked too) and writes answers, whole or truncated."""
+and a handler that reads bodies (chunked too) and writes answers, whole or truncated.
+
+It knows nothing of the emulator: each request goes to the `Dispatch` it was built with."""
 
 from __future__ import annotations
 
@@ -7,15 +9,12 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
 
-from nicocomments.sandbox import web
-
-if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+from nicosandbox import web
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +23,9 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], app: Sandbox
+        self, address: tuple[str, int], handler: type[Handler], dispatch: Dispatch
     ) -> None:
-        self.app = app
+        self.dispatch = dispatch
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, handler)
@@ -71,7 +70,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.send(web.text("bad request body", status=400))
             return
-        self.server.app._serve(self, body)
+        self.server.dispatch(self, body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
@@ -162,3 +161,7 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
             return False
+
+
+# Answers one request: the handler (to `send` through) and the request's body.
+Dispatch = Callable[[Handler, bytes], None]

@@ -18,18 +18,15 @@ import threading
 import zlib
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from nicocomments.records import FORK_BY_NUMBER
-from nicocomments.sandbox import keys as k
-from nicocomments.sandbox import web
-from nicocomments.sandbox.world import MAX_WINDOW, CommentTable, retention_window
 from nicocomments.xmlsafe import PARSER_OPTIONS, xml_attr, xml_text
-
-if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+from nicosandbox import keys as k
+from nicosandbox import web
+from nicosandbox.state import State, Surface
+from nicosandbox.world import MAX_WINDOW, CommentTable, retention_window
 
 VERSIONS = ("20090904", "20061206", "20130701")  # 20130701 answered like 20090904 in 2017 captures
 OK, NOT_FOUND, INVALID, VERSION = 0, 1, 2, 3
@@ -75,9 +72,9 @@ class _Answer:
 
 
 class MessageServerRoutes:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sb = sandbox
-        self._rng = random.Random(sandbox.seed)
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self._rng = random.Random(state.seed)
         self._rng_lock = threading.Lock()
 
     def handle(self, request: web.Request) -> web.Response:
@@ -104,7 +101,7 @@ class MessageServerRoutes:
             elif tag == "thread_leaves":
                 answers.append(self._leaves(attrs, content, serial))
         chats = [chat for answer in answers for chat in answer.chats]
-        if self.sb.shuffle_chats:
+        if self.state.settings.shuffle_chats:
             with self._rng_lock:
                 self._rng.shuffle(chats)
         body = "".join(
@@ -120,7 +117,7 @@ class MessageServerRoutes:
 
         def count() -> None:
             for thread_id, fork, leaves, when, code in events:
-                self.sb.stats.count_thread(
+                self.state.stats.count_thread(
                     thread_id, fork, leaves=leaves, with_when=when, resultcode=code
                 )
 
@@ -139,7 +136,7 @@ class MessageServerRoutes:
         except ValueError:
             return NOT_FOUND, thread_id, 0, _EMPTY, None, None
         fork_name = FORK_BY_NUMBER.get(fork)
-        if fork_name is None or self.sb.world.video_for_thread(thread_id) is None:
+        if fork_name is None or self.state.world.video_for_thread(thread_id) is None:
             return NOT_FOUND, thread_id, fork, _EMPTY, None, None
         try:
             when = int(attrs["when"]) if attrs.get("when") else None
@@ -147,7 +144,7 @@ class MessageServerRoutes:
         except ValueError:
             return INVALID, thread_id, fork, _EMPTY, None, None
         code = self._check_keys(thread_id, attrs, when, serial)
-        thread = self.sb.world.thread(thread_id, fork_name)
+        thread = self.state.world.thread(thread_id, fork_name)
         return code, thread_id, fork, thread.comments if thread else _EMPTY, when, res_from
 
     def _check_keys(
@@ -156,37 +153,38 @@ class MessageServerRoutes:
         userkey, threadkey, waybackkey = (
             attrs.get(a, "") for a in ("userkey", "threadkey", "waybackkey")
         )
-        keys, ttl, uses = self.sb.keys, self.sb.key_ttl, self.sb.key_max_uses
+        settings = self.state.settings
+        keys, ttl, uses = self.state.keys, settings.key_ttl, settings.key_max_uses
         if userkey and (threadkey or waybackkey):
             return CONFLICT_USERKEY_AND_OTHERKEY
         if userkey:
-            state = keys.check(
+            verdict = keys.check(
                 "userkey",
                 None,
                 userkey,
-                ttl=self.sb.userkey_lifetime,
+                ttl=settings.userkey_lifetime,
                 max_uses=uses,
                 request=serial,
             )
-            if state != k.VALID:
-                return INVALID_USERKEY if state == k.INVALID else TOO_OLD_USERKEY
-        main = self.sb.world.thread(thread_id, "main")
+            if verdict != k.VALID:
+                return INVALID_USERKEY if verdict == k.INVALID else TOO_OLD_USERKEY
+        main = self.state.world.thread(thread_id, "main")
         if main is not None and main.needs_key:
-            state = keys.check(
+            verdict = keys.check(
                 "threadkey", thread_id, threadkey, ttl=ttl, max_uses=uses, request=serial
             )
-            if state != k.VALID:
-                return INVALID_THREADKEY if state == k.INVALID else TOO_OLD_THREADKEY
+            if verdict != k.VALID:
+                return INVALID_THREADKEY if verdict == k.INVALID else TOO_OLD_THREADKEY
         if when is not None:
-            state = keys.check(
+            verdict = keys.check(
                 "waybackkey", thread_id, waybackkey, ttl=ttl, max_uses=uses, request=serial
             )
-            if state != k.VALID:
-                return INVALID_WAYBACKKEY if state == k.INVALID else TOO_OLD_WAYBACKKEY
+            if verdict != k.VALID:
+                return INVALID_WAYBACKKEY if verdict == k.INVALID else TOO_OLD_WAYBACKKEY
         return OK
 
     def _head(self, code: int, thread_id: str, fork: int, table: CommentTable) -> str:
-        now = int(self.sb.clock())
+        now = int(self.state.clock())
         if code:
             return (
                 f'<thread resultcode="{code}" thread="{xml_attr(thread_id)}" server_time="{now}"/>'
@@ -216,7 +214,7 @@ class MessageServerRoutes:
         n = len(table)
         if when is None:
             hi = n
-            video = self.sb.world.video_for_thread(thread_id)
+            video = self.state.world.video_for_thread(thread_id)
             cap = n if fork == 1 else retention_window(video.duration_s)
         else:
             hi, cap = bisect_right(table.posted_at, when), MAX_WINDOW
@@ -315,3 +313,7 @@ class MessageServerRoutes:
             parts.append("</chat>")
             out.append("".join(parts))
         return out
+
+
+# Clients learn its address from getflv (``ms``), never from an env var.
+SURFACE = Surface(group="msg", host="msg.nicovideo.jp", routes=MessageServerRoutes)

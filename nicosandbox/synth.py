@@ -12,7 +12,7 @@ import random
 from bisect import bisect_right
 
 from nicocomments.records import NUMBER_BY_FORK
-from nicocomments.sandbox import world as w
+from nicosandbox import world as w
 
 UPLOAD_SM9 = 1173108780  # 2007-03-06 (sm9's thread id is its upload time)
 END_OF_2023 = 1704034799  # 2023-12-31 23:59:59 JST

@@ -37,18 +37,15 @@ import json
 import random
 import threading
 from bisect import bisect_left, bisect_right
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nicocomments.records import FORKS
-from nicocomments.sandbox import keys as k
-from nicocomments.sandbox import web
-from nicocomments.sandbox.watchdata import iso_jst
-from nicocomments.sandbox.world import MAX_WINDOW, CommentTable, Video, retention_window
+from nicosandbox import keys as k
+from nicosandbox import web
+from nicosandbox.routes.watchdata import iso_jst
+from nicosandbox.state import State, Surface
+from nicosandbox.world import MAX_WINDOW, CommentTable, Video, retention_window
 
-if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
-
-RATE_WINDOW_S = 60.0
 LEAF_PER_MINUTE = 100
 LEAF_CAP = 1000
 DEFAULT_RES_FROM = -1000
@@ -62,33 +59,10 @@ class BadRequest(Exception):
         self.error_code = error_code
 
 
-class SlidingWindow:
-    """Moments of admitted requests; admits one more if fewer than `limit` lie in the last
-    60 s. Moments in the future (a test moved the clock back) do not count."""
-
-    def __init__(self) -> None:
-        self._moments: list[float] = []
-        self._lock = threading.Lock()
-
-    def admit(self, now: float, limit: int | None) -> bool:
-        if limit is None:
-            return True
-        with self._lock:
-            self._moments = [t for t in self._moments if now - RATE_WINDOW_S < t <= now]
-            if len(self._moments) >= limit:
-                return False
-            self._moments.append(now)
-            return True
-
-    def clear(self) -> None:
-        with self._lock:
-            self._moments.clear()
-
-
 class NvcommentRoutes:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sb = sandbox
-        self._rng = random.Random(sandbox.seed)
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self._rng = random.Random(state.seed)
         self._rng_lock = threading.Lock()
 
     def handle(self, request: web.Request) -> web.Response:
@@ -100,18 +74,19 @@ class NvcommentRoutes:
             code = exc.error_code
         status = 429 if code == "TOO_MANY_REQUESTS" else 400
         response = web.api_error(status, code)
-        response.on_sent.append(lambda: self.sb.stats.count_v1_error(code))
+        response.on_sent.append(lambda: self.state.stats.count_v1_error(code))
         return response
 
     # -- one request ----------------------------------------------------------------------------
 
     def _threads(self, request: web.Request) -> web.Response:
-        if not self.sb.rate_window.admit(self.sb.clock(), self.sb.rate_limit_per_minute):
+        limit = self.state.settings.rate_limit_per_minute
+        if not self.state.rate_window.admit(self.state.clock(), limit):
             raise BadRequest("TOO_MANY_REQUESTS")
         targets, token, when, count = self._parse(request)
         self._check_key(token, targets, when)
         threads = [self._thread(tid, fork, when, count) for tid, fork in targets]
-        video = self.sb.world.video_for_thread(targets[0][0])
+        video = self.state.world.video_for_thread(targets[0][0])
         payload = {
             "meta": {"status": 200},
             "data": {
@@ -120,7 +95,7 @@ class NvcommentRoutes:
             },
         }
         response = web.json_response(payload)
-        stats, past = self.sb.stats, when is not None
+        stats, past = self.state.stats, when is not None
 
         def count_answer() -> None:
             for tid, fork in targets:
@@ -158,7 +133,7 @@ class NvcommentRoutes:
                 tid = str(tid)
             if not isinstance(tid, str) or fork not in FORKS:
                 raise BadRequest("INVALID_PARAMETER")
-            if self.sb.world.video_for_thread(tid) is None:
+            if self.state.world.video_for_thread(tid) is None:
                 raise BadRequest("INVALID_PARAMETER")
             targets.append((tid, fork))
         when = _number(additionals.get("when"))
@@ -168,13 +143,13 @@ class NvcommentRoutes:
         return targets, token, when, min(abs(res_from), MAX_WINDOW)
 
     def _check_key(self, token: str, targets: list[tuple[str, str]], when: int | None) -> None:
-        claims = self.sb.thread_keys.claims(token)
+        claims = self.state.thread_keys.claims(token)
         if claims is None:
             raise BadRequest("INVALID_TOKEN")
-        state = self.sb.thread_keys.use(claims, self.sb.key_max_uses)
-        if state == k.EXPIRED:
+        verdict = self.state.thread_keys.use(claims, self.state.settings.key_max_uses)
+        if verdict == k.EXPIRED:
             raise BadRequest("EXPIRED_TOKEN")
-        if state != k.VALID:
+        if verdict != k.VALID:
             raise BadRequest("INVALID_TOKEN")
         covered = {str(t) for t in claims.get("tids") or ()}
         if any(tid not in covered for tid, _ in targets):
@@ -185,7 +160,7 @@ class NvcommentRoutes:
     def _global(self, video: Video) -> int:
         total = 0
         for tid, fork in video.threads:
-            thread = self.sb.world.thread(tid, fork)
+            thread = self.state.world.thread(tid, fork)
             if fork != "owner" and thread is not None and len(thread.comments):
                 total += thread.comments.nos[-1]
         return total
@@ -193,7 +168,7 @@ class NvcommentRoutes:
     # -- one thread ------------------------------------------------------------------------------
 
     def _thread(self, tid: str, fork: str, when: int | None, count: int) -> dict[str, Any]:
-        thread = self.sb.world.thread(tid, fork)
+        thread = self.state.world.thread(tid, fork)
         table = thread.comments if thread is not None else _EMPTY
         if when is not None:
             picked = [
@@ -202,10 +177,10 @@ class NvcommentRoutes:
         elif fork == "owner":
             picked = [(i, "trunk") for i in _newest(table, len(table), MAX_WINDOW)]
         else:
-            video = self.sb.world.video_for_thread(tid)
+            video = self.state.world.video_for_thread(tid)
             picked = _window(table, retention_window(video.duration_s))
         comments = [_comment(table, i, source) for i, source in picked]
-        if self.sb.shuffle_chats:
+        if self.state.settings.shuffle_chats:
             with self._rng_lock:
                 self._rng.shuffle(comments)
         return {
@@ -276,3 +251,7 @@ def _comment(t: CommentTable, i: int, source: str) -> dict[str, Any]:
         "source": source,
         "isMyPost": False,
     }
+
+
+# Clients learn its address from watch data (``nvComment.server``), never from an env var.
+SURFACE = Surface(group="nvcomment", host="public.nvcomment.nicovideo.jp", routes=NvcommentRoutes)

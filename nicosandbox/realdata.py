@@ -12,7 +12,7 @@ import json
 from importlib import resources
 
 from nicocomments.records import NUMBER_BY_FORK
-from nicocomments.sandbox import world as w
+from nicosandbox import world as w
 
 # (file, video id, title, duration, posted_at, uploader id, thread id)
 REAL_THREADS = (
@@ -48,7 +48,7 @@ LABELS = {"main": "default", "owner": "owner", "easy": "easy"}
 
 
 def load_rows(filename: str) -> list[dict]:
-    raw = resources.files("nicocomments.sandbox").joinpath("data", filename).read_bytes()
+    raw = resources.files("nicosandbox").joinpath("data", filename).read_bytes()
     return [json.loads(line) for line in gzip.decompress(raw).decode("utf-8").splitlines() if line]
 
 

@@ -1,6 +1,7 @@
 """Fault injection: seeded, per route group, decided in arrival order.
 
-A `FaultPlan` answers "should this request fail, and how?". The server then acts it out:
+A `FaultPlan` answers "should this request fail, and how?" for a route group (a surface's
+``group``, see `routes.ROUTE_GROUPS`). The server then acts it out:
 ``http500``/``http503`` (that status, small body), ``http429`` (with ``Retry-After``), ``drop``
 (close the socket, no answer), ``truncate`` (full ``Content-Length``, half the body, close),
 ``slow`` (sleep, then answer normally) and ``trickle`` (the whole answer, status line first, one
@@ -16,8 +17,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 FAULT_KINDS = ("http500", "http503", "http429", "drop", "truncate", "slow", "trickle")
-# Route groups (one per real host; "nvcomment" arrives with the nvcomment protocol).
-ROUTE_GROUPS = ("msg", "flapi", "account", "www", "nvapi", "nvcomment")
 
 
 class FaultPlan:

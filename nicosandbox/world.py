@@ -1,9 +1,9 @@
-"""The emulator's seeded synthetic world and its ground truth (no HTTP here).
+"""The emulator's world: the model every surface serves a view of (no HTTP here).
 
 The model is protocol-neutral: videos, threads keyed by ``(thread_id, fork)`` and, per thread,
 comments sorted by ``no`` with non-decreasing ``posted_at``. The legacy message server and the
-nvcomment server serve views of the same data; `World.expected_comments` says what a perfect
-client must end up with.
+nvcomment server serve views of the same data; `seed.build_world` fills it, and
+`expected.expected_comments` says what a perfect client must end up with.
 
 Comments are stored column-wise (`CommentTable`): a million-comment thread then costs tens of
 megabytes, and the server can `bisect` the dates column instead of scanning.
@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from nicocomments.records import NUMBER_BY_FORK, Comment
+from nicocomments.records import NUMBER_BY_FORK
 
 # Accounts. The passwords are public test values: the emulator only ever runs on loopback.
 DEMO_EMAIL = "demo@example.com"
@@ -325,70 +325,3 @@ class World:
         if (tid, "easy") in self.threads:
             targets.append((tid, "easy"))
         return targets
-
-    def expected_comments(
-        self, video_id: str, protocol: str = "legacy", *, forks: Sequence[str] | None = None
-    ) -> list[Comment]:
-        """Everything a perfect client collects for this video, as the protocol exposes it.
-
-        ``legacy``: every comment (deleted ones as the message server shows them) of the
-        threads a legacy client reads: main and owner by default (getflv names no easy fork,
-        so the legacy client never asks for fork 2); pass ``forks=("easy",)`` (or all three)
-        for a client that does.
-        ``nvcomment``: the non-deleted comments of every ``nvComment`` target, read to the end
-        of its history. ``source`` is None there: which one a client stores depends on which
-        answer delivered a comment first ("trunk" from ``when`` pages and the window's newest,
-        "leaf" from the window's per-minute fill), so compare it separately.
-        `forks` keeps only those forks (None: the protocol's default set).
-        """
-        from nicocomments.sandbox import expected
-
-        if protocol == "legacy":
-            return expected.legacy_comments(self, video_id, forks or ("main", "owner"))
-        if protocol == "nvcomment":
-            return expected.nvcomment_comments(self, video_id, forks)
-        raise ValueError(f"unknown protocol {protocol!r}")
-
-    def describe(self) -> str:
-        from nicocomments.sandbox import watchdata
-
-        lines = ["Accounts:"]
-        for a in self.accounts.values():
-            extra = f", two-factor code {a.mfa_code}" if a.mfa_code else ""
-            kind = "premium" if a.is_premium else "general"
-            lines.append(f"  {a.email} / {a.password}  (user {a.user_id}, {kind}{extra})")
-        lines.append("Videos:")
-        for v in self.videos.values():
-            parts = []
-            for tid, fork in v.threads:
-                t = self.threads[(tid, fork)]
-                key = ", key" if t.needs_key else ""
-                parts.append(f"{tid}/{fork} {len(t.comments):,}{key}")
-            state = f"  [deleted={v.deleted}]" if v.deleted else ""
-            refused = watchdata.refusal(v, None)  # as a guest sees it
-            if refused:
-                status, error_code, reason = refused
-                but = ", premium viewers may watch" if v.access == "premium" else ""
-                state += (
-                    f"  [watch data: {status} {error_code}{'/' + reason if reason else ''}{but}]"
-                )
-            lines.append(
-                f"  {v.video_id:<11} {v.duration_s:>5}s  {'; '.join(parts)}{state}  {v.title}"
-            )
-        return "\n".join(lines)
-
-
-def build_world(seed: int = 0, big_comments: int = 30_000) -> World:
-    """The emulator's world: the same bytes for the same arguments."""
-    from nicocomments.sandbox import nvworld, realdata, synth
-
-    world = World(seed=seed)
-    for account in (
-        Account(DEMO_USER_ID, DEMO_EMAIL, DEMO_PASSWORD, "デモユーザー", True),
-        Account(MFA_USER_ID, MFA_EMAIL, MFA_PASSWORD, "二段階ユーザー", False, MFA_CODE),
-    ):
-        world.accounts[account.email] = account
-    synth.add_synthetic_videos(world, seed=seed, big_comments=big_comments)
-    realdata.add_real_videos(world)
-    nvworld.add_nvcomment_data(world, seed=seed)
-    return world

@@ -1,4 +1,5 @@
-"""Watch data (protocol.md §2.2, §3.1–3.2): who may watch what, and the JSON the site embeds.
+"""Watch data (protocol.md §2.2, §3.1–3.2): the JSON the site embeds, shared by www (watch
+pages, the watch API) and nvapi (thread keys). Not a surface of its own.
 
 `build` makes the 2024+ shape, as in the 2025 sample: ``comment.server.url`` and
 ``comment.keys.userKey`` are empty, ``threads[]`` carry ``forkLabel`` and ``videoId``, and
@@ -7,56 +8,26 @@
 carries a legacy threadkey in ``threads[].threadkey`` (both real samples show a string there,
 the 2021 one in a guest's page), every other thread ``null``.
 
-Refusals (`refusal`), as ``meta.errorCode`` / ``data.reasonCode``. The real v3 API answered
-FORBIDDEN with HTTP 400 and ``meta.status`` 400 (a 2024 capture in
-xpadev-net/niconicomments-convert#113; yt-dlp accepts only 400 and 404 there), so FORBIDDEN is
-400 here, NOT_FOUND 404. yt-dlp files ADMINISTRATOR_DELETE_VIDEO under FORBIDDEN and
-RIGHT_HOLDER_DELETE_VIDEO under NOT_FOUND; no source names a reason code for a video its
-poster deleted, so that is NOT_FOUND with ``reasonCode`` null and a ``deletedMessage``:
-
-    unknown id                 404 NOT_FOUND  null
-    deleted=1 (poster)         404 NOT_FOUND  null
-    deleted=2 (operator)       400 FORBIDDEN  ADMINISTRATOR_DELETE_VIDEO
-    deleted=3 (rights holder)  404 NOT_FOUND  RIGHT_HOLDER_DELETE_VIDEO
-    deleted=8 (private)        400 FORBIDDEN  HIDDEN_VIDEO
-    channel members only       400 FORBIDDEN  CHANNEL_MEMBER_ONLY  (nobody is a member)
-    premium only               400 FORBIDDEN  PREMIUM_ONLY  (unless the viewer is premium)
-    Japan only                 400 FORBIDDEN  DOMESTIC_VIDEO  (every viewer is "abroad")
+Refusals are `access.refusal`'s, as ``meta.errorCode`` / ``data.reasonCode``, with a
+``deletedMessage`` for deleted videos.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nicocomments.records import NUMBER_BY_FORK
-from nicocomments.sandbox.world import Account, Video, World
-
-if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+from nicosandbox.state import State
+from nicosandbox.world import Account, Video, World
 
 JST = timezone(timedelta(hours=9))
-FORBIDDEN_STATUS = 400
-NOT_FOUND_STATUS = 404
 LANGUAGE = "ja-jp"
-# (HTTP status, meta.errorCode, data.reasonCode) by getflv `deleted` and by `Video.access`.
-DELETED_REFUSALS: dict[int, tuple[int, str, str | None]] = {
-    1: (NOT_FOUND_STATUS, "NOT_FOUND", None),
-    2: (FORBIDDEN_STATUS, "FORBIDDEN", "ADMINISTRATOR_DELETE_VIDEO"),
-    3: (NOT_FOUND_STATUS, "NOT_FOUND", "RIGHT_HOLDER_DELETE_VIDEO"),
-    8: (FORBIDDEN_STATUS, "FORBIDDEN", "HIDDEN_VIDEO"),
-}
-ACCESS_REFUSALS: dict[str, tuple[int, str, str]] = {
-    "channel_member": (FORBIDDEN_STATUS, "FORBIDDEN", "CHANNEL_MEMBER_ONLY"),
-    "premium": (FORBIDDEN_STATUS, "FORBIDDEN", "PREMIUM_ONLY"),
-    "domestic": (FORBIDDEN_STATUS, "FORBIDDEN", "DOMESTIC_VIDEO"),
-}
 DELETED_MESSAGES = {
     1: "この動画は投稿者によって削除されました。",
     2: "この動画は運営により削除されました。",
     3: "この動画は権利者からの申し立てにより削除されました。",
 }
-UNKNOWN_VIDEO = (NOT_FOUND_STATUS, "NOT_FOUND", None)
 
 
 def iso_jst(unix: int) -> str:
@@ -70,17 +41,6 @@ def find_video(world: World, video_id: str) -> Video | None:
     if video is None and video_id.isdigit():
         video = world.video_for_thread(video_id)
     return video
-
-
-def refusal(video: Video, account: Account | None) -> tuple[int, str, str | None] | None:
-    """Why this viewer may not watch this video (status, errorCode, reasonCode), or None."""
-    if video.deleted:
-        return DELETED_REFUSALS.get(video.deleted, DELETED_REFUSALS[8])
-    if video.access == "premium" and account is not None and account.is_premium:
-        return None
-    if video.access:
-        return ACCESS_REFUSALS[video.access]
-    return None
 
 
 def error_data(video: Video | None, reason: str | None) -> dict[str, Any]:
@@ -106,11 +66,11 @@ def custom_error(status: int, error_code: str, reason: str | None, video: Video 
     }
 
 
-def build(sb: Sandbox, video: Video, account: Account | None) -> dict[str, Any]:
+def build(state: State, video: Video, account: Account | None) -> dict[str, Any]:
     """The watch data of `video` for `account` (None: a guest)."""
-    targets = sb.world.nvcomment_targets(video.video_id)
-    threads = _threads(sb, video, targets)
-    key = thread_key(sb, video, account)
+    targets = state.world.nvcomment_targets(video.video_id)
+    threads = _threads(state, video, targets)
+    key = thread_key(state, video, account)
     return {
         "video": {
             "id": video.video_id,
@@ -134,7 +94,7 @@ def build(sb: Sandbox, video: Video, account: Account | None) -> dict[str, Any]:
             "isAttentionRequired": False,
             "nvComment": {
                 "threadKey": key,
-                "server": sb.nvcomment_url,
+                "server": state.url("nvcomment"),
                 "params": {
                     "targets": [{"id": tid, "fork": fork} for tid, fork in targets],
                     "language": LANGUAGE,
@@ -144,17 +104,17 @@ def build(sb: Sandbox, video: Video, account: Account | None) -> dict[str, Any]:
     }
 
 
-def thread_key(sb: Sandbox, video: Video, account: Account | None) -> str:
+def thread_key(state: State, video: Video, account: Account | None) -> str:
     """A fresh key for every thread the video's targets name (``uid`` only when logged in)."""
-    world = sb.world
+    world = state.world
     thread_ids = list(dict.fromkeys(tid for tid, _ in world.nvcomment_targets(video.video_id)))
     forced = [tid for tid in thread_ids if (t := world.thread(tid, "main")) and t.force_184]
     user_id = account.user_id if account is not None else None
-    return sb.thread_keys.issue(thread_ids, forced, user_id, sb.thread_key_ttl)
+    return state.thread_keys.issue(thread_ids, forced, user_id, state.settings.thread_key_ttl)
 
 
-def _threads(sb: Sandbox, video: Video, targets: list[tuple[str, str]]) -> list[dict]:
-    world = sb.world
+def _threads(state: State, video: Video, targets: list[tuple[str, str]]) -> list[dict]:
+    world = state.world
     keyed_default = video.main_thread_id if video.optional_thread_id else None
     out = []
     for tid, fork in targets:
@@ -180,7 +140,11 @@ def _threads(sb: Sandbox, video: Video, targets: list[tuple[str, str]]) -> list[
                 "isLeafRequired": not owner,
                 "isOwnerThread": owner,
                 "isThreadkeyRequired": needs_key,
-                "threadkey": sb.keys.issue("threadkey", tid, sb.key_ttl) if needs_key else None,
+                "threadkey": (
+                    state.keys.issue("threadkey", tid, state.settings.key_ttl)
+                    if needs_key
+                    else None
+                ),
                 "is184Forced": bool(main and main.force_184) and not owner,
                 "hasNicoscript": owner and thread is not None and len(thread.comments) > 0,
                 "label": label,

@@ -18,8 +18,8 @@ import random
 from dataclasses import replace
 
 from nicocomments.records import NUMBER_BY_FORK
-from nicocomments.sandbox import synth
-from nicocomments.sandbox import world as w
+from nicosandbox import synth
+from nicosandbox import world as w
 
 EASY_COMMENTS = 300
 EASY_SINCE = 1593529200  # 2020-07-01 JST: easy comments are a 2020s feature

@@ -12,7 +12,7 @@
   INVALID_PARAMETER. Answers ``{"meta":{"status":200},"data":<watch data>}`` or
   ``{"meta":{"status","errorCode"},"data":{"reasonCode",…}}``.
 
-Knobs (on the `Sandbox`): ``maintenance`` makes all three answer 503 MAINTENANCE;
+Knobs (`Settings`): ``maintenance`` makes all three answer 503 MAINTENANCE;
 ``watch_api_enabled=False`` makes ``/api/watch/*`` a 404 HTML page; ``watch_page_meta=False``
 leaves the meta tag out of the page. ``reasonCode`` is null where no source names one
 (unknown ids, UNAUTHORIZED, INVALID_PARAMETER, MAINTENANCE).
@@ -23,12 +23,12 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import TYPE_CHECKING
 
-from nicocomments.sandbox import watchdata, web
-
-if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+from nicocomments.config import ENDPOINT_ENV_VARS
+from nicosandbox import web
+from nicosandbox.access import UNKNOWN_VIDEO, refusal
+from nicosandbox.routes import watchdata
+from nicosandbox.state import State, Surface
 
 _WATCH = re.compile(r"/watch/([A-Za-z]{0,2}\d+)/?")
 _WATCH_API = re.compile(r"/api/watch/(v3|v3_guest)/([^/]+)/?")
@@ -47,13 +47,13 @@ def has_frontend(request: web.Request, *, version: bool = True) -> bool:
 
 
 class WwwRoutes:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sb = sandbox
+    def __init__(self, state: State) -> None:
+        self.state = state
 
     def handle(self, request: web.Request) -> web.Response:
         if request.method not in ("GET", "HEAD"):
             return web.not_found()
-        account = self.sb.sessions.lookup(request.cookies)
+        account = self.state.sessions.lookup(request.cookies)
         if request.path in ("", "/"):
             response = web.page("niconico", "<h1>niconico</h1>")
             flag = "0" if account is None else ("3" if account.is_premium else "1")
@@ -63,7 +63,7 @@ class WwwRoutes:
             return response
         if request.path.rstrip("/") == "/my":
             if account is None:
-                return web.redirect(f"{self.sb.account_url}/login?next_url=%2Fmy")
+                return web.redirect(f"{self.state.url('account')}/login?next_url=%2Fmy")
             return web.page("マイページ - niconico", f"<h1>{html.escape(account.nickname)}</h1>")
         match = _WATCH_API.fullmatch(request.path)
         if match:
@@ -76,26 +76,28 @@ class WwwRoutes:
     # -- /api/watch/v3(_guest)/<id> -------------------------------------------------------------
 
     def _watch_api(self, request: web.Request, video_id: str, *, guest: bool) -> web.Response:
-        if not self.sb.watch_api_enabled:
+        if not self.state.settings.watch_api_enabled:
             return web.not_found()
-        if self.sb.maintenance:
+        if self.state.settings.maintenance:
             return self._api_error(MAINTENANCE)
         if not request.query.get("actionTrackId", "").strip() or not has_frontend(request):
             return self._api_error((400, "INVALID_PARAMETER", None))
         account = None
         if not guest:
-            account = self.sb.sessions.lookup(request.cookies)
+            account = self.state.sessions.lookup(request.cookies)
             if account is None:
                 return self._api_error((401, "UNAUTHORIZED", None))
         video = (
-            watchdata.find_video(self.sb.world, video_id) if _VIDEO_ID.fullmatch(video_id) else None
+            watchdata.find_video(self.state.world, video_id)
+            if _VIDEO_ID.fullmatch(video_id)
+            else None
         )
         if video is None:
-            return self._api_error(watchdata.UNKNOWN_VIDEO)
-        refused = watchdata.refusal(video, account)
+            return self._api_error(UNKNOWN_VIDEO)
+        refused = refusal(video, account)
         if refused is not None:
             return self._api_error(refused, video)
-        data = watchdata.build(self.sb, video, account)
+        data = watchdata.build(self.state, video, account)
         return web.json_response({"meta": {"status": 200}, "data": data})
 
     def _api_error(self, refused, video=None) -> web.Response:
@@ -105,19 +107,19 @@ class WwwRoutes:
     # -- /watch/<id> ----------------------------------------------------------------------------
 
     def _watch_page(self, request: web.Request, video_id: str) -> web.Response:
-        account = self.sb.sessions.lookup(request.cookies)
-        video = watchdata.find_video(self.sb.world, video_id)
-        if self.sb.maintenance:
+        account = self.state.sessions.lookup(request.cookies)
+        video = watchdata.find_video(self.state.world, video_id)
+        if self.state.settings.maintenance:
             refused = MAINTENANCE
         elif video is None:
-            refused = watchdata.UNKNOWN_VIDEO
+            refused = UNKNOWN_VIDEO
         else:
-            refused = watchdata.refusal(video, account)
+            refused = refusal(video, account)
         if refused is None:
             status = 200
             payload = {
                 "meta": {"status": 200},
-                "data": {"response": watchdata.build(self.sb, video, account)},
+                "data": {"response": watchdata.build(self.state, video, account)},
             }
         else:
             status, error_code, reason = refused
@@ -129,7 +131,7 @@ class WwwRoutes:
             return web.json_response(payload, status)
         title = html.escape(video.title) if video is not None else "ニコニコ動画"
         meta = ""
-        if self.sb.watch_page_meta:
+        if self.state.settings.watch_page_meta:
             content = html.escape(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
             meta = f'<meta name="server-response" content="{content}">'
         notice = '<p class="deleted">この動画は視聴できません</p>' if refused else ""
@@ -143,3 +145,8 @@ def _watch_html(title: str, meta: str, body: str, status: int) -> web.Response:
         f'<div id="root">{body}</div>\n</body></html>\n'
     )
     return web.Response(status, doc.encode("utf-8"), web.HTML)
+
+
+SURFACE = Surface(
+    group="www", host="www.nicovideo.jp", routes=WwwRoutes, env_var=ENDPOINT_ENV_VARS["www"]
+)

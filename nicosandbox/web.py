@@ -6,7 +6,7 @@ import html
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 TEXT = "text/plain; charset=utf-8"
 HTML = "text/html; charset=utf-8"
@@ -26,8 +26,6 @@ class Request:
     serial: int  # arrival number, unique per sandbox
 
     def form(self) -> dict[str, str]:
-        from urllib.parse import parse_qsl
-
         text = self.body.decode("utf-8", errors="replace")
         return {k: v for k, v in reversed(parse_qsl(text, keep_blank_values=True))}
 

@@ -13,46 +13,16 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from nicocomments.sandbox import web
-from nicocomments.sandbox.world import Account
-
-if TYPE_CHECKING:
-    from nicocomments.sandbox.server import Sandbox
+from nicocomments.config import ENDPOINT_ENV_VARS
+from nicosandbox import web
+from nicosandbox.state import State, Surface
+from nicosandbox.world import Account
 
 MFA_MAX_ATTEMPTS = 3
 MFA_EXPIRED_CODE = "mfa_session_expired"
 REDIRECTOR_QUERY = "show_button_twitter=1&site=niconico&show_button_facebook=1"
-
-
-class Sessions:
-    """Server-side ``user_session`` values: cookie value → account."""
-
-    def __init__(self) -> None:
-        self._by_token: dict[str, Account] = {}
-        self._lock = threading.Lock()
-
-    def create(self, account: Account) -> str:
-        token = f"user_session_{account.user_id}_{secrets.token_hex(32)}"
-        with self._lock:
-            self._by_token[token] = account
-        return token
-
-    def lookup(self, cookies: dict[str, str]) -> Account | None:
-        token = cookies.get("user_session")
-        if not token:
-            return None
-        with self._lock:
-            return self._by_token.get(token)
-
-    def expire_all(self) -> None:
-        with self._lock:
-            self._by_token.clear()
-
-    def __len__(self) -> int:
-        return len(self._by_token)
 
 
 @dataclass
@@ -63,8 +33,8 @@ class _MfaStep:
 
 
 class AccountRoutes:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sb = sandbox
+    def __init__(self, state: State) -> None:
+        self.state = state
         self._mfa: dict[str, _MfaStep] = {}
         self._lock = threading.Lock()
 
@@ -103,23 +73,23 @@ class AccountRoutes:
   <button type="submit" id="login__submit">ログイン</button>
 </form>""",
         )
-        nicosid = f"{int(self.sb.clock())}.{secrets.randbelow(10**10)}"
+        nicosid = f"{int(self.state.clock())}.{secrets.randbelow(10**10)}"
         response.headers.append(("Set-Cookie", f"nicosid={nicosid}; Path=/; Max-Age=31536000"))
         return response
 
     def _redirector(self, request: web.Request) -> web.Response:
         form = request.form()
         email = (form.get("mail_tel") or form.get("mail") or "").strip().lower()
-        account = self.sb.world.accounts.get(email)
+        account = self.state.world.accounts.get(email)
         if account is None or not secrets.compare_digest(
             account.password, form.get("password", "")
         ):
-            return web.redirect(f"{self.sb.account_url}/login?message=cant_login")
+            return web.redirect(f"{self.state.url('account')}/login?message=cant_login")
         if account.mfa_code is None:
             return self._logged_in(account)
         token = secrets.token_hex(24)
         with self._lock:
-            self._mfa[token] = _MfaStep(account, self.sb.clock())
+            self._mfa[token] = _MfaStep(account, self.state.clock())
         return web.redirect(
             self._mfa_url(absolute=True), cookies=[f"mfa_session={token}; Path=/; HttpOnly"]
         )
@@ -128,7 +98,10 @@ class AccountRoutes:
         token = request.cookies.get("mfa_session", "")
         with self._lock:
             step = self._mfa.get(token)
-            if step is not None and self.sb.clock() - step.started_at > self.sb.mfa_ttl:
+            if (
+                step is not None
+                and self.state.clock() - step.started_at > self.state.settings.mfa_ttl
+            ):
                 del self._mfa[token]
                 step = None
         if step is None:
@@ -167,20 +140,28 @@ class AccountRoutes:
     # -- helpers ------------------------------------------------------------------------------
 
     def _mfa_url(self, *, absolute: bool) -> str:
-        query = f"site=niconico&continue={quote(self.sb.www_url + '/', safe='')}"
-        return f"{self.sb.account_url}/mfa?{query}" if absolute else f"/account/mfa?{query}"
+        query = f"site=niconico&continue={quote(self.state.url('www') + '/', safe='')}"
+        return f"{self.state.url('account')}/mfa?{query}" if absolute else f"/account/mfa?{query}"
 
     def _expired(self) -> web.Response:
         return web.redirect(
-            f"{self.sb.account_url}/login?error-code={MFA_EXPIRED_CODE}",
+            f"{self.state.url('account')}/login?error-code={MFA_EXPIRED_CODE}",
             cookies=["mfa_session=; Path=/; Max-Age=0"],
         )
 
     def _logged_in(self, account: Account, extra: list[str] = ()) -> web.Response:
-        token = self.sb.sessions.create(account)
+        token = self.state.sessions.create(account)
         cookies = [
             f"user_session={token}; Path=/; HttpOnly",
             f"user_session_secure={secrets.token_urlsafe(48)}; Path=/; HttpOnly",
             *extra,
         ]
-        return web.redirect(f"{self.sb.www_url}/", cookies=cookies)
+        return web.redirect(f"{self.state.url('www')}/", cookies=cookies)
+
+
+SURFACE = Surface(
+    group="account",
+    host="account.nicovideo.jp",
+    routes=AccountRoutes,
+    env_var=ENDPOINT_ENV_VARS["account"],
+)

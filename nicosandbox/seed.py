@@ -1,0 +1,62 @@
+"""Seeding: `build_world` fills the world (synthetic threads, the real ones, today's additions),
+and `describe_world` says what is in it (accounts, videos, what watch data refuses).
+
+A new surface's world data (users' uploads, mylists, live programs…) is seeded here too, from
+its own module and its own random stream, added after everything else so that the existing
+data keeps its bytes (as `nvworld` did).
+"""
+
+from __future__ import annotations
+
+from nicosandbox import nvworld, realdata, synth
+from nicosandbox.access import refusal
+from nicosandbox.world import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    DEMO_USER_ID,
+    MFA_CODE,
+    MFA_EMAIL,
+    MFA_PASSWORD,
+    MFA_USER_ID,
+    Account,
+    World,
+)
+
+
+def build_world(seed: int = 0, big_comments: int = 30_000) -> World:
+    """The emulator's world: the same bytes for the same arguments."""
+    world = World(seed=seed)
+    for account in (
+        Account(DEMO_USER_ID, DEMO_EMAIL, DEMO_PASSWORD, "デモユーザー", True),
+        Account(MFA_USER_ID, MFA_EMAIL, MFA_PASSWORD, "二段階ユーザー", False, MFA_CODE),
+    ):
+        world.accounts[account.email] = account
+    synth.add_synthetic_videos(world, seed=seed, big_comments=big_comments)
+    realdata.add_real_videos(world)
+    nvworld.add_nvcomment_data(world, seed=seed)
+    return world
+
+
+def describe_world(world: World) -> str:
+    """The accounts (with their passwords: public test values) and the videos, their threads
+    and comment counts, and how watch data refuses a guest."""
+    lines = ["Accounts:"]
+    for a in world.accounts.values():
+        extra = f", two-factor code {a.mfa_code}" if a.mfa_code else ""
+        kind = "premium" if a.is_premium else "general"
+        lines.append(f"  {a.email} / {a.password}  (user {a.user_id}, {kind}{extra})")
+    lines.append("Videos:")
+    for v in world.videos.values():
+        parts = []
+        for tid, fork in v.threads:
+            t = world.threads[(tid, fork)]
+            key = ", key" if t.needs_key else ""
+            parts.append(f"{tid}/{fork} {len(t.comments):,}{key}")
+        state = f"  [deleted={v.deleted}]" if v.deleted else ""
+        refused = refusal(v, None)  # as a guest sees it
+        if refused:
+            status, error_code, reason = refused
+            but = ", premium viewers may watch" if v.access == "premium" else ""
+            state += f"  [watch data: {status} {error_code}{'/' + reason if reason else ''}{but}]"
+        lines.append(f"  {v.video_id:<11} {v.duration_s:>5}s  {'; '.join(parts)}{state}  {v.title}")
+    return "\n".join(lines)
