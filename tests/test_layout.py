@@ -56,14 +56,27 @@ BREAKS = [
     ),
     pytest.param("cli/fetch.py", "from . import status\n", "each other", id="command-to-command"),
     pytest.param("collect.py", "import nicosandbox\n", "the emulator", id="emulator-outside-cli"),
+    pytest.param(
+        "../nicosandbox/routes/www.py",
+        "from nicocomments import store\n",
+        "only nicocomments' foundations",
+        id="emulator-uses-storage",
+    ),
+    pytest.param(
+        "../nicosandbox/world.py",
+        "import nicosandbox.server\n",
+        "No import cycles",
+        id="emulator-cycle",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("module", "line", "contract"), BREAKS)
 def test_each_contract_catches_what_it_forbids(tmp_path, module, line, contract):
-    shutil.copytree(
-        PACKAGE, tmp_path / "nicocomments", ignore=shutil.ignore_patterns("data", "__pycache__")
-    )
+    for package in ("nicocomments", "nicosandbox"):
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("data", "__pycache__")
+        )
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     path = tmp_path / "nicocomments" / module
     path.write_text((path.read_text() if path.exists() else "") + line, encoding="utf-8")
