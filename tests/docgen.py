@@ -506,6 +506,12 @@ def reliability_markdown() -> str:
             "exit 2",
         ),
         ("JSON nesting", f"{limits.MAX_JSON_DEPTH:,} levels", "exit 5 (answers), 2 (files)"),
+        (
+            "a message of a live (NDGR) stream, as its length prefix declares it",
+            f"{limits.MAX_STREAM_MESSAGE_BYTES:,} bytes "
+            f"({limits.MAX_STREAM_MESSAGE_BYTES // 2**20} MiB)",
+            "refused: exit 5",
+        ),
         ("a string or number in a JSON file", f"{limits.MAX_LINE_BYTES:,} bytes", "exit 2"),
         (
             "a comment's text, and its commands (XML and JSON alike)",

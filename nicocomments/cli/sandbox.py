@@ -51,7 +51,7 @@ def serve(
         ),
     ] = 60,
 ) -> None:
-    """Run the emulator until Ctrl-C, and print the environment that points nico at it.
+    """Run the emulator until Ctrl-C (or SIGTERM), and print the environment that points nico at it.
 
     **Example**
 
