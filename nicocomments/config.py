@@ -12,8 +12,12 @@ ENDPOINT_ENV_VARS = {
     "flapi": "NICO_FLAPI_URL",  # getflv, getthreadkey, getwaybackkey
     "account": "NICO_ACCOUNT_URL",  # login
     "www": "NICO_WWW_URL",  # site pages, watch data, the login check
-    "nvapi": "NICO_NVAPI_URL",  # thread keys for nvcomment
+    "nvapi": "NICO_NVAPI_URL",  # thread keys for nvcomment; listings (users, mylists, series)
+    "snapshot": "NICO_SNAPSHOT_URL",  # Snapshot Search API v2 (tags, keyword searches)
+    "channel": "NICO_CHANNEL_URL",  # channel video list pages (best effort)
 }
+# Hosts that never get the session cookie: Snapshot Search is anonymous.
+COOKIELESS = frozenset({"snapshot"})
 DB_ENV_VAR = "NICO_DB"
 CONFIG_DIR_ENV_VAR = "NICO_CONFIG_DIR"
 DEFAULT_DB = "nico.db"
@@ -30,6 +34,8 @@ class Endpoints:
     account: str = "https://account.nicovideo.jp"
     www: str = "https://www.nicovideo.jp"
     nvapi: str = "https://nvapi.nicovideo.jp"
+    snapshot: str = "https://snapshot.search.nicovideo.jp"
+    channel: str = "https://ch.nicovideo.jp"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Endpoints:
@@ -45,8 +51,9 @@ class Endpoints:
         return getattr(self, name).rstrip("/") + path
 
     def hosts(self) -> set[str]:
-        """Host names the session cookie may be sent to."""
-        return {urlsplit(getattr(self, f.name)).hostname or "" for f in fields(self)} - {""}
+        """Host names the session cookie may be sent to (not Snapshot Search: it takes none)."""
+        names = (f.name for f in fields(self) if f.name not in COOKIELESS)
+        return {urlsplit(getattr(self, name)).hostname or "" for name in names} - {""}
 
 
 def config_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -70,6 +70,7 @@ TYPE_NAMES = {
     "BigInteger": "integer",
     "SmallInteger": "integer",
     "Boolean": "boolean",
+    "Float": "real number",
     "UTCDateTime": "timestamp (UTC)",
 }
 

@@ -19,7 +19,7 @@ from nicocomments import auth, store
 from nicocomments.collect import CommentClient
 from nicocomments.config import Endpoints, config_dir, default_db
 from nicocomments.errors import BadInput, ExitStatus, LoginRequired, NicoError, VideoNotFound
-from nicocomments.http import HttpSettings, NicoSession, make_session
+from nicocomments.http import PACER, HostPacer, HttpSettings, NicoSession, make_session
 from nicocomments.legacy import LegacyClient
 from nicocomments.limits import shown
 from nicocomments.nvcomment import NvcommentClient
@@ -280,6 +280,7 @@ def network(
     timeout: float = 30.0,
     endpoints: Endpoints | None = None,
     user_session: str | None = None,
+    pacer: HostPacer | None = None,
 ) -> Network:
     endpoints = endpoints or Endpoints.from_env()
     origin = None
@@ -302,6 +303,7 @@ def network(
         settings,
         user_session=user_session,
         cookie_hosts=auth.cookie_hosts(endpoints),
+        pacer=pacer or PACER,
     )
     return Network(endpoints, session, origin)
 
