@@ -10,7 +10,7 @@ from yet another, so the earlier part is the same in both.
   comments (more than one past-log page); `DELETED` are deleted by their poster and one is
   private: nvapi user listings and Snapshot Search leave those out, the mylist shows them.
 * `COLLECTION_MYLIST_ID`: the first `size - 10` videos (paged by 100); `COLLECTION_SERIES_ID`:
-  every other video (one answer).
+  all but the first ten (one answer).
 * Every video is tagged `COLLECTION_TAG` (plus one of `OTHER_TAGS`) and its description holds
   `COLLECTION_WORD`; a third also carry `SMALL_TAG` (a tag with fewer hits).
 """
@@ -60,7 +60,7 @@ def add_collection(world: w.World, *, seed: int, size: int = 220) -> None:
         world.tags[video_id_at(i)] = tuple(tags)
         if i < size - 10:
             mylist.append(video_id_at(i))
-        if i % 2 == 0:
+        if i >= 10:
             series.append(video_id_at(i))
     world.mylists[COLLECTION_MYLIST_ID] = w.Collection(
         COLLECTION_MYLIST_ID, COLLECTION_USER_ID, "クロール検証マイリスト", tuple(mylist)
@@ -72,8 +72,9 @@ def add_collection(world: w.World, *, seed: int, size: int = 220) -> None:
 
 def add_later(world: w.World, *, seed: int, at: int, size: int = 220) -> list[str]:
     """Turn ``world`` (as `add_collection` made it) into the same site at ``at`` (Unix s): new
-    comments, posted shortly before ``at``, on every `LATER_EVERY`-th video (more than a page
-    on the first multi-page one), and `LATER_NEW_VIDEOS` new uploads in every collection.
+    comments on every `LATER_EVERY`-th video (more than a page on the first multi-page one),
+    the newest of each posted at ``at - 1``, and `LATER_NEW_VIDEOS` new uploads in every
+    collection, posted in the last `LATER_NEW_VIDEOS` seconds before ``at``.
     Returns the ids of the videos that changed or are new."""
     rng = random.Random(seed * 7_919 + 0x1A7E)
     users = synth._Users(rng, 50)
@@ -102,7 +103,7 @@ def add_later(world: w.World, *, seed: int, at: int, size: int = 220) -> list[st
             rng,
             users,
             i,
-            at - 3_600 + k,
+            at - 1 - LATER_NEW_VIDEOS + k,
             rng.randrange(1, 30),
             None,
             owner=False,
@@ -161,7 +162,7 @@ def _add_video(world, rng, users, i, posted, n, deleted, *, owner: bool, end=Non
 
 def _append(table: w.CommentTable, rng, users, n: int, start: int, end: int, duration: int):
     no = table.nos[-1] if len(table) else 0
-    dates = sorted(rng.randrange(start, end) for _ in range(n))
+    dates = [*sorted(rng.randrange(start, end) for _ in range(n - 1)), end]
     for k, posted in enumerate(dates):
         user = users.pick(rng.random(), rng.random())
         anonymous = rng.random() < 0.5

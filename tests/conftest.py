@@ -145,6 +145,9 @@ def _reset(sandbox) -> None:
     sandbox.thread_key_ttl = 204
     sandbox.rate_limit_per_minute = None  # tests run far faster than 60 requests a minute
     sandbox.clock = time.time
+    sandbox.snapshot_offset_cap = 1_600
+    sandbox.snapshot_maintenance = False
+    sandbox.snapshot_index_time = None
     sandbox.clear_injections()
     sandbox.reset_stats()
 
