@@ -162,17 +162,18 @@ def test_nvapi_listings_page_to_the_end(listing_sandbox, net):
     session, endpoints = net
     world = listing_sandbox.world
     pages = []
-    user = list(iter_nvapi_listing(session, endpoints, parse_ref(f"user/{COLLECTION_USER_ID}"),
-                                   pages.append))  # fmt: skip
+
+    def listing(ref):
+        return list(iter_nvapi_listing(session, endpoints, parse_ref(ref), pages.append))
+
+    user = listing(f"user/{COLLECTION_USER_ID}")
     assert len(pages) == 3  # 215 readable uploads, 100 a page
     assert sorted(v.video_id for v in user) == sorted(
         v.video_id for v in world.uploads(COLLECTION_USER_ID) if not v.deleted
     )
-    mylist = list(iter_nvapi_listing(session, endpoints, parse_ref(f"mylist/{COLLECTION_MYLIST_ID}"),
-                                     pages.append))  # fmt: skip
+    mylist = listing(f"mylist/{COLLECTION_MYLIST_ID}")
     assert [v.video_id for v in mylist] == list(world.mylists[COLLECTION_MYLIST_ID].video_ids)
-    series = list(iter_nvapi_listing(session, endpoints, parse_ref(f"series/{COLLECTION_SERIES_ID}"),
-                                     pages.append))  # fmt: skip
+    series = listing(f"series/{COLLECTION_SERIES_ID}")
     assert [v.video_id for v in series] == list(world.series[COLLECTION_SERIES_ID].video_ids)
     assert series[0].comment_count == world.comment_count(series[0].video_id)
 
