@@ -165,6 +165,7 @@ class Lister:
     endpoints: object
     snapshot: SnapshotSearch
     nvapi_requests: int = 0
+    title: str | None = None  # the collection's own name, once a listing page gave it
 
     @property
     def requests_made(self) -> int:
@@ -184,6 +185,7 @@ class Lister:
 
     def _count(self, page) -> None:
         self.nvapi_requests += 1
+        self.title = page.title or self.title
 
     def changed_since(self, ref: CollectionRef, ids: list[str], since: int) -> list[ListedVideo]:
         """The videos with comments from ``since`` on (Snapshot Search's lastCommentTime): by
@@ -294,6 +296,7 @@ def _list(engine, lister, ref, collection_id, progress, clock) -> None:
             listed_at=store.now_utc(),
             listed_total=len(videos),
             crawl_started_at=started,
+            title=lister.title,
         )
 
     store.save_retrying(engine, save)

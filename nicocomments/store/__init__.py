@@ -6,6 +6,9 @@ only keep each part short.
 """
 
 from nicocomments.store.collections import (
+    STATES as COLLECTION_STATES,
+)
+from nicocomments.store.collections import (
     CollectionReport,
     Listed,
     begin_video,
@@ -13,6 +16,7 @@ from nicocomments.store.collections import (
     collection_row,
     ensure_collection,
     finish_video,
+    has_collections,
     hold_budget,
     listed_ids,
     mark_changed,
@@ -89,6 +93,7 @@ from nicocomments.store.write import (
 )
 
 __all__ = [
+    "COLLECTION_STATES",
     "FORK_ORDER",
     "SEARCH_INDEX",
     "SEARCH_PENDING",
@@ -119,6 +124,7 @@ __all__ = [
     "finish_run",
     "finish_video",
     "fork_order",
+    "has_collections",
     "has_search_index",
     "head_revision",
     "hold_budget",

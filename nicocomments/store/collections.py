@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, inspect, select, update
 
 from nicocomments.schema import collection_videos, collections, comments, rate_budgets
 from nicocomments.store.write import insert_on_conflict, now_utc
@@ -41,6 +41,11 @@ class CollectionReport:
     comments_listed: int = 0  # the listing's counts, summed
     crawled_at: datetime | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)  # (video id, reason)
+
+
+def has_collections(connection: Connection) -> bool:
+    """Whether the database has the collection tables (a read-only older one may not)."""
+    return inspect(connection).has_table("collection_videos")
 
 
 def ensure_collection(connection: Connection, name: str, kind: str, key: str) -> int:
