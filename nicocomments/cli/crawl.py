@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -163,6 +164,21 @@ def crawl(
         nico crawl --sql "SELECT video_id FROM collection_videos WHERE state = 'partial'"
     """
     targets = _refs(refs or [], from_file, sql)
+    # Across hundreds of videos the per-thread notes of the history walk (seconds stepped over,
+    # kept in skipped_seconds) would bury the progress: shown with -v.
+    walk_log = logging.getLogger("nicocomments.collect")
+    level = walk_log.level
+    if verbose == 0:
+        walk_log.setLevel(logging.ERROR)
+    try:
+        _crawl(targets, all_history, since_last, dry_run, workers, interval, retries, backoff,
+               backoff_cap, timeout, rate_limit_wait, search_wait, search_cap, db)  # fmt: skip
+    finally:
+        walk_log.setLevel(level)
+
+
+def _crawl(targets, all_history, since_last, dry_run, workers, interval, retries, backoff,
+           backoff_cap, timeout, rate_limit_wait, search_wait, search_cap, db) -> None:  # fmt: skip
     options = CrawlOptions(
         all_history=all_history, since_last=since_last, dry_run=dry_run, workers=workers
     )
@@ -304,7 +320,13 @@ class _View(CrawlProgress):
 
 
 def _print_plan(plan: Plan, all_history: bool, interval: float) -> None:
-    table = Table(title=f"{plan.name}: what a crawl would fetch")
+    requests = plan.pages(all_history)
+    out.print(
+        f"{plan.name}: {len(plan.videos):,} of {plan.listed:,} listed videos to fetch: about "
+        f"{requests:,} requests, {_duration(requests * interval)} at --interval {interval:g} "
+        f"(the listing took {plan.listing_requests} requests)."
+    )
+    table = Table()
     table.add_column("video")
     table.add_column("listed comments", justify="right")
     table.add_column("requests", justify="right")
@@ -312,13 +334,6 @@ def _print_plan(plan: Plan, all_history: bool, interval: float) -> None:
         pages = Plan(0, "", 0, [(video_id, count)]).pages(all_history)
         table.add_row(video_id, "" if count is None else f"{count:,}", str(pages))
     out.print(table)
-    requests = plan.pages(all_history)
-    seconds = requests * interval
-    out.print(
-        f"{len(plan.videos):,} of {plan.listed:,} listed videos to fetch: about {requests:,} "
-        f"requests, {_duration(seconds)} at --interval {interval:g} "
-        f"(listing: {plan.listing_requests} requests)."
-    )
 
 
 def _duration(seconds: float) -> str:
