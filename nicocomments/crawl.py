@@ -432,11 +432,18 @@ def run_crawl(
                 future.result()
     if failures:
         raise failures[0]
-    with engine.connect() as connection:
-        left = store.videos_to_fetch(connection, plan.collection_id)
-    if not left:
-        store.save_retrying(engine, lambda c: _finished(c, plan.collection_id))
+    finish_if_done(engine, plan.collection_id)
     return result
+
+
+def finish_if_done(engine: Engine, collection_id: int) -> bool:
+    """Once no video of the collection is left to fetch: the crawl is over, and the next
+    --since-last asks from when it started."""
+    with engine.connect() as connection:
+        if store.videos_to_fetch(connection, collection_id):
+            return False
+    store.save_retrying(engine, lambda c: _finished(c, collection_id))
+    return True
 
 
 def _finished(connection, collection_id: int) -> None:

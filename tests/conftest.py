@@ -177,6 +177,37 @@ def nico():
     return invoke
 
 
+@pytest.fixture(scope="session")
+def _collection_sandbox():
+    """The emulator on the collection world (`nicosandbox.seed.build_collection_world`)."""
+    from nicosandbox import Sandbox
+    from nicosandbox.seed import build_collection_world
+
+    sandbox = Sandbox(world=build_collection_world(), rate_limit_per_minute=None)
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def site(_collection_sandbox, monkeypatch, nico):
+    """The collection emulator, reset (its world too: a test may swap in the later one), with
+    nico pointed at it and the demo account logged in (for `nico crawl`)."""
+    from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD
+
+    sb = _collection_sandbox
+    world = sb.world
+    _reset(sb)
+    for name, value in sb.env().items():
+        monkeypatch.setenv(name, value)
+    result = nico("login", "--email", DEMO_EMAIL, "--password-stdin", input=DEMO_PASSWORD + "\n")
+    assert result.exit_code == 0, result.stderr
+    sb.reset_stats()
+    yield sb
+    sb.world = world
+    _reset(sb)
+
+
 @pytest.fixture
 def logged_in(sandbox, nico):
     """Log the demo account in through the emulator's account form; returns the sandbox."""

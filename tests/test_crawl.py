@@ -17,7 +17,7 @@ import time
 import pytest
 
 from nicocomments.http import HostPacer
-from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD, Sandbox, expected_comments
+from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD, expected_comments
 from nicosandbox.collection import (
     COLLECTION_MYLIST_ID,
     COLLECTION_SERIES_ID,
@@ -32,31 +32,7 @@ from tests.helpers import query, sorted_truth, stored_comments
 from tests.reliability import KILL_SEED
 
 FAST = ("--interval", "0", "--backoff", "0")
-BASE_WORLD = build_collection_world()
-
-
-@pytest.fixture(scope="module")
-def collection_sandbox():
-    sandbox = Sandbox(world=BASE_WORLD, rate_limit_per_minute=None)
-    sandbox.start()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture
-def site(collection_sandbox, monkeypatch, nico):
-    """The collection emulator, reset, with nico pointed at it and the demo account logged in."""
-    sb = collection_sandbox
-    sb.world = BASE_WORLD
-    sb.snapshot_offset_cap = 1_600
-    sb.snapshot_index_time = None
-    for name, value in sb.env().items():
-        monkeypatch.setenv(name, value)
-    result = nico("login", "--email", DEMO_EMAIL, "--password-stdin", input=DEMO_PASSWORD + "\n")
-    assert result.exit_code == 0, result.stderr
-    sb.reset_stats()
-    yield sb
-    sb.world = BASE_WORLD
+BASE_WORLD = build_collection_world()  # the same world as the `site` fixture's (seed 0)
 
 
 def readable(world, video_ids):

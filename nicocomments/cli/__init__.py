@@ -16,6 +16,7 @@ from nicocomments.cli.fetch import fetch
 from nicocomments.cli.imports import import_
 from nicocomments.cli.search import search
 from nicocomments.cli.status import status
+from nicocomments.cli.worker import worker
 
 app = typer.Typer(
     name="nico",
@@ -53,6 +54,7 @@ def _root(
 
 app.command(rich_help_panel="Collect")(fetch)
 app.command(rich_help_panel="Collect")(crawl)
+app.command(rich_help_panel="Collect")(worker)
 app.command(rich_help_panel="Collect")(status)
 app.command("import", rich_help_panel="Collect")(import_)
 app.command(rich_help_panel="Analyze")(analyze)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -11,34 +9,30 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nicocomments import store
+from nicocomments import queue, store
 from nicocomments.cli.common import (
     BackoffCapOption,
     BackoffOption,
     IntervalOption,
     RetriesOption,
     TimeoutOption,
-    comment_client,
+    crawl_network,
     err,
     explain_login,
     guarded,
-    network,
     out,
+    walk_notes_hidden,
 )
 from nicocomments.crawl import (
     CrawlOptions,
     CrawlProgress,
     Lister,
     Plan,
-    SharedBudget,
     VideoOutcome,
-    account_key,
-    pause_all,
     plan_crawl,
     run_crawl,
 )
 from nicocomments.errors import BadInput, ExitStatus, LoginRequired
-from nicocomments.http import SESSION_COOKIE
 from nicocomments.listings import SNAPSHOT_CAP, CollectionRef, SnapshotSearch, parse_ref
 from nicocomments.listings.client import MAINTENANCE_WAIT_S
 
@@ -95,6 +89,14 @@ def crawl(
         typer.Option(
             "--dry-run",
             help="List the collection and estimate requests and time; fetch no comment.",
+        ),
+    ] = False,
+    enqueue: Annotated[
+        bool,
+        typer.Option(
+            "--enqueue",
+            help="PostgreSQL only: list the collection, queue one job per video to fetch, and "
+            "leave the fetching to `nico worker` processes.",
         ),
     ] = False,
     workers: Annotated[
@@ -164,21 +166,6 @@ def crawl(
         nico crawl --sql "SELECT video_id FROM collection_videos WHERE state = 'partial'"
     """
     targets = _refs(refs or [], from_file, sql)
-    # Across hundreds of videos the per-thread notes of the history walk (seconds stepped over,
-    # kept in skipped_seconds) would bury the progress: shown with -v.
-    walk_log = logging.getLogger("nicocomments.collect")
-    level = walk_log.level
-    if verbose == 0:
-        walk_log.setLevel(logging.ERROR)
-    try:
-        _crawl(targets, all_history, since_last, dry_run, workers, interval, retries, backoff,
-               backoff_cap, timeout, rate_limit_wait, search_wait, search_cap, db)  # fmt: skip
-    finally:
-        walk_log.setLevel(level)
-
-
-def _crawl(targets, all_history, since_last, dry_run, workers, interval, retries, backoff,
-           backoff_cap, timeout, rate_limit_wait, search_wait, search_cap, db) -> None:  # fmt: skip
     options = CrawlOptions(
         all_history=all_history, since_last=since_last, dry_run=dry_run, workers=workers
     )
@@ -189,33 +176,32 @@ def _crawl(targets, all_history, since_last, dry_run, workers, interval, retries
         "backoff_cap": backoff_cap,
         "timeout": timeout,
     }
+    searching = {"cap": search_cap, "maintenance_wait": search_wait}
+    with walk_notes_hidden(verbose):
+        _crawl(targets, db, options, settings, searching, rate_limit_wait, enqueue=enqueue)
+
+
+def _crawl(
+    targets: list[CollectionRef],
+    db: str,
+    options: CrawlOptions,
+    settings: dict,
+    searching: dict,
+    rate_limit_wait: float,
+    *,
+    enqueue: bool,
+) -> None:
+    all_history, dry_run, interval = options.all_history, options.dry_run, settings["interval"]
     unfinished = 0
     with store.database(db) as engine:
-        net = network(**settings)
-        user_session = next(
-            (c.value for c in net.session.cookies if c.name == SESSION_COOKIE), None
-        )
-        pacer = None
-        if engine.dialect.name == "postgresql":  # other processes may crawl with this account
-            pacer = SharedBudget(engine, account_key(user_session))
-            net = network(**settings, pacer=pacer)
-        snapshot = SnapshotSearch(
-            net.session, net.endpoints, cap=search_cap, maintenance_wait=search_wait
-        )
+        if enqueue:
+            queue.conninfo(engine)  # PostgreSQL, or a clear error before listing anything
+        crawler = crawl_network(engine, settings, rate_limit_wait)
+        net = crawler.net
+        snapshot = SnapshotSearch(net.session, net.endpoints, **searching)
         lister = Lister(net.session, net.endpoints, snapshot)
-        sessions = [net.session]
-        lock = threading.Lock()
-
-        def make_client():
-            worker_net = network(**settings, pacer=pacer)
-            with lock:
-                sessions.append(worker_net.session)
-            client = comment_client("nvcomment", worker_net, rate_limit_wait)
-            client._sleep = pause_all(worker_net.session.pacer, client)
-            return client
-
         for ref in targets:
-            with _View(err, sessions, interval) as view:
+            with _View(err, crawler.sessions, interval) as view:
                 snapshot.on_wait = view.notice
                 try:
                     plan = plan_crawl(engine, lister, ref, options, view)
@@ -223,7 +209,17 @@ def _crawl(targets, all_history, since_last, dry_run, workers, interval, retries
                         view.close()
                         _print_plan(plan, all_history, interval)
                         continue
-                    result = run_crawl(engine, plan, make_client, options, view)
+                    if enqueue:
+                        view.close()
+                        queued, already = queue.enqueue(engine, plan, all_history)
+                        out.print(
+                            f"{ref.name}: {queued:,} videos queued"
+                            + (f" ({already:,} were queued already)" if already else "")
+                            + f"; run `nico worker --db {store.describe_target(db)}` "
+                            "(as many as you like, on any machine that reaches the database)."
+                        )
+                        continue
+                    result = run_crawl(engine, plan, crawler.make_client, options, view)
                 except LoginRequired as exc:
                     error = explain_login(exc, net)
                     raise error.but(hint=f"{error.hint}; the same command then resumes") from None
