@@ -26,11 +26,7 @@ from nicosandbox.world import (
 def build_world(seed: int = 0, big_comments: int = 30_000) -> World:
     """The emulator's world: the same bytes for the same arguments."""
     world = World(seed=seed)
-    for account in (
-        Account(DEMO_USER_ID, DEMO_EMAIL, DEMO_PASSWORD, "デモユーザー", True),
-        Account(MFA_USER_ID, MFA_EMAIL, MFA_PASSWORD, "二段階ユーザー", False, MFA_CODE),
-    ):
-        world.accounts[account.email] = account
+    _add_accounts(world)
     synth.add_synthetic_videos(world, seed=seed, big_comments=big_comments)
     realdata.add_real_videos(world)
     nvworld.add_nvcomment_data(world, seed=seed)
@@ -43,15 +39,19 @@ def build_collection_world(seed: int = 0, *, size: int = 220, later_at: int | No
     (Unix s), the same world as it is at that time: new comments on some videos, new videos
     (`collection.add_later`)."""
     world = World(seed=seed)
+    _add_accounts(world)
+    collection.add_collection(world, seed=seed, size=size)
+    if later_at is not None:
+        collection.add_later(world, seed=seed, at=later_at, size=size)
+    return world
+
+
+def _add_accounts(world: World) -> None:
     for account in (
         Account(DEMO_USER_ID, DEMO_EMAIL, DEMO_PASSWORD, "デモユーザー", True),
         Account(MFA_USER_ID, MFA_EMAIL, MFA_PASSWORD, "二段階ユーザー", False, MFA_CODE),
     ):
         world.accounts[account.email] = account
-    collection.add_collection(world, seed=seed, size=size)
-    if later_at is not None:
-        collection.add_later(world, seed=seed, at=later_at, size=size)
-    return world
 
 
 def describe_world(world: World) -> str:

@@ -20,7 +20,6 @@ from nicocomments.listings.parse import (
     parse_user_videos,
 )
 from nicocomments.listings.refs import CollectionRef
-from nicosandbox import Sandbox
 from nicosandbox.collection import (
     COLLECTION_MYLIST_ID,
     COLLECTION_SERIES_ID,
@@ -31,7 +30,6 @@ from nicosandbox.collection import (
     SMALL_TAG,
     video_id_at,
 )
-from nicosandbox.seed import build_collection_world
 from tests.conftest import fixture_path
 
 # --- references ---------------------------------------------------------------------------------
@@ -136,12 +134,9 @@ def test_a_broken_snapshot_answer_is_bad_answer(payload):
 # --- over HTTP against the emulator -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def listing_sandbox():
-    sandbox = Sandbox(world=build_collection_world(), rate_limit_per_minute=None)
-    sandbox.start()
-    yield sandbox
-    sandbox.stop()
+@pytest.fixture
+def listing_sandbox(_collection_sandbox):
+    return _collection_sandbox
 
 
 @pytest.fixture

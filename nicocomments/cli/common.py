@@ -388,3 +388,16 @@ def walk_notes_hidden(verbose: int) -> Iterator[None]:
         yield
     finally:
         walk_log.setLevel(level)
+
+
+def network_settings(
+    interval: float, retries: int, backoff: float, backoff_cap: float, timeout: float
+) -> dict:
+    """The network options of a command, as `network` takes them."""
+    return {
+        "interval": interval,
+        "retries": retries,
+        "backoff": backoff,
+        "backoff_cap": backoff_cap,
+        "timeout": timeout,
+    }

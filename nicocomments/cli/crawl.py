@@ -20,6 +20,7 @@ from nicocomments.cli.common import (
     err,
     explain_login,
     guarded,
+    network_settings,
     out,
     walk_notes_hidden,
 )
@@ -169,13 +170,7 @@ def crawl(
     options = CrawlOptions(
         all_history=all_history, since_last=since_last, dry_run=dry_run, workers=workers
     )
-    settings = {
-        "interval": interval,
-        "retries": retries,
-        "backoff": backoff,
-        "backoff_cap": backoff_cap,
-        "timeout": timeout,
-    }
+    settings = network_settings(interval, retries, backoff, backoff_cap, timeout)
     searching = {"cap": search_cap, "maintenance_wait": search_wait}
     with walk_notes_hidden(verbose):
         _crawl(targets, db, options, settings, searching, rate_limit_wait, enqueue=enqueue)

@@ -18,6 +18,7 @@ from nicocomments.cli.common import (
     crawl_network,
     explain_login,
     guarded,
+    network_settings,
     out,
     walk_notes_hidden,
 )
@@ -68,13 +69,7 @@ def worker(
         nico worker --db postgresql://crawler@db.example/nico
         nico worker --db postgresql://crawler@db.example/nico --burst --interval 2
     """
-    settings = {
-        "interval": interval,
-        "retries": retries,
-        "backoff": backoff,
-        "backoff_cap": backoff_cap,
-        "timeout": timeout,
-    }
+    settings = network_settings(interval, retries, backoff, backoff_cap, timeout)
     if verbose == 0:
         logging.getLogger("procrastinate").setLevel(logging.WARNING)
     with store.database(db) as engine:

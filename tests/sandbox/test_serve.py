@@ -78,6 +78,7 @@ def test_endpoints_and_env(sb):
             "NICO_ACCOUNT_URL": f"{sb.url}/account",
             "NICO_WWW_URL": f"{sb.url}/www",
             "NICO_NVAPI_URL": f"{sb.url}/nvapi",
+            "NICO_SNAPSHOT_URL": f"{sb.url}/snapshot",
         }
     )
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", sb.url)
