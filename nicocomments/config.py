@@ -14,7 +14,6 @@ ENDPOINT_ENV_VARS = {
     "www": "NICO_WWW_URL",  # site pages, watch data, the login check
     "nvapi": "NICO_NVAPI_URL",  # thread keys for nvcomment; listings (users, mylists, series)
     "snapshot": "NICO_SNAPSHOT_URL",  # Snapshot Search API v2 (tags, keyword searches)
-    "channel": "NICO_CHANNEL_URL",  # channel video list pages (best effort)
 }
 # Hosts that never get the session cookie: Snapshot Search is anonymous.
 COOKIELESS = frozenset({"snapshot"})
@@ -35,7 +34,6 @@ class Endpoints:
     www: str = "https://www.nicovideo.jp"
     nvapi: str = "https://nvapi.nicovideo.jp"
     snapshot: str = "https://snapshot.search.nicovideo.jp"
-    channel: str = "https://ch.nicovideo.jp"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Endpoints:

@@ -129,6 +129,12 @@ def test_from_a_file_and_from_sql(site, nico, tmp_path):
     assert bad.exit_code == 2 and bad.stderr.startswith("Error: --sql")
 
 
+def test_a_channel_is_refused_before_anything_is_stored(site, nico, tmp_path):
+    result = nico("crawl", "channel/ch2632720", "--db", tmp_path / "c.db")
+    assert result.exit_code == 2 and "--from-file" in result.stderr
+    assert not (tmp_path / "c.db").exists() and not site.stats.requests
+
+
 def test_dry_run_estimates_before_any_comment_request(site, nico, tmp_path):
     db = tmp_path / "c.db"
     result = nico("crawl", f"series/{COLLECTION_SERIES_ID}", "--dry-run", "--all-history",

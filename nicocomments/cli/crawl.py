@@ -226,6 +226,12 @@ def _crawl(
 
 def _refs(raw: list[str], from_file: Path | None, sql: str | None) -> list[CollectionRef]:
     refs = [parse_ref(text) for text in raw]
+    for ref in refs:
+        if ref.kind == "channel":
+            raise BadInput(
+                f"{ref.name}: crawling a channel's videos is not supported yet; list their ids "
+                "in a file and use --from-file"
+            )
     if from_file is not None:
         refs.append(CollectionRef("file", str(from_file.resolve())))
     if sql is not None:
