@@ -275,3 +275,30 @@ def test_status_per_collection(site, nico, tmp_path):
     assert report["comments_stored"] == len(truth(world, videos))
     assert report["title"] == world.mylists[COLLECTION_MYLIST_ID].name
     assert {f["video_id"] for f in report["failed"]} == gone
+
+
+@pytest.mark.parametrize("kind", ["tag", "mylist"])
+def test_a_crawl_through_faults_on_every_surface_ends_exact(site, nico, tmp_path, kind):
+    """Errors, dropped and cut answers on the listings, Snapshot Search, watch data and the
+    comment server: retried (a Snapshot Search 503 waits --search-wait), and nothing lost."""
+    from nicosandbox import FaultPlan
+
+    ref, listed = REFS[kind]
+    site.faults = FaultPlan(
+        rate=0.15, kinds=("http500", "http503", "drop", "truncate"), seed=11,
+        targets=("nvapi", "snapshot", "www", "nvcomment"),
+    )  # fmt: skip
+    db = tmp_path / "c.db"
+    result = nico("crawl", ref, "--all-history", "--search-wait", "0", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert sum(site.stats.faulted.values()) > 20
+    assert stored(db) == truth(site.world, listed(site.world))
+
+
+def test_a_missing_collection_is_an_error_not_an_empty_crawl(site, nico, tmp_path):
+    result = nico("crawl", "mylist/999", "--db", tmp_path / "c.db", *FAST)
+    assert result.exit_code == 4
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "Error: mylist/999 was not found (deleted, or never existed)"
+    )
