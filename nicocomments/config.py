@@ -12,8 +12,11 @@ ENDPOINT_ENV_VARS = {
     "flapi": "NICO_FLAPI_URL",  # getflv, getthreadkey, getwaybackkey
     "account": "NICO_ACCOUNT_URL",  # login
     "www": "NICO_WWW_URL",  # site pages, watch data, the login check
-    "nvapi": "NICO_NVAPI_URL",  # thread keys for nvcomment
+    "nvapi": "NICO_NVAPI_URL",  # thread keys for nvcomment; listings (users, mylists, series)
+    "snapshot": "NICO_SNAPSHOT_URL",  # Snapshot Search API v2 (tags, keyword searches)
 }
+# Hosts that never get the session cookie: Snapshot Search is anonymous.
+COOKIELESS = frozenset({"snapshot"})
 DB_ENV_VAR = "NICO_DB"
 CONFIG_DIR_ENV_VAR = "NICO_CONFIG_DIR"
 DEFAULT_DB = "nico.db"
@@ -30,6 +33,7 @@ class Endpoints:
     account: str = "https://account.nicovideo.jp"
     www: str = "https://www.nicovideo.jp"
     nvapi: str = "https://nvapi.nicovideo.jp"
+    snapshot: str = "https://snapshot.search.nicovideo.jp"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Endpoints:
@@ -45,8 +49,9 @@ class Endpoints:
         return getattr(self, name).rstrip("/") + path
 
     def hosts(self) -> set[str]:
-        """Host names the session cookie may be sent to."""
-        return {urlsplit(getattr(self, f.name)).hostname or "" for f in fields(self)} - {""}
+        """Host names the session cookie may be sent to (not Snapshot Search: it takes none)."""
+        names = (f.name for f in fields(self) if f.name not in COOKIELESS)
+        return {urlsplit(getattr(self, name)).hostname or "" for name in names} - {""}
 
 
 def config_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -276,4 +277,66 @@ skipped_seconds = Table(
     Column("from_second", BigInteger, nullable=False, doc="first second (Unix s)"),
     Column("to_second", BigInteger, nullable=False, doc="last second (Unix s)"),
     Index(None, "thread_id", "fork"),
+)
+
+# `nico crawl`: a collection (a user's uploads, a mylist, a series, a tag, a search, ids from a
+# file or a query) and its videos as the listing showed them, with each one's crawl state.
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", RowId, primary_key=True, doc="collection number"),
+    Column("name", Text, nullable=False, unique=True, doc="user/ID, mylist/ID, tag/TAG, …"),
+    Column("kind", String(16), nullable=False, doc="user, mylist, series, tag, search, …"),
+    Column("key", Text, nullable=False, doc="the id, tag, words, file or query"),
+    Column("title", Text, doc="the collection's own name, when the listing gives one"),
+    Column("created_at", UTCDateTime, nullable=False, doc="first crawl (UTC)"),
+    Column("listed_at", UTCDateTime, doc="when its listing was last read to the end"),
+    Column("crawl_started_at", UTCDateTime, doc="start of the last crawl"),
+    Column("crawled_at", UTCDateTime, doc="end of the last crawl that left no video pending"),
+    Column(
+        "since",
+        UTCDateTime,
+        doc="--since-last asks for comments from here: the last crawl's start, or the search "
+        "index's time then if older",
+    ),
+    Column("listed_total", Integer, doc="videos the listing held"),
+)
+
+collection_videos = Table(
+    "collection_videos",
+    metadata,
+    Column(
+        "collection_id",
+        BigInteger,
+        ForeignKey("collections.id"),
+        primary_key=True,
+        doc="the collection",
+    ),
+    Column("video_id", String(32), primary_key=True, doc="the video"),
+    Column("position", Integer, doc="its place in the listing"),
+    Column("title", Text, doc="title as listed"),
+    Column("comment_count", Integer, doc="comments the listing counted"),
+    Column("last_comment_at", UTCDateTime, doc="the listing's lastCommentTime"),
+    Column("listed_at", UTCDateTime, nullable=False, doc="when it was last listed"),
+    Column(
+        "state",
+        String(16),
+        nullable=False,
+        default="pending",
+        doc="pending, complete, partial (to resume) or failed (cannot be read)",
+    ),
+    Column("reason", Text, doc="why it is partial or failed"),
+    Column("stored", Integer, doc="comments stored at its last fetch"),
+    Column("fetched_at", UTCDateTime, doc="end of its last fetch"),
+    Column("attempts", Integer, nullable=False, default=0, doc="fetches started"),
+    Index(None, "collection_id", "state"),
+)
+
+# One request budget per account and host, shared by every worker (nico worker on PostgreSQL).
+rate_budgets = Table(
+    "rate_budgets",
+    metadata,
+    Column("account", String(64), primary_key=True, doc="a hash of the session, or 'guest'"),
+    Column("host", String(255), primary_key=True, doc="host:port"),
+    Column("next_slot", Float, nullable=False, doc="Unix time of the next free request slot"),
 )

@@ -8,7 +8,7 @@ data keeps its bytes (as `nvworld` did).
 
 from __future__ import annotations
 
-from nicosandbox import nvworld, realdata, synth
+from nicosandbox import collection, nvworld, realdata, synth
 from nicosandbox.access import refusal
 from nicosandbox.world import (
     DEMO_EMAIL,
@@ -26,15 +26,32 @@ from nicosandbox.world import (
 def build_world(seed: int = 0, big_comments: int = 30_000) -> World:
     """The emulator's world: the same bytes for the same arguments."""
     world = World(seed=seed)
+    _add_accounts(world)
+    synth.add_synthetic_videos(world, seed=seed, big_comments=big_comments)
+    realdata.add_real_videos(world)
+    nvworld.add_nvcomment_data(world, seed=seed)
+    return world
+
+
+def build_collection_world(seed: int = 0, *, size: int = 220, later_at: int | None = None) -> World:
+    """The world `nico crawl` is tested on: the accounts and a collection of ``size`` small
+    videos (see `collection`), without the big histories of `build_world`. With ``later_at``
+    (Unix s), the same world as it is at that time: new comments on some videos, new videos
+    (`collection.add_later`)."""
+    world = World(seed=seed)
+    _add_accounts(world)
+    collection.add_collection(world, seed=seed, size=size)
+    if later_at is not None:
+        collection.add_later(world, seed=seed, at=later_at, size=size)
+    return world
+
+
+def _add_accounts(world: World) -> None:
     for account in (
         Account(DEMO_USER_ID, DEMO_EMAIL, DEMO_PASSWORD, "デモユーザー", True),
         Account(MFA_USER_ID, MFA_EMAIL, MFA_PASSWORD, "二段階ユーザー", False, MFA_CODE),
     ):
         world.accounts[account.email] = account
-    synth.add_synthetic_videos(world, seed=seed, big_comments=big_comments)
-    realdata.add_real_videos(world)
-    nvworld.add_nvcomment_data(world, seed=seed)
-    return world
 
 
 def describe_world(world: World) -> str:

@@ -6,6 +6,7 @@
     /www/…        www.nicovideo.jp        (login check, watch pages, watch data API)
     /nvapi/…      nvapi.nicovideo.jp      (thread keys)
     /nvcomment/…  the nvcomment server named by watch data's ``nvComment.server``
+    /snapshot/…   snapshot.search.nicovideo.jp (Snapshot Search API v2)
 
 The prefixes are the groups of `routes.SURFACES`; each request goes through the same steps
 whatever its surface: a queued injection, else a drawn fault, else the surface's route, whose
@@ -87,6 +88,9 @@ class Sandbox:
     maintenance = _Setting()
     watch_api_enabled = _Setting()
     watch_page_meta = _Setting()
+    snapshot_offset_cap = _Setting()
+    snapshot_maintenance = _Setting()
+    snapshot_index_time = _Setting()
 
     def __init__(
         self,

@@ -35,7 +35,9 @@ class Settings:
     answers 503 MAINTENANCE; ``watch_api_enabled`` False: ``/api/watch/*`` is a 404 page;
     ``watch_page_meta`` False: no ``server-response`` meta in watch pages; ``shuffle_chats``:
     legacy chats and v1 comments in seeded random order; ``past_logs_premium_only``;
-    ``mfa_ttl``: how long a two-factor step waits for its code.
+    ``mfa_ttl``: how long a two-factor step waits for its code; ``snapshot_offset_cap``:
+    Snapshot Search refuses ``_offset + _limit`` past it; ``snapshot_maintenance``: it answers
+    503 MAINTENANCE; ``snapshot_index_time``: when its index was rebuilt (None: now).
     """
 
     key_ttl: float = 600
@@ -49,6 +51,9 @@ class Settings:
     maintenance: bool = False
     watch_api_enabled: bool = True
     watch_page_meta: bool = True
+    snapshot_offset_cap: int = 1_600
+    snapshot_maintenance: bool = False
+    snapshot_index_time: float | None = None
 
     @property
     def userkey_lifetime(self) -> float:

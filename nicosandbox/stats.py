@@ -18,7 +18,8 @@ class Stats:
 
     The nvcomment server has its own: ``v1_threads`` counts the targets of ``/v1/threads``
     requests whose 200 answer was sent in full, ``v1_threads_with_when`` the subset that
-    carried ``additionals.when``, and ``v1_errors`` the error answers sent, by ``errorCode``.
+    carried ``additionals.when``, and ``v1_errors`` the error answers sent, by ``errorCode``;
+    ``watch`` counts watch data requests (API and pages) by video id.
     """
 
     def __init__(self) -> None:
@@ -43,11 +44,16 @@ class Stats:
         self.v1_threads: Counter[tuple[str, str]] = Counter()
         self.v1_threads_with_when: Counter[tuple[str, str]] = Counter()
         self.v1_errors: Counter[str] = Counter()
+        self.watch: Counter[str] = Counter()  # watch data asked for (API or page), by video id
 
     def count_request(self, group: str, user_agent: str = "") -> None:
         with self._lock:
             self.requests[group] += 1
             self.user_agents[user_agent] += 1
+
+    def count_watch(self, video_id: str) -> None:
+        with self._lock:
+            self.watch[video_id] += 1
 
     def count_fault(self, group: str, kind: str) -> None:
         with self._lock:
@@ -123,6 +129,7 @@ class Stats:
                     "v1_threads",
                     "v1_threads_with_when",
                     "v1_errors",
+                    "watch",
                 )
             }
 

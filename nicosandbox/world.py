@@ -259,6 +259,17 @@ class Video:
         return self.optional_thread_id is not None
 
 
+@dataclass(frozen=True)
+class Collection:
+    """A mylist or a series: its owner, name and videos in order."""
+
+    collection_id: str
+    owner_id: str
+    name: str
+    video_ids: tuple[str, ...]
+    public: bool = True
+
+
 class Account(NamedTuple):
     user_id: str
     email: str
@@ -282,6 +293,10 @@ class World:
     videos: dict[str, Video] = field(default_factory=dict)
     threads: dict[tuple[str, str], Thread] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)  # by e-mail
+    # Collections (nvapi listings, Snapshot Search): see `collection.py`.
+    mylists: dict[str, Collection] = field(default_factory=dict)
+    series: dict[str, Collection] = field(default_factory=dict)
+    tags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # video id → its tags
     _video_by_thread: dict[str, Video] = field(default_factory=dict, repr=False)
 
     def add(self, video: Video, threads: Sequence[Thread]) -> None:
@@ -290,6 +305,28 @@ class World:
             self._video_by_thread[thread_id] = video
         for thread in threads:
             self.threads[(thread.thread_id, thread.fork)] = thread
+
+    def uploads(self, user_id: str) -> list[Video]:
+        """A user's videos, newest first (as nvapi lists them)."""
+        mine = [v for v in self.videos.values() if v.uploader_id == user_id and v.kind == "user"]
+        return sorted(mine, key=lambda v: (-v.posted_at, v.video_id))
+
+    def last_comment_at(self, video_id: str) -> int | None:
+        """The date of the video's newest comment (any thread, deleted ones too)."""
+        dates = [
+            self.threads[key].comments.posted_at[-1]
+            for key in self.videos[video_id].threads
+            if key[1] != "owner" and len(self.threads[key].comments)
+        ]
+        return max(dates) if dates else None
+
+    def comment_count(self, video_id: str) -> int:
+        """What listings show as ``count.comment``: the non-deleted comments of its threads."""
+        total = 0
+        for key in self.videos[video_id].threads:
+            table = self.threads[key].comments
+            total += len(table) - sum(1 for d in table.deleted if d)
+        return total
 
     def thread(self, thread_id: str, fork: str = "main") -> Thread | None:
         return self.threads.get((str(thread_id), fork))

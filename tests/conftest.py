@@ -56,6 +56,7 @@ def _isolated_config(tmp_path_factory, monkeypatch):
         "NICO_ACCOUNT_URL",
         "NICO_WWW_URL",
         "NICO_NVAPI_URL",
+        "NICO_SNAPSHOT_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NETRC", str(config / "no-netrc"))
@@ -143,6 +144,9 @@ def _reset(sandbox) -> None:
     sandbox.thread_key_ttl = 204
     sandbox.rate_limit_per_minute = None  # tests run far faster than 60 requests a minute
     sandbox.clock = time.time
+    sandbox.snapshot_offset_cap = 1_600
+    sandbox.snapshot_maintenance = False
+    sandbox.snapshot_index_time = None
     sandbox.clear_injections()
     sandbox.reset_stats()
 
@@ -170,6 +174,37 @@ def nico():
         return runner.invoke(app, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def _collection_sandbox():
+    """The emulator on the collection world (`nicosandbox.seed.build_collection_world`)."""
+    from nicosandbox import Sandbox
+    from nicosandbox.seed import build_collection_world
+
+    sandbox = Sandbox(world=build_collection_world(), rate_limit_per_minute=None)
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def site(_collection_sandbox, monkeypatch, nico):
+    """The collection emulator, reset (its world too: a test may swap in the later one), with
+    nico pointed at it and the demo account logged in (for `nico crawl`)."""
+    from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD
+
+    sb = _collection_sandbox
+    world = sb.world
+    _reset(sb)
+    for name, value in sb.env().items():
+        monkeypatch.setenv(name, value)
+    result = nico("login", "--email", DEMO_EMAIL, "--password-stdin", input=DEMO_PASSWORD + "\n")
+    assert result.exit_code == 0, result.stderr
+    sb.reset_stats()
+    yield sb
+    sb.world = world
+    _reset(sb)
 
 
 @pytest.fixture

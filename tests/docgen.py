@@ -70,6 +70,7 @@ TYPE_NAMES = {
     "BigInteger": "integer",
     "SmallInteger": "integer",
     "Boolean": "boolean",
+    "Float": "real number",
     "UTCDateTime": "timestamp (UTC)",
 }
 
@@ -280,6 +281,7 @@ class Demo:
                 "nicocomments.store.now_utc",
                 "nicocomments.store.write.now_utc",
                 "nicocomments.store.runs.now_utc",
+                "nicocomments.store.collections.now_utc",
             ):
                 stack.enter_context(mock.patch(name, lambda: now))
             stack.enter_context(mock.patch("nicocomments.store.db.datetime", _Clock))
@@ -291,6 +293,7 @@ class Demo:
                     f"nicocomments.cli.{name}.RichProgress", lambda console: _Quiet()
                 )
                 stack.enter_context(quiet)
+            stack.enter_context(mock.patch("nicocomments.cli.crawl._View", lambda *a: _Quiet()))
             os.chdir(self.folder)
             try:
                 result = CliRunner().invoke(app, words[1:], input=stdin, env=env)
@@ -365,6 +368,45 @@ class _Quiet:
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
+
+
+class CrawlDemo(Demo):
+    """`Demo` on the emulator's collection world (`nicosandbox.seed.build_collection_world`),
+    for the `nico crawl` examples: an empty folder, the demo account logged in."""
+
+    def __init__(self) -> None:  # no `nico demo`: the world is another
+        import atexit
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        from nicosandbox import Sandbox
+        from nicosandbox.seed import build_collection_world
+
+        self.folder = Path(tempfile.mkdtemp(prefix="nico-readme-crawl-"))
+        self.sandbox = Sandbox(world=build_collection_world(), rate_limit_per_minute=None).start()
+        atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
+        atexit.register(self.sandbox.stop)
+        self.config = self.folder / ".config" / "nicocomments"
+        self.run("nico login --email demo@example.com --password-stdin", stdin="demo-password\n")
+
+
+_crawl_demo = None
+
+
+def crawl_console(*commands: str) -> str:
+    """A ``console`` block of `nico crawl` commands and their outputs, run on `CrawlDemo`."""
+    global _crawl_demo
+    if _crawl_demo is None:
+        _crawl_demo = CrawlDemo()
+    lines = ["```console"]
+    for command in commands:
+        lines.append(f"$ {command}")
+        output = _crawl_demo.run(command)
+        if output:
+            lines.append(output)
+    lines.append("```")
+    return "\n".join(lines) + "\n"
 
 
 _demo = None

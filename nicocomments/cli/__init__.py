@@ -10,11 +10,13 @@ from nicocomments import __version__
 from nicocomments.cli import db, sandbox
 from nicocomments.cli.account import login, logout, whoami
 from nicocomments.cli.analyze import analyze
+from nicocomments.cli.crawl import crawl
 from nicocomments.cli.export import export_
 from nicocomments.cli.fetch import fetch
 from nicocomments.cli.imports import import_
 from nicocomments.cli.search import search
 from nicocomments.cli.status import status
+from nicocomments.cli.worker import worker
 
 app = typer.Typer(
     name="nico",
@@ -51,6 +53,8 @@ def _root(
 
 
 app.command(rich_help_panel="Collect")(fetch)
+app.command(rich_help_panel="Collect")(crawl)
+app.command(rich_help_panel="Collect")(worker)
 app.command(rich_help_panel="Collect")(status)
 app.command("import", rich_help_panel="Collect")(import_)
 app.command(rich_help_panel="Analyze")(analyze)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import os
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
@@ -18,8 +20,16 @@ from rich.logging import RichHandler
 from nicocomments import auth, store
 from nicocomments.collect import CommentClient
 from nicocomments.config import Endpoints, config_dir, default_db
+from nicocomments.crawl import SharedBudget, account_key, pause_all
 from nicocomments.errors import BadInput, ExitStatus, LoginRequired, NicoError, VideoNotFound
-from nicocomments.http import HttpSettings, NicoSession, make_session
+from nicocomments.http import (
+    PACER,
+    SESSION_COOKIE,
+    HostPacer,
+    HttpSettings,
+    NicoSession,
+    make_session,
+)
 from nicocomments.legacy import LegacyClient
 from nicocomments.limits import shown
 from nicocomments.nvcomment import NvcommentClient
@@ -280,6 +290,7 @@ def network(
     timeout: float = 30.0,
     endpoints: Endpoints | None = None,
     user_session: str | None = None,
+    pacer: HostPacer | None = None,
 ) -> Network:
     endpoints = endpoints or Endpoints.from_env()
     origin = None
@@ -302,6 +313,7 @@ def network(
         settings,
         user_session=user_session,
         cookie_hosts=auth.cookie_hosts(endpoints),
+        pacer=pacer or PACER,
     )
     return Network(endpoints, session, origin)
 
@@ -329,3 +341,63 @@ def comment_client(protocol: str, net: Network, rate_limit_wait: float = 60.0) -
         logged_in=net.session_origin is not None,
         rate_limit_wait=rate_limit_wait,
     )
+
+
+@dataclass
+class CrawlNetwork:
+    """The network side of a crawl: a context for listings, and comment clients for workers,
+    every one on the account's budget (in the database on PostgreSQL, where other processes
+    may crawl with the same account; the process's pacer elsewhere)."""
+
+    net: Network
+    make_client: Callable[[], CommentClient]
+    sessions: list[NicoSession]
+
+
+def crawl_network(engine, settings: dict, rate_limit_wait: float) -> CrawlNetwork:
+    """``settings``: the keyword arguments of `network`."""
+    net = network(**settings)
+    user_session = next((c.value for c in net.session.cookies if c.name == SESSION_COOKIE), None)
+    pacer = None
+    if engine.dialect.name == "postgresql":
+        pacer = SharedBudget(engine, account_key(user_session))
+        net = network(**settings, pacer=pacer)
+    sessions = [net.session]
+    lock = threading.Lock()
+
+    def make_client() -> CommentClient:
+        worker = network(**settings, pacer=pacer)
+        with lock:
+            sessions.append(worker.session)
+        client = comment_client("nvcomment", worker, rate_limit_wait)
+        client._sleep = pause_all(worker.session.pacer, client)  # TOO_MANY_REQUESTS holds all
+        return client
+
+    return CrawlNetwork(net, make_client, sessions)
+
+
+@contextlib.contextmanager
+def walk_notes_hidden(verbose: int) -> Iterator[None]:
+    """Across hundreds of videos the per-thread notes of the history walk (seconds stepped
+    over, also kept in skipped_seconds) would bury the progress: without -v they are hidden."""
+    walk_log = logging.getLogger("nicocomments.collect")
+    level = walk_log.level
+    if verbose == 0:
+        walk_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        walk_log.setLevel(level)
+
+
+def network_settings(
+    interval: float, retries: int, backoff: float, backoff_cap: float, timeout: float
+) -> dict:
+    """The network options of a command, as `network` takes them."""
+    return {
+        "interval": interval,
+        "retries": retries,
+        "backoff": backoff,
+        "backoff_cap": backoff_cap,
+        "timeout": timeout,
+    }

@@ -9,7 +9,7 @@ share it.
 
 from __future__ import annotations
 
-from nicosandbox.routes import account, flapi, msgserver, nvapi, nvcomment, www
+from nicosandbox.routes import account, flapi, msgserver, nvapi, nvcomment, snapshot, www
 
 SURFACES = (
     msgserver.SURFACE,
@@ -18,5 +18,6 @@ SURFACES = (
     www.SURFACE,
     nvapi.SURFACE,
     nvcomment.SURFACE,
+    snapshot.SURFACE,
 )
 ROUTE_GROUPS = tuple(surface.group for surface in SURFACES)

@@ -1,4 +1,5 @@
-"""nvapi.nicovideo.jp: a fresh thread key (protocol.md §3.6).
+"""nvapi.nicovideo.jp: a fresh thread key (protocol.md §3.6), and the listings of users,
+mylists and series (`listings`).
 
 ``GET /v1/comment/keys/thread?videoId=<id>`` with the frontend headers (and the session
 cookie when logged in) → ``{"meta":{"status":200},"data":{"threadKey":"…"}}``. A guest (no
@@ -13,7 +14,7 @@ from __future__ import annotations
 from nicocomments.config import ENDPOINT_ENV_VARS
 from nicosandbox import web
 from nicosandbox.access import refusal
-from nicosandbox.routes import watchdata
+from nicosandbox.routes import listings, watchdata
 from nicosandbox.routes.www import has_frontend
 from nicosandbox.state import State, Surface
 
@@ -25,6 +26,9 @@ class NvapiRoutes:
     def handle(self, request: web.Request) -> web.Response:
         if request.path.rstrip("/") == "/v1/comment/keys/thread" and request.method == "GET":
             return self.thread_key(request)
+        listing = listings.handle(self.state, request)
+        if listing is not None:
+            return listing
         return web.api_error(404, "NOT_FOUND")
 
     def thread_key(self, request: web.Request) -> web.Response:

@@ -76,6 +76,7 @@ class WwwRoutes:
     # -- /api/watch/v3(_guest)/<id> -------------------------------------------------------------
 
     def _watch_api(self, request: web.Request, video_id: str, *, guest: bool) -> web.Response:
+        self.state.stats.count_watch(video_id)
         if not self.state.settings.watch_api_enabled:
             return web.not_found()
         if self.state.settings.maintenance:
@@ -107,6 +108,7 @@ class WwwRoutes:
     # -- /watch/<id> ----------------------------------------------------------------------------
 
     def _watch_page(self, request: web.Request, video_id: str) -> web.Response:
+        self.state.stats.count_watch(video_id)
         account = self.state.sessions.lookup(request.cookies)
         video = watchdata.find_video(self.state.world, video_id)
         if self.state.settings.maintenance:

@@ -1,0 +1,304 @@
+"""`nico crawl` end to end over loopback against the emulator's collection world: every REF
+kind stores exactly the ground truth; deleted and private videos are recorded and skipped;
+killed with SIGKILL and resumed it ends exact, fetching nothing complete twice; `--since-last`
+on the world "later" asks only for the changed videos; `--dry-run` estimates before any
+comment request; a dead session stops the crawl with exit 3."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nicocomments.http import HostPacer
+from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD, expected_comments
+from nicosandbox.collection import (
+    COLLECTION_MYLIST_ID,
+    COLLECTION_SERIES_ID,
+    COLLECTION_TAG,
+    COLLECTION_USER_ID,
+    DELETED,
+    PRIVATE,
+    video_id_at,
+)
+from nicosandbox.seed import build_collection_world
+from tests.helpers import query, sorted_truth, stored_comments
+from tests.reliability import KILL_SEED
+
+FAST = ("--interval", "0", "--backoff", "0")
+BASE_WORLD = build_collection_world()  # the same world as the `site` fixture's (seed 0)
+
+
+def readable(world, video_ids):
+    return [v for v in video_ids if not world.videos[v].deleted]
+
+
+def truth(world, video_ids):
+    out = []
+    for video_id in readable(world, video_ids):
+        out += expected_comments(world, video_id, "nvcomment")
+    return sorted_truth([c._replace(source=None) for c in out])
+
+
+def stored(db):
+    return [c._replace(source=None) for c in stored_comments(db)]
+
+
+def uploads(world):
+    return [v.video_id for v in world.uploads(COLLECTION_USER_ID)]
+
+
+REFS = {
+    "user": (f"user/{COLLECTION_USER_ID}", lambda w: readable(w, uploads(w))),
+    "mylist": (
+        f"https://www.nicovideo.jp/user/{COLLECTION_USER_ID}/mylist/{COLLECTION_MYLIST_ID}",
+        lambda w: list(w.mylists[COLLECTION_MYLIST_ID].video_ids),
+    ),
+    "series": (
+        f"https://www.nicovideo.jp/series/{COLLECTION_SERIES_ID}",
+        lambda w: list(w.series[COLLECTION_SERIES_ID].video_ids),
+    ),
+    "tag": (f"tag/{COLLECTION_TAG}", lambda w: readable(w, w.tags)),
+    "search": ("search/nicocrawl 検証動画", lambda w: readable(w, w.tags)),
+}
+
+
+@pytest.mark.parametrize("kind", list(REFS))
+def test_a_crawl_of_each_kind_stores_every_comment_exactly(site, nico, tmp_path, kind):
+    ref, listed = REFS[kind]
+    db = tmp_path / "c.db"
+    if kind == "search":
+        site.snapshot_offset_cap = 60  # far below the collection: time windows
+    result = nico("crawl", ref, "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    world = site.world
+    videos = listed(world)
+    assert len(videos) >= 200
+    assert stored(db) == truth(world, videos)
+    states = dict(query(db, "SELECT state, count(*) FROM collection_videos GROUP BY state"))
+    gone = [v for v in videos if world.videos[v].deleted]
+    assert states == {
+        "complete": len(videos) - len(gone),
+        **({"failed": len(gone)} if gone else {}),
+    }
+    if gone:  # the mylist and the series show deleted and private videos
+        reasons = dict(query(db, "SELECT video_id, reason FROM collection_videos "
+                                 "WHERE state = 'failed'"))  # fmt: skip
+        assert sorted(reasons) == sorted(gone)
+        assert all(reasons.values())
+        assert "cannot be read" in result.stdout
+    # One watch request a readable video; a thread ⌈n/1000⌉ pages and one to see the end
+    # (three more when its comment no 1 is deleted: the walk cannot see it, and steps back
+    # until the page is empty).
+    assert set(site.stats.watch) <= set(videos)
+    assert max(site.stats.watch.values()) == 1
+    for video_id in readable(world, videos):
+        for key in world.videos[video_id].threads:
+            table = world.threads[key].comments
+            budget = max(1, math.ceil(len(table) / 1000)) + 1 + 3 * bool(table.deleted[0])
+            assert site.stats.v1_requests(*key) <= budget, key
+
+
+def test_from_a_file_and_from_sql(site, nico, tmp_path):
+    db = tmp_path / "c.db"
+    ids = [video_id_at(i) for i in range(0, 40)]
+    listing = tmp_path / "ids.txt"
+    listing.write_text(
+        "# some videos\n" + "\n".join(f"https://www.nicovideo.jp/watch/{v}" for v in ids[:20]),
+        encoding="utf-8",
+    )
+    result = nico("crawl", "--from-file", listing, "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert stored(db) == truth(site.world, ids[:20])
+    # --dry-run stores the listing: a query on the database itself picks from it
+    result = nico("crawl", f"mylist/{COLLECTION_MYLIST_ID}", "--dry-run", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    sql = ("SELECT video_id FROM collection_videos WHERE collection_id = "
+           f"(SELECT id FROM collections WHERE name = 'mylist/{COLLECTION_MYLIST_ID}') "
+           "AND position < 40")  # fmt: skip
+    result = nico("crawl", "--sql", sql, "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert stored(db) == truth(site.world, ids)
+    bad = nico("crawl", "--sql", "SELECT nothing FROM nowhere", "--db", db)
+    assert bad.exit_code == 2 and bad.stderr.startswith("Error: --sql")
+
+
+def test_a_channel_is_refused_before_anything_is_stored(site, nico, tmp_path):
+    result = nico("crawl", "channel/ch2632720", "--db", tmp_path / "c.db")
+    assert result.exit_code == 2 and "--from-file" in result.stderr
+    assert not (tmp_path / "c.db").exists() and not site.stats.requests
+
+
+def test_dry_run_estimates_before_any_comment_request(site, nico, tmp_path):
+    db = tmp_path / "c.db"
+    result = nico("crawl", f"series/{COLLECTION_SERIES_ID}", "--dry-run", "--all-history",
+                  "--interval", "1.5", "--db", db)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    world = site.world
+    videos = list(world.series[COLLECTION_SERIES_ID].video_ids)
+    pages = sum(1 + max(1, math.ceil(world.comment_count(v) / 1000)) for v in videos)
+    assert f"about {pages:,} requests" in result.stdout
+    assert f"{pages * 1.5 / 60:.0f} min at --interval 1.5" in result.stdout
+    assert not site.stats.watch and not site.stats.v1_threads
+
+
+def _start(db, ref, env):
+    return subprocess.Popen(
+        [sys.executable, "-m", "nicocomments", "crawl", ref, "--all-history", "--db", str(db),
+         "--interval", "0.003", "--backoff", "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+
+
+def _complete(db) -> int:
+    try:
+        return query(db, "SELECT count(*) FROM collection_videos WHERE state = 'complete'")[0][0]
+    except Exception:  # not created yet, or locked for a moment
+        return 0
+
+
+def test_killed_twice_and_resumed_it_ends_exact_and_fetches_nothing_twice(site, tmp_path):
+    rng = random.Random(KILL_SEED)
+    db = tmp_path / "c.db"
+    ref, listed = REFS["user"]
+    env = dict(os.environ)
+    for _ in range(2):
+        process = _start(db, ref, env)
+        target = _complete(db) + rng.randint(20, 60)
+        deadline = time.monotonic() + 60
+        while _complete(db) < target and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(rng.uniform(0.001, 0.01))
+        assert process.poll() is None, process.stderr.read()[-500:]
+        time.sleep(rng.uniform(0, 0.03))
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        process.stderr.close()
+    process = _start(db, ref, env)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr[-2000:]
+    videos = listed(site.world)
+    assert stored(db) == truth(site.world, videos)
+    # Each video's watch data was asked once, but for the (at most two) cut off by a kill.
+    assert sum(site.stats.watch.values()) <= len(videos) + 2
+    assert site.stats.requests["nvapi"] <= 3 + 2  # the listing: 3 pages, read once (or twice)
+
+
+@pytest.mark.parametrize("kind", ["user", "tag"])
+def test_since_last_on_the_later_world_fetches_only_what_changed(site, nico, tmp_path, kind):
+    from nicosandbox.collection import add_later
+
+    ref, listed = REFS[kind]
+    db = tmp_path / "c.db"
+    result = nico("crawl", ref, "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    since = query(db, "SELECT CAST(strftime('%s', since) AS INTEGER) FROM collections")[0][0]
+    at = max(int(time.time()), since + 8)
+    while time.time() < at:
+        time.sleep(0.1)
+    later = build_collection_world()
+    changed = add_later(later, seed=0, at=at)
+    site.world = later
+    site.reset_stats()
+    result = nico("crawl", ref, "--since-last", "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(site.stats.watch) == sorted(changed)
+    asked = {thread_id for (thread_id, _), n in site.stats.v1_threads.items() if n}
+    assert asked == {later.videos[v].main_thread_id for v in changed}
+    assert stored(db) == truth(later, listed(later))
+    # forward only: the changed videos' old history was not walked again
+    old_pages = sum(max(1, math.ceil(len(BASE_WORLD.threads[k].comments) / 1000))
+                    for v in changed if v in BASE_WORLD.videos
+                    for k in BASE_WORLD.videos[v].threads)  # fmt: skip
+    assert sum(site.stats.v1_threads.values()) < old_pages + 2 * len(changed)
+
+
+def test_a_session_that_stops_working_stops_the_crawl_with_exit_3(site, nico, tmp_path):
+    db = tmp_path / "c.db"
+    site.expire_sessions()
+    result = nico("crawl", f"series/{COLLECTION_SERIES_ID}", "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 3
+    error = result.stderr.strip().splitlines()[-1]  # after the progress line
+    assert error.startswith("Error: ") and "nico login" in error
+    assert "resumes" in result.stderr
+    assert len(site.stats.watch) == 1  # it stopped at the first video
+    result = nico("login", "--email", DEMO_EMAIL, "--password-stdin", input=DEMO_PASSWORD + "\n")
+    result = nico("crawl", f"series/{COLLECTION_SERIES_ID}", "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert stored(db) == truth(site.world, list(site.world.series[COLLECTION_SERIES_ID].video_ids))
+
+
+def test_threads_share_one_budget_and_store_the_same(site, nico, tmp_path):
+    db = tmp_path / "c.db"
+    result = nico("crawl", f"tag/{COLLECTION_TAG}", "--all-history", "--workers", "4",
+                  "--db", db, *FAST)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert stored(db) == truth(site.world, readable(site.world, site.world.tags))
+    assert max(site.stats.watch.values()) == 1
+
+
+def test_too_many_requests_pauses_every_worker_of_the_budget():
+    """A server's wait held on the shared pacer delays every worker's next request."""
+    now = [100.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = HostPacer(clock=lambda: now[0], sleep=sleep)
+    pacer.wait("nv.example", 0.5)
+    pacer.hold("nv.example", 60)  # one worker heard TOO_MANY_REQUESTS
+    pacer.wait("nv.example", 0.5)  # another worker's next request
+    assert slept and slept[-1] >= 59.5
+
+
+def test_status_per_collection(site, nico, tmp_path):
+    db = tmp_path / "c.db"
+    nico("crawl", f"mylist/{COLLECTION_MYLIST_ID}", "--all-history", "--db", db, *FAST)
+    result = nico("status", "--collections", "--json", "--db", db)
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    (report,) = json.loads(result.stdout)
+    world = site.world
+    videos = list(world.mylists[COLLECTION_MYLIST_ID].video_ids)
+    gone = {video_id_at(i) for i in (*DELETED, *PRIVATE)} & set(videos)
+    assert report["listed"] == len(videos)
+    assert report["states"]["failed"] == len(gone)
+    assert report["states"]["complete"] == len(videos) - len(gone)
+    assert report["comments_stored"] == len(truth(world, videos))
+    assert report["title"] == world.mylists[COLLECTION_MYLIST_ID].name
+    assert {f["video_id"] for f in report["failed"]} == gone
+
+
+@pytest.mark.parametrize("kind", ["tag", "mylist"])
+def test_a_crawl_through_faults_on_every_surface_ends_exact(site, nico, tmp_path, kind):
+    """Errors, dropped and cut answers on the listings, Snapshot Search, watch data and the
+    comment server: retried (a Snapshot Search 503 waits --search-wait), and nothing lost."""
+    from nicosandbox import FaultPlan
+
+    ref, listed = REFS[kind]
+    site.faults = FaultPlan(
+        rate=0.15, kinds=("http500", "http503", "drop", "truncate"), seed=11,
+        targets=("nvapi", "snapshot", "www", "nvcomment"),
+    )  # fmt: skip
+    db = tmp_path / "c.db"
+    result = nico("crawl", ref, "--all-history", "--search-wait", "0", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert sum(site.stats.faulted.values()) > 20
+    assert stored(db) == truth(site.world, listed(site.world))
+
+
+def test_a_missing_collection_is_an_error_not_an_empty_crawl(site, nico, tmp_path):
+    result = nico("crawl", "mylist/999", "--db", tmp_path / "c.db", *FAST)
+    assert result.exit_code == 4
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "Error: mylist/999 was not found (deleted, or never existed)"
+    )
