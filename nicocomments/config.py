@@ -13,6 +13,8 @@ ENDPOINT_ENV_VARS = {
     "account": "NICO_ACCOUNT_URL",  # login
     "www": "NICO_WWW_URL",  # site pages, watch data, the login check
     "nvapi": "NICO_NVAPI_URL",  # thread keys for nvcomment
+    "live": "NICO_LIVE_URL",  # Niconico Live watch pages
+    "live2": "NICO_LIVE2_URL",  # Niconico Live's timeshift API
 }
 DB_ENV_VAR = "NICO_DB"
 CONFIG_DIR_ENV_VAR = "NICO_CONFIG_DIR"
@@ -23,13 +25,16 @@ NICONICO_COOKIE_DOMAIN = ".nicovideo.jp"
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Base URLs of the hosts nico talks to. The message server and the nvcomment server are
-    never configured: the site names them (getflv `ms`, watch data `nvComment.server`)."""
+    """Base URLs of the hosts nico talks to. The message server, the nvcomment server, the live
+    watch WebSocket and the live message server are never configured: the site names them
+    (getflv `ms`, watch data `nvComment.server`, the live watch page, the WebSocket)."""
 
     flapi: str = "https://flapi.nicovideo.jp"
     account: str = "https://account.nicovideo.jp"
     www: str = "https://www.nicovideo.jp"
     nvapi: str = "https://nvapi.nicovideo.jp"
+    live: str = "https://live.nicovideo.jp"
+    live2: str = "https://live2.nicovideo.jp"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Endpoints:

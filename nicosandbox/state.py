@@ -16,6 +16,7 @@ from typing import Protocol
 from nicosandbox import web
 from nicosandbox.faults import FaultPlan, Injections
 from nicosandbox.keys import KeyStore
+from nicosandbox.liveworld import LiveState
 from nicosandbox.stats import Stats
 from nicosandbox.threadkeys import ThreadKeys
 from nicosandbox.world import Account, World
@@ -35,7 +36,10 @@ class Settings:
     answers 503 MAINTENANCE; ``watch_api_enabled`` False: ``/api/watch/*`` is a 404 page;
     ``watch_page_meta`` False: no ``server-response`` meta in watch pages; ``shuffle_chats``:
     legacy chats and v1 comments in seeded random order; ``past_logs_premium_only``;
-    ``mfa_ttl``: how long a two-factor step waits for its code.
+    ``mfa_ttl``: how long a two-factor step waits for its code. Live: ``live_segment_seconds``,
+    the length of a message server segment (and the longest a long poll is held);
+    ``live_ping_seconds``, between the watch WebSocket's pings; ``live_socket``: ``normal``,
+    ``silent`` (takes startWatching, never answers) or ``close`` (closes at once).
     """
 
     key_ttl: float = 600
@@ -49,6 +53,9 @@ class Settings:
     maintenance: bool = False
     watch_api_enabled: bool = True
     watch_page_meta: bool = True
+    live_segment_seconds: float = 4.0
+    live_ping_seconds: float = 10.0
+    live_socket: str = "normal"
 
     @property
     def userkey_lifetime(self) -> float:
@@ -135,6 +142,8 @@ class State:
         self.thread_keys = ThreadKeys(lambda: self.clock())
         self.rate_window = SlidingWindow()
         self.root_url: str | None = None
+        self.live = LiveState()  # timeshift reservations, audience and view tokens
+        self.live_socket_url: str | None = None  # ws://… of the watch WebSocket, once started
 
     def url(self, group: str) -> str:
         """The base URL of a surface (``…/flapi``, ``…/msg``): its route group is its prefix."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from nicocomments.records import NUMBER_BY_FORK
+from nicosandbox.liveworld import LiveProgram
 
 # Accounts. The passwords are public test values: the emulator only ever runs on loopback.
 DEMO_EMAIL = "demo@example.com"
@@ -282,6 +283,8 @@ class World:
     videos: dict[str, Video] = field(default_factory=dict)
     threads: dict[tuple[str, str], Thread] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=dict)  # by e-mail
+    live_programs: dict[str, LiveProgram] = field(default_factory=dict)  # by lv… id
+    live_anchor: int = 0  # the moment live programs' times are relative to (Unix seconds)
     _video_by_thread: dict[str, Video] = field(default_factory=dict, repr=False)
 
     def add(self, video: Video, threads: Sequence[Thread]) -> None:

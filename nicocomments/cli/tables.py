@@ -8,6 +8,7 @@ from rich.table import Table
 
 from nicocomments import store
 from nicocomments.cli.common import format_ranges, out
+from nicocomments.collect_live import LiveResult
 
 
 def print_status(report: store.StatusReport, *, details: bool) -> None:
@@ -74,3 +75,15 @@ def _table(summaries: list[store.ThreadSummary], videos: dict, missing: dict) ->
 
 def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def live_summary(result: LiveResult) -> str:
+    """One line for a live program: comments stored, other messages, how the walk ended."""
+    text = (
+        f"{result.program_id} ({result.status.lower().replace('_', ' ')}): "
+        f"{result.comments_added:,} new comments, {result.events_added:,} other messages "
+        f"in {result.pages} answers [live {result.program_id}: {result.stored:,} stored"
+    )
+    if result.end:
+        text += f", {result.end}"
+    return text + "]"

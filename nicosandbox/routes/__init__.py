@@ -9,7 +9,7 @@ share it.
 
 from __future__ import annotations
 
-from nicosandbox.routes import account, flapi, msgserver, nvapi, nvcomment, www
+from nicosandbox.routes import account, flapi, live, live2, mpn, msgserver, nvapi, nvcomment, www
 
 SURFACES = (
     msgserver.SURFACE,
@@ -18,5 +18,8 @@ SURFACES = (
     www.SURFACE,
     nvapi.SURFACE,
     nvcomment.SURFACE,
+    live.SURFACE,
+    live2.SURFACE,
+    mpn.SURFACE,
 )
 ROUTE_GROUPS = tuple(surface.group for surface in SURFACES)
