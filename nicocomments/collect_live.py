@@ -43,8 +43,8 @@ from nicocomments.live import (
 )
 from nicocomments.live.client import LiveClient
 from nicocomments.live.watchsocket import MessageServer
-from nicocomments.records import ThreadRef, VideoInfo
-from nicocomments.store.live import LIVE_FORK, ProgramRow
+from nicocomments.records import LIVE_FORK, ThreadRef, VideoInfo
+from nicocomments.store import ProgramRow
 
 log = logging.getLogger(__name__)
 

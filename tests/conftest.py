@@ -143,6 +143,9 @@ def _reset(sandbox) -> None:
     sandbox.thread_key_ttl = 204
     sandbox.rate_limit_per_minute = None  # tests run far faster than 60 requests a minute
     sandbox.clock = time.time
+    sandbox.live_segment_seconds = 4.0
+    sandbox.live_ping_seconds = 10.0
+    sandbox.live_socket = "normal"
     sandbox.clear_injections()
     sandbox.reset_stats()
 

@@ -16,11 +16,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from nicocomments.records import COMMENT_FIELDS, ThreadRef
+from nicocomments.records import COMMENT_FIELDS, LIVE_FORK, ThreadRef
 from nicocomments.schema import comments, live_events, threads, videos
 from nicocomments.store.write import insert_on_conflict, upsert_threads
 
-LIVE_FORK = "live"  # the fork of every live comment (nicocomments.live.LIVE_FORK)
 LIVE_COMMENT_FIELDS = (*COMMENT_FIELDS, "message_id", "is_overflowed", "name")
 _INSERT_COLUMNS = ("video_id", "run_id", *LIVE_COMMENT_FIELDS)
 
