@@ -82,7 +82,8 @@ class LiveResult:
     events_added: int = 0
     pages: int = 0
     stored: int = 0
-    end: str | None = None  # why the walk (or the recording) ended
+    end: str | None = None  # why the walk through the past ended
+    recording_end: str | None = None  # `record_program`: why following the program ended
     skipped: list[tuple[int, int]] = field(default_factory=list)
 
 
@@ -179,8 +180,8 @@ class _Job:
 
     # -- opening ---------------------------------------------------------------------------------
 
-    def open(self) -> tuple[ProgramInfo, MessageServer]:
-        info = self.client.program(self.program_id)
+    def open(self, info: ProgramInfo | None = None) -> tuple[ProgramInfo, MessageServer]:
+        info = info or self.client.program(self.program_id)
         if info.web_socket_url is None and info.ended:
             self.client.open_timeshift(self.program_id)
             info = self.client.program(self.program_id)
@@ -306,9 +307,13 @@ class _Job:
         stop: threading.Event,
         keep_seat: Callable[[ProgramInfo, threading.Event], Callable[[], None]] | None,
     ) -> None:
-        info, server = self.open()
+        info = self.client.program(self.program_id)
         if not info.on_air:
-            raise Refused(f"{self.program_id} is not on air ({info.status}); use nico fetch")
+            raise Refused(
+                f"{self.program_id} is not on air ({info.status}): "
+                f"use nico fetch {self.program_id} --all-history"
+            )
+        info, server = self.open(info)
         ended = threading.Event()
         release = keep_seat(info, ended) if keep_seat is not None else (lambda: None)
         self.progress.thread_started(self.ref, stored=self.result.stored, phase="live")
@@ -327,17 +332,17 @@ class _Job:
                         pending.remove(future)
                         future.result()  # a failed segment read fails the recording
                     following = [e for e in entries if isinstance(e, ReadyForNext)]
-                    if not following or (ended.is_set() and not info.on_air):
-                        break
+                    if not following or ended.is_set():
+                        break  # the stream or the WebSocket says the program is over
                     at = following[-1].at
-                    if ended.is_set():
-                        break
                 for future in pending:
                     future.result()
         finally:
             release()
-        self.result.end = "the program ended" if ended.is_set() else "stopped"
-        self.progress.thread_finished(self.ref, stored=self.result.stored, end=self.result.end)
+        self.result.recording_end = "stopped early" if stop.is_set() else "the program ended"
+        self.progress.thread_finished(
+            self.ref, stored=self.result.stored, end=self.result.recording_end
+        )
         self.walk()
 
     def _read_segment(self, segment: MessageSegment) -> None:

@@ -110,6 +110,8 @@ def live_summary(result: LiveResult) -> str:
         f"{result.comments_added:,} new comments, {result.events_added:,} other messages "
         f"in {result.pages} answers [live {result.program_id}: {result.stored:,} stored"
     )
+    if result.recording_end:
+        text += f", recorded until {result.recording_end}"
     if result.end:
         text += f", {result.end}"
     return text + "]"

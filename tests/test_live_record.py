@@ -1,0 +1,100 @@
+"""`nico live record` on an emulated program on air: it follows the segments as the view stream
+announces them, keeps its seat on the watch WebSocket, stops at END_PROGRAM, then fills the
+past; the database ends holding every comment the program published."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from nicocomments.cli.common import live_client, network
+from nicocomments.collect_live import Progress, record_program
+from nicocomments.config import Endpoints
+from nicocomments.live import ProgramInfo, SeatKeeper
+from nicocomments.store import database
+from nicosandbox import Sandbox, build_world
+from nicosandbox.expected import expected_live_comments, expected_live_events
+from nicosandbox.liveworld import LIVE_ENDED_ID, LIVE_ENDING_ID
+from tests.helpers import query
+from tests.live_helpers import by_id, by_no, stored_live_comments, stored_live_events
+
+
+@pytest.fixture
+def airing(monkeypatch):
+    """A sandbox of its own whose lv1007 is on air and ends about 5 s from now, with 1 s
+    segments and a ping every half second (the real clock runs)."""
+    world = build_world(live_anchor=int(time.time()) - 3, big_comments=100)
+    with Sandbox(world, live_segment_seconds=1, live_ping_seconds=0.5) as sandbox:
+        for name, value in sandbox.env().items():
+            monkeypatch.setenv(name, value)
+        yield sandbox
+
+
+def test_record_stores_every_comment_published_while_it_ran_and_the_past(airing, nico, tmp_path):
+    program = airing.world.live_programs[LIVE_ENDING_ID]
+    assert program.status(time.time()) == "ON_AIR"
+    db = tmp_path / "n.db"
+    result = nico("live", "record", LIVE_ENDING_ID, "--db", db, "--interval", "0")
+    assert result.exit_code == 0, result.stderr
+    assert time.time() >= program.end_time  # it followed the program to its end
+    assert "the program ended" in result.stdout
+    truth = expected_live_comments(airing.world, LIVE_ENDING_ID, now=program.end_time)
+    assert by_no(stored_live_comments(db, LIVE_ENDING_ID)) == by_no(truth)
+    assert stored_live_events(db, LIVE_ENDING_ID) == by_id(
+        expected_live_events(airing.world, LIVE_ENDING_ID, now=program.end_time)
+    )
+    assert query(db, "SELECT mode, status FROM fetch_runs") == [("record", "completed")]
+
+
+class _Phases(Progress):
+    def __init__(self) -> None:
+        self.phase = ""
+        self.added: dict[str, int] = {}
+
+    def thread_started(self, ref, *, stored, phase) -> None:
+        self.phase = phase
+
+    def page(self, ref, *, when, added, stored, server_count) -> None:
+        self.added[self.phase] = self.added.get(self.phase, 0) + added
+
+
+def test_the_live_phase_stores_what_is_published_while_it_runs(airing, tmp_path):
+    program = airing.world.live_programs[LIVE_ENDING_ID]
+    started = time.time()
+    seats: list[SeatKeeper] = []
+    events: list[threading.Event] = []
+
+    def keep_seat(info: ProgramInfo, ended: threading.Event):
+        keeper = SeatKeeper(info.web_socket_url, ended, keep_interval=0.3).start()
+        seats.append(keeper)
+        events.append(ended)
+        return keeper.stop
+
+    phases = _Phases()
+    net = network(interval=0, endpoints=Endpoints.from_env())
+    client = live_client(net, interval=0.003, timeout=10)
+    with database(str(tmp_path / "n.db")) as engine:
+        result = record_program(engine, client, LIVE_ENDING_ID, phases, keep_seat=keep_seat)
+    assert result.recording_end == "the program ended"
+    assert result.end == "reached the program's beginning"
+    chats_while_running = [
+        m
+        for m in program.messages
+        if m.kind in ("chat", "overflowed_chat") and started + 1 <= m.moment < program.end_time
+    ]
+    assert chats_while_running
+    # Everything posted after the recording began came through the live phase, not the
+    # backfill (a comment of the slice it began in may come either way).
+    assert phases.added["live"] >= len(chats_while_running)
+    assert phases.added["live"] + phases.added["history"] == result.comments_added
+    assert seats and seats[0].error is None
+    # The seat was kept to the end: the WebSocket's END_PROGRAM reached the job.
+    assert events[0].wait(timeout=2)
+
+
+def test_record_refuses_a_program_that_is_not_on_air(airing, nico, tmp_path):
+    result = nico("live", "record", LIVE_ENDED_ID, "--db", tmp_path / "n.db")
+    assert result.exit_code == 4
+    assert result.stderr.startswith("Error: ") and "is not on air" in result.stderr
