@@ -8,11 +8,12 @@ import threading
 import time
 
 import pytest
+import requests
 
 from nicocomments.cli.common import live_client, network
 from nicocomments.collect_live import Progress, record_program
 from nicocomments.config import Endpoints
-from nicocomments.live import ProgramInfo, SeatKeeper
+from nicocomments.live import ProgramInfo, SeatKeeper, parse_program_info
 from nicocomments.store import database
 from nicosandbox import Sandbox, build_world
 from nicosandbox.expected import expected_live_comments, expected_live_events
@@ -64,12 +65,10 @@ def test_the_live_phase_stores_what_is_published_while_it_runs(airing, tmp_path)
     program = airing.world.live_programs[LIVE_ENDING_ID]
     started = time.time()
     seats: list[SeatKeeper] = []
-    events: list[threading.Event] = []
 
     def keep_seat(info: ProgramInfo, ended: threading.Event):
         keeper = SeatKeeper(info.web_socket_url, ended, keep_interval=0.3).start()
         seats.append(keeper)
-        events.append(ended)
         return keeper.stop
 
     phases = _Phases()
@@ -89,9 +88,21 @@ def test_the_live_phase_stores_what_is_published_while_it_runs(airing, tmp_path)
     # backfill (a comment of the slice it began in may come either way).
     assert phases.added["live"] >= len(chats_while_running)
     assert phases.added["live"] + phases.added["history"] == result.comments_added
-    assert seats and seats[0].error is None
-    # The seat was kept to the end: the WebSocket's END_PROGRAM reached the job.
-    assert events[0].wait(timeout=2)
+    assert seats and seats[0].error is None and not seats[0]._thread.is_alive()
+
+
+def test_the_seat_keeper_answers_pings_and_hears_end_program(airing):
+    program = airing.world.live_programs[LIVE_ENDING_ID]
+    page = requests.get(f"{airing.state.url('live')}/watch/{LIVE_ENDING_ID}", timeout=5)
+    info = parse_program_info(page.content)
+    ended = threading.Event()
+    keeper = SeatKeeper(info.web_socket_url, ended, keep_interval=0.2).start()
+    try:
+        assert ended.wait(timeout=program.end_time - time.time() + 3)
+        assert time.time() >= program.end_time
+        assert keeper.error is None  # pings were answered: the server never gave up on us
+    finally:
+        keeper.stop()
 
 
 def test_record_refuses_a_program_that_is_not_on_air(airing, nico, tmp_path):
