@@ -6,7 +6,8 @@ port (``websockets``' synchronous server), started and stopped with the `Sandbox
 ``startWatching``; the server answers ``seat`` (keepIntervalSec), ``serverTime`` and
 ``messageServer`` (``viewUri``, ``vposBaseTime`` as ISO 8601 in Japan time, ``hashedUserId`` for
 a logged-in viewer); then it sends ``ping`` every ``live_ping_seconds`` (the client answers
-``pong``; ``keepSeat`` is taken silently), and when a program that was on air ends,
+``pong``, else the next ping is ``disconnect`` PING_TIMEOUT; ``keepSeat`` is taken silently),
+and when a program that was on air ends,
 ``disconnect`` with reason ``END_PROGRAM`` and closes.
 
 Faults (`Settings.live_socket`): ``silent`` takes ``startWatching`` and never answers;
@@ -97,6 +98,7 @@ class LiveSocketServer:
                 return
             on_air = program.status(self.state.clock()) == "ON_AIR"
             started = False
+            awaiting_pong = False
             last_ping = time.monotonic()
             while True:
                 try:
@@ -106,6 +108,8 @@ class LiveSocketServer:
                 if text is not None:
                     message = _message(text)
                     kind = message.get("type")
+                    if kind == "pong":
+                        awaiting_pong = False
                     if kind == "startWatching" and not started:
                         started = True
                         if mode == "silent":
@@ -121,7 +125,13 @@ class LiveSocketServer:
                     connection.close()
                     return
                 if time.monotonic() - last_ping >= self.state.settings.live_ping_seconds:
+                    if awaiting_pong:  # the last ping went unanswered
+                        reason = {"type": "disconnect", "data": {"reason": "PING_TIMEOUT"}}
+                        connection.send(json.dumps(reason))
+                        connection.close()
+                        return
                     last_ping = time.monotonic()
+                    awaiting_pong = True
                     connection.send(json.dumps({"type": "ping"}))
         except ConnectionClosed:
             return
