@@ -37,7 +37,8 @@ def _wire(descriptor) -> dict:
             f.name: (
                 f.number,
                 f.type,
-                f.label,
+                f.is_repeated,
+                f.has_presence,
                 f.containing_oneof.name if f.containing_oneof else "",
             )
             for f in descriptor.fields
