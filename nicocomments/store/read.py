@@ -79,7 +79,7 @@ def reported_count(comment_count: int | None, last_res: int | None) -> int | Non
     return comment_count if comment_count is not None else last_res
 
 
-FORK_ORDER = ("owner", "main", "easy")  # how tables and frames list a video's threads
+FORK_ORDER = ("owner", "main", "easy", LIVE_FORK)  # how tables and frames list a video's threads
 
 
 def fork_order(column):
