@@ -297,8 +297,18 @@ class _Job:
                     "history_completed_at": store.now_utc(),
                 }
                 self.result.end = batch.done
-            self.result.skipped.extend(batch.skipped)
-            self._save(batch.items, when=batch.oldest_at, cursor=cursor, skipped=batch.skipped)
+            skipped = self._within_program(batch.skipped)
+            self.result.skipped.extend(skipped)
+            self._save(batch.items, when=batch.oldest_at, cursor=cursor, skipped=skipped)
+
+    def _within_program(self, windows: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+        """Unread seconds that could hold messages: none after an ended program's end (the
+        walk of an ended program starts from now, its view from the end)."""
+        assert self.info is not None
+        end = self.info.end_time if self.info.ended and self.info.end_time else None
+        if end is None:
+            return windows
+        return tuple((low, min(high, end)) for low, high in windows if low < end)
 
     # -- record ------------------------------------------------------------------------------------
 

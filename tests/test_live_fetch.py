@@ -50,6 +50,8 @@ def test_all_history_stores_exactly_the_truth(frozen, nico, tmp_path, world, pro
     )
     assert complete == 1 and end == "reached the program's beginning"
     assert "reached the program's beginning" in result.stdout
+    # Nothing left unread: a walk that read everything reports no skipped seconds.
+    assert query(db, "SELECT from_second, to_second FROM skipped_seconds") == []
 
 
 def test_the_long_program_needs_reseeding_and_its_kinds_of_messages_all_arrive(
