@@ -273,12 +273,13 @@ class _Job:
             answered[0] = len(items)
             return items
 
+        now = self.client.server_time(view_uri)
         for batch in iter_past(
             lambda at: self.client.view(view_uri, at),
             backward,
             begin_time=self.info.begin_time,
             vpos_base_time=self.vpos_base_time,
-            now=int(self.clock()),
+            now=int(self.clock()) if now is None else now,
             start=start,
             seen=seen,
             fetch_segment=segment,

@@ -129,6 +129,13 @@ class LiveClient:
             entries = self._view(view_uri, str(entries[-1].at))  # type: ignore[union-attr]
         return entries
 
+    def server_time(self, view_uri: str) -> int | None:
+        """The message server's "now": the moment its ``?at=now`` answer points at (None
+        when it names no ``next``). Walks measure the present by it, not by this machine's
+        clock."""
+        following = [e for e in self._view(view_uri, "now") if isinstance(e, ReadyForNext)]
+        return following[0].at if following else None
+
     def _view(self, view_uri: str, at: str) -> list[ViewEntry]:
         response = self._get(view_uri, {"at": at})
         return list(iter_view_entries([response.content]))
