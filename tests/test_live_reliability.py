@@ -135,3 +135,61 @@ def test_every_fault_kind_was_drawn_on_the_live_groups_over_the_seeds(
         assert result.exit_code == 0, result.stderr
         drawn |= {kind for (group, kind) in logged_in.stats.fault_kinds if group in LIVE_GROUPS}
     assert drawn == set(FAULT_KINDS)
+
+
+def test_a_later_run_on_air_catches_up_with_what_was_posted_since(
+    frozen, logged_in, nico, tmp_path, world
+):
+    db = tmp_path / "n.db"
+    assert (
+        nico("fetch", LIVE_ON_AIR_ID, "--all-history", "--db", db, "--interval", "0").exit_code == 0
+    )
+    later = frozen + 300
+    logged_in.clock = lambda: later
+    result = nico("fetch", LIVE_ON_AIR_ID, "--all-history", "--db", db, "--interval", "0")
+    assert result.exit_code == 0, result.stderr
+    assert "already complete" in result.stdout
+    _assert_truth(db, world, LIVE_ON_AIR_ID, later)
+    # It walked back only as far as what was stored, not through the whole past again.
+    [(pages,)] = query(db, "SELECT pages FROM fetch_runs ORDER BY id DESC LIMIT 1")
+    assert pages < 10
+
+
+def test_killed_on_air_then_resumed_later_it_has_the_past_and_what_came_since(
+    frozen, logged_in, tmp_path, world
+):
+    db = tmp_path / "n.db"
+    process = _start(db, LIVE_ON_AIR_ID)
+    deadline = time.monotonic() + 60
+    while _pages(db) < 5 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert process.poll() is None, "the walk ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    process.stderr.close()
+    [(complete,)] = query(db, "SELECT history_complete FROM threads")
+    assert not complete
+    later = frozen + 200
+    logged_in.clock = lambda: later
+    process = _start(db, LIVE_ON_AIR_ID)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr[-2000:]
+    _assert_truth(db, world, LIVE_ON_AIR_ID, later)
+
+
+def test_the_message_server_refusing_for_a_while_is_waited_out_and_for_good_is_exit_5(
+    frozen, logged_in, nico, tmp_path
+):
+    logged_in.inject("mpn", b"Forbidden", status=403, content_type="text/plain", times=2)
+    db = tmp_path / "n.db"
+    result = nico(
+        "fetch", LIVE_ENDING_ID, "--all-history", "--db", db, "--interval", "0", "--backoff", "0"
+    )
+    assert result.exit_code == 0, result.stderr
+    logged_in.inject("mpn", b"Forbidden", status=403, content_type="text/plain", times=50)
+    result = nico(
+        "fetch", LIVE_ENDING_ID, "--db", tmp_path / "m.db", "--interval", "0", "--backoff", "0",
+        "--retries", "2",
+    )  # fmt: skip
+    assert result.exit_code == 5
+    assert result.stderr.startswith("Error: ") and "HTTP 403" in result.stderr
