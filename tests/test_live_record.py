@@ -4,6 +4,10 @@ past; the database ends holding every comment the program published."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -17,7 +21,7 @@ from nicocomments.live import ProgramInfo, SeatKeeper, parse_program_info
 from nicocomments.store import database
 from nicosandbox import Sandbox, build_world
 from nicosandbox.expected import expected_live_comments, expected_live_events
-from nicosandbox.liveworld import LIVE_ENDED_ID, LIVE_ENDING_ID
+from nicosandbox.liveworld import LIVE_ENDED_ID, LIVE_ENDING_ID, LIVE_ON_AIR_ID
 from tests.helpers import query
 from tests.live_helpers import by_id, by_no, stored_live_comments, stored_live_events
 
@@ -109,3 +113,40 @@ def test_record_refuses_a_program_that_is_not_on_air(airing, nico, tmp_path):
     result = nico("live", "record", LIVE_ENDED_ID, "--db", tmp_path / "n.db")
     assert result.exit_code == 4
     assert result.stderr.startswith("Error: ") and "is not on air" in result.stderr
+
+
+def test_ctrl_c_stops_following_then_the_past_is_filled(airing, tmp_path):
+    """A first Ctrl-C ends the following; the backfill still runs and the run completes, with
+    every comment published until then stored."""
+    db = tmp_path / "n.db"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nicocomments", "live", "record", LIVE_ON_AIR_ID, "--db", str(db),
+         "--interval", "0", "--live-interval", "0.003"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if query(db, "SELECT count(*) FROM comments")[0][0] > 0:
+                break
+        except Exception:  # not created yet
+            pass
+        time.sleep(0.05)
+    time.sleep(1.5)  # a segment or two more
+    stopped_at = time.time()
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr[-2000:]
+    assert "recorded until stopped early" in stdout
+    assert "reached the program's beginning" in stdout
+    stored = {c["message_id"] for c in stored_live_comments(db, LIVE_ON_AIR_ID)}
+    # Everything published before the Ctrl-C (the last second's may still be in flight) …
+    before = expected_live_comments(airing.world, LIVE_ON_AIR_ID, now=stopped_at - 1)
+    assert {c["message_id"] for c in before} <= stored
+    # … and nothing that was not published by the end of the run.
+    after = expected_live_comments(airing.world, LIVE_ON_AIR_ID, now=time.time())
+    assert stored <= {c["message_id"] for c in after}
+    assert query(db, "SELECT mode, status FROM fetch_runs") == [("record", "completed")]
