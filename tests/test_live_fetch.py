@@ -171,3 +171,34 @@ def test_status_calls_gaps_in_no_filtered_and_says_whether_the_walk_reached_the_
     nos = {c["no"] for c in truth}
     filtered = set(range(1, max(nos) + 1)) - nos
     assert filtered and sum(b - a + 1 for a, b in thread["missing"]) == len(filtered)
+
+
+def test_both_backends_store_the_truth_and_a_second_run_adds_nothing(
+    frozen, nico, db_target, world
+):
+    from sqlalchemy import create_engine, text
+
+    for _ in range(2):
+        result = nico(
+            "fetch", LIVE_ENDING_ID, "--all-history", "--db", db_target, "--interval", "0"
+        )
+        assert result.exit_code == 0, result.stderr
+    url = db_target if "://" in db_target else f"sqlite:///{db_target}"
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text(
+                "SELECT no, message_id, commands, is_overflowed, name FROM comments "
+                "WHERE thread_id = :p ORDER BY no"
+            ),
+            {"p": LIVE_ENDING_ID},
+        ).all()
+        events = connection.execute(
+            text("SELECT count(*) FROM live_events WHERE video_id = :p"), {"p": LIVE_ENDING_ID}
+        ).scalar()
+    engine.dispose()
+    truth = by_no(expected_live_comments(world, LIVE_ENDING_ID, now=frozen))
+    assert [tuple(row) for row in stored] == [
+        (c["no"], c["message_id"], c["commands"], c["is_overflowed"], c["name"]) for c in truth
+    ]
+    assert events == len(expected_live_events(world, LIVE_ENDING_ID, now=frozen))
