@@ -33,7 +33,7 @@ from nicosandbox.state import State
 log = logging.getLogger(__name__)
 
 JST = timezone(timedelta(hours=9))
-KEEP_INTERVAL_S = 30
+KEEP_INTERVAL_S = 30  # what `seat` asks for (live_ping_seconds shorter makes it that)
 _TICK = 0.1
 
 
@@ -108,6 +108,8 @@ class LiveSocketServer:
                 if text is not None:
                     message = _message(text)
                     kind = message.get("type")
+                    with self.state.live.lock:
+                        self.state.live.socket_messages[str(kind)] += 1
                     if kind == "pong":
                         awaiting_pong = False
                     if kind == "startWatching" and not started:
@@ -145,10 +147,13 @@ class LiveSocketServer:
             data["hashedUserId"] = f"a:{digest[:16]}"
         now = datetime.fromtimestamp(self.state.clock(), JST).isoformat()
         return [
-            {"type": "seat", "data": {"keepIntervalSec": KEEP_INTERVAL_S}},
+            {"type": "seat", "data": {"keepIntervalSec": self._keep_interval()}},
             {"type": "serverTime", "data": {"currentMs": now}},
             {"type": "messageServer", "data": data},
         ]
+
+    def _keep_interval(self) -> float:
+        return min(KEEP_INTERVAL_S, self.state.settings.live_ping_seconds)
 
 
 def _message(text: str | bytes) -> dict:

@@ -20,6 +20,7 @@ import bisect
 import hashlib
 import random
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -116,6 +117,7 @@ class LiveState:
     reservations: dict[tuple[str, str], bool] = field(default_factory=dict)  # → started
     tokens: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     views: dict[str, str] = field(default_factory=dict)  # view token → program id
+    socket_messages: Counter = field(default_factory=Counter)  # type → received on the WebSocket
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

@@ -100,13 +100,16 @@ def test_the_seat_keeper_answers_pings_and_hears_end_program(airing):
     page = requests.get(f"{airing.state.url('live')}/watch/{LIVE_ENDING_ID}", timeout=5)
     info = parse_program_info(page.content)
     ended = threading.Event()
-    keeper = SeatKeeper(info.web_socket_url, ended, keep_interval=0.2).start()
+    keeper = SeatKeeper(info.web_socket_url, ended).start()  # the server's seat says 0.5 s
     try:
         assert ended.wait(timeout=program.end_time - time.time() + 3)
         assert time.time() >= program.end_time
         assert keeper.error is None  # pings were answered: the server never gave up on us
     finally:
         keeper.stop()
+    received = airing.state.live.socket_messages
+    assert received["startWatching"] == 1 and received["pong"] >= 3
+    assert received["keepSeat"] >= 3  # as often as the seat message asked, not every 30 s
 
 
 def test_record_refuses_a_program_that_is_not_on_air(airing, nico, tmp_path):

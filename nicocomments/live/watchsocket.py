@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -109,6 +110,7 @@ class WatchConversation:
     def __init__(self, *, reconnect: bool = False) -> None:
         self.reconnect = reconnect
         self.message_server: MessageServer | None = None
+        self.keep_interval: float | None = None  # seat.keepIntervalSec: how often to keepSeat
 
     def opening(self) -> list[str]:
         start = {**START_WATCHING, "data": {"reconnect": self.reconnect}}
@@ -122,6 +124,10 @@ class WatchConversation:
             return [json.dumps(PONG)]
         if kind == "messageServer":
             self.message_server = parse_message_server(data)
+        elif kind == "seat":
+            seconds = data.get("keepIntervalSec") if isinstance(data, dict) else None
+            if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds > 0:
+                self.keep_interval = float(seconds)
         elif kind == "disconnect":
             reason = data.get("reason") if isinstance(data, dict) else None
             raise disconnect_error(reason if isinstance(reason, str) and reason else "no reason")
@@ -241,8 +247,8 @@ def _close_summary(exc: ConnectionClosed) -> str:
 class SeatKeeper:
     """Holds the seat while a program is recorded (live.md §1.2): a watch WebSocket kept open
     in a thread of its own, answering ``ping``, sending ``keepSeat`` every ``keep_interval``
-    seconds, and setting ``ended`` when the server says ``END_PROGRAM`` (or closes after the
-    program's end). Errors other than the program's end are logged, not raised: the recording
+    seconds (or as often as the server's ``seat`` message asks, if that is more often), and
+    setting ``ended`` when the server says ``END_PROGRAM``. Errors other than the program's end are logged, not raised: the recording
     goes on through the message server, which needs no seat."""
 
     def __init__(
@@ -294,7 +300,8 @@ class SeatKeeper:
                     if text is not None:
                         for reply in conversation.receive(text):
                             socket.send(reply)
-                    if time.monotonic() - last_keep >= self.keep_interval:
+                    interval = min(self.keep_interval, conversation.keep_interval or math.inf)
+                    if time.monotonic() - last_keep >= interval:
                         last_keep = time.monotonic()
                         socket.send(json.dumps(KEEP_SEAT))
         except ProgramEnded:
