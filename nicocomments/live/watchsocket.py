@@ -248,8 +248,9 @@ class SeatKeeper:
     """Holds the seat while a program is recorded (live.md §1.2): a watch WebSocket kept open
     in a thread of its own, answering ``ping``, sending ``keepSeat`` every ``keep_interval``
     seconds (or as often as the server's ``seat`` message asks, if that is more often), and
-    setting ``ended`` when the server says ``END_PROGRAM``. Errors other than the program's end are logged, not raised: the recording
-    goes on through the message server, which needs no seat."""
+    setting ``ended`` when the server says ``END_PROGRAM``. Errors other than the program's
+    end are logged, not raised: the recording goes on through the message server, which needs
+    no seat."""
 
     def __init__(
         self,
