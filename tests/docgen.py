@@ -461,6 +461,7 @@ def reliability_markdown() -> str:
         test_faults,
         test_hostile_answers,
         test_hostile_files,
+        test_live_reliability,
     )
 
     seeds = len(reliability.DEFAULT_FAULT_SEEDS)  # not what NICO_FAULT_SEEDS asks for today
@@ -489,6 +490,15 @@ def reliability_markdown() -> str:
         (
             "each fault kind on each route group a fetch uses, once, for both protocols",
             f"{len(test_faults.CASES)} cases",
+        ),
+        (
+            "live programs: `kill -9` of one whole-past fetch of the long program (40,000 "
+            "messages, backward chains that end early) at seeded random moments, each resumed; "
+            f"{reliability.FAULT_RATE:.0%} faults of every kind on "
+            f"{', '.join(reliability.LIVE_GROUPS)}; each fault kind on each of them once; "
+            "every run ends with exactly the emulator's truth",
+            f"{reliability.KILLS} kills; {seeds} seeds × 2 programs; "
+            f"{len(test_live_reliability.CASES)} cases",
         ),
         (
             "hostile or broken server answers (bad values, wrong types, 500 MB, a byte a "
