@@ -202,3 +202,14 @@ def test_both_backends_store_the_truth_and_a_second_run_adds_nothing(
         (c["no"], c["message_id"], c["commands"], c["is_overflowed"], c["name"]) for c in truth
     ]
     assert events == len(expected_live_events(world, LIVE_ENDING_ID, now=frozen))
+
+
+def test_status_of_a_program_with_only_its_newest_segments(frozen, nico, tmp_path):
+    db = tmp_path / "n.db"
+    assert nico("fetch", LIVE_ON_AIR_ID, "--db", db, "--interval", "0").exit_code == 0
+    result = nico("status", LIVE_ON_AIR_ID, "--db", db)
+    text = " ".join(result.stdout.split())
+    assert "newest segments only" in text
+    assert "the stored comments do not reach the begin time" in text
+    [thread] = json.loads(nico("status", LIVE_ON_AIR_ID, "--db", db, "--json").stdout)
+    assert thread["reached_begin"] is False and thread["history_complete"] is False
