@@ -102,3 +102,17 @@ def test_the_pandas_api_carries_the_live_columns(live_db, world):
     program = world.live_programs[LIVE_ENDED_ID]
     assert videos["begin_at"].iloc[0].timestamp() == program.begin_time
     assert videos["vpos_base_at"].iloc[0].timestamp() == program.vpos_base_time
+
+
+def test_demo_live_shows_it_offline(nico, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = nico("demo", "--live", "--big-comments", "1000")
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for program_id in ("lv1001", "lv1002"):
+        assert f"{program_id} (" in text
+    assert text.count("reached the program's beginning") == 2
+    assert "not published (filtered)" in text
+    stored = stored_live_comments(tmp_path / "nico-demo.db", "lv1002")
+    assert len(stored) > 2000
+    assert not list(tmp_path.glob("**/session.json"))  # the user's own session is untouched
