@@ -17,7 +17,6 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from nicocomments import store
-from nicocomments.errors import NicoError
 from nicocomments.history import iter_history
 from nicocomments.limits import earliest_date
 from nicocomments.records import Page, ThreadRef, VideoInfo
@@ -127,29 +126,7 @@ def fill_gaps(
 
 def _finish(job: _Job, work: Callable[[], None]) -> FetchResult:
     """Run ``work`` and record how the run ended, however it ends."""
-    engine, run_id = job.engine, job.run_id
-    try:
-        work()
-    except KeyboardInterrupt:
-        store.finish_run(
-            engine, run_id, "interrupted", error="interrupted", requests=job.unsaved_requests()
-        )
-        raise
-    except NicoError as exc:
-        store.sync_search_index(engine)
-        store.finish_run(engine, run_id, "failed", error=str(exc), requests=job.unsaved_requests())
-        raise
-    except Exception as exc:
-        store.finish_run(
-            engine,
-            run_id,
-            "failed",
-            error=f"{type(exc).__name__}: {exc}",
-            requests=job.unsaved_requests(),
-        )
-        raise
-    store.sync_search_index(engine)
-    store.finish_run(engine, run_id, "completed", requests=job.unsaved_requests())
+    store.run_recorded(job.engine, job.run_id, work, job.unsaved_requests)
     return job.result
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from nicocomments import store
-from nicocomments.errors import NicoError, Refused
+from nicocomments.errors import Refused
 from nicocomments.live import (
     REACHED_BEGIN,
     RESEED_OVERLAP,
@@ -126,29 +126,7 @@ def record_program(
 
 
 def _finish(job: _Job, work: Callable[[], None]) -> LiveResult:
-    engine, run_id = job.engine, job.run_id
-    try:
-        work()
-    except KeyboardInterrupt:
-        store.finish_run(
-            engine, run_id, "interrupted", error="interrupted", requests=job.unsaved_requests()
-        )
-        raise
-    except NicoError as exc:
-        store.sync_search_index(engine)
-        store.finish_run(engine, run_id, "failed", error=str(exc), requests=job.unsaved_requests())
-        raise
-    except Exception as exc:
-        store.finish_run(
-            engine,
-            run_id,
-            "failed",
-            error=f"{type(exc).__name__}: {exc}",
-            requests=job.unsaved_requests(),
-        )
-        raise
-    store.sync_search_index(engine)
-    store.finish_run(engine, run_id, "completed", requests=job.unsaved_requests())
+    store.run_recorded(job.engine, job.run_id, work, job.unsaved_requests)
     return job.result
 
 

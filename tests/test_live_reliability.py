@@ -4,11 +4,8 @@ every kind everywhere; each run ends storing exactly the emulator's ground truth
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -16,9 +13,13 @@ import pytest
 from nicosandbox import FAULT_KINDS, FaultPlan
 from nicosandbox.expected import expected_live_comments, expected_live_events
 from nicosandbox.liveworld import LIVE_ENDED_ID, LIVE_ENDING_ID, LIVE_LONG_ID, LIVE_ON_AIR_ID
-from tests.helpers import query
+from tests.helpers import kill_again_and_again, pages_stored, query, start_fetch
 from tests.live_helpers import by_id, by_no, stored_live_comments, stored_live_events
 from tests.reliability import FAULT_OPTIONS, FAULT_SEEDS, KILL_SEED, KILLS, LIVE_GROUPS, fault_plan
+
+
+def _live_args(program_id: str) -> tuple[str, ...]:
+    return (program_id, "--interval", "0", "--live-interval", "0.003")
 
 
 @pytest.fixture
@@ -37,41 +38,11 @@ def _assert_truth(db, world, program_id, now):
     )
 
 
-def _start(db, program_id):
-    return subprocess.Popen(
-        [sys.executable, "-m", "nicocomments", "fetch", program_id, "--all-history", "--db",
-         str(db), "--interval", "0", "--live-interval", "0.003", "--backoff", "0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=dict(os.environ),
-    )  # fmt: skip
-
-
-def _pages(db) -> int:
-    try:
-        return query(db, "SELECT coalesce(sum(pages), 0) FROM fetch_runs")[0][0]
-    except Exception:  # not created yet, or locked for a moment
-        return 0
-
-
 def test_killed_again_and_again_then_resumed_it_stores_exactly_the_truth(frozen, tmp_path, world):
-    rng = random.Random(KILL_SEED)
     db = tmp_path / "n.db"
-    kills = 0
-    while kills < KILLS:
-        process = _start(db, LIVE_LONG_ID)
-        target = _pages(db) + rng.randint(1, 30)
-        deadline = time.monotonic() + 60
-        while _pages(db) < target and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(rng.uniform(0.001, 0.02))
-        if process.poll() is not None:
-            pytest.fail(f"the fetch ended after {kills} kills: {process.stderr.read()[-500:]}")
-        time.sleep(rng.uniform(0, 0.02))  # anywhere in an answer, not only just after one
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-        process.stderr.close()
-        kills += 1
-    process = _start(db, LIVE_LONG_ID)
+    process = kill_again_and_again(
+        db, _live_args(LIVE_LONG_ID), kills=KILLS, rng=random.Random(KILL_SEED), most_pages=30
+    )
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr[-2000:]
     _assert_truth(db, world, LIVE_LONG_ID, frozen)
@@ -159,9 +130,9 @@ def test_killed_on_air_then_resumed_later_it_has_the_past_and_what_came_since(
     frozen, logged_in, tmp_path, world
 ):
     db = tmp_path / "n.db"
-    process = _start(db, LIVE_ON_AIR_ID)
+    process = start_fetch(db, *_live_args(LIVE_ON_AIR_ID))
     deadline = time.monotonic() + 60
-    while _pages(db) < 5 and process.poll() is None and time.monotonic() < deadline:
+    while pages_stored(db) < 5 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)
     assert process.poll() is None, "the walk ended before it could be killed"
     process.send_signal(signal.SIGKILL)
@@ -171,7 +142,7 @@ def test_killed_on_air_then_resumed_later_it_has_the_past_and_what_came_since(
     assert not complete
     later = frozen + 200
     logged_in.clock = lambda: later
-    process = _start(db, LIVE_ON_AIR_ID)
+    process = start_fetch(db, *_live_args(LIVE_ON_AIR_ID))
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr[-2000:]
     _assert_truth(db, world, LIVE_ON_AIR_ID, later)

@@ -62,6 +62,7 @@ from nicocomments.store.runs import (
     discard_run,
     finish_run,
     rename_run_video,
+    run_recorded,
     start_run,
 )
 from nicocomments.store.write import (
@@ -124,6 +125,7 @@ __all__ = [
     "posted_unix",
     "rename_run_video",
     "reported_count",
+    "run_recorded",
     "run_rows",
     "save_comments",
     "save_live_comments",

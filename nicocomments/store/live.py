@@ -13,15 +13,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 from sqlalchemy import Connection, func, select
 
 from nicocomments.records import COMMENT_FIELDS, LIVE_FORK, ThreadRef
 from nicocomments.schema import comments, live_events, threads, videos
-from nicocomments.store.write import insert_on_conflict, upsert_threads
+from nicocomments.store.write import insert_comments_sql, insert_on_conflict, upsert_threads
 
 LIVE_COMMENT_FIELDS = (*COMMENT_FIELDS, "message_id", "is_overflowed", "name")
 _INSERT_COLUMNS = ("video_id", "run_id", *LIVE_COMMENT_FIELDS)
+_KEY = itemgetter(0, 1, 2)  # thread_id, fork, no
 
 
 @dataclass(frozen=True)
@@ -58,20 +60,6 @@ def upsert_program(connection: Connection, program: ProgramRow, seen_at: datetim
     )
 
 
-def _insert_sql(dialect: str) -> str:
-    if dialect == "sqlite":
-        mark, timestamp = "?", "datetime(?, 'unixepoch')"
-    else:
-        mark, timestamp = "%s", "to_timestamp(%s)"
-    values = ", ".join(timestamp if c == "posted_at" else mark for c in _INSERT_COLUMNS)
-    # No conflict target: a row is skipped when its (thread, fork, no) or its (thread,
-    # message id) is stored already.
-    return (
-        f"INSERT INTO comments ({', '.join(_INSERT_COLUMNS)}) VALUES ({values}) "
-        "ON CONFLICT DO NOTHING"
-    )
-
-
 def save_live_comments(
     connection: Connection, program_id: str, run_id: int | None, rows: Sequence[tuple]
 ) -> int:
@@ -80,10 +68,11 @@ def save_live_comments(
     if not rows:
         return 0
     if connection.dialect.name == "postgresql":
-        rows = sorted(rows, key=lambda row: (row[0], row[1], row[2]))  # lock order, as comments
-    result = connection.exec_driver_sql(
-        _insert_sql(connection.dialect.name), [(program_id, run_id, *row) for row in rows]
-    )
+        rows = sorted(rows, key=_KEY)  # lock order, as `save_comments`
+    # No conflict target: a row is left out when its (thread, fork, no) or its (thread,
+    # message id) is stored already.
+    sql = insert_comments_sql(connection.dialect.name, _INSERT_COLUMNS, conflict="")
+    result = connection.exec_driver_sql(sql, [(program_id, run_id, *row) for row in rows])
     return max(result.rowcount, 0)
 
 
