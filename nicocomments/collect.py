@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from nicocomments import store
 from nicocomments.history import iter_history
 from nicocomments.limits import earliest_date
+from nicocomments.progress import Progress
 from nicocomments.records import Page, ThreadRef, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -46,20 +47,6 @@ class FetchOptions:
     all_history: bool = False
     before: int | None = None  # Unix seconds: start a new walk here instead of now
     refresh: bool = False  # walk the whole history again even if it was completed
-
-
-class Progress:
-    """Callbacks for the user interface; every method may be overridden, none must be."""
-
-    def video(self, info: VideoInfo) -> None: ...
-
-    def thread_started(self, ref: ThreadRef, *, stored: int, phase: str) -> None: ...
-
-    def page(
-        self, ref: ThreadRef, *, when: int | None, added: int, stored: int, server_count: int | None
-    ) -> None: ...
-
-    def thread_finished(self, ref: ThreadRef, *, stored: int, end: str | None) -> None: ...
 
 
 @dataclass

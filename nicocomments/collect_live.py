@@ -43,6 +43,7 @@ from nicocomments.live import (
 )
 from nicocomments.live.client import LiveClient
 from nicocomments.live.watchsocket import MessageServer
+from nicocomments.progress import Progress
 from nicocomments.records import LIVE_FORK, ThreadRef, VideoInfo
 from nicocomments.store import ProgramRow
 
@@ -57,20 +58,6 @@ RECORD_WORKERS = 4  # segments read at once while recording
 class LiveOptions:
     all_history: bool = False
     refresh: bool = False  # walk the whole past again even if a walk completed
-
-
-class Progress:
-    """Callbacks for the user interface (the same as `collect.Progress`)."""
-
-    def video(self, info: VideoInfo) -> None: ...
-
-    def thread_started(self, ref: ThreadRef, *, stored: int, phase: str) -> None: ...
-
-    def page(
-        self, ref: ThreadRef, *, when: int | None, added: int, stored: int, server_count: int | None
-    ) -> None: ...
-
-    def thread_finished(self, ref: ThreadRef, *, stored: int, end: str | None) -> None: ...
 
 
 @dataclass
