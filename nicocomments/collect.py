@@ -17,9 +17,9 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from nicocomments import store
-from nicocomments.errors import NicoError
 from nicocomments.history import iter_history
 from nicocomments.limits import earliest_date
+from nicocomments.progress import Progress
 from nicocomments.records import Page, ThreadRef, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -47,20 +47,6 @@ class FetchOptions:
     all_history: bool = False
     before: int | None = None  # Unix seconds: start a new walk here instead of now
     refresh: bool = False  # walk the whole history again even if it was completed
-
-
-class Progress:
-    """Callbacks for the user interface; every method may be overridden, none must be."""
-
-    def video(self, info: VideoInfo) -> None: ...
-
-    def thread_started(self, ref: ThreadRef, *, stored: int, phase: str) -> None: ...
-
-    def page(
-        self, ref: ThreadRef, *, when: int | None, added: int, stored: int, server_count: int | None
-    ) -> None: ...
-
-    def thread_finished(self, ref: ThreadRef, *, stored: int, end: str | None) -> None: ...
 
 
 @dataclass
@@ -127,29 +113,7 @@ def fill_gaps(
 
 def _finish(job: _Job, work: Callable[[], None]) -> FetchResult:
     """Run ``work`` and record how the run ended, however it ends."""
-    engine, run_id = job.engine, job.run_id
-    try:
-        work()
-    except KeyboardInterrupt:
-        store.finish_run(
-            engine, run_id, "interrupted", error="interrupted", requests=job.unsaved_requests()
-        )
-        raise
-    except NicoError as exc:
-        store.sync_search_index(engine)
-        store.finish_run(engine, run_id, "failed", error=str(exc), requests=job.unsaved_requests())
-        raise
-    except Exception as exc:
-        store.finish_run(
-            engine,
-            run_id,
-            "failed",
-            error=f"{type(exc).__name__}: {exc}",
-            requests=job.unsaved_requests(),
-        )
-        raise
-    store.sync_search_index(engine)
-    store.finish_run(engine, run_id, "completed", requests=job.unsaved_requests())
+    store.run_recorded(job.engine, job.run_id, work, job.unsaved_requests)
     return job.result
 
 

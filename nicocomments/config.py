@@ -14,6 +14,8 @@ ENDPOINT_ENV_VARS = {
     "www": "NICO_WWW_URL",  # site pages, watch data, the login check
     "nvapi": "NICO_NVAPI_URL",  # thread keys for nvcomment; listings (users, mylists, series)
     "snapshot": "NICO_SNAPSHOT_URL",  # Snapshot Search API v2 (tags, keyword searches)
+    "live": "NICO_LIVE_URL",  # Niconico Live watch pages
+    "live2": "NICO_LIVE2_URL",  # Niconico Live's timeshift API
 }
 # Hosts that never get the session cookie: Snapshot Search is anonymous.
 COOKIELESS = frozenset({"snapshot"})
@@ -26,14 +28,17 @@ NICONICO_COOKIE_DOMAIN = ".nicovideo.jp"
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Base URLs of the hosts nico talks to. The message server and the nvcomment server are
-    never configured: the site names them (getflv `ms`, watch data `nvComment.server`)."""
+    """Base URLs of the hosts nico talks to. The message server, the nvcomment server, the live
+    watch WebSocket and the live message server are never configured: the site names them
+    (getflv `ms`, watch data `nvComment.server`, the live watch page, the WebSocket)."""
 
     flapi: str = "https://flapi.nicovideo.jp"
     account: str = "https://account.nicovideo.jp"
     www: str = "https://www.nicovideo.jp"
     nvapi: str = "https://nvapi.nicovideo.jp"
     snapshot: str = "https://snapshot.search.nicovideo.jp"
+    live: str = "https://live.nicovideo.jp"
+    live2: str = "https://live2.nicovideo.jp"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Endpoints:

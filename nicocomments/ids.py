@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 from nicocomments.errors import BadInput
 from nicocomments.limits import shown
 
-# sm: user upload, so: channel/official, nm: Nico Movie Maker, nl: early "nicolive", ss: shorts.
-VIDEO_ID_PREFIXES = ("sm", "so", "nm", "nl", "ss")
+# sm: user upload, so: channel/official, nm: Nico Movie Maker, nl: early "nicolive", ss: shorts,
+# lv: a Niconico Live program (stored like a video; live.md §4).
+VIDEO_ID_PREFIXES = ("sm", "so", "nm", "nl", "ss", "lv")
+PROGRAM_PREFIX = "lv"
 _NUMBER = "[1-9][0-9]{0,11}"  # ASCII digits only: \d would also take ９ and ٣
 _PREFIXED = f"(?:{'|'.join(VIDEO_ID_PREFIXES)}){_NUMBER}"
 _VIDEO_ID = re.compile(f"{_PREFIXED}|{_NUMBER}")
@@ -21,7 +23,8 @@ _URL_HOSTS = ("nicovideo.jp", "nico.ms")
 
 
 def parse_video_id(text: str) -> str:
-    """Return the canonical id (``sm9``, ``so123``, ``1397552685``) or raise `BadInput`.
+    """Return the canonical id (``sm9``, ``so123``, ``1397552685``, ``lv345``) or raise
+    `BadInput`.
 
     >>> parse_video_id("https://www.nicovideo.jp/watch/sm9?ref=search")
     'sm9'
@@ -52,10 +55,19 @@ def parse_video_id(text: str) -> str:
     candidate = candidate.lower()
     if not _VIDEO_ID.fullmatch(candidate):
         raise BadInput(
-            f"{shown(text)} is not a video id: expected sm…, so…, nm…, a thread number or a "
-            "watch URL"
+            f"{shown(text)} is not a video id: expected sm…, so…, nm…, lv…, a thread number "
+            "or a watch URL"
         )
     return candidate
+
+
+def is_program_id(video_id: str) -> bool:
+    """A Niconico Live program (``lv…``) rather than a video.
+
+    >>> is_program_id(parse_video_id("https://live.nicovideo.jp/watch/lv345"))
+    True
+    """
+    return video_id.startswith(PROGRAM_PREFIX)
 
 
 def video_id_from_name(file_name: str) -> str | None:

@@ -11,6 +11,8 @@ from datetime import timedelta, timezone
 from typing import NamedTuple
 
 FORKS = ("main", "owner", "easy")
+LIVE_FORK = "live"  # the fork of Niconico Live comments; their thread is the program id (lv…)
+ALL_FORKS = (*FORKS, LIVE_FORK)
 FORK_BY_NUMBER = {0: "main", 1: "owner", 2: "easy"}
 NUMBER_BY_FORK = {name: number for number, name in FORK_BY_NUMBER.items()}
 

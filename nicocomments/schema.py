@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -95,13 +96,18 @@ videos = Table(
     Column(
         "last_fetched_at", UTCDateTime, nullable=False, doc="last time nico stored something of it"
     ),
+    # Niconico Live programs (video_id lv…) only.
+    Column("begin_at", UTCDateTime, doc="live: when the program began (UTC)"),
+    Column("end_at", UTCDateTime, doc="live: when it ended, or is scheduled to (UTC)"),
+    Column("vpos_base_at", UTCDateTime, doc="live: vposBaseTime, the moment of vpos 0 (UTC)"),
+    Column("live_status", String(16), doc="live: ON_AIR, ENDED, … when last asked"),
 )
 
 threads = Table(
     "threads",
     metadata,
     Column("thread_id", String(32), primary_key=True, doc="the server's thread id"),
-    Column("fork", String(8), primary_key=True, doc="main, owner or easy"),
+    Column("fork", String(8), primary_key=True, doc="main, owner, easy or live"),
     Column(
         "video_id",
         String(32),
@@ -205,7 +211,9 @@ comments = Table(
     Column("id", RowId, primary_key=True, doc="row id"),
     Column("video_id", String(32), ForeignKey("videos.video_id"), nullable=False, doc="the video"),
     Column("thread_id", String(32), nullable=False, doc="the thread"),
-    Column("fork", String(8), nullable=False, doc="main, owner or easy"),  # main | owner | easy
+    Column(
+        "fork", String(8), nullable=False, doc="main, owner, easy, or live"
+    ),  # main | owner | easy | live
     Column("no", Integer, nullable=False, doc="the comment's number in its thread and fork"),
     Column(
         "vpos_ms",
@@ -255,8 +263,14 @@ comments = Table(
         ForeignKey("fetch_runs.id"),
         doc="the fetch_runs row that first stored it",
     ),  # the run that first stored it
+    Column(
+        "message_id", String(64), doc="live: the message server's message id (meta.id)"
+    ),  # live only: the de-duplication key, with the program id
+    Column("is_overflowed", Boolean, doc="live: an overflowed chat (normally hidden by players)"),
+    Column("name", Text, doc="live: the display name the comment carried"),
     UniqueConstraint("thread_id", "fork", "no"),
     Index(None, "video_id", "fork"),
+    Index(None, "thread_id", "message_id", unique=True),
 )
 
 # Seconds a history walk had to step over: a whole page came from them, so they may hold
@@ -339,4 +353,31 @@ rate_budgets = Table(
     Column("account", String(64), primary_key=True, doc="a hash of the session, or 'guest'"),
     Column("host", String(255), primary_key=True, doc="host:port"),
     Column("next_slot", Float, nullable=False, doc="Unix time of the next free request slot"),
+)
+
+# Niconico Live messages that are not comments: gifts, notifications, nicoads, … (live.md §4).
+live_events = Table(
+    "live_events",
+    metadata,
+    Column("id", RowId, primary_key=True, doc="row id"),
+    Column(
+        "video_id",
+        String(32),
+        ForeignKey("videos.video_id"),
+        nullable=False,
+        doc="the program (lv…)",
+    ),
+    Column("message_id", String(64), nullable=False, doc="the message server's message id"),
+    Column(
+        "kind",
+        String(32),
+        nullable=False,
+        doc="gift, simple_notification, nicoad, …, or unknown",
+    ),
+    Column("posted_at", UTCDateTime, doc="when it was posted (UTC)"),
+    Column("date_usec", Integer, doc="microseconds of the posting time"),
+    Column("payload", Text, nullable=False, doc="the message as JSON (proto3 JSON names)"),
+    Column("raw", LargeBinary, doc="the message's bytes as sent (unknown kinds decode later)"),
+    Column("run_id", BigInteger, ForeignKey("fetch_runs.id"), doc="the run that first stored it"),
+    UniqueConstraint("video_id", "message_id"),
 )

@@ -106,3 +106,78 @@ def nvcomment_comments(world: World, video_id: str, forks: Sequence[str] | None)
                 )
             )
     return out
+
+
+# --- live programs (live.md §4) ----------------------------------------------------------------
+
+LIVE_POSITIONS = ("", "shita", "ue")  # naka omitted
+LIVE_SIZES = ("", "small", "big")  # medium omitted
+LIVE_COLOURS = (
+    "", "red", "pink", "orange", "yellow", "green", "cyan", "blue", "purple", "black",
+    "white2", "red2", "pink2", "orange2", "yellow2", "green2", "cyan2", "blue2", "purple2",
+    "black2",
+)  # fmt: skip
+LIVE_FONTS = ("", "mincho", "gothic")
+
+
+def live_commands(raw_user_id: int, modifier: tuple) -> str:
+    """The classic live logs' commands, as live.md §4 orders them."""
+    position, size, colour, font, opacity = modifier
+    words = ["184" if raw_user_id <= 0 else ""]
+    words += [LIVE_POSITIONS[position], LIVE_SIZES[size]]
+    words.append(
+        "#{:02x}{:02x}{:02x}".format(*colour) if isinstance(colour, tuple) else LIVE_COLOURS[colour]
+    )
+    words += [LIVE_FONTS[font], "translucent" if opacity == 1 else ""]
+    return " ".join(word for word in words if word)
+
+
+def expected_live_comments(world: World, program_id: str, *, now: float) -> list[dict]:
+    """Every comment (chat or overflowed chat) the program published by ``now``, as a perfect
+    client stores it: a row of the ``comments`` table (``posted_at`` in Unix seconds)."""
+    program = world.live_programs[program_id]
+    rows = []
+    for m in program.published(now):
+        if m.kind not in ("chat", "overflowed_chat"):
+            continue
+        rows.append(
+            {
+                "video_id": program_id,
+                "thread_id": program_id,
+                "fork": "live",
+                "no": m.no,
+                "vpos_ms": m.vpos * 10,
+                "posted_at": m.at,
+                "date_usec": m.nanos // 1000,
+                "content": m.content,
+                "commands": live_commands(m.raw_user_id, m.modifier),
+                "user_id": str(m.raw_user_id) if m.raw_user_id > 0 else m.hashed_user_id,
+                "is_premium": m.premium,
+                "is_anonymous": m.raw_user_id <= 0,
+                "message_id": m.message_id,
+                "is_overflowed": m.kind == "overflowed_chat",
+                "name": m.name,
+            }
+        )
+    return rows
+
+
+def expected_live_events(world: World, program_id: str, *, now: float) -> list[dict]:
+    """The other messages (gifts, notifications, nicoads) published by ``now``: the message
+    id, the member's name and its fields (as proto3 JSON names them: int64 as strings)."""
+    program = world.live_programs[program_id]
+    return [
+        {
+            "message_id": m.message_id,
+            "kind": m.kind,
+            "posted_at": m.at,
+            "payload": {
+                k: str(v) if isinstance(v, int) and k in _INT64 else v for k, v in m.fields
+            },
+        }
+        for m in program.published(now)
+        if m.kind not in ("chat", "overflowed_chat")
+    ]
+
+
+_INT64 = ("advertiser_user_id", "point")  # proto3 JSON writes int64 as a string

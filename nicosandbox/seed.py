@@ -8,7 +8,9 @@ data keeps its bytes (as `nvworld` did).
 
 from __future__ import annotations
 
-from nicosandbox import collection, nvworld, realdata, synth
+import time
+
+from nicosandbox import collection, liveworld, nvworld, realdata, synth
 from nicosandbox.access import refusal
 from nicosandbox.world import (
     DEMO_EMAIL,
@@ -23,13 +25,16 @@ from nicosandbox.world import (
 )
 
 
-def build_world(seed: int = 0, big_comments: int = 30_000) -> World:
-    """The emulator's world: the same bytes for the same arguments."""
+def build_world(seed: int = 0, big_comments: int = 30_000, live_anchor: int | None = None) -> World:
+    """The emulator's world: the same bytes for the same arguments. Live programs' times are
+    relative to ``live_anchor`` (default: now, so that one program is on air)."""
     world = World(seed=seed)
+    world.live_anchor = int(time.time()) if live_anchor is None else live_anchor
     _add_accounts(world)
     synth.add_synthetic_videos(world, seed=seed, big_comments=big_comments)
     realdata.add_real_videos(world)
     nvworld.add_nvcomment_data(world, seed=seed)
+    liveworld.add_live_programs(world.live_programs, seed=seed, anchor=world.live_anchor)
     return world
 
 
@@ -76,4 +81,12 @@ def describe_world(world: World) -> str:
             but = ", premium viewers may watch" if v.access == "premium" else ""
             state += f"  [watch data: {status} {error_code}{'/' + reason if reason else ''}{but}]"
         lines.append(f"  {v.video_id:<11} {v.duration_s:>5}s  {'; '.join(parts)}{state}  {v.title}")
+    if world.live_programs:
+        lines.append("Live programs (times from the world's anchor):")
+        for p in world.live_programs.values():
+            chats = sum(1 for m in p.messages if m.kind in ("chat", "overflowed_chat"))
+            lines.append(
+                f"  {p.program_id:<11} {p.end_time - p.begin_time:>6}s  {chats:,} comments, "
+                f"{len(p.messages) - chats:,} other messages; timeshift {p.timeshift}  {p.title}"
+            )
     return "\n".join(lines)

@@ -7,6 +7,10 @@
     /nvapi/…      nvapi.nicovideo.jp      (thread keys)
     /nvcomment/…  the nvcomment server named by watch data's ``nvComment.server``
     /snapshot/…   snapshot.search.nicovideo.jp (Snapshot Search API v2)
+    /live/…       live.nicovideo.jp       (live watch pages)
+    /live2/…      live2.nicovideo.jp      (the timeshift API)
+    /mpn/…        the NDGR message server named by the live watch WebSocket
+    ws://…        the live watch WebSocket, on a port of its own (`livesocket`)
 
 The prefixes are the groups of `routes.SURFACES`; each request goes through the same steps
 whatever its surface: a queued injection, else a drawn fault, else the surface's route, whose
@@ -29,6 +33,7 @@ from nicosandbox import web
 from nicosandbox.faults import Edit, FaultPlan, Injected
 from nicosandbox.httpd import Handler, Server
 from nicosandbox.keys import KeyStore
+from nicosandbox.livesocket import LiveSocketServer
 from nicosandbox.routes import SURFACES
 from nicosandbox.seed import build_world, describe_world
 from nicosandbox.state import Sessions, Settings, SlidingWindow, State
@@ -91,6 +96,9 @@ class Sandbox:
     snapshot_offset_cap = _Setting()
     snapshot_maintenance = _Setting()
     snapshot_index_time = _Setting()
+    live_segment_seconds = _Setting()
+    live_ping_seconds = _Setting()
+    live_socket = _Setting()
 
     def __init__(
         self,
@@ -119,6 +127,7 @@ class Sandbox:
         self._serial = itertools.count(1)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
+        self._live_socket: LiveSocketServer | None = None
 
     # -- what the routes share ----------------------------------------------------------------
 
@@ -207,6 +216,8 @@ class Sandbox:
         if self._server is None:
             self._server = Server((self.host, self.port), Handler, self._dispatch)
             self.state.root_url = self.url
+            self._live_socket = LiveSocketServer(self.state, self.host)
+            self.state.live_socket_url = self._live_socket.start()
             self._thread = threading.Thread(
                 target=self._server.serve_forever, args=(0.05,), name="nico-sandbox", daemon=True
             )
@@ -223,7 +234,11 @@ class Sandbox:
             self._thread = None
         server.close_connections()
         server.server_close()
+        if self._live_socket is not None:
+            self._live_socket.stop()
+            self._live_socket = None
         self.state.root_url = None
+        self.state.live_socket_url = None
 
     def serve_forever(self, ready: Callable[[Sandbox], None] | None = None) -> None:
         """Start, serve until Ctrl-C (SIGINT) or SIGTERM, then close cleanly and return.
@@ -288,6 +303,7 @@ class Sandbox:
             lines.append(f"Niconico emulator at {self.url}")
             lines.extend(f"  {name}={value}" for name, value in self.env().items())
             lines.append(f"  nvComment.server (from watch data): {self.nvcomment_url}")
+            lines.append(f"  live watch WebSocket (from watch pages): {self.state.live_socket_url}")
         limit = self.rate_limit_per_minute
         lines.append(
             f"Thread keys live {self.thread_key_ttl:g} s; /v1/threads: "

@@ -16,6 +16,7 @@ from typing import Protocol
 from nicosandbox import web
 from nicosandbox.faults import FaultPlan, Injections
 from nicosandbox.keys import KeyStore
+from nicosandbox.liveworld import LiveState
 from nicosandbox.stats import Stats
 from nicosandbox.threadkeys import ThreadKeys
 from nicosandbox.world import Account, World
@@ -38,6 +39,10 @@ class Settings:
     ``mfa_ttl``: how long a two-factor step waits for its code; ``snapshot_offset_cap``:
     Snapshot Search refuses ``_offset + _limit`` past it; ``snapshot_maintenance``: it answers
     503 MAINTENANCE; ``snapshot_index_time``: when its index was rebuilt (None: now).
+    ``mfa_ttl``: how long a two-factor step waits for its code. Live: ``live_segment_seconds``,
+    the length of a message server segment (and the longest a long poll is held);
+    ``live_ping_seconds``, between the watch WebSocket's pings; ``live_socket``: ``normal``,
+    ``silent`` (takes startWatching, never answers) or ``close`` (closes at once).
     """
 
     key_ttl: float = 600
@@ -54,6 +59,9 @@ class Settings:
     snapshot_offset_cap: int = 1_600
     snapshot_maintenance: bool = False
     snapshot_index_time: float | None = None
+    live_segment_seconds: float = 4.0
+    live_ping_seconds: float = 10.0
+    live_socket: str = "normal"
 
     @property
     def userkey_lifetime(self) -> float:
@@ -140,6 +148,8 @@ class State:
         self.thread_keys = ThreadKeys(lambda: self.clock())
         self.rate_window = SlidingWindow()
         self.root_url: str | None = None
+        self.live = LiveState()  # timeshift reservations, audience and view tokens
+        self.live_socket_url: str | None = None  # ws://… of the watch WebSocket, once started
 
     def url(self, group: str) -> str:
         """The base URL of a surface (``…/flapi``, ``…/msg``): its route group is its prefix."""

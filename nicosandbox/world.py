@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from nicocomments.records import NUMBER_BY_FORK
+from nicosandbox.liveworld import LiveProgram
 
 # Accounts. The passwords are public test values: the emulator only ever runs on loopback.
 DEMO_EMAIL = "demo@example.com"
@@ -297,6 +298,8 @@ class World:
     mylists: dict[str, Collection] = field(default_factory=dict)
     series: dict[str, Collection] = field(default_factory=dict)
     tags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # video id → its tags
+    live_programs: dict[str, LiveProgram] = field(default_factory=dict)  # by lv… id
+    live_anchor: int = 0  # the moment live programs' times are relative to (Unix seconds)
     _video_by_thread: dict[str, Video] = field(default_factory=dict, repr=False)
 
     def add(self, video: Video, threads: Sequence[Thread]) -> None:

@@ -147,6 +147,10 @@ def _reset(sandbox) -> None:
     sandbox.snapshot_offset_cap = 1_600
     sandbox.snapshot_maintenance = False
     sandbox.snapshot_index_time = None
+    sandbox.live_segment_seconds = 4.0
+    sandbox.live_ping_seconds = 10.0
+    sandbox.live_socket = "normal"
+    sandbox.state.live.reservations.clear()  # every test reserves its own timeshifts
     sandbox.clear_injections()
     sandbox.reset_stats()
 

@@ -208,6 +208,8 @@ def _benchmarks_common():
 # --- example outputs, from running them on `nico demo`'s database ------------------------------
 
 README_CLOCK = "2026-11-27T01:27:00+00:00"  # "now" for the runs the README shows
+# The live examples' emulator: its programs' times from this anchor, its clock 100 s past it.
+README_LIVE_ANCHOR = 1795742820  # 2026-11-27T01:27:00Z
 HOME = "/home/me"  # where the README's reader runs them
 
 
@@ -233,6 +235,15 @@ class Demo:
         self.config = self.folder / ".config" / "nicocomments"  # ~/.config/nicocomments
         self.run("nico demo --db nico-demo.db")
         self.run("nico login --email demo@example.com --password-stdin", stdin="demo-password\n")
+        # Live programs on an emulator of their own, whose clock stands still (the README shows
+        # dates), logged in as the demo account.
+        self.live_sandbox = Sandbox(
+            world=build_world(big_comments=1000, live_anchor=README_LIVE_ANCHOR),
+            clock=lambda: README_LIVE_ANCHOR + 100,
+        ).start()
+        atexit.register(self.live_sandbox.stop)
+        demo_account = self.live_sandbox.world.accounts["demo@example.com"]
+        self.live_session = self.live_sandbox.sessions.create(demo_account)
 
     def cookies_file(self, relative: str) -> None:
         """A browser's cookies.txt holding the logged-in demo session (as exporters write it)."""
@@ -246,12 +257,15 @@ class Demo:
             f".nicovideo.jp\tTRUE\t/\tTRUE\t2147483647\tuser_session\t{session}\n"
         )
 
-    def run(self, command: str, stdin: str | None = None, *, terminal: bool = False) -> str:
+    def run(
+        self, command: str, stdin: str | None = None, *, terminal: bool = False, live: bool = False
+    ) -> str:
         """The output (stdout and stderr, as a terminal shows them) of one command line: a
         ``nico …`` command, optionally piped into ``head -N``; ``#`` starts a comment, ``~`` is
         the folder. ``--port N`` runs on a free port, shown as N (N may be taken here), and
         the emulator it starts stops at once, as after Ctrl-C. ``terminal``: stdin is a
-        terminal, so nico prompts (for ``nico login``), and ``stdin`` is what is typed."""
+        terminal, so nico prompts (for ``nico login``), and ``stdin`` is what is typed.
+        ``live``: against the live examples' emulator, logged in there."""
         import os
         import shlex
         from contextlib import ExitStack
@@ -275,6 +289,8 @@ class Demo:
         now = datetime.fromisoformat(README_CLOCK)
         env = {**self.sandbox.env(), "NICO_CONFIG_DIR": str(self.config)}
         env.update(NICO_DB=None, NICO_USER_SESSION=None, NICO_DEBUG=None, COLUMNS=None)
+        if live:
+            env.update(self.live_sandbox.env(), NICO_USER_SESSION=self.live_session)
         before = os.getcwd()
         with ExitStack() as stack:
             for name in (
@@ -288,7 +304,7 @@ class Demo:
             if terminal:
                 stack.enter_context(mock.patch("nicocomments.cli.account.sys", _Terminal()))
             stack.enter_context(mock.patch("nicosandbox.Sandbox.serve_forever", _serve_once))
-            for name in ("fetch", "sandbox"):
+            for name in ("fetch", "sandbox", "live"):
                 quiet = mock.patch(
                     f"nicocomments.cli.{name}.RichProgress", lambda console: _Quiet()
                 )
@@ -308,6 +324,8 @@ class Demo:
         if shown_port is not None:
             port = re.search(r"127\.0\.0\.1:(\d+)", output).group(1)
             output = output.replace(f"127.0.0.1:{port}", f"127.0.0.1:{shown_port}")
+            # The live watch WebSocket listens on a free port of its own.
+            output = re.sub(r"ws://127\.0\.0\.1:\d+", "ws://127.0.0.1:<a free port>", output)
         lines = [line.rstrip() for line in output.splitlines()]
         return "\n".join(lines[:head] if head is not None else lines)
 
@@ -426,13 +444,14 @@ def console(
     stdin: tuple[str, ...] = (),
     terminal: bool = False,
     keep_session: bool = False,
+    live: bool = False,
 ) -> str:
     """A ``console`` block of commands and their outputs, run on `demo`. First, if asked:
     ``old_database`` makes an SQLite file of that name at schema revision 0001 (for ``nico db
     upgrade``), ``cookies_file`` a browser's cookies.txt with the demo session. ``stdin`` is
     what is typed into the commands, one string each, in order; ``terminal``: at prompts.
     ``keep_session``: the stored session is put back afterwards (the examples after it run
-    as the demo account)."""
+    as the demo account). ``live``: on the live examples' emulator."""
     session = demo()
     if old_database is not None:
         _revision_0001(session.folder / old_database)
@@ -444,7 +463,7 @@ def console(
     typed = list(stdin) + [None] * len(commands)
     for command, text in zip(commands, typed, strict=False):
         lines.append(f"$ {command}")
-        output = session.run(command, stdin=text, terminal=terminal)
+        output = session.run(command, stdin=text, terminal=terminal, live=live)
         if output:
             lines.append(output)
     lines.append("```")
@@ -484,6 +503,7 @@ def reliability_markdown() -> str:
         test_faults,
         test_hostile_answers,
         test_hostile_files,
+        test_live_reliability,
     )
 
     seeds = len(reliability.DEFAULT_FAULT_SEEDS)  # not what NICO_FAULT_SEEDS asks for today
@@ -512,6 +532,15 @@ def reliability_markdown() -> str:
         (
             "each fault kind on each route group a fetch uses, once, for both protocols",
             f"{len(test_faults.CASES)} cases",
+        ),
+        (
+            "live programs: `kill -9` of one whole-past fetch of the long program (40,000 "
+            "messages, backward chains that end early) at seeded random moments, each resumed; "
+            f"{reliability.FAULT_RATE:.0%} faults of every kind on "
+            f"{', '.join(reliability.LIVE_GROUPS)}; each fault kind on each of them once; "
+            "every run ends with exactly the emulator's truth",
+            f"{reliability.KILLS} kills; {seeds} seeds × 2 programs; "
+            f"{len(test_live_reliability.CASES)} cases",
         ),
         (
             "hostile or broken server answers (bad values, wrong types, 500 MB, a byte a "

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
+import random
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from nicocomments.records import Comment
 
@@ -60,3 +68,46 @@ def database_at_revision(path: Path, revision: str) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     engine.dispose()
+
+
+# --- kill -9 and resume ------------------------------------------------------------------------
+
+
+def start_fetch(db: Path, *args: str) -> subprocess.Popen:
+    """``nico fetch … --all-history --db DB`` in a subprocess, stderr kept for failures."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "nicocomments", "fetch", *args, "--all-history", "--db", str(db),
+         "--backoff", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )  # fmt: skip
+
+
+def pages_stored(db: Path) -> int:
+    """Pages (answers) the database's runs have committed so far."""
+    try:
+        return query(db, "SELECT coalesce(sum(pages), 0) FROM fetch_runs")[0][0]
+    except Exception:  # not created yet, or locked for a moment
+        return 0
+
+
+def kill_again_and_again(
+    db: Path, args: tuple[str, ...], *, kills: int, rng: random.Random, most_pages: int
+) -> subprocess.Popen:
+    """Start the fetch and `kill -9` it ``kills`` times, each after 1 to ``most_pages`` more
+    committed pages and a random moment inside the next one; then start it once more and
+    return that last process."""
+    for done in range(kills):
+        process = start_fetch(db, *args)
+        target = pages_stored(db) + rng.randint(1, most_pages)
+        deadline = time.monotonic() + 60
+        while pages_stored(db) < target and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(rng.uniform(0.001, 0.02))
+        if process.poll() is not None:  # it finished before its kill: the walk is too short
+            pytest.fail(f"the fetch ended after {done} kills: {process.stderr.read()[-500:]}")
+        time.sleep(rng.uniform(0, 0.05))  # anywhere in a page, not only just after one
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        process.stderr.close()
+    return start_fetch(db, *args)

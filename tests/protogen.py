@@ -1,6 +1,7 @@
-"""Regenerate ``nicocomments/live/ndgr_pb2.py`` from ``ndgr.proto`` with grpcio-tools' protoc.
+"""Regenerate ``nicocomments/live/ndgr_pb2.py`` (the client's) and ``nicosandbox/ndgr_pb2.py``
+(the emulator's) from their ``ndgr.proto`` with grpcio-tools' protoc.
 
-    python -m tests.protogen      # from the repository root: rewrite the committed file
+    python -m tests.protogen      # from the repository root: rewrite the committed files
 
 grpcio-tools is pinned in the ``test`` extra, so every checkout generates the same bytes;
 ``tests/test_live_proto.py`` regenerates and compares, so the two files never drift apart.
@@ -16,6 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PROTO = "nicocomments/live/ndgr.proto"
 GENERATED = ROOT / "nicocomments/live/ndgr_pb2.py"
+SANDBOX_PROTO = "nicosandbox/ndgr.proto"
+SANDBOX_GENERATED = ROOT / "nicosandbox/ndgr_pb2.py"
+TARGETS = ((PROTO, GENERATED), (SANDBOX_PROTO, SANDBOX_GENERATED))
 HEADER = (
     "# nicocomments: generated from {proto} by grpcio-tools {tools}'s protoc.\n"
     "# Do not edit. Change the .proto, then run `python -m tests.protogen`;\n"
@@ -23,7 +27,7 @@ HEADER = (
 )
 
 
-def generate() -> str:
+def generate(proto: str = PROTO) -> str:
     """The text ``ndgr_pb2.py`` should hold: our header, then protoc's output unchanged."""
     from grpc_tools import protoc
 
@@ -40,5 +44,6 @@ def generate() -> str:
 
 
 if __name__ == "__main__":
-    GENERATED.write_text(generate(), encoding="utf-8")
-    print(f"wrote {GENERATED.relative_to(ROOT)}")
+    for proto, generated in TARGETS:
+        generated.write_text(generate(proto), encoding="utf-8")
+        print(f"wrote {generated.relative_to(ROOT)}")

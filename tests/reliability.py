@@ -52,6 +52,7 @@ PROTOCOL_GROUPS = {
     "legacy": ("flapi", "msg", "www"),
     "nvcomment": ("www", "nvapi", "nvcomment"),
 }
+LIVE_GROUPS = ("live", "live2", "mpn")  # watch pages, the timeshift API, the message server
 
 
 # --- hostile input: each case runs nico in a subprocess under these limits -------------------

@@ -36,7 +36,7 @@ def test_load_comments_applies_the_documented_dtypes(analysis_db):
         k: pd.api.types.pandas_dtype(v) if isinstance(v, str) else v
         for k, v in na.COMMENT_DTYPES.items()
     }
-    assert list(everything["fork"].cat.categories) == ["owner", "main", "easy"]
+    assert list(everything["fork"].cat.categories) == ["owner", "main", "easy", "live"]
     assert len(everything) == 20
     first = everything.iloc[1]
     assert first["fork"] == "main" and first["no"] == 1

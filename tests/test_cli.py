@@ -43,6 +43,8 @@ def test_the_expected_commands_exist():
         "sandbox serve",
         "db",
         "db upgrade",
+        "live",
+        "live record",
     } <= names
 
 
@@ -284,11 +286,11 @@ def test_progress_shows_waits_as_passing_notes_not_log_lines():
 # --- options every command shares (issue 10) ----------------------------------------------------
 
 DB_COMMANDS = {"fetch", "crawl", "worker", "status", "import", "export", "analyze", "search"}
-DB_COMMANDS |= {"db upgrade", "demo"}
+DB_COMMANDS |= {"db upgrade", "demo", "live record"}
 
 
 @pytest.mark.parametrize(
-    "command", [c for c in COMMANDS if c[-1] not in ("sandbox", "db")], ids=" ".join
+    "command", [c for c in COMMANDS if c[-1] not in ("sandbox", "db", "live")], ids=" ".join
 )
 def test_every_command_takes_the_shared_options_where_users_type_them(command):
     click_command = typer.main.get_command(app)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, select
 from nicocomments import store
 from nicocomments.errors import BadInput
 from nicocomments.limits import shown
+from nicocomments.records import LIVE_FORK
 from nicocomments.schema import comments, fetch_runs, threads, videos
 
 JAPAN = "Asia/Tokyo"
@@ -30,7 +31,7 @@ UTC_TIME = pd.DatetimeTZDtype("ns", "UTC")
 COMMENT_DTYPES: dict[str, object] = {
     "video_id": STRING,
     "thread_id": STRING,
-    "fork": FORK_DTYPE,  # owner, main, easy (in that order)
+    "fork": FORK_DTYPE,  # owner, main, easy, live (in that order)
     "no": "int64",
     "vpos_ms": "int64",
     "vpos": "timedelta64[ns]",
@@ -48,6 +49,9 @@ COMMENT_DTYPES: dict[str, object] = {
     "comment_id": STRING,
     "source": STRING,
     "run_id": "Int64",
+    "message_id": STRING,  # live: the message server's message id
+    "is_overflowed": "boolean",  # live: an overflowed chat; NA for videos
+    "name": STRING,  # live: the display name the comment carried
 }
 
 VIDEO_DTYPES: dict[str, object] = {
@@ -57,6 +61,10 @@ VIDEO_DTYPES: dict[str, object] = {
     "posted_at": UTC_TIME,
     "first_fetched_at": UTC_TIME,
     "last_fetched_at": UTC_TIME,
+    "begin_at": UTC_TIME,  # live programs: when it began, ended, and vpos 0
+    "end_at": UTC_TIME,
+    "vpos_base_at": UTC_TIME,
+    "live_status": STRING,
 }
 
 THREAD_DTYPES: dict[str, object] = {
@@ -102,7 +110,7 @@ def load_comments(
     db: str | Engine | Connection,
     video_id: str | None = None,
     *,
-    forks: Sequence[str] = ("main", "easy"),
+    forks: Sequence[str] = ("main", "easy", LIVE_FORK),
     include_deleted: bool = False,
     tz: str = "UTC",
 ) -> pd.DataFrame:
@@ -111,7 +119,8 @@ def load_comments(
     ``db`` is an SQLite path, a database URL (both opened read-only: `store.open_db`'s
     ``read_only``), or an SQLAlchemy Engine or Connection. By default
     the owner's comments (scripts, captions) and deleted comments are left out: most analyses are
-    about viewers. ``tz="Asia/Tokyo"`` (`JAPAN`) gives ``posted_at`` in Japan time. Rows come in
+    about viewers (a live program's comments are all viewers': fork ``live``).
+    ``tz="Asia/Tokyo"`` (`JAPAN`) gives ``posted_at`` in Japan time. Rows come in
     (video, fork, thread, no) order; an empty result has the same columns and dtypes.
 
     Example::

@@ -21,7 +21,8 @@ from nicocomments.analysis.compute import (
 )
 from nicocomments.analysis.load import FORKS, JAPAN, load_comments, load_videos
 from nicocomments.analysis.terms import top_terms
-from nicocomments.records import video_clock
+from nicocomments.ids import is_program_id
+from nicocomments.records import LIVE_FORK, video_clock
 
 
 @dataclass
@@ -62,7 +63,10 @@ def summarize_video(
     summary = {
         "video_id": video_id,
         "comments": len(everything),
-        "by_fork": {str(k): int(v) for k, v in forks.items()},
+        # A video's threads, or a live program's one: the other kind is always empty.
+        "by_fork": {
+            str(k): int(v) for k, v in forks.items() if (k == LIVE_FORK) == is_program_id(video_id)
+        },
         "deleted": int(everything["is_deleted"].sum()),
         "users": int(viewers["user_id"].nunique()),
         "time_zone": tz,

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from nicocomments import __version__
-from nicocomments.cli import db, sandbox
+from nicocomments.cli import db, live, sandbox
 from nicocomments.cli.account import login, logout, whoami
 from nicocomments.cli.analyze import analyze
 from nicocomments.cli.crawl import crawl
@@ -64,6 +64,7 @@ app.command(rich_help_panel="Account")(login)
 app.command(rich_help_panel="Account")(logout)
 app.command(rich_help_panel="Account")(whoami)
 app.command(rich_help_panel="Try it")(sandbox.demo)
+app.add_typer(live.app, rich_help_panel="Collect")
 app.add_typer(sandbox.app, rich_help_panel="Try it")
 app.add_typer(db.app, rich_help_panel="Maintenance")
 

@@ -32,6 +32,7 @@ from nicocomments.http import (
 )
 from nicocomments.legacy import LegacyClient
 from nicocomments.limits import shown
+from nicocomments.live.client import DEFAULT_BACKWARD_INTERVAL, LiveClient
 from nicocomments.nvcomment import NvcommentClient
 
 
@@ -99,6 +100,15 @@ BackoffCapOption = Annotated[
     float,
     typer.Option(
         "--backoff-cap", min=0.0, help="Longest wait before a retry.", rich_help_panel="Network"
+    ),
+]
+LiveIntervalOption = Annotated[
+    float,
+    typer.Option(
+        "--live-interval",
+        min=0.0,
+        help="Seconds between two requests to the live message server (walking a program's past).",
+        rich_help_panel="Network",
     ),
 ]
 TimeoutOption = Annotated[
@@ -401,3 +411,24 @@ def network_settings(
         "backoff_cap": backoff_cap,
         "timeout": timeout,
     }
+
+
+def live_client(
+    net: Network, *, interval: float = DEFAULT_BACKWARD_INTERVAL, timeout: float = 30.0
+) -> LiveClient:
+    """The live client on the network context: the site's session for watch pages and the
+    timeshift API, and a cookie-less one paced at ``interval`` for the message server."""
+    settings = net.session.settings
+    message_session = make_session(
+        HttpSettings(
+            interval=interval,
+            retries=settings.retries,
+            backoff_base=settings.backoff_base,
+            backoff_cap=settings.backoff_cap,
+            read_timeout=settings.read_timeout,
+            answer_timeout=settings.answer_timeout,
+            connect_timeout=settings.connect_timeout,
+        ),
+        on_retry=net.session.on_retry,
+    )
+    return LiveClient(net.session, message_session, net.endpoints, socket_timeout=timeout)

@@ -11,9 +11,9 @@ import typer
 from nicocomments import formats, store
 from nicocomments.cli.common import err, guarded, require_video
 from nicocomments.errors import BadInput
-from nicocomments.ids import parse_video_id
+from nicocomments.ids import is_program_id, parse_video_id
 from nicocomments.limits import shown
-from nicocomments.records import FORKS
+from nicocomments.records import ALL_FORKS, LIVE_FORK
 
 
 @guarded
@@ -48,9 +48,13 @@ def export_(
         ),
     ] = None,
     forks: Annotated[
-        str,
-        typer.Option("--forks", help="Comma-separated forks to include: owner, main, easy."),
-    ] = "owner,main,easy",
+        str | None,
+        typer.Option(
+            "--forks",
+            help="Comma-separated forks to include: owner, main, easy (live for a live program).",
+            show_default="owner,main,easy; live for lv…",
+        ),
+    ] = None,
     db: str,
 ) -> None:
     """Write a video's stored comments as a file other tools read: legacy XML for danmaku2ass
@@ -73,12 +77,14 @@ def export_(
     if fmt not in formats.EXPORT_FORMATS:
         choices = ", ".join(formats.EXPORT_FORMATS)
         raise BadInput(f"unknown format {shown(fmt)}: choose {choices}")
+    video_id = parse_video_id(video)
+    if forks is None:
+        forks = LIVE_FORK if is_program_id(video_id) else "owner,main,easy"
     chosen = tuple(f.strip().lower() for f in forks.split(",") if f.strip())
-    if not chosen or set(chosen) - set(FORKS):
-        raise BadInput(f"--forks takes a comma-separated list of {', '.join(FORKS)}")
+    if not chosen or set(chosen) - set(ALL_FORKS):
+        raise BadInput(f"--forks takes a comma-separated list of {', '.join(ALL_FORKS)}")
     if hash_user_ids is not None and not hash_user_ids:
         raise BadInput("--hash-user-ids needs a non-empty salt")
-    video_id = parse_video_id(video)
     to_stdout = output == "-"
     if to_stdout and fmt in formats.BINARY_FORMATS and sys.stdout.isatty():
         raise BadInput(f"{fmt} is binary: give -o FILE, or redirect stdout")

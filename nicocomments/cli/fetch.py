@@ -15,6 +15,7 @@ from nicocomments.cli.common import (
     BackoffCapOption,
     BackoffOption,
     IntervalOption,
+    LiveIntervalOption,
     ProtocolOption,
     RetriesOption,
     TimeoutOption,
@@ -24,15 +25,18 @@ from nicocomments.cli.common import (
     explain_login,
     format_ranges,
     guarded,
+    live_client,
     network,
     out,
     protocol_choice,
 )
 from nicocomments.cli.progress import RichProgress
+from nicocomments.cli.tables import live_summary
 from nicocomments.collect import FetchOptions, FetchResult, collect_video
 from nicocomments.collect import fill_gaps as fill_video_gaps
+from nicocomments.collect_live import LiveOptions, LiveResult, collect_program
 from nicocomments.errors import AuthError, BadInput, LoginRequired, NicoError
-from nicocomments.ids import parse_video_id
+from nicocomments.ids import is_program_id, parse_video_id
 from nicocomments.limits import shown
 from nicocomments.records import JST
 from nicocomments.store import database, describe_target
@@ -43,7 +47,7 @@ def fetch(
     ids: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Video ids (sm9, so…, nm…), bare thread ids, or watch URLs.",
+            help="Video ids (sm9, so…, nm…), bare thread ids, live programs (lv…), or watch URLs.",
             show_default=False,
         ),
     ] = None,
@@ -92,6 +96,7 @@ def fetch(
     backoff: BackoffOption = 1.0,
     backoff_cap: BackoffCapOption = 60.0,
     timeout: TimeoutOption = 30.0,
+    live_interval: LiveIntervalOption = 0.012,
     rate_limit_wait: Annotated[
         float,
         typer.Option(
@@ -110,11 +115,17 @@ def fetch(
     page as it arrives: interrupt it at any time and run the same command again to resume.
     A later run also picks up comments posted since.
 
+    Live programs (lv…): without --all-history the comments the message server serves now;
+    with it the whole past, walked back through the message server's backward chains. An
+    ended program is read through its timeshift, which nico reserves (a logged-in session is
+    needed, for most programs a premium one).
+
     **Examples**
 
         nico fetch sm9
         nico fetch sm9 so23335421 --all-history
         nico fetch https://www.nicovideo.jp/watch/sm9 --all-history --before 2012-01-01
+        nico fetch lv345678901 --all-history
     """
     protocol = protocol_choice(protocol)
     video_ids = _collect_ids(ids or [], from_file)
@@ -137,6 +148,16 @@ def fetch(
             outcomes.append(outcome)
             client = comment_client(protocol, net, rate_limit_wait)
             try:
+                if is_program_id(video_id):
+                    if fill_gaps or before:
+                        raise BadInput("--fill-gaps and --before do not apply to live programs")
+                    live = live_client(net, interval=live_interval, timeout=timeout)
+                    with RichProgress(err) as progress:
+                        net.session.on_retry = live.message_session.on_retry = progress.notice
+                        outcome.live = collect_program(
+                            engine, live, video_id, LiveOptions(all_history, refresh), progress
+                        )
+                    continue
                 with RichProgress(err) as progress:
                     net.session.on_retry = client.on_wait = progress.notice
                     if all_history or not fill_gaps:
@@ -163,11 +184,14 @@ class _Outcome:
     video_id: str
     result: FetchResult | None = None
     gaps: FetchResult | None = None
+    live: LiveResult | None = None
     error: NicoError | None = None
 
 
 def _report(outcomes: list[_Outcome], *, batch: bool) -> None:
     for outcome in outcomes:
+        if outcome.live is not None:
+            out.print(live_summary(outcome.live))
         if outcome.result is not None:
             out.print(_summary(outcome.result))
         if outcome.gaps is not None:
@@ -184,6 +208,15 @@ def _report(outcomes: list[_Outcome], *, batch: bool) -> None:
         result = outcome.result
         if outcome.error is not None:
             table.add_row(outcome.video_id, f"failed: {outcome.error}", "", "", "")
+        elif outcome.live is not None:
+            live = outcome.live
+            table.add_row(
+                outcome.video_id,
+                "ok",
+                f"{live.comments_added:,}",
+                f"{live.stored:,}",
+                live.end or "served now",
+            )
         elif result is not None:
             ends = {t.end for t in result.threads if t.ref.fork != "owner" and t.end}
             table.add_row(
@@ -194,7 +227,7 @@ def _report(outcomes: list[_Outcome], *, batch: bool) -> None:
                 ", ".join(sorted(ends)) or "current window",
             )
     out.print(table)
-    done = sum(1 for o in outcomes if o.error is None and o.result is not None)
+    done = sum(1 for o in outcomes if o.error is None and (o.result or o.live) is not None)
     failed = [o.video_id for o in outcomes if o.error is not None]
     line = f"{done} of {len(outcomes)} videos fetched"
     out.print(line + (f"; failed: {', '.join(failed)}" if failed else "") + ".")

@@ -1,4 +1,4 @@
-"""A rich progress display for `collect.Progress` events."""
+"""A rich progress display for `nicocomments.progress.Progress` events."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from nicocomments.collect import Progress as ProgressEvents
+from nicocomments.progress import Progress as ProgressEvents
 from nicocomments.records import ThreadRef, VideoInfo
 
 

@@ -13,13 +13,15 @@ from nicocomments.cli.common import (
     comment_client,
     err,
     guarded,
+    live_client,
     network,
     out,
     protocol_choice,
 )
 from nicocomments.cli.progress import RichProgress
-from nicocomments.cli.tables import print_status
+from nicocomments.cli.tables import live_summary, print_status
 from nicocomments.collect import FetchOptions, collect_video
+from nicocomments.collect_live import LiveOptions, collect_program
 from nicocomments.config import Endpoints
 from nicocomments.errors import BadInput
 
@@ -31,6 +33,7 @@ app = typer.Typer(
 )
 
 DEMO_VIDEO = "sm9"
+DEMO_PROGRAMS = ("lv1001", "lv1002")  # on air; ended, read through its timeshift
 
 
 @app.command("serve")
@@ -94,9 +97,18 @@ def demo(
         int, typer.Option("--big-comments", min=1000, help="Comments of the big video.")
     ] = 30_000,
     protocol: ProtocolOption = "auto",
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Collect two live programs instead (one on air, one ended, through its "
+            "timeshift).",
+        ),
+    ] = False,
 ) -> None:
     """Watch the main job run offline: start the bundled emulator, log in, collect the big
-    video's whole comment history into a database, and show `nico status`.
+    video's whole comment history into a database, and show `nico status`. With --live, the
+    whole past of a live program on air and of an ended one (its timeshift reserved first).
 
     Nothing leaves this machine, and your own stored session is not touched.
     """
@@ -120,11 +132,15 @@ def demo(
             net.session, endpoints, DEMO_EMAIL, DEMO_PASSWORD, lambda attempt: None
         )
         viewer = auth.check_session(net.session, endpoints)
+        what = " and ".join(DEMO_PROGRAMS) if live else DEMO_VIDEO
         err.print(
             f"Logged in to the emulator as {DEMO_EMAIL} "
             f"({'premium' if viewer.premium else 'general'}); "
-            f"fetching {DEMO_VIDEO}'s whole history into {db} …"
+            f"fetching {what}'s whole history into {db} …"
         )
+        if live:
+            _demo_live(net, db)
+            return
         with store.database(str(db)) as engine:
             client = comment_client(protocol, net)
             with RichProgress(err) as progress:
@@ -136,3 +152,23 @@ def demo(
     out.print(f"{result.comments_added:,} new comments in {result.pages} pages.")
     print_status(report, details=False)
     out.print(f"Next: nico status --db {db}   or   sqlite3 {db} 'select count(*) from comments'")
+
+
+def _demo_live(net, db: Path) -> None:
+    client = live_client(net, interval=0.0)
+    results = []
+    with store.database(str(db)) as engine:
+        for program_id in DEMO_PROGRAMS:
+            with RichProgress(err) as progress:
+                results.append(
+                    collect_program(
+                        engine, client, program_id, LiveOptions(all_history=True), progress
+                    )
+                )
+        with engine.connect() as connection:
+            reports = [store.status_report(connection, p) for p in DEMO_PROGRAMS]
+    for result in results:
+        out.print(live_summary(result))
+    for report in reports:
+        print_status(report, details=True)
+    out.print(f"Next: nico export {DEMO_PROGRAMS[1]} --db {db} -o -   or   nico status --db {db}")

@@ -99,7 +99,7 @@ def write_xml(
         if key != current:
             current = key
             attributes = {"resultcode": "0", "thread": c.thread_id}
-            if c.fork != "main":
+            if c.fork in NUMBER_BY_FORK and c.fork != "main":  # live logs name no fork
                 attributes["fork"] = str(NUMBER_BY_FORK[c.fork])
             if key in thread_counts:
                 attributes["last_res"] = str(thread_counts[key])
@@ -131,7 +131,7 @@ def _chat(c: Comment) -> str:
         attributes["anonymity"] = "1"
     if c.is_deleted:
         attributes["deleted"] = str(c.deleted_reason or 1)
-    if c.fork != "main":
+    if c.fork in NUMBER_BY_FORK and c.fork != "main":
         attributes["fork"] = str(NUMBER_BY_FORK[c.fork])
     if c.score is not None:
         attributes["score"] = str(c.score)

@@ -46,6 +46,7 @@ from nicocomments.live.watchsocket import (  # noqa: F401
     DISCONNECT_REASONS,
     MessageServer,
     ProgramEnded,
+    SeatKeeper,
     WatchConversation,
     disconnect_error,
     fetch_message_server,

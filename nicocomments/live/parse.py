@@ -25,11 +25,10 @@ from google.protobuf.message import DecodeError, Message
 from nicocomments.errors import BadAnswer
 from nicocomments.live import ndgr_pb2 as pb
 from nicocomments.live.stream import iter_delimited
-from nicocomments.records import Comment
+from nicocomments.records import LIVE_FORK, Comment
 
 log = logging.getLogger(__name__)
 
-LIVE_FORK = "live"  # the fork of every live comment; the thread is the program id (lv…)
 UNKNOWN_EVENT = "unknown"  # the kind of a NicoliveMessage member this version does not know
 CHAT_MEMBERS = ("chat", "overflowed_chat")
 

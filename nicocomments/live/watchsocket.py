@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,6 +110,7 @@ class WatchConversation:
     def __init__(self, *, reconnect: bool = False) -> None:
         self.reconnect = reconnect
         self.message_server: MessageServer | None = None
+        self.keep_interval: float | None = None  # seat.keepIntervalSec: how often to keepSeat
 
     def opening(self) -> list[str]:
         start = {**START_WATCHING, "data": {"reconnect": self.reconnect}}
@@ -121,6 +124,10 @@ class WatchConversation:
             return [json.dumps(PONG)]
         if kind == "messageServer":
             self.message_server = parse_message_server(data)
+        elif kind == "seat":
+            seconds = data.get("keepIntervalSec") if isinstance(data, dict) else None
+            if isinstance(seconds, int | float) and not isinstance(seconds, bool) and seconds > 0:
+                self.keep_interval = float(seconds)
         elif kind == "disconnect":
             reason = data.get("reason") if isinstance(data, dict) else None
             raise disconnect_error(reason if isinstance(reason, str) and reason else "no reason")
@@ -235,3 +242,75 @@ def _close_summary(exc: ConnectionClosed) -> str:
     if frame is None:
         return "no closing frame"
     return f"code {frame.code}" + (f": {frame.reason}" if frame.reason else "")
+
+
+class SeatKeeper:
+    """Holds the seat while a program is recorded (live.md §1.2): a watch WebSocket kept open
+    in a thread of its own, answering ``ping``, sending ``keepSeat`` every ``keep_interval``
+    seconds (or as often as the server's ``seat`` message asks, if that is more often), and
+    setting ``ended`` when the server says ``END_PROGRAM``. Errors other than the program's
+    end are logged, not raised: the recording goes on through the message server, which needs
+    no seat."""
+
+    def __init__(
+        self,
+        web_socket_url: str,
+        ended: threading.Event,
+        *,
+        keep_interval: float = 30.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        user_agent: str = USER_AGENT,
+        connect: Callable[..., Any] = websocket_connect,
+    ) -> None:
+        self.url = web_socket_url
+        self.ended = ended
+        self.keep_interval = keep_interval
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self._connect = connect
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="nico-seat", daemon=True)
+        self.error: NicoError | None = None
+
+    def start(self) -> SeatKeeper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=CLOSE_TIMEOUT + 1)
+
+    def _run(self) -> None:
+        where = describe_socket(self.url)
+        conversation = WatchConversation()
+        try:
+            with self._connect(
+                self.url,
+                open_timeout=self.timeout,
+                close_timeout=CLOSE_TIMEOUT,
+                user_agent_header=self.user_agent,
+            ) as socket:
+                for text in conversation.opening():
+                    socket.send(text)
+                last_keep = time.monotonic()
+                while not self._stop.is_set():
+                    try:
+                        text = socket.recv(timeout=0.2)
+                    except TimeoutError:
+                        text = None
+                    if text is not None:
+                        for reply in conversation.receive(text):
+                            socket.send(reply)
+                    interval = min(self.keep_interval, conversation.keep_interval or math.inf)
+                    if time.monotonic() - last_keep >= interval:
+                        last_keep = time.monotonic()
+                        socket.send(json.dumps(KEEP_SEAT))
+        except ProgramEnded:
+            self.ended.set()
+        except NicoError as exc:
+            log.warning("%s: %s", where, exc)
+            self.error = exc
+        except ConnectionClosed:
+            log.info("%s closed", where)
+        except (OSError, InvalidHandshake, InvalidURI) as exc:
+            log.warning("could not keep the seat at %s: %s", where, exc)

@@ -15,7 +15,7 @@ from sqlalchemy import (
     select,
 )
 
-from nicocomments.records import COMMENT_FIELDS, Comment
+from nicocomments.records import COMMENT_FIELDS, LIVE_FORK, Comment
 from nicocomments.schema import comments, fetch_runs, skipped_seconds, threads, videos
 
 # --- reading --------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def reported_count(comment_count: int | None, last_res: int | None) -> int | Non
     return comment_count if comment_count is not None else last_res
 
 
-FORK_ORDER = ("owner", "main", "easy")  # how tables and frames list a video's threads
+FORK_ORDER = ("owner", "main", "easy", LIVE_FORK)  # how tables and frames list a video's threads
 
 
 def fork_order(column):
@@ -315,11 +315,28 @@ class StatusReport:
     runs: dict[tuple[str, str], list[dict]]
 
     def as_json(self) -> list[dict]:
-        """One object per thread: its summary, missing ranges and runs (dates as ISO 8601)."""
-        return [
-            _summary_dict(s, self.missing[(s.thread_id, s.fork)], self.runs[(s.thread_id, s.fork)])
-            for s in self.summaries
-        ]
+        """One object per thread: its summary, missing ranges and runs (dates as ISO 8601).
+        A live program's thread also says whether the stored comments reach its begin time
+        (``reached_begin``) and that its missing numbers are ``filtered``: the broadcaster's
+        filter removed those comments before they were published (live.md §4)."""
+        out = []
+        for s in self.summaries:
+            item = _summary_dict(
+                s, self.missing[(s.thread_id, s.fork)], self.runs[(s.thread_id, s.fork)]
+            )
+            if s.fork == LIVE_FORK:
+                item["missing_are"] = "filtered"
+                item["reached_begin"] = self.reached_begin(s)
+            out.append(item)
+        return out
+
+    def reached_begin(self, summary: ThreadSummary) -> bool | None:
+        """A live program's: whether its oldest stored comment is at or before its begin
+        time (None when that is not known)."""
+        begin = self.videos.get(summary.video_id, {}).get("begin_at")
+        if begin is None or summary.oldest is None:
+            return None
+        return summary.oldest <= begin
 
 
 def status_report(connection: Connection, video_id: str | None = None) -> StatusReport:

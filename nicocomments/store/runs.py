@@ -1,17 +1,18 @@
 """Run records: every fetch and import gets a ``fetch_runs`` row saying what it did and how it
-ended (`start_run`, `add_to_run`, `finish_run`); an import that fails takes back what it stored
-(`discard_run`)."""
+ended (`start_run`, `add_to_run`, `finish_run`, `run_recorded`); an import that fails takes
+back what it stored (`discard_run`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection, Engine, select, update
 
 from nicocomments import __version__
+from nicocomments.errors import NicoError
 from nicocomments.schema import comments, fetch_runs, threads, videos
-from nicocomments.store.write import now_utc, save_retrying
+from nicocomments.store.write import now_utc, save_retrying, sync_search_index
 
 
 def start_run(
@@ -131,3 +132,31 @@ def discard_run(
             connection.execute(videos.delete().where(videos.c.video_id == added_video))
     connection.execute(update(fetch_runs).where(fetch_runs.c.id == run_id).values(comments_added=0))
     return max(deleted, 0)
+
+
+def run_recorded(
+    engine: Engine, run_id: int, work: Callable[[], None], unsaved_requests: Callable[[], int]
+) -> None:
+    """Do a fetch's ``work`` and record how its run ended, however it ends: completed, failed
+    (a `NicoError`, or a bug named by its type) or interrupted (Ctrl-C), with the requests
+    not counted yet; the search index takes what was stored unless the run was interrupted."""
+    try:
+        work()
+    except KeyboardInterrupt:
+        finish_run(engine, run_id, "interrupted", error="interrupted", requests=unsaved_requests())
+        raise
+    except NicoError as exc:
+        sync_search_index(engine)
+        finish_run(engine, run_id, "failed", error=str(exc), requests=unsaved_requests())
+        raise
+    except Exception as exc:
+        finish_run(
+            engine,
+            run_id,
+            "failed",
+            error=f"{type(exc).__name__}: {exc}",
+            requests=unsaved_requests(),
+        )
+        raise
+    sync_search_index(engine)
+    finish_run(engine, run_id, "completed", requests=unsaved_requests())

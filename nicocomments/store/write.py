@@ -204,15 +204,22 @@ _INSERT_COLUMNS = ("video_id", "run_id", *COMMENT_FIELDS)
 _COMMENT_KEY = itemgetter(0, 1, 2)  # thread_id, fork, no: the comments' unique key
 
 
-def _insert_comments_sql(dialect: str) -> str:
+def insert_comments_sql(
+    dialect: str,
+    columns: Sequence[str] = _INSERT_COLUMNS,
+    conflict: str = "(thread_id, fork, no)",
+) -> str:
+    """The INSERT of `save_comments` (and of live comments, with their columns): ``posted_at``
+    converted from Unix seconds by the database; a row whose key is stored already (``conflict``:
+    the conflict target, or "" for any unique key) is left out."""
     if dialect == "sqlite":
         mark, timestamp = "?", "datetime(?, 'unixepoch')"
     else:
         mark, timestamp = "%s", "to_timestamp(%s)"
-    values = ", ".join(timestamp if c == "posted_at" else mark for c in _INSERT_COLUMNS)
+    values = ", ".join(timestamp if c == "posted_at" else mark for c in columns)
     return (
-        f"INSERT INTO comments ({', '.join(_INSERT_COLUMNS)}) VALUES ({values}) "
-        "ON CONFLICT (thread_id, fork, no) DO NOTHING"
+        f"INSERT INTO comments ({', '.join(columns)}) VALUES ({values}) "
+        f"ON CONFLICT {conflict + ' ' if conflict else ''}DO NOTHING"
     )
 
 
@@ -225,7 +232,7 @@ def save_comments(
     timestamps converted by the database itself."""
     if not batch:
         return 0
-    sql = _insert_comments_sql(connection.dialect.name)
+    sql = insert_comments_sql(connection.dialect.name)
     if connection.dialect.name == "postgresql":
         # Row locks taken in key order: two writers storing overlapping pages (servers need
         # not sort them) wait for each other instead of deadlocking.

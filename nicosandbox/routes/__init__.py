@@ -9,7 +9,18 @@ share it.
 
 from __future__ import annotations
 
-from nicosandbox.routes import account, flapi, msgserver, nvapi, nvcomment, snapshot, www
+from nicosandbox.routes import (
+    account,
+    flapi,
+    live,
+    live2,
+    mpn,
+    msgserver,
+    nvapi,
+    nvcomment,
+    snapshot,
+    www,
+)
 
 SURFACES = (
     msgserver.SURFACE,
@@ -19,5 +30,8 @@ SURFACES = (
     nvapi.SURFACE,
     nvcomment.SURFACE,
     snapshot.SURFACE,
+    live.SURFACE,
+    live2.SURFACE,
+    mpn.SURFACE,
 )
 ROUTE_GROUPS = tuple(surface.group for surface in SURFACES)

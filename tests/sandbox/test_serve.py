@@ -79,6 +79,8 @@ def test_endpoints_and_env(sb):
             "NICO_WWW_URL": f"{sb.url}/www",
             "NICO_NVAPI_URL": f"{sb.url}/nvapi",
             "NICO_SNAPSHOT_URL": f"{sb.url}/snapshot",
+            "NICO_LIVE_URL": f"{sb.url}/live",
+            "NICO_LIVE2_URL": f"{sb.url}/live2",
         }
     )
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", sb.url)
@@ -89,7 +91,7 @@ def test_endpoints_and_env(sb):
 
 def test_every_surface_is_mounted_under_its_group(sb):
     assert tuple(surface.group for surface in SURFACES) == ROUTE_GROUPS
-    assert len(set(ROUTE_GROUPS)) == len(ROUTE_GROUPS) == 7
+    assert len(set(ROUTE_GROUPS)) == len(ROUTE_GROUPS) == 10
     # every NICO_*_URL nico reads has the one surface that answers it
     assert sorted(s.env_var for s in SURFACES if s.env_var) == sorted(ENDPOINT_ENV_VARS.values())
     for surface in SURFACES:
@@ -107,6 +109,7 @@ def test_every_setting_is_a_knob_of_the_sandbox(world):
     changed |= {"rate_limit_per_minute": None, "maintenance": True, "watch_api_enabled": False}
     changed |= {"watch_page_meta": False, "snapshot_offset_cap": 40, "snapshot_maintenance": True}
     changed |= {"snapshot_index_time": 1_700_000_000}
+    changed |= {"live_segment_seconds": 2.0, "live_ping_seconds": 3.0, "live_socket": "silent"}
     assert set(changed) == {field.name for field in dataclasses.fields(Settings)}
     sandbox = Sandbox(world, **changed)
     assert all(getattr(sandbox, name) == value for name, value in changed.items())
@@ -183,7 +186,7 @@ def test_a_stop_signal_while_it_announces_itself_stops_it_cleanly(signum):
     assert process.returncode == 0, stderr
     assert stderr.decode() == "Emulator stopped.\n"
     assert output.startswith("Niconico emulator listening on http://127.0.0.1:")
-    assert output.count("export NICO_") == 5 and output.endswith("Press Ctrl-C to stop.\n")
+    assert output.count("export NICO_") == 7 and output.endswith("Press Ctrl-C to stop.\n")
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
