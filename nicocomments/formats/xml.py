@@ -100,7 +100,7 @@ def write_xml(
             current = key
             attributes = {"resultcode": "0", "thread": c.thread_id}
             if c.fork != "main":
-                attributes["fork"] = str(NUMBER_BY_FORK[c.fork])
+                attributes["fork"] = str(NUMBER_BY_FORK.get(c.fork, c.fork))
             if key in thread_counts:
                 attributes["last_res"] = str(thread_counts[key])
             buffer.write(f"<thread{_attributes(attributes)}/>")
@@ -132,7 +132,7 @@ def _chat(c: Comment) -> str:
     if c.is_deleted:
         attributes["deleted"] = str(c.deleted_reason or 1)
     if c.fork != "main":
-        attributes["fork"] = str(NUMBER_BY_FORK[c.fork])
+        attributes["fork"] = str(NUMBER_BY_FORK.get(c.fork, c.fork))
     if c.score is not None:
         attributes["score"] = str(c.score)
     if c.nicoru_count is not None:
