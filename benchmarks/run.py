@@ -19,7 +19,7 @@ from pathlib import Path
 from common import RESULTS, Measurement, report
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("requests", "ingest", "fetch", "memory", "load", "import", "deadline")
+BENCHMARKS = ("requests", "ingest", "recrawl", "fetch", "memory", "load", "import", "deadline")
 
 
 def main() -> int:

@@ -14,7 +14,16 @@ import pytest
 
 from tests.conftest import ROOT
 
-EXPECTED = {"requests", "ingest", "fetch overhead", "memory", "load", "import", "deadline"}
+EXPECTED = {
+    "requests",
+    "ingest",
+    "recrawl",
+    "fetch overhead",
+    "memory",
+    "load",
+    "import",
+    "deadline",
+}
 
 
 @pytest.mark.slow

@@ -244,7 +244,16 @@ def save_comments(
     if not observe:
         result = connection.exec_driver_sql(_insert_comments_sql(dialect), rows)
         return max(result.rowcount, 0)
-    return _observe_page(connection, run_id, rows)
+    if run_id is None:
+        return _observe_page(connection, run_id, rows)
+    # The cheap first look: the plain insert, where a stored comment in another state counts
+    # as a (no-op) update. Only a page that has some goes the set-based way below.
+    newest = connection.exec_driver_sql(_NEWEST_ID).scalar() or 0
+    touched = max(connection.exec_driver_sql(_UPSERT_SQL[dialect], rows).rowcount, 0)
+    added = connection.exec_driver_sql(_ADDED_SQL[dialect], (newest, run_id)).scalar() or 0
+    if touched > added:
+        _observe_page(connection, run_id, rows)
+    return added
 
 
 # --- change tracking ---------------------------------------------------------------------------
@@ -282,6 +291,11 @@ _DIFFERS = (
     "COALESCE(p.nicoru_count, 0) <> COALESCE(c.nicoru_count, 0) "
     "OR COALESCE(p.score, 0) <> COALESCE(c.score, 0))))"
 )
+_NEWEST_ID = "SELECT max(id) FROM comments"
+_ADDED_SQL = {
+    "sqlite": "SELECT count(*) FROM comments WHERE id > ? AND run_id = ?",
+    "postgresql": "SELECT count(*) FROM comments WHERE id > %s AND run_id = %s",
+}
 _OBSERVATION_COLUMNS = "comment_row_id, run_id, nicoru_count, score, is_deleted, seen_at"
 
 
@@ -327,6 +341,16 @@ def _page_sql(dialect: str) -> dict[str, str]:
 
 
 _PAGE_SQL = {dialect: _page_sql(dialect) for dialect in ("sqlite", "postgresql")}
+# The plain insert, with a stored comment in another state counted as touched (its row is
+# rewritten unchanged: `_observe_page` then records and applies the change).
+_UPSERT_SQL = {
+    dialect: _insert_comments_sql(dialect).replace(
+        "DO NOTHING",
+        "DO UPDATE SET run_id = comments.run_id WHERE "
+        + _DIFFERS.replace("p.", "excluded.").replace("c.", "comments."),
+    )
+    for dialect in ("sqlite", "postgresql")
+}
 
 
 def _observe_page(connection: Connection, run_id: int | None, rows: list[tuple]) -> int:
