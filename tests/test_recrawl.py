@@ -4,6 +4,8 @@ observations `nico fetch` records, over real HTTP on loopback, against the groun
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from nicosandbox import (
@@ -97,6 +99,24 @@ def test_a_recrawl_records_exactly_what_changed(own_sandbox, nico, tmp_path, pro
             assert [getattr(stored[key], f) for f in fields] == [
                 getattr(comment, f) for f in fields
             ]
+    # nico diff says the same, per kind.
+    shown = nico("diff", video, "--format", "json", "--db", db)
+    assert shown.exit_code == 0, shown.stderr
+    payload = json.loads(shown.stdout)
+    for kind, comments in truth.items():
+        listed = {(c["thread_id"], c["fork"], c["no"]) for c in payload[kind]["comments"]}
+        assert payload[kind]["count"] == len(comments) and listed == set(comments), (
+            kind,
+            set(comments) - listed,
+            [truth[kind][k] for k in set(comments) - listed],
+        )
+    for c in payload["nicoru_changed"]["comments"]:
+        key = (c["thread_id"], c["fork"], c["no"])
+        assert [c["nicoru_before"], c["nicoru_after"]] == [
+            s[0] for s in truth["nicoru_changed"][key]
+        ]
+    if protocol == "nvcomment":
+        assert payload["added"]["by_fork"] == {"ai": 15}
     # A second complete re-crawl of the unchanged "later" video adds nothing.
     count = query(db, "SELECT count(*) FROM comment_observations")
     nico("fetch", video, "--all-history", "--refresh", "--protocol", protocol, "--db", db, *FAST)

@@ -10,6 +10,7 @@ from nicocomments import __version__
 from nicocomments.cli import db, sandbox
 from nicocomments.cli.account import login, logout, whoami
 from nicocomments.cli.analyze import analyze
+from nicocomments.cli.diff import diff
 from nicocomments.cli.export import export_
 from nicocomments.cli.fetch import fetch
 from nicocomments.cli.imports import import_
@@ -55,6 +56,7 @@ app.command(rich_help_panel="Collect")(status)
 app.command("import", rich_help_panel="Collect")(import_)
 app.command(rich_help_panel="Analyze")(analyze)
 app.command(rich_help_panel="Analyze")(search)
+app.command(rich_help_panel="Analyze")(diff)
 app.command("export", rich_help_panel="Analyze")(export_)
 app.command(rich_help_panel="Account")(login)
 app.command(rich_help_panel="Account")(logout)

@@ -7,8 +7,10 @@ import inspect
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 import typer
@@ -23,6 +25,7 @@ from nicocomments.http import HttpSettings, NicoSession, make_session
 from nicocomments.legacy import LegacyClient
 from nicocomments.limits import shown
 from nicocomments.nvcomment import NvcommentClient
+from nicocomments.records import JST
 
 
 class _DataConsole(Console):
@@ -140,6 +143,26 @@ def protocol_choice(value: str) -> str:
     if chosen not in PROTOCOLS:
         raise BadInput(f"unknown protocol {shown(value)}: choose from {', '.join(PROTOCOLS)}")
     return chosen
+
+
+def parse_date(text: str) -> int:
+    """Unix seconds from a date, a date and time (Japan time unless a zone is given), or a
+    number of Unix seconds."""
+    value = text.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(
+            f"cannot read the date {shown(text)}: use 2015-06-01, 2015-06-01T12:00 or Unix seconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=JST)
+    seconds = int(moment.timestamp())
+    if seconds > time.time() + 86400:
+        raise BadInput(f"the date {shown(text)} is in the future")
+    return seconds
 
 
 def require_video(connection, video_id: str, db: str) -> None:
