@@ -14,6 +14,7 @@ from nicocomments.cli.diff import diff
 from nicocomments.cli.export import export_
 from nicocomments.cli.fetch import fetch
 from nicocomments.cli.imports import import_
+from nicocomments.cli.report import report
 from nicocomments.cli.search import search
 from nicocomments.cli.status import status
 
@@ -57,6 +58,7 @@ app.command("import", rich_help_panel="Collect")(import_)
 app.command(rich_help_panel="Analyze")(analyze)
 app.command(rich_help_panel="Analyze")(search)
 app.command(rich_help_panel="Analyze")(diff)
+app.command(rich_help_panel="Analyze")(report)
 app.command("export", rich_help_panel="Analyze")(export_)
 app.command(rich_help_panel="Account")(login)
 app.command(rich_help_panel="Account")(logout)
