@@ -180,10 +180,12 @@ def _density_chart(viewers: pd.DataFrame, bin: str, length: int | None) -> Chart
             hover.append(
                 f"<b>{video_clock(start)}–{video_clock(end)}</b>: {int(count)} comments<br>{lines}"
             )
+        # On top of their bars (the highlight's own count caps each user per bin).
+        heights = frame["comments"].reindex(peaks["start"].to_numpy()).fillna(0).to_numpy()
         figure.add_trace(
             go.Scatter(
                 x=starts,
-                y=peaks["comments"],
+                y=heights,
                 mode="markers+text",
                 name="highlights",
                 text=[f"#{rank}" for rank in range(1, len(peaks) + 1)],

@@ -78,6 +78,9 @@ def report(
             video_ids = list(dict.fromkeys(parse_video_id(v) for v in videos or ()))
             for video_id in video_ids:
                 require_video(connection, video_id, db)
+        target = output or Path(f"{video_ids[0]}.html" if len(video_ids) == 1 else "report.html")
+        if target.is_dir():
+            raise BadInput(f"{target} is a directory")
         page = build_report(
             connection,
             video_ids,
@@ -87,7 +90,6 @@ def report(
             tokenizer=tokenizer,
             progress=lambda video_id: err.print(f"Charting {video_id}…"),
         )
-    target = output or Path(f"{video_ids[0]}.html" if len(video_ids) == 1 else "report.html")
     _write(target, page)
     size = len(page.encode("utf-8")) / 1_000_000
     err.print(f"Wrote the report of {len(video_ids):,} video(s) to {target} ({size:.1f} MB).")
@@ -95,8 +97,6 @@ def report(
 
 def _write(target: Path, text: str) -> None:
     """Beside the target, then renamed over it: a failure never leaves half a page."""
-    if target.is_dir():
-        raise BadInput(f"{target} is a directory")
     partial = target.with_name(target.name + ".part")
     try:
         partial.write_text(text, encoding="utf-8")
