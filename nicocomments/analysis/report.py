@@ -42,6 +42,7 @@ FONT_FAMILY = (
 CHART_CONFIG = {"displaylogo": False, "responsive": True}
 TOP_COMMENTS = 3  # shown on hover over a highlight
 TOP_USERS = 15
+TICK_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)  # seconds of video per tick
 PALETTE = {"main": "#1f77b4", "owner": "#7f7f7f", "easy": "#2ca02c"}
 
 PAGE_STYLE = f"""
@@ -195,8 +196,9 @@ def _density_chart(viewers: pd.DataFrame, bin: str, length: int | None) -> Chart
                 hoverinfo="text",
             )
         )
-    step = frame.index[1].total_seconds() if len(frame) > 1 else 10
-    ticks = list(range(0, int(seconds.max() if len(seconds) else 0) + 1, max(int(step) * 6, 30)))
+    end = int(seconds.max()) if len(seconds) else 0
+    every = next((s for s in TICK_STEPS if end / s <= 12), TICK_STEPS[-1])
+    ticks = list(range(0, end + 1, every))
     figure.update_layout(
         xaxis={
             "title": "video time",

@@ -10,6 +10,7 @@ from nicocomments import __version__
 from nicocomments.cli import db, sandbox
 from nicocomments.cli.account import login, logout, whoami
 from nicocomments.cli.analyze import analyze
+from nicocomments.cli.browse import browse
 from nicocomments.cli.diff import diff
 from nicocomments.cli.export import export_
 from nicocomments.cli.fetch import fetch
@@ -59,6 +60,7 @@ app.command(rich_help_panel="Analyze")(analyze)
 app.command(rich_help_panel="Analyze")(search)
 app.command(rich_help_panel="Analyze")(diff)
 app.command(rich_help_panel="Analyze")(report)
+app.command(rich_help_panel="Analyze")(browse)
 app.command("export", rich_help_panel="Analyze")(export_)
 app.command(rich_help_panel="Account")(login)
 app.command(rich_help_panel="Account")(logout)
