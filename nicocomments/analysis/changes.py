@@ -67,10 +67,13 @@ def load_observations(
     """Every observation (dtypes: `OBSERVATION_DTYPES`), with the comment it is about, in the
     order they were recorded. Empty for a video never seen to change.
 
-    Example::
+    ``obs.groupby("run_id")["is_deleted"].sum()`` counts the deletions each re-crawl saw.
 
-        >>> obs = load_observations("nico.db", "sm9")
-        >>> obs.groupby("run_id")["is_deleted"].sum()   # deletions each re-crawl saw
+    Example (sm9 of the demo database was fetched once: nothing was seen to change)::
+
+        >>> obs = load_observations("nico-demo.db", "sm9")
+        >>> len(obs), list(obs.columns[:4])
+        (0, ['video_id', 'thread_id', 'fork', 'no'])
     """
     query = (
         select(
@@ -106,10 +109,15 @@ def observation_series(
     which the legacy server sends for 0, is 0). ``total=True``: one column, ``total``, the sum
     over the observed comments.
 
+    ``observation_series(obs, "nicoru_count", total=True).plot(drawstyle="steps-post")``
+    draws it.
+
     Example::
 
-        >>> obs = load_observations("nico.db", "sm9")
-        >>> observation_series(obs, "nicoru_count", total=True).plot(drawstyle="steps-post")
+        >>> observation_series(load_observations("nico-demo.db", "sm9"), total=True)
+        Empty DataFrame
+        Columns: [total]
+        Index: []
     """
     if column not in ("nicoru_count", "score"):
         raise BadInput(f"observation_series follows nicoru_count or score, not {column!r}")
@@ -186,7 +194,13 @@ def diff_video(
     """Comments added, deleted (or no longer served), and with another nicoru count or score,
     between the state after run A and the state after run B (``runs=(A, B)``; None: the
     video's first run, its last run). ``since``: A is the last run that started before it.
-    Without either, everything since the first run that stored the video's comments."""
+    Without either, everything since the first run that stored the video's comments.
+
+    Example::
+
+        >>> diff_video("nico-demo.db", "sm9").counts()
+        {'added': 0, 'deleted': 0, 'nicoru_changed': 0, 'score_changed': 0}
+    """
     with _connection(db) as connection:
         video_runs = connection.execute(
             select(fetch_runs.c.id, fetch_runs.c.started_at)
