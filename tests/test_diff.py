@@ -16,10 +16,10 @@ from tests.test_observations import THREAD, _comment, _crawl, _engine
 
 
 @pytest.fixture
-def changed_db(tmp_path):
-    """Three runs of sm9: the first stores 1-5; the second sees 2 deleted, 3 nicoru'd and adds
-    6; the third sees 4's score fall and 3 nicoru'd again."""
-    path = tmp_path / "c.db"
+def changed_db(db_target):
+    """Three runs of sm9 (SQLite and PostgreSQL): the first stores 1-5; the second sees 2
+    deleted, 3 nicoru'd and adds 6; the third sees 4's score fall and 3 nicoru'd again."""
+    path = db_target
     engine = _engine(str(path))
     runs = [_crawl(engine, [_comment(no, nicoru=1) for no in range(1, 6)])[0]]
     runs.append(

@@ -314,22 +314,13 @@ def _changes_chart(observations: pd.DataFrame) -> Chart:
     per_moment = changed.groupby("seen_at")[["deleted", "nicoru"]].sum()
     total = observation_series(observations, "nicoru_count", total=True)
     figure = make_subplots(specs=[[{"secondary_y": True}]])
-    figure.add_trace(
-        go.Bar(
-            x=per_moment.index,
-            y=per_moment["deleted"],
-            name="deleted / no longer served",
-            marker_color="#d62728",
+    for column, name, color in (
+        ("deleted", "deleted / no longer served", "#d62728"),
+        ("nicoru", "nicoru count changed", "#ff7f0e"),
+    ):
+        figure.add_trace(
+            go.Bar(x=per_moment.index, y=per_moment[column], name=name, marker_color=color)
         )
-    )
-    figure.add_trace(
-        go.Bar(
-            x=per_moment.index,
-            y=per_moment["nicoru"],
-            name="nicoru count changed",
-            marker_color="#ff7f0e",
-        )
-    )
     figure.add_trace(
         go.Scatter(
             x=total.index,

@@ -106,6 +106,21 @@ TimeoutOption = Annotated[
 
 OUTPUT_FORMATS = ("table", "csv", "json")
 FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
+# What `nico analyze` and `nico report` both compute.
+BinOption = Annotated[
+    str, typer.Option("--bin", help="Bin of video time for density and highlights.")
+]
+TimeZoneOption = Annotated[
+    str, typer.Option("--tz", help="Time zone of dates and of the days of activity.")
+]
+TokenizerOption = Annotated[
+    str,
+    typer.Option(
+        "--tokenizer",
+        help="auto (MeCab when the 'ja' extra is installed), mecab or ngram.",
+        case_sensitive=False,
+    ),
+]
 
 PROTOCOLS = ("auto", "nvcomment", "legacy")
 ProtocolOption = Annotated[

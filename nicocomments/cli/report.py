@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from nicocomments import store
-from nicocomments.cli.common import err, guarded, require_video
+from nicocomments.cli.common import (
+    BinOption,
+    TimeZoneOption,
+    TokenizerOption,
+    err,
+    guarded,
+    require_video,
+)
 from nicocomments.errors import BadInput
 from nicocomments.ids import parse_video_id
 
@@ -33,21 +40,10 @@ def report(
             help="Where to write (default: <video>.html, or report.html for several).",
         ),
     ] = None,
-    bin_size: Annotated[
-        str, typer.Option("--bin", help="Bin of video time for density and highlights.")
-    ] = "10s",
+    bin_size: BinOption = "10s",
     terms: Annotated[int, typer.Option("--terms", min=1, help="How many top terms.")] = 20,
-    tz: Annotated[
-        str, typer.Option("--tz", help="Time zone of dates and of the days of activity.")
-    ] = "Asia/Tokyo",
-    tokenizer: Annotated[
-        str,
-        typer.Option(
-            "--tokenizer",
-            help="auto (MeCab when the 'ja' extra is installed), mecab or ngram.",
-            case_sensitive=False,
-        ),
-    ] = "auto",
+    tz: TimeZoneOption = "Asia/Tokyo",
+    tokenizer: TokenizerOption = "auto",
     db: str,
 ) -> None:
     """Write one self-contained HTML file of interactive charts (Plotly, inlined: it opens
