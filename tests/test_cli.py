@@ -283,7 +283,19 @@ def test_progress_shows_waits_as_passing_notes_not_log_lines():
 
 # --- options every command shares (issue 10) ----------------------------------------------------
 
-DB_COMMANDS = {"fetch", "status", "import", "export", "analyze", "search", "db upgrade", "demo"}
+DB_COMMANDS = {
+    "fetch",
+    "status",
+    "import",
+    "export",
+    "analyze",
+    "search",
+    "diff",
+    "report",
+    "browse",
+    "db upgrade",
+    "demo",
+}
 
 
 @pytest.mark.parametrize(
