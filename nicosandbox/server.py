@@ -87,6 +87,7 @@ class Sandbox:
     maintenance = _Setting()
     watch_api_enabled = _Setting()
     watch_page_meta = _Setting()
+    voltage_zone = _Setting()
 
     def __init__(
         self,

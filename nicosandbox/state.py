@@ -35,7 +35,8 @@ class Settings:
     answers 503 MAINTENANCE; ``watch_api_enabled`` False: ``/api/watch/*`` is a 404 page;
     ``watch_page_meta`` False: no ``server-response`` meta in watch pages; ``shuffle_chats``:
     legacy chats and v1 comments in seeded random order; ``past_logs_premium_only``;
-    ``mfa_ttl``: how long a two-factor step waits for its code.
+    ``mfa_ttl``: how long a two-factor step waits for its code; ``voltage_zone``: an object
+    ``/v1/threads`` answers carry as ``data.voltageZone`` (None: none, as before 2025).
     """
 
     key_ttl: float = 600
@@ -49,6 +50,7 @@ class Settings:
     maintenance: bool = False
     watch_api_enabled: bool = True
     watch_page_meta: bool = True
+    voltage_zone: dict | None = None
 
     @property
     def userkey_lifetime(self) -> float:

@@ -163,3 +163,20 @@ def test_raw_sources_and_new_forks_are_stored_as_sent():
             connection.execute(select(func.count()).select_from(comment_observations)).scalar() == 0
         )
     engine.dispose()
+
+
+def test_the_parser_keeps_voltage_zone_raw_unless_unkeepable():
+    from nicocomments.nvcomment import parse_threads
+
+    thread = {"id": THREAD, "fork": "ai", "commentCount": 0, "comments": []}
+    (page,) = parse_threads({"data": {"threads": [thread], "voltageZone": {"b": [1], "a": "é"}}})
+    assert page.thread.voltage_zone == '{"a":"é","b":[1]}' and page.thread.fork == "ai"
+    deep: object = 1
+    for _ in range(400):
+        deep = [deep]
+    (page,) = parse_threads({"data": {"threads": [thread], "voltageZone": deep}})
+    assert page.thread.voltage_zone is None
+    (page,) = parse_threads({"data": {"threads": [thread], "voltageZone": "x" * 70_000}})
+    assert page.thread.voltage_zone is None
+    (page,) = parse_threads({"data": {"threads": [thread]}})
+    assert page.thread.voltage_zone is None

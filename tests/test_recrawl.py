@@ -135,3 +135,15 @@ def test_one_window_never_says_a_comment_is_gone(own_sandbox, nico, tmp_path):
     # Changes the window did show are recorded.
     changed = query(db, "SELECT count(DISTINCT comment_row_id) FROM comment_observations")[0][0]
     assert 0 < changed <= len(later.nicoru) + len(later.score)
+
+
+def test_the_answers_voltage_zone_is_kept_raw(own_sandbox, nico, tmp_path):
+    zone = {"zones": [{"startMs": 0, "endMs": 30_000, "level": 3}], "version": "2025-x"}
+    own_sandbox.voltage_zone = zone
+    db = tmp_path / "n.db"
+    assert nico("fetch", MEDIUM_VIDEO_ID, "--db", db, *FAST).exit_code == 0
+    (stored,) = query(db, "SELECT voltage_zone FROM videos WHERE video_id = ?", MEDIUM_VIDEO_ID)
+    assert json.loads(stored[0]) == zone
+    from nicocomments.analysis import load_videos
+
+    assert json.loads(load_videos(str(db), MEDIUM_VIDEO_ID)["voltage_zone"].iloc[0]) == zone

@@ -57,6 +57,7 @@ VIDEO_DTYPES: dict[str, object] = {
     "posted_at": UTC_TIME,
     "first_fetched_at": UTC_TIME,
     "last_fetched_at": UTC_TIME,
+    "voltage_zone": STRING,  # nvcomment: the answer's voltageZone, raw JSON (NA: never sent)
 }
 
 THREAD_DTYPES: dict[str, object] = {

@@ -94,6 +94,8 @@ class NvcommentRoutes:
                 "threads": threads,
             },
         }
+        if self.state.settings.voltage_zone is not None:
+            payload["data"]["voltageZone"] = self.state.settings.voltage_zone
         response = web.json_response(payload)
         stats, past = self.state.stats, when is not None
 
