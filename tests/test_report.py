@@ -214,3 +214,18 @@ def test_the_browser_check_fails_when_charts_do_not_draw(report_db, tmp_path):
     charts = drawn_charts(dumped.stdout)
     assert charts and not any(charts.values())
     assert console_errors(dumped.stderr)  # "Plotly is not defined"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(BROWSER is None, reason="needs Debian's chromium (CI installs it)")
+def test_the_report_of_the_demo_database_draws(sandbox, nico, tmp_path):
+    """`nico demo`'s database, every video of it, through the command."""
+    db = tmp_path / "nico-demo.db"
+    assert nico("demo", "--db", db).exit_code == 0
+    page = tmp_path / "demo.html"
+    result = nico("report", "--all", "-o", page, "--db", db)
+    assert result.exit_code == 0, result.stderr
+    dumped = chromium("--dump-dom", page.resolve().as_uri(), cwd=tmp_path)
+    charts = drawn_charts(dumped.stdout)
+    assert len(charts) >= len(CHARTS) and all(charts.values()), charts
+    assert console_errors(dumped.stderr) == []
