@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nicocomments import __version__
 from nicocomments.schema import metadata
-from nicocomments.store.write import SEARCH_INDEX, SEARCH_PENDING
+from nicocomments.store import SEARCH_INDEX, SEARCH_PENDING
 
 TABLE_DESCRIPTIONS = {
     "videos": "One row per video nico stored something of: title, length, when posted and fetched.",
