@@ -104,7 +104,7 @@ def test_every_setting_is_a_knob_of_the_sandbox(world):
     changed = {"key_ttl": 5, "userkey_ttl": 7, "key_max_uses": 3, "shuffle_chats": True}
     changed |= {"past_logs_premium_only": True, "mfa_ttl": 9, "thread_key_ttl": 11}
     changed |= {"rate_limit_per_minute": None, "maintenance": True, "watch_api_enabled": False}
-    changed |= {"watch_page_meta": False}
+    changed |= {"watch_page_meta": False, "voltage_zone": {"zones": []}}
     assert set(changed) == {field.name for field in dataclasses.fields(Settings)}
     sandbox = Sandbox(world, **changed)
     assert all(getattr(sandbox, name) == value for name, value in changed.items())
