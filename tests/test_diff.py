@@ -108,6 +108,7 @@ def test_nico_diff_formats(nico, changed_db):
     assert set(payload) >= {"added", "deleted", "nicoru_changed", "score_changed"}
     assert payload["deleted"]["count"] == 1 and payload["deleted"]["by_fork"] == {"main": 1}
     assert payload["deleted"]["comments"][0]["content"] == "コメント2"
+    assert payload["deleted"]["comments"][0]["deleted_reason"] == 1  # said by the server
     assert payload["score_changed"] == {"count": 0, "by_fork": {}, "comments": []}
     rows = list(
         csv.DictReader(io.StringIO(nico("diff", "sm9", "--format", "csv", "--db", path).stdout))

@@ -115,6 +115,9 @@ def test_a_recrawl_records_exactly_what_changed(own_sandbox, nico, tmp_path, pro
         assert [c["nicoru_before"], c["nicoru_after"]] == [
             s[0] for s in truth["nicoru_changed"][key]
         ]
+    reasons = {c["deleted_reason"] for c in payload["deleted"]["comments"]}
+    # nvcomment leaves them out (no longer served); legacy says who deleted them.
+    assert reasons == ({None} if protocol == "nvcomment" else {1})
     if protocol == "nvcomment":
         assert payload["added"]["by_fork"] == {"ai": 15}
     # A second complete re-crawl of the unchanged "later" video adds nothing.

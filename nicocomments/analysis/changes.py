@@ -56,6 +56,7 @@ CHANGE_COLUMNS = (
     "nicoru_after",
     "score_before",
     "score_after",
+    "deleted_reason",  # legacy: 1 poster, 2 operator, …; NA: no longer served (or not deleted)
     "run_id",
     "seen_at",
 )
@@ -229,6 +230,7 @@ def diff_video(
             comments.c.nicoru_count,
             comments.c.score,
             comments.c.is_deleted,
+            comments.c.deleted_reason,
         ).where((comments.c.video_id == video_id) & wanted)
         rows = load_query(query, connection)
         seen = {
@@ -335,6 +337,7 @@ def _frame(picked: pd.DataFrame, seen: dict, *, added: bool = False) -> pd.DataF
         "nicoru_after": "Int64",
         "score_before": "Int64",
         "score_after": "Int64",
+        "deleted_reason": "Int64",
         "run_id": "Int64",
         "seen_at": UTC_TIME,
     }
