@@ -195,7 +195,7 @@ class _Job:
                 self.progress.thread_started(ref, stored=outcome.stored, phase="window")
                 page = self.client.thread_page(ref)
                 self._save(outcome, page, when=None)
-                if ref.fork == "owner" and len(page.comments) < WHOLE_ANSWER:
+                if ref.fork == "owner" and len(page.comments) < WHOLE_ANSWER and state.stored:
                     self._save_unserved(outcome, since=None, until=None)
             else:
                 self._walk_thread(outcome, state, options, floor)
@@ -218,8 +218,9 @@ class _Job:
             )
             state = store.ThreadState(state.stored, state.max_no, None, False, None, None)
         walked_before = state.history_complete or state.history_when is not None
-        # A walk from now to the first comment, all in this run, is a complete pass.
-        whole = options.before is None and state.history_when is None
+        # A walk from now to the first comment, all in this run, is a complete pass: what it
+        # did not see of what was stored before is no longer served.
+        whole = options.before is None and state.history_when is None and state.stored > 0
         if state.catchup_when is not None:
             # An earlier catch-up was interrupted: finish it first.
             self._catch_up(outcome, state.catchup_when, state.catchup_stop_no or 0, floor)
