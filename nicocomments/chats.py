@@ -14,13 +14,24 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from nicocomments.records import FORK_BY_NUMBER, Comment, ThreadStatus
+from nicocomments.records import FORK_BY_NUMBER, Comment, ThreadStatus, is_fork_name
 
 _FORKS: dict[Any, str] = {
     **{str(number): name for number, name in FORK_BY_NUMBER.items()},
     **FORK_BY_NUMBER,
 }
 _NO: tuple = (None, "", 0, "0", False)
+
+
+def _fork_of(value: Any) -> str:
+    """A fork as XML names it: a number (0, 1, 2), or by name one with no number ("ai");
+    KeyError for anything else."""
+    name = _FORKS.get(value) if not isinstance(value, list | dict) else None
+    if name is None and not is_fork_name(value):
+        raise KeyError(value)
+    return name or value
+
+
 _new = tuple.__new__  # a Comment from a plain tuple: this runs once per comment
 
 
@@ -36,7 +47,7 @@ def chat_comment(fields: Mapping[str, Any], content: str, default_fork: str = "m
         vpos = int(get("vpos") or 0)
         date = int(get("date"))
         fork = get("fork")
-        fork = default_fork if fork in (None, "") else _FORKS[fork]
+        fork = default_fork if fork in (None, "") else _fork_of(fork)
     except KeyError:
         raise ValueError(f"a chat has an unknown fork {scalar_text(get('fork'))[:20]!r}") from None
     except (TypeError, ValueError, OverflowError):
@@ -129,12 +140,14 @@ def v1_comment(
 def thread_status(fields: Mapping[str, Any], default_fork: str = "main") -> ThreadStatus:
     """A ``<thread>`` element (or api.json ``thread`` object) as a `ThreadStatus`."""
     fork = fields.get("fork")
-    if fork not in (None, "") and (isinstance(fork, list | dict) or fork not in _FORKS):
+    if fork not in (None, "") and (
+        isinstance(fork, list | dict) or (fork not in _FORKS and not is_fork_name(fork))
+    ):
         raise ValueError(f"a thread has an unknown fork {scalar_text(fork)[:20]!r}")
     ticket = fields.get("ticket")
     return ThreadStatus(
         thread_id=scalar_text(fields.get("thread")),
-        fork=default_fork if fork in (None, "") else _FORKS[fork],
+        fork=default_fork if fork in (None, "") else _fork_of(fork),
         resultcode=int_or_none(fields.get("resultcode")) or 0,
         last_res=int_or_none(fields.get("last_res")),
         server_time=int_or_none(fields.get("server_time")),

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 # --fill-gaps: missing ranges this close together are walked as one (pages hold up to 1000).
 CLUSTER_REACH = 900
+# An answer without `when` holds at most this many comments: one with fewer holds the whole
+# (owner) thread, so what it leaves out is no longer served.
+WHOLE_ANSWER = 1000
 
 
 class CommentClient(Protocol):
@@ -56,6 +59,7 @@ class ThreadOutcome:
     added: int = 0
     pages: int = 0
     end: str | None = None  # why its history walk ended, when it did
+    unserved: int = 0  # stored comments a complete pass of this run no longer found
     # --fill-gaps: the numbers missing before and after the gap pass
     missing_before: list[tuple[int, int]] = field(default_factory=list)
     missing_after: list[tuple[int, int]] = field(default_factory=list)
@@ -69,6 +73,7 @@ class FetchResult:
     comments_added: int = 0
     pages: int = 0
     threads: list[ThreadOutcome] = field(default_factory=list)
+    comments_unserved: int = 0  # stored comments a complete pass no longer found
 
 
 def collect_video(
@@ -136,6 +141,9 @@ class _Job:
         self.result = FetchResult(video_id, run_id, client.protocol)
         self._requests_saved = client.requests_made
         self._unsaved_video: VideoInfo | None = None
+        # The comment numbers each thread's pages held in this run, one bit each: what a
+        # complete pass did not see is no longer served.
+        self._seen: dict[tuple[str, str], bytearray] = {}
 
     def unsaved_requests(self) -> int:
         return self.client.requests_made - self._requests_saved
@@ -149,7 +157,10 @@ class _Job:
                 # The owner thread is read once per run; without --all-history every thread
                 # gets its current window.
                 self.progress.thread_started(ref, stored=outcome.stored, phase="window")
-                self._save(outcome, self.client.thread_page(ref), when=None)
+                page = self.client.thread_page(ref)
+                self._save(outcome, page, when=None)
+                if ref.fork == "owner" and len(page.comments) < WHOLE_ANSWER and state.stored:
+                    self._save_unserved(outcome, since=None, until=None)
             else:
                 self._walk_thread(outcome, state, options, floor)
             self.progress.thread_finished(ref, stored=outcome.stored, end=outcome.end)
@@ -171,6 +182,9 @@ class _Job:
             )
             state = store.ThreadState(state.stored, state.max_no, None, False, None, None)
         walked_before = state.history_complete or state.history_when is not None
+        # A walk from now to the first comment, all in this run, is a complete pass: what it
+        # did not see of what was stored before is no longer served.
+        whole = options.before is None and state.history_when is None and state.stored > 0
         if state.catchup_when is not None:
             # An earlier catch-up was interrupted: finish it first.
             self._catch_up(outcome, state.catchup_when, state.catchup_stop_no or 0, floor)
@@ -198,6 +212,30 @@ class _Job:
                     "history_completed_at": store.now_utc(),
                 }
             self._save(outcome, step.page, when=step.when, cursor=cursor, skipped=step.skipped)
+        if whole and outcome.end is not None:
+            self._save_unserved(outcome, since=floor, until=start)
+
+    def _save_unserved(self, outcome: ThreadOutcome, *, since: int | None, until: int | None):
+        """After a complete pass: the stored comments (posted between ``since`` and ``until``)
+        it did not see are no longer served; record them as deleted."""
+        ref = outcome.ref
+        seen = self._seen.get((ref.thread_id, ref.fork), bytearray())
+        with self.engine.connect() as connection:
+            candidates = store.served_nos(
+                connection, ref.thread_id, ref.fork, self.run_id, since=since, until=until
+            )
+        missing = [no for no in candidates if not _has_bit(seen, no)]
+        if not missing:
+            return
+        changed = store.save_retrying(
+            self.engine,
+            lambda connection: store.save_unserved(
+                connection, self.run_id, ref.thread_id, ref.fork, missing
+            ),
+        )
+        outcome.unserved += changed
+        self.result.comments_unserved += changed
+        log.info("thread %s (%s): %d comments no longer served", ref.thread_id, ref.fork, changed)
 
     def _catch_up(self, outcome: ThreadOutcome, start: int, stop_no: int, floor: int) -> None:
         ref = outcome.ref
@@ -307,7 +345,11 @@ class _Job:
             # Comments before threads, as every page does (see `store.save_retrying`).
             if info is not None:
                 store.upsert_video(connection, info, store.now_utc())
-            added = store.save_comments(connection, self.video_id, self.run_id, page.comments)
+            added = store.save_comments(
+                connection, self.video_id, self.run_id, page.comments, observe=True
+            )
+            if status.voltage_zone is not None:
+                store.save_voltage_zone(connection, self.video_id, status.voltage_zone)
             if info is not None:
                 store.upsert_threads(connection, info.video_id, info.threads)
             store.save_thread_status(connection, status, store.now_utc())
@@ -326,6 +368,7 @@ class _Job:
             return added
 
         added = store.save_retrying(self.engine, save)
+        _set_bits(self._seen.setdefault((ref.thread_id, ref.fork), bytearray()), page.comments)
         self._requests_saved += requests
         self._unsaved_video = None
         outcome.added += added
@@ -347,6 +390,22 @@ class _Job:
             stored=outcome.stored,
             server_count=store.reported_count(status.comment_count, status.last_res),
         )
+
+
+def _set_bits(bits: bytearray, comments) -> None:
+    for comment in comments:
+        no = comment.no
+        if no < 0:
+            continue
+        byte = no >> 3
+        if byte >= len(bits):
+            bits.extend(bytes(byte - len(bits) + 1 + len(bits) // 2))
+        bits[byte] |= 1 << (no & 7)
+
+
+def _has_bit(bits: bytearray, no: int) -> bool:
+    byte = no >> 3
+    return 0 <= byte < len(bits) and bool(bits[byte] >> (no & 7) & 1)
 
 
 def _clusters(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

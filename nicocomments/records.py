@@ -6,13 +6,17 @@ truth in them, so a comment means the same thing everywhere.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from typing import NamedTuple
 
-FORKS = ("main", "owner", "easy")
+FORKS = ("main", "owner", "easy")  # the forks every tool knows; servers may name others ("ai")
 LIVE_FORK = "live"  # the fork of Niconico Live comments; their thread is the program id (lv…)
 ALL_FORKS = (*FORKS, LIVE_FORK)
+# A fork beyond those (the site adds some, such as "ai") is kept as named when it reads like
+# every fork so far: a short lowercase word.
+FORK_NAME = re.compile(r"[a-z][a-z0-9_]{0,7}")
 FORK_BY_NUMBER = {0: "main", 1: "owner", 2: "easy"}
 NUMBER_BY_FORK = {name: number for number, name in FORK_BY_NUMBER.items()}
 
@@ -23,6 +27,11 @@ JST = timezone(timedelta(hours=9), "JST")
 # The oldest moment a Niconico comment can carry (the site opened in December 2006; tools use
 # 2007-03-03 as their floor). Walking back past this is pointless.
 MIN_POSTED_AT = 1165503600  # 2006-12-08 00:00 JST
+
+
+def is_fork_name(value: object) -> bool:
+    """A fork nico stores: one of `FORKS`, or a name that reads like one (`FORK_NAME`)."""
+    return isinstance(value, str) and (value in FORKS or FORK_NAME.fullmatch(value) is not None)
 
 
 class Comment(NamedTuple):
@@ -87,6 +96,7 @@ class ThreadStatus:
     ticket: str | None = None
     revision: int | None = None
     global_num_res: int | None = None
+    voltage_zone: str | None = None  # nvcomment: the answer's voltageZone, raw JSON
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,11 @@ videos = Table(
     Column("end_at", UTCDateTime, doc="live: when it ended, or is scheduled to (UTC)"),
     Column("vpos_base_at", UTCDateTime, doc="live: vposBaseTime, the moment of vpos 0 (UTC)"),
     Column("live_status", String(16), doc="live: ON_AIR, ENDED, … when last asked"),
+    Column(
+        "voltage_zone",
+        Text,
+        doc="nvcomment: the answer's voltageZone, raw JSON as last sent (NULL when never sent)",
+    ),
 )
 
 threads = Table(
@@ -212,8 +217,11 @@ comments = Table(
     Column("video_id", String(32), ForeignKey("videos.video_id"), nullable=False, doc="the video"),
     Column("thread_id", String(32), nullable=False, doc="the thread"),
     Column(
-        "fork", String(8), nullable=False, doc="main, owner, easy, or live"
-    ),  # main | owner | easy | live
+        "fork",
+        String(8),
+        nullable=False,
+        doc="main, owner, easy, live, or any fork the server names (ai, …)",
+    ),
     Column("no", Integer, nullable=False, doc="the comment's number in its thread and fork"),
     Column(
         "vpos_ms",
@@ -255,8 +263,10 @@ comments = Table(
         doc="nvcomment comment id (NULL for legacy)",
     ),  # nvcomment id; NULL for legacy
     Column(
-        "source", String(16), doc="nvcomment source: trunk or leaf"
-    ),  # nvcomment source: trunk | leaf
+        "source",
+        String(16),
+        doc="nvcomment source as the server sent it (trunk, leaf, nicoru, …; not an enumeration)",
+    ),
     Column(
         "run_id",
         BigInteger,
@@ -380,4 +390,38 @@ live_events = Table(
     Column("raw", LargeBinary, doc="the message's bytes as sent (unknown kinds decode later)"),
     Column("run_id", BigInteger, ForeignKey("fetch_runs.id"), doc="the run that first stored it"),
     UniqueConstraint("video_id", "message_id"),
+)
+
+# What re-crawls saw change: one row each time a fetch found a stored comment's nicoru count,
+# score or deletion different from the last state stored. The first such change also records
+# the state it changed from (the run that first stored the comment), so the comments row (which
+# holds the latest state) never hides where a comment started; an unchanged re-crawl adds nothing.
+comment_observations = Table(
+    "comment_observations",
+    metadata,
+    Column("id", RowId, primary_key=True, doc="row id"),
+    Column(
+        "comment_row_id",
+        BigInteger,
+        ForeignKey("comments.id"),
+        nullable=False,
+        doc="the comment (comments.id)",
+    ),
+    Column(
+        "run_id",
+        BigInteger,
+        ForeignKey("fetch_runs.id"),
+        doc="the fetch_runs row that saw this state",
+    ),
+    Column("nicoru_count", Integer, doc="nicoru count seen"),
+    Column("score", Integer, doc="NG score seen"),
+    Column(
+        "is_deleted",
+        Boolean,
+        nullable=False,
+        doc="deleted, or no longer served after a complete pass",
+    ),
+    Column("seen_at", UTCDateTime, nullable=False, doc="when it was seen (UTC)"),
+    Index(None, "comment_row_id", "id"),
+    Index(None, "run_id"),
 )

@@ -15,7 +15,9 @@ Layout, from the bottom up (nothing imports upward):
     world.py                     the model: videos, threads, column-wise comments, accounts
     synth.py realdata.py nvworld.py   seeded world data; seed.py puts it together
                                  (`build_world`) and says what is in it (`describe_world`)
-    expected.py                  `expected_comments`: what a perfect client stores
+    later.py                     `make_later`: a video some time later (deletions, nicoru, forks)
+    expected.py                  `expected_comments`: what a perfect client stores;
+                                 `expected_observations`: what a re-crawl records
     access.py                    who may watch what (watch data's and nvapi's refusals)
     web.py keys.py threadkeys.py faults.py stats.py
                                  requests and answers, key stores, fault plans, counters
@@ -33,8 +35,9 @@ nico learns its address from answers) and its routes class, built from the `Stat
 """
 
 from nicosandbox.access import FORBIDDEN_STATUS
-from nicosandbox.expected import expected_comments
+from nicosandbox.expected import expected_comments, expected_observations
 from nicosandbox.faults import FAULT_KINDS, FaultPlan
+from nicosandbox.later import Later, make_later
 from nicosandbox.routes import ROUTE_GROUPS, SURFACES
 from nicosandbox.routes.nvcomment import LEAF_CAP, LEAF_PER_MINUTE
 from nicosandbox.seed import build_world, describe_world
@@ -133,6 +136,7 @@ __all__ = [
     "Account",
     "CommentTable",
     "FaultPlan",
+    "Later",
     "Sandbox",
     "Settings",
     "State",
@@ -145,5 +149,7 @@ __all__ = [
     "build_world",
     "describe_world",
     "expected_comments",
+    "expected_observations",
+    "make_later",
     "retention_window",
 ]

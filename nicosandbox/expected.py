@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nicocomments.records import Comment
+from nicosandbox.later import Later
 from nicosandbox.world import World
 
 
@@ -181,3 +182,35 @@ def expected_live_events(world: World, program_id: str, *, now: float) -> list[d
 
 
 _INT64 = ("advertiser_user_id", "point")  # proto3 JSON writes int64 as a string
+
+
+def expected_observations(later: Later, protocol: str = "nvcomment") -> dict[str, dict]:
+    """What a perfect client records when it re-crawls ``later.video_id`` completely (every
+    thread walked again to its first comment) after `later.make_later`, having collected the
+    whole video before. Keyed by change kind: each comment (thread_id, fork, no) → the
+    (nicoru_count, score, is_deleted) states its observations hold, oldest first: the state
+    the first crawl stored, then the one the re-crawl saw. ``added``: the new fork's comments
+    (nvcomment only: the legacy protocol never names the fork), with no observations.
+
+    As the protocol shows them: nvcomment sends every count (0 included); the legacy message
+    server leaves a zero score or nicoru count out (None), and a deleted chat carries neither,
+    so its last known ones stay."""
+    if protocol not in ("nvcomment", "legacy"):
+        raise ValueError(f"unknown protocol {protocol!r}")
+
+    def shown(state: tuple[int, int], deleted: bool) -> tuple:
+        if protocol == "legacy":
+            return (state[0] or None, state[1] or None, deleted)
+        return (*state, deleted)
+
+    def changed(changes: dict) -> dict:
+        return {key: [shown(old, False), shown(new, False)] for key, (old, new) in changes.items()}
+
+    return {
+        "deleted": {
+            key: [shown(kept, False), shown(kept, True)] for key, kept in later.deleted.items()
+        },
+        "nicoru_changed": changed(later.nicoru),
+        "score_changed": changed(later.score),
+        "added": {key: [] for key in later.added} if protocol == "nvcomment" else {},
+    }

@@ -36,10 +36,11 @@ class Settings:
     answers 503 MAINTENANCE; ``watch_api_enabled`` False: ``/api/watch/*`` is a 404 page;
     ``watch_page_meta`` False: no ``server-response`` meta in watch pages; ``shuffle_chats``:
     legacy chats and v1 comments in seeded random order; ``past_logs_premium_only``;
-    ``mfa_ttl``: how long a two-factor step waits for its code; ``snapshot_offset_cap``:
-    Snapshot Search refuses ``_offset + _limit`` past it; ``snapshot_maintenance``: it answers
-    503 MAINTENANCE; ``snapshot_index_time``: when its index was rebuilt (None: now).
-    ``mfa_ttl``: how long a two-factor step waits for its code. Live: ``live_segment_seconds``,
+    ``mfa_ttl``: how long a two-factor step waits for its code; ``voltage_zone``: an object
+    ``/v1/threads`` answers carry as ``data.voltageZone`` (None: none, as before 2025).
+    ``snapshot_offset_cap``: Snapshot Search refuses ``_offset + _limit`` past it;
+    ``snapshot_maintenance``: it answers 503 MAINTENANCE; ``snapshot_index_time``: when its
+    index was rebuilt (None: now). Live: ``live_segment_seconds``,
     the length of a message server segment (and the longest a long poll is held);
     ``live_ping_seconds``, between the watch WebSocket's pings; ``live_socket``: ``normal``,
     ``silent`` (takes startWatching, never answers) or ``close`` (closes at once).
@@ -62,6 +63,7 @@ class Settings:
     live_segment_seconds: float = 4.0
     live_ping_seconds: float = 10.0
     live_socket: str = "normal"
+    voltage_zone: dict | None = None
 
     @property
     def userkey_lifetime(self) -> float:

@@ -233,8 +233,9 @@ class Thread:
     force_184: bool = False
 
     @property
-    def fork_number(self) -> int:
-        return NUMBER_BY_FORK[self.fork]
+    def fork_number(self) -> int | str:
+        """The legacy fork number; a fork that has none (a newer one, such as "ai") by name."""
+        return NUMBER_BY_FORK.get(self.fork, self.fork)
 
 
 @dataclass(frozen=True)
@@ -359,9 +360,13 @@ class World:
             targets = [(default, "owner"), (default, "main"), (keyed, "main")]
             if (keyed, "easy") in self.threads:
                 targets.append((keyed, "easy"))
-            return targets
+            return targets + self._new_forks(video, keyed)
         tid = video.main_thread_id
         targets = [(tid, "owner"), (tid, "main")]
         if (tid, "easy") in self.threads:
             targets.append((tid, "easy"))
-        return targets
+        return targets + self._new_forks(video, tid)
+
+    def _new_forks(self, video: Video, tid: str) -> list[tuple[str, str]]:
+        """Forks beyond owner/main/easy (`later.make_later` adds one, "ai"): last."""
+        return [(t, f) for t, f in video.threads if t == tid and f not in NUMBER_BY_FORK]

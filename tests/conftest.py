@@ -141,6 +141,7 @@ def _reset(sandbox) -> None:
     sandbox.maintenance = False
     sandbox.watch_api_enabled = True
     sandbox.watch_page_meta = True
+    sandbox.voltage_zone = None
     sandbox.thread_key_ttl = 204
     sandbox.rate_limit_per_minute = None  # tests run far faster than 60 requests a minute
     sandbox.clock = time.time

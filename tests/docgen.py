@@ -629,3 +629,27 @@ def time_text(seconds: int) -> str:
     from nicocomments.records import JST
 
     return f"{datetime.fromtimestamp(seconds, JST):%Y-%m-%d}"
+
+
+def changes_console(video_id: str) -> str:
+    """`nico diff`'s example: ``video_id`` fetched whole into the demo database, made "later"
+    by the emulator (`nicosandbox.make_later`: a few deletions, nicoru and score changes and an
+    ai fork), fetched again by a complete pass, then diffed."""
+    from nicosandbox import make_later
+
+    session = demo()
+    fetch = f"nico fetch {video_id} --all-history --interval 0 --db nico-demo.db"
+    session.run(fetch)
+    make_later(
+        session.sandbox.world,
+        video_id,
+        seed=1,
+        deletions=3,
+        nicoru_changes=4,
+        score_changes=2,
+        new_fork_comments=3,
+    )
+    return console(
+        f"nico fetch {video_id} --all-history --refresh --interval 0 --db nico-demo.db",
+        f"nico diff {video_id} --db nico-demo.db",
+    )

@@ -17,6 +17,7 @@ from tests.conftest import ROOT
 EXPECTED = {
     "requests",
     "ingest",
+    "recrawl",
     "fetch overhead",
     "memory",
     "load",

@@ -286,7 +286,7 @@ def test_progress_shows_waits_as_passing_notes_not_log_lines():
 # --- options every command shares (issue 10) ----------------------------------------------------
 
 DB_COMMANDS = {"fetch", "crawl", "worker", "status", "import", "export", "analyze", "search"}
-DB_COMMANDS |= {"db upgrade", "demo", "live record"}
+DB_COMMANDS |= {"db upgrade", "demo", "live record", "diff", "report", "browse"}
 
 
 @pytest.mark.parametrize(

@@ -562,7 +562,7 @@ CSV_HEAD = b"thread_id,fork,no,vpos_ms,posted_at,is_premium\r\n"
     ("name", "data", "error"),
     [
         ("a.jsonl", _line(no="x"), "line 1: column no"),
-        ("a.jsonl", _line(fork="side"), "column fork"),
+        ("a.jsonl", _line(fork="no such fork"), "column fork"),  # new forks ("ai") are words
         ("a.jsonl", _line() + _line(video_id="sm8", no=2), "line 2: a row of video sm8"),
         ("a.csv", b"video_id,thread_id,fork,no\r\nsm9,1,main,1\r\n", "lacks posted_at, vpos_ms"),
         ("a.csv", CSV_HEAD + b"1,main,1,0,2020-01-01T00:00:00Z,yes\r\n", "column is_premium"),

@@ -16,8 +16,20 @@ The only part of nicocomments that imports pandas. Loading (`load_comments`, `lo
     na.top_terms(df, n=50)           # words (MeCab with the 'ja' extra, else n-grams)
     na.user_stats(df)                # per poster: volume, copy-paste, flooding
     na.summarize_video("nico.db", "sm9").summary    # all of `nico analyze`, as plain data
+    na.load_observations("nico.db", "sm9")          # what re-crawls saw change
+    na.observation_series(obs, "nicoru_count")      # nicoru counts over time
+    na.diff_video("nico.db", "sm9", runs=(1, 3))    # `nico diff`, as frames
 """
 
+from nicocomments.analysis.changes import (
+    CHANGE_COLUMNS,
+    CHANGE_KINDS,
+    OBSERVATION_DTYPES,
+    Changes,
+    diff_video,
+    load_observations,
+    observation_series,
+)
 from nicocomments.analysis.compute import (
     activity,
     bin_milliseconds,
@@ -44,25 +56,32 @@ from nicocomments.analysis.summary import VideoSummary, summarize_video
 from nicocomments.analysis.terms import make_tokenizer, normalize, top_terms
 
 __all__ = [
+    "CHANGE_COLUMNS",
+    "CHANGE_KINDS",
     "COMMENT_DTYPES",
     "FORK_DTYPE",
     "JAPAN",
+    "OBSERVATION_DTYPES",
     "RUN_DTYPES",
     "THREAD_DTYPES",
     "VIDEO_DTYPES",
+    "Changes",
     "VideoSummary",
     "activity",
     "bin_milliseconds",
     "commands_summary",
     "density",
+    "diff_video",
     "highlights",
     "length_milliseconds",
     "load_comments",
+    "load_observations",
     "load_runs",
     "load_threads",
     "load_videos",
     "make_tokenizer",
     "normalize",
+    "observation_series",
     "outside_video",
     "summarize_video",
     "top_terms",

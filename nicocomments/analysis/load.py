@@ -65,6 +65,7 @@ VIDEO_DTYPES: dict[str, object] = {
     "end_at": UTC_TIME,
     "vpos_base_at": UTC_TIME,
     "live_status": STRING,
+    "voltage_zone": STRING,  # nvcomment: the answer's voltageZone, raw JSON (NA: never sent)
 }
 
 THREAD_DTYPES: dict[str, object] = {

@@ -10,10 +10,13 @@ from nicocomments import __version__
 from nicocomments.cli import db, live, sandbox
 from nicocomments.cli.account import login, logout, whoami
 from nicocomments.cli.analyze import analyze
+from nicocomments.cli.browse import browse
 from nicocomments.cli.crawl import crawl
+from nicocomments.cli.diff import diff
 from nicocomments.cli.export import export_
 from nicocomments.cli.fetch import fetch
 from nicocomments.cli.imports import import_
+from nicocomments.cli.report import report
 from nicocomments.cli.search import search
 from nicocomments.cli.status import status
 from nicocomments.cli.worker import worker
@@ -59,6 +62,9 @@ app.command(rich_help_panel="Collect")(status)
 app.command("import", rich_help_panel="Collect")(import_)
 app.command(rich_help_panel="Analyze")(analyze)
 app.command(rich_help_panel="Analyze")(search)
+app.command(rich_help_panel="Analyze")(diff)
+app.command(rich_help_panel="Analyze")(report)
+app.command(rich_help_panel="Analyze")(browse)
 app.command("export", rich_help_panel="Analyze")(export_)
 app.command(rich_help_panel="Account")(login)
 app.command(rich_help_panel="Account")(logout)

@@ -14,7 +14,10 @@ from rich.table import Table
 
 from nicocomments import store
 from nicocomments.cli.common import (
+    BinOption,
     FormatOption,
+    TimeZoneOption,
+    TokenizerOption,
     err,
     guarded,
     out,
@@ -42,20 +45,9 @@ def analyze(
     output: FormatOption = "table",
     terms: Annotated[int, typer.Option("--terms", min=0, help="How many top terms.")] = 20,
     top: Annotated[int, typer.Option("--highlights", min=0, help="How many highlights.")] = 5,
-    bin_size: Annotated[
-        str, typer.Option("--bin", help="Bin of video time for density and highlights.")
-    ] = "10s",
-    tz: Annotated[
-        str, typer.Option("--tz", help="Time zone of dates and of the days of activity.")
-    ] = "Asia/Tokyo",
-    tokenizer: Annotated[
-        str,
-        typer.Option(
-            "--tokenizer",
-            help="auto (MeCab when the 'ja' extra is installed), mecab or ngram.",
-            case_sensitive=False,
-        ),
-    ] = "auto",
+    bin_size: BinOption = "10s",
+    tz: TimeZoneOption = "Asia/Tokyo",
+    tokenizer: TokenizerOption = "auto",
     db: str,
 ) -> None:
     """Summarise a video's stored comments: how many per fork, who posted, when (first, last,

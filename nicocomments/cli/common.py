@@ -9,8 +9,10 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 import typer
@@ -34,6 +36,7 @@ from nicocomments.legacy import LegacyClient
 from nicocomments.limits import shown
 from nicocomments.live.client import DEFAULT_BACKWARD_INTERVAL, LiveClient
 from nicocomments.nvcomment import NvcommentClient
+from nicocomments.records import JST
 
 
 class _DataConsole(Console):
@@ -123,6 +126,21 @@ TimeoutOption = Annotated[
 
 OUTPUT_FORMATS = ("table", "csv", "json")
 FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
+# What `nico analyze` and `nico report` both compute.
+BinOption = Annotated[
+    str, typer.Option("--bin", help="Bin of video time for density and highlights.")
+]
+TimeZoneOption = Annotated[
+    str, typer.Option("--tz", help="Time zone of dates and of the days of activity.")
+]
+TokenizerOption = Annotated[
+    str,
+    typer.Option(
+        "--tokenizer",
+        help="auto (MeCab when the 'ja' extra is installed), mecab or ngram.",
+        case_sensitive=False,
+    ),
+]
 
 PROTOCOLS = ("auto", "nvcomment", "legacy")
 ProtocolOption = Annotated[
@@ -160,6 +178,26 @@ def protocol_choice(value: str) -> str:
     if chosen not in PROTOCOLS:
         raise BadInput(f"unknown protocol {shown(value)}: choose from {', '.join(PROTOCOLS)}")
     return chosen
+
+
+def parse_date(text: str) -> int:
+    """Unix seconds from a date, a date and time (Japan time unless a zone is given), or a
+    number of Unix seconds."""
+    value = text.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(
+            f"cannot read the date {shown(text)}: use 2015-06-01, 2015-06-01T12:00 or Unix seconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=JST)
+    seconds = int(moment.timestamp())
+    if seconds > time.time() + 86400:
+        raise BadInput(f"the date {shown(text)} is in the future")
+    return seconds
 
 
 def require_video(connection, video_id: str, db: str) -> None:

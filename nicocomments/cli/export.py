@@ -11,9 +11,9 @@ import typer
 from nicocomments import formats, store
 from nicocomments.cli.common import err, guarded, require_video
 from nicocomments.errors import BadInput
-from nicocomments.ids import is_program_id, parse_video_id
+from nicocomments.ids import parse_video_id
 from nicocomments.limits import shown
-from nicocomments.records import ALL_FORKS, LIVE_FORK
+from nicocomments.records import ALL_FORKS, is_fork_name
 
 
 @guarded
@@ -48,13 +48,13 @@ def export_(
         ),
     ] = None,
     forks: Annotated[
-        str | None,
+        str,
         typer.Option(
             "--forks",
-            help="Comma-separated forks to include: owner, main, easy (live for a live program).",
-            show_default="owner,main,easy; live for lv…",
+            help="Comma-separated forks to include: owner, main, easy, or others the server "
+            "named (ai, …); 'all' (the default) is every stored fork.",
         ),
-    ] = None,
+    ] = "all",
     db: str,
 ) -> None:
     """Write a video's stored comments as a file other tools read: legacy XML for danmaku2ass
@@ -78,11 +78,9 @@ def export_(
         choices = ", ".join(formats.EXPORT_FORMATS)
         raise BadInput(f"unknown format {shown(fmt)}: choose {choices}")
     video_id = parse_video_id(video)
-    if forks is None:
-        forks = LIVE_FORK if is_program_id(video_id) else "owner,main,easy"
     chosen = tuple(f.strip().lower() for f in forks.split(",") if f.strip())
-    if not chosen or set(chosen) - set(ALL_FORKS):
-        raise BadInput(f"--forks takes a comma-separated list of {', '.join(ALL_FORKS)}")
+    if not chosen or not all(f == "all" or is_fork_name(f) for f in chosen):
+        raise BadInput(f"--forks takes a comma-separated list of {', '.join(ALL_FORKS)} (or all)")
     if hash_user_ids is not None and not hash_user_ids:
         raise BadInput("--hash-user-ids needs a non-empty salt")
     to_stdout = output == "-"
@@ -92,7 +90,7 @@ def export_(
     with store.database(db, read_only=True) as engine, engine.connect() as connection:
         require_video(connection, video_id, db)
         counts = store.thread_counts(connection, video_id)
-        rows = store.iter_comments(connection, video_id, chosen)
+        rows = store.iter_comments(connection, video_id, None if "all" in chosen else chosen)
         if hash_user_ids:
             rows = formats.hash_user_ids(rows, hash_user_ids)
         if target is None:

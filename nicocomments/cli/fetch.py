@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +26,7 @@ from nicocomments.cli.common import (
     live_client,
     network,
     out,
+    parse_date,
     protocol_choice,
 )
 from nicocomments.cli.progress import RichProgress
@@ -37,8 +36,6 @@ from nicocomments.collect import fill_gaps as fill_video_gaps
 from nicocomments.collect_live import LiveOptions, LiveResult, collect_program
 from nicocomments.errors import AuthError, BadInput, LoginRequired, NicoError
 from nicocomments.ids import is_program_id, parse_video_id
-from nicocomments.limits import shown
-from nicocomments.records import JST
 from nicocomments.store import database, describe_target
 
 
@@ -271,26 +268,6 @@ def _collect_ids(raw: list[str], from_file: Path | None) -> list[str]:
     return list(seen)
 
 
-def parse_date(text: str) -> int:
-    """Unix seconds from a date, a date and time (Japan time unless a zone is given), or a
-    number of Unix seconds."""
-    value = text.strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadInput(
-            f"cannot read the date {shown(text)}: use 2015-06-01, 2015-06-01T12:00 or Unix seconds"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=JST)
-    seconds = int(moment.timestamp())
-    if seconds > time.time() + 86400:
-        raise BadInput(f"the date {shown(text)} is in the future")
-    return seconds
-
-
 def _summary(result: FetchResult) -> str:
     parts = []
     for outcome in result.threads:
@@ -300,7 +277,8 @@ def _summary(result: FetchResult) -> str:
         if outcome.end:
             text += f", {outcome.end}"
         parts.append(text)
+    gone = f", {result.comments_unserved:,} no longer served" if result.comments_unserved else ""
     return (
-        f"{result.video_id}: {result.comments_added:,} new comments in {result.pages} pages "
-        f"[{'; '.join(parts)}]"
+        f"{result.video_id}: {result.comments_added:,} new comments{gone} in {result.pages} "
+        f"pages [{'; '.join(parts)}]"
     )

@@ -10,7 +10,7 @@ from typing import Any
 from nicocomments.chats import unix_seconds
 from nicocomments.formats.common import Item, MalformedFile, VideoHint
 from nicocomments.limits import shown
-from nicocomments.records import ALL_FORKS, Comment
+from nicocomments.records import ALL_FORKS, Comment, is_fork_name
 
 COLUMNS = ("video_id", *Comment._fields)
 REQUIRED_COLUMNS = ("thread_id", "fork", "no", "vpos_ms", "posted_at")
@@ -63,7 +63,7 @@ def comment_from_row(row: Mapping[str, Any]) -> tuple[str | None, Comment]:
         except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError(f"column {name}: {exc or 'not valid'} ({_shown(value)})") from None
         values.append(value)
-    if values[1] not in ALL_FORKS:
+    if not is_fork_name(values[1]):
         raise ValueError(f"column fork: not one of {', '.join(ALL_FORKS)} ({_shown(values[1])})")
     video = row.get("video_id")
     return (str(video) if video not in (None, "") else None), Comment(*values)

@@ -22,7 +22,7 @@ from nicocomments.formats.common import (
     text_of,
     v1_to_comment,
 )
-from nicocomments.records import ALL_FORKS, Comment, ThreadStatus
+from nicocomments.records import Comment, ThreadStatus, is_fork_name
 
 #: Keys of a v1 thread object, and of a v1 comment object (how `formats.sniff_format` tells a
 #: threads array from yt-dlp's flat array of comments).
@@ -60,7 +60,7 @@ def _v1_thread(thread: Any) -> Iterator[Item]:
         raise MalformedFile("a v1 thread lacks its id or fork")
     thread_id = text_of(thread["id"], "a v1 thread's id")
     fork = text_of(thread["fork"], "its fork")
-    if fork not in ALL_FORKS:
+    if not is_fork_name(fork):
         raise MalformedFile(f"a v1 thread has the unknown fork {fork[:20]!r}")
     yield ThreadStatus(thread_id, fork, comment_count=int_or_none(thread.get("commentCount")))
     for raw in thread.get("comments") or []:

@@ -29,7 +29,7 @@ from nicocomments.formats.common import (
     prefixed,
     thread_from_fields,
 )
-from nicocomments.records import NUMBER_BY_FORK, Comment
+from nicocomments.records import LIVE_FORK, NUMBER_BY_FORK, Comment
 from nicocomments.xmlsafe import PARSER_OPTIONS, declares_dtd, xml_attr, xml_text
 
 XML_HEAD = b'<?xml version="1.0" encoding="UTF-8"?><packet>'
@@ -99,8 +99,8 @@ def write_xml(
         if key != current:
             current = key
             attributes = {"resultcode": "0", "thread": c.thread_id}
-            if c.fork in NUMBER_BY_FORK and c.fork != "main":  # live logs name no fork
-                attributes["fork"] = str(NUMBER_BY_FORK[c.fork])
+            if c.fork not in ("main", LIVE_FORK):  # live logs name no fork
+                attributes["fork"] = str(NUMBER_BY_FORK.get(c.fork, c.fork))
             if key in thread_counts:
                 attributes["last_res"] = str(thread_counts[key])
             buffer.write(f"<thread{_attributes(attributes)}/>")
@@ -131,8 +131,8 @@ def _chat(c: Comment) -> str:
         attributes["anonymity"] = "1"
     if c.is_deleted:
         attributes["deleted"] = str(c.deleted_reason or 1)
-    if c.fork in NUMBER_BY_FORK and c.fork != "main":
-        attributes["fork"] = str(NUMBER_BY_FORK[c.fork])
+    if c.fork not in ("main", LIVE_FORK):  # live logs name no fork
+        attributes["fork"] = str(NUMBER_BY_FORK.get(c.fork, c.fork))
     if c.score is not None:
         attributes["score"] = str(c.score)
     if c.nicoru_count is not None:

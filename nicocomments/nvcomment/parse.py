@@ -23,12 +23,12 @@ from nicocomments.errors import (
 from nicocomments.limits import TEXT_LENGTHS, http_url, posted_at_problem, shown
 from nicocomments.records import (
     FORK_BY_NUMBER,
-    FORKS,
     Comment,
     Page,
     ThreadRef,
     ThreadStatus,
     VideoInfo,
+    is_fork_name,
 )
 from nicocomments.watchpage import unwrap_watch_data
 
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 
 PAGE_SIZE = 1000
+MAX_RAW_JSON = 65536  # characters of an answer's voltageZone kept
 
 
 ERROR_CODES: dict[str, tuple[type[NicoError], str]] = {
@@ -161,8 +162,8 @@ def parse_watch_data(data: dict, requested_id: str = "") -> WatchData:
         thread_id, fork = _text(target.get("id")), _text(target.get("fork"))
         if not thread_id or len(thread_id) > TEXT_LENGTHS["thread_id"]:
             raise BadAnswer(f"{label} lists a comment thread without a usable id")
-        if fork not in FORKS:
-            log.info("skipping thread %s: unknown fork %s", thread_id, shown(str(fork)))
+        if not is_fork_name(fork):
+            log.info("skipping thread %s: unreadable fork %s", thread_id, shown(str(fork)))
             continue
         thread_label = (labels.get((thread_id, fork)) or fork)[:32]
         refs.append(ThreadRef(thread_id, fork, thread_label, thread_id in keyed))
@@ -219,10 +220,13 @@ def parse_threads(payload: Any) -> list[Page]:
     """A ``/v1/threads`` answer → one page per thread. Accepts the whole response, its
     ``data``, or the bare ``threads`` array. Comments repeated in one answer collapse (on
     thread, fork, no)."""
-    threads = payload
+    threads, voltage_zone = payload, None
     if isinstance(payload, dict):
         data = payload.get("data", payload)
         threads = data.get("threads") if isinstance(data, dict) else None
+        zone = data.get("voltageZone") if isinstance(data, dict) else None
+        if zone is not None:
+            voltage_zone = _raw_json(zone)
     if not isinstance(threads, list):
         raise BadAnswer("the comment server's answer has no threads")
     pages = []
@@ -238,10 +242,24 @@ def parse_threads(payload: Any) -> list[Page]:
                 seen.add(comment.no)
                 comments.append(comment)
         status = ThreadStatus(
-            thread_id, fork, comment_count=int_or_none(thread.get("commentCount"))
+            thread_id,
+            fork,
+            comment_count=int_or_none(thread.get("commentCount")),
+            voltage_zone=voltage_zone,
         )
         pages.append(Page(status, comments))
     return pages
+
+
+def _raw_json(value: Any) -> str | None:
+    """A part of an answer kept as it came (JSON text), or None when it is too big or too deep
+    to keep (`MAX_RAW_JSON`)."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        log.info("not keeping a part of the answer nested too deep")
+        return None
+    return text if len(text) <= MAX_RAW_JSON else None
 
 
 def parse_comment(raw: dict, thread_id: str, fork: str) -> Comment:

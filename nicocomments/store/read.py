@@ -199,6 +199,38 @@ def missing_ranges(
     return ranges
 
 
+def served_nos(
+    connection: Connection,
+    thread_id: str,
+    fork: str,
+    run_id: int,
+    *,
+    since: int | None = None,
+    until: int | None = None,
+) -> list[int]:
+    """Numbers of the stored, not deleted comments of a thread a complete pass of ``run_id``
+    should have seen: posted between ``since`` and ``until`` (Unix seconds, inclusive; None:
+    unbounded), outside the seconds that run had to step over."""
+    posted = posted_unix(connection.dialect.name)
+    where = (
+        (comments.c.thread_id == thread_id)
+        & (comments.c.fork == fork)
+        & comments.c.is_deleted.is_(False)
+    )
+    if since is not None:
+        where &= posted >= since
+    if until is not None:
+        where &= posted <= until
+    skipped = select(skipped_seconds.c.from_second, skipped_seconds.c.to_second).where(
+        (skipped_seconds.c.run_id == run_id)
+        & (skipped_seconds.c.thread_id == thread_id)
+        & (skipped_seconds.c.fork == fork)
+    )
+    for low, high in connection.execute(skipped).all():
+        where &= ~posted.between(low, high)
+    return list(connection.execute(select(comments.c.no).where(where)).scalars())
+
+
 def posted_at_of(connection: Connection, thread_id: str, fork: str, no: int) -> int | None:
     """Unix seconds of a stored comment."""
     value = connection.execute(
@@ -266,16 +298,20 @@ def posted_unix(dialect: str):
 def iter_comments(
     connection: Connection,
     video_id: str,
-    forks: Sequence[str] = FORK_ORDER,
+    forks: Sequence[str] | None = FORK_ORDER,
     *,
     chunk: int = 5_000,
 ) -> Iterable[Comment]:
     """A video's comments as `Comment` records, streamed from the database (``chunk`` rows at
-    a time), owner thread first, then main and easy, each in ``no`` order."""
+    a time), owner thread first, then main and easy (then any other fork, by name), each in
+    ``no`` order. ``forks=None``: every fork stored."""
+    where = comments.c.video_id == video_id
+    if forks is not None:
+        where &= comments.c.fork.in_(list(forks))
     query = (
         select(*comment_columns(connection.dialect.name, COMMENT_FIELDS))
-        .where((comments.c.video_id == video_id) & comments.c.fork.in_(list(forks)))
-        .order_by(fork_order(comments.c.fork), comments.c.thread_id, comments.c.no)
+        .where(where)
+        .order_by(fork_order(comments.c.fork), comments.c.fork, comments.c.thread_id, comments.c.no)
     )
     for row in connection.execution_options(yield_per=chunk).execute(query):
         yield Comment(*row)

@@ -224,22 +224,193 @@ def insert_comments_sql(
 
 
 def save_comments(
-    connection: Connection, video_id: str, run_id: int | None, batch: Sequence[Comment]
+    connection: Connection,
+    video_id: str,
+    run_id: int | None,
+    batch: Sequence[Comment],
+    *,
+    observe: bool = False,
 ) -> int:
     """Insert comments not stored yet; return how many were new.
+
+    With ``observe`` (fetches, not imports), a comment stored before whose nicoru count, score
+    or deletion the server now reports differently is updated to that state, and the change is
+    recorded in ``comment_observations`` (`_observe_page`).
 
     The one hot path of the program: a single prepared statement, executemany over plain tuples,
     timestamps converted by the database itself."""
     if not batch:
         return 0
-    sql = insert_comments_sql(connection.dialect.name)
-    if connection.dialect.name == "postgresql":
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
         # Row locks taken in key order: two writers storing overlapping pages (servers need
         # not sort them) wait for each other instead of deadlocking.
         batch = sorted(batch, key=_COMMENT_KEY)
     prefix = (video_id, run_id)
-    result = connection.exec_driver_sql(sql, [prefix + comment for comment in batch])
-    return max(result.rowcount, 0)
+    rows = [prefix + comment for comment in batch]
+    if not observe:
+        result = connection.exec_driver_sql(insert_comments_sql(dialect), rows)
+        return max(result.rowcount, 0)
+    if run_id is None:
+        return _observe_page(connection, run_id, rows)
+    # The cheap first look: the plain insert, where a stored comment in another state counts
+    # as a (no-op) update. Only a page that has some goes the set-based way below.
+    newest = connection.exec_driver_sql(_NEWEST_ID).scalar() or 0
+    touched = max(connection.exec_driver_sql(_UPSERT_SQL[dialect], rows).rowcount, 0)
+    added = connection.exec_driver_sql(_ADDED_SQL[dialect], (newest, run_id)).scalar() or 0
+    if touched > added:
+        _observe_page(connection, run_id, rows)
+    return added
+
+
+# --- change tracking ---------------------------------------------------------------------------
+# A page is copied into a temporary table (one executemany, no index), inserted from there, and
+# compared with the stored rows in one join on the comments' key: everything set-based, in SQL.
+# An unchanged re-crawl costs the copy and one join, and writes nothing else.
+PAGE_TABLE = "nico_page_comments"
+_COLUMN_TYPES = {
+    "video_id": "TEXT",
+    "run_id": "BIGINT",
+    "thread_id": "TEXT",
+    "fork": "TEXT",
+    "no": "INTEGER",
+    "vpos_ms": "BIGINT",
+    "date_usec": "INTEGER",
+    "content": "TEXT",
+    "commands": "TEXT",
+    "user_id": "TEXT",
+    "is_premium": "BOOLEAN",
+    "is_anonymous": "BOOLEAN",
+    "is_deleted": "BOOLEAN",
+    "deleted_reason": "SMALLINT",
+    "score": "INTEGER",
+    "nicoru_count": "INTEGER",
+    "comment_id": "TEXT",
+    "source": "TEXT",
+}
+_KEY_JOIN = "c.thread_id = p.thread_id AND c.fork = p.fork AND c.no = p.no"
+# A deleted chat carries no counts (legacy leaves them out): the last known ones stay. Legacy
+# also leaves out a zero score or nicoru count, so a missing one reads as 0.
+_NEW_NICORU = "CASE WHEN p.is_deleted THEN c.nicoru_count ELSE p.nicoru_count END"
+_NEW_SCORE = "CASE WHEN p.is_deleted THEN c.score ELSE p.score END"
+_DIFFERS = (
+    "(p.is_deleted <> c.is_deleted OR (NOT p.is_deleted AND ("
+    "COALESCE(p.nicoru_count, 0) <> COALESCE(c.nicoru_count, 0) "
+    "OR COALESCE(p.score, 0) <> COALESCE(c.score, 0))))"
+)
+_NEWEST_ID = "SELECT max(id) FROM comments"
+_ADDED_SQL = {
+    "sqlite": "SELECT count(*) FROM comments WHERE id > ? AND run_id = ?",
+    "postgresql": "SELECT count(*) FROM comments WHERE id > %s AND run_id = %s",
+}
+_OBSERVATION_COLUMNS = "comment_row_id, run_id, nicoru_count, score, is_deleted, seen_at"
+
+
+def _page_sql(dialect: str) -> dict[str, str]:
+    if dialect == "sqlite":
+        mark, timestamp, table = "?", "datetime(?, 'unixepoch')", f"temp.{PAGE_TABLE}"
+    else:
+        mark, timestamp, table = "%s", "to_timestamp(%s)", PAGE_TABLE
+    create, param = f"CREATE TEMP TABLE IF NOT EXISTS {PAGE_TABLE}", mark
+    columns = ", ".join(_INSERT_COLUMNS)
+    values = ", ".join(timestamp if c == "posted_at" else mark for c in _INSERT_COLUMNS)
+    types = {**_COLUMN_TYPES, "posted_at": "TEXT" if dialect == "sqlite" else "TIMESTAMPTZ"}
+    typed = ", ".join(f"{c} {types[c]}" for c in _INSERT_COLUMNS)
+    joined = f"FROM {table} AS p JOIN comments AS c ON {_KEY_JOIN} WHERE {_DIFFERS}"
+    return {
+        "create": f"{create} ({typed})",
+        "fill": f"INSERT INTO {table} ({columns}) VALUES ({values})",
+        # WHERE true: SQLite's parser needs it between SELECT … FROM and ON CONFLICT.
+        "insert": f"INSERT INTO comments ({columns}) SELECT {columns} FROM {table} "
+        "WHERE true ORDER BY thread_id, fork, no ON CONFLICT (thread_id, fork, no) DO NOTHING",
+        "changed": f"SELECT count(*) {joined}",
+        # The state a comment changed from, the first time it changes: what the run that first
+        # stored it saw.
+        "baseline": f"INSERT INTO comment_observations ({_OBSERVATION_COLUMNS}) "
+        f"SELECT c.id, c.run_id, c.nicoru_count, c.score, c.is_deleted, "
+        f"COALESCE(r.started_at, {param}) FROM {table} AS p "
+        f"JOIN comments AS c ON {_KEY_JOIN} LEFT JOIN fetch_runs AS r ON r.id = c.run_id "
+        f"WHERE {_DIFFERS} AND NOT EXISTS "
+        "(SELECT 1 FROM comment_observations AS o WHERE o.comment_row_id = c.id)",
+        "observe": f"INSERT INTO comment_observations ({_OBSERVATION_COLUMNS}) "
+        f"SELECT c.id, {param}, {_NEW_NICORU}, {_NEW_SCORE}, p.is_deleted, {param} {joined}",
+        "update": "UPDATE comments SET "
+        "nicoru_count = CASE WHEN p.is_deleted THEN comments.nicoru_count "
+        "ELSE p.nicoru_count END, "
+        "score = CASE WHEN p.is_deleted THEN comments.score ELSE p.score END, "
+        "is_deleted = p.is_deleted, "
+        "deleted_reason = CASE WHEN p.is_deleted THEN p.deleted_reason END "
+        f"FROM {table} AS p WHERE comments.thread_id = p.thread_id "
+        "AND comments.fork = p.fork AND comments.no = p.no AND "
+        + _DIFFERS.replace("c.", "comments."),
+        "clear": f"DELETE FROM {table}",
+    }
+
+
+_PAGE_SQL = {dialect: _page_sql(dialect) for dialect in ("sqlite", "postgresql")}
+# The plain insert, with a stored comment in another state counted as touched (its row is
+# rewritten unchanged: `_observe_page` then records and applies the change).
+_UPSERT_SQL = {
+    dialect: insert_comments_sql(dialect).replace(
+        "DO NOTHING",
+        "DO UPDATE SET run_id = comments.run_id WHERE "
+        + _DIFFERS.replace("p.", "excluded.").replace("c.", "comments."),
+    )
+    for dialect in ("sqlite", "postgresql")
+}
+
+
+def _observe_page(connection: Connection, run_id: int | None, rows: list[tuple]) -> int:
+    sql = _PAGE_SQL[connection.dialect.name]
+    connection.exec_driver_sql(sql["create"])
+    connection.exec_driver_sql(sql["fill"], rows)
+    try:
+        added = max(connection.exec_driver_sql(sql["insert"]).rowcount, 0)
+        if connection.exec_driver_sql(sql["changed"]).scalar():
+            _record_changes(connection, sql, run_id)
+    finally:
+        connection.exec_driver_sql(sql["clear"])
+    return added
+
+
+def _record_changes(connection: Connection, sql: dict[str, str], run_id: int | None) -> None:
+    seen_at = _timestamp(connection, now_utc())
+    connection.exec_driver_sql(sql["baseline"], (seen_at,))
+    connection.exec_driver_sql(sql["observe"], (run_id, seen_at))
+    connection.exec_driver_sql(sql["update"])
+
+
+def _timestamp(connection: Connection, moment: datetime):
+    """A timestamp as the driver binds it into the columns of `UTCDateTime`."""
+    if connection.dialect.name == "sqlite":
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment
+
+
+def save_unserved(
+    connection: Connection, run_id: int | None, thread_id: str, fork: str, nos: Sequence[int]
+) -> int:
+    """Mark stored comments a complete pass of ``run_id`` no longer found as deleted ("no
+    longer served": today's servers leave deleted comments out) and record the change. Returns
+    how many changed (comments already marked deleted are left as they are)."""
+    if not nos:
+        return 0
+    sql = _PAGE_SQL[connection.dialect.name]
+    connection.exec_driver_sql(sql["create"])
+    rows = [(None, run_id, *Comment(thread_id, fork, no, 0, 0, "", is_deleted=True)) for no in nos]
+    connection.exec_driver_sql(sql["fill"], rows)
+    try:
+        changed = connection.exec_driver_sql(sql["changed"]).scalar() or 0
+        if changed:
+            _record_changes(connection, sql, run_id)
+    finally:
+        connection.exec_driver_sql(sql["clear"])
+    return changed
+
+
+def save_voltage_zone(connection: Connection, video_id: str, raw: str) -> None:
+    """Keep the answer's ``voltageZone`` (raw JSON) on the video: the latest one sent."""
+    connection.execute(update(videos).where(videos.c.video_id == video_id).values(voltage_zone=raw))
 
 
 def set_history(connection: Connection, thread_id: str, fork: str, **values) -> None:

@@ -94,6 +94,8 @@ class NvcommentRoutes:
                 "threads": threads,
             },
         }
+        if self.state.settings.voltage_zone is not None:
+            payload["data"]["voltageZone"] = self.state.settings.voltage_zone
         response = web.json_response(payload)
         stats, past = self.state.stats, when is not None
 
@@ -131,7 +133,9 @@ class NvcommentRoutes:
             tid, fork = target.get("id"), target.get("fork")
             if isinstance(tid, int) and not isinstance(tid, bool):
                 tid = str(tid)
-            if not isinstance(tid, str) or fork not in FORKS:
+            if not isinstance(tid, str) or not isinstance(fork, str):
+                raise BadRequest("INVALID_PARAMETER")
+            if fork not in FORKS and self.state.world.thread(tid, fork) is None:
                 raise BadRequest("INVALID_PARAMETER")
             if self.state.world.video_for_thread(tid) is None:
                 raise BadRequest("INVALID_PARAMETER")

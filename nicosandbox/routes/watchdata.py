@@ -131,7 +131,7 @@ def _threads(state: State, video: Video, targets: list[tuple[str, str]]) -> list
         out.append(
             {
                 "id": int(tid),
-                "fork": NUMBER_BY_FORK[fork],
+                "fork": NUMBER_BY_FORK.get(fork, fork),
                 "forkLabel": fork,
                 "videoId": video.video_id,
                 "isActive": not owner,
@@ -167,7 +167,7 @@ def _layers(targets: list[tuple[str, str]]) -> list[dict]:
             "index": index,
             "isTranslucent": index >= 2,
             "threadIds": [
-                {"id": int(tid), "fork": NUMBER_BY_FORK[fork], "forkLabel": fork}
+                {"id": int(tid), "fork": NUMBER_BY_FORK.get(fork, fork), "forkLabel": fork}
                 for tid, fork in layer
             ],
         }

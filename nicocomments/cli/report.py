@@ -1,0 +1,103 @@
+"""`nico report`: one self-contained HTML file of interactive charts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nicocomments import store
+from nicocomments.cli.common import (
+    BinOption,
+    TimeZoneOption,
+    TokenizerOption,
+    err,
+    guarded,
+    require_video,
+)
+from nicocomments.errors import BadInput
+from nicocomments.ids import parse_video_id
+
+
+@guarded
+def report(
+    videos: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Video ids or watch URLs (several: one section each).", show_default=False
+        ),
+    ] = None,
+    *,
+    every: Annotated[bool, typer.Option("--all", help="Every video in the database.")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE.html",
+            help="Where to write (default: <video>.html, or report.html for several).",
+        ),
+    ] = None,
+    bin_size: BinOption = "10s",
+    terms: Annotated[int, typer.Option("--terms", min=1, help="How many top terms.")] = 20,
+    tz: TimeZoneOption = "Asia/Tokyo",
+    tokenizer: TokenizerOption = "auto",
+    db: str,
+) -> None:
+    """Write one self-contained HTML file of interactive charts (Plotly, inlined: it opens
+    offline, anywhere): comment density over video time with the highlights marked (their top
+    comments on hover), posting activity per day (zoomable), commands and colours, top terms,
+    users' share, and for re-crawled videos the deletions and nicoru changes over time. With
+    several videos (or --all), a summary table on top links to each video's section. Needs
+    the report extra: pip install 'nicocomments[report]'.
+
+    **Examples**
+
+        nico report sm9 -o sm9.html
+        nico report sm9 so23335421 -o two.html
+        nico report --all -o everything.html
+    """
+    if every and videos:
+        raise BadInput("give videos or --all, not both")
+    if not every and not videos:
+        raise BadInput("give at least one video (or --all)")
+    from nicocomments.analysis.report import build_report
+
+    with store.database(db, read_only=True) as engine, engine.connect() as connection:
+        if every:
+            video_ids = [row["video_id"] for row in store.video_rows(connection)]
+            if not video_ids:
+                raise BadInput(f"{store.describe_target(db)} holds no videos")
+        else:
+            video_ids = list(dict.fromkeys(parse_video_id(v) for v in videos or ()))
+            for video_id in video_ids:
+                require_video(connection, video_id, db)
+        target = output or Path(f"{video_ids[0]}.html" if len(video_ids) == 1 else "report.html")
+        if target.is_dir():
+            raise BadInput(f"{target} is a directory")
+        page = build_report(
+            connection,
+            video_ids,
+            tz=tz,
+            bin=bin_size,
+            terms=terms,
+            tokenizer=tokenizer,
+            progress=lambda video_id: err.print(f"Charting {video_id}…"),
+        )
+    _write(target, page)
+    size = len(page.encode("utf-8")) / 1_000_000
+    err.print(f"Wrote the report of {len(video_ids):,} video(s) to {target} ({size:.1f} MB).")
+
+
+def _write(target: Path, text: str) -> None:
+    """Beside the target, then renamed over it: a failure never leaves half a page."""
+    partial = target.with_name(target.name + ".part")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, target)
+    except OSError as exc:
+        raise BadInput(f"cannot write {target}: {exc.strerror or exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
