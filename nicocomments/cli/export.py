@@ -11,6 +11,7 @@ import typer
 from nicocomments import formats, store
 from nicocomments.cli.common import err, guarded, require_video
 from nicocomments.errors import BadInput
+from nicocomments.formats import dataset
 from nicocomments.ids import parse_video_id
 from nicocomments.limits import shown
 from nicocomments.records import FORKS
@@ -18,7 +19,13 @@ from nicocomments.records import FORKS
 
 @guarded
 def export_(
-    video: Annotated[str, typer.Argument(help="Video id or watch URL.", show_default=False)],
+    video: Annotated[
+        str | None,
+        typer.Argument(
+            help="Video id or watch URL (with --partitioned: default every video).",
+            show_default=False,
+        ),
+    ] = None,
     *,
     fmt: Annotated[
         str,
@@ -51,6 +58,20 @@ def export_(
         str,
         typer.Option("--forks", help="Comma-separated forks to include: owner, main, easy."),
     ] = "owner,main,easy",
+    partitioned: Annotated[
+        Path | None,
+        typer.Option(
+            "--partitioned",
+            metavar="DIR",
+            help="With --format parquet: write (or update) a Hive-partitioned dataset in DIR "
+            "that DuckDB, Polars and pyarrow read directly.",
+            show_default=False,
+        ),
+    ] = None,
+    by: Annotated[
+        str,
+        typer.Option("--by", help="Partitions of --partitioned: video or month (UTC)."),
+    ] = "video",
     db: str,
 ) -> None:
     """Write a video's stored comments as a file other tools read: legacy XML for danmaku2ass
@@ -68,6 +89,12 @@ def export_(
         nico export sm9 --format parquet --hash-user-ids "$(openssl rand -hex 16)"
         nico export sm9 --format csv -o - | head
         nico export sm9 --format ass --forks main
+        nico export --format parquet --partitioned comments/             # every video
+        nico export sm9 --format parquet --partitioned comments/ --by month
+
+    With --partitioned DIR, each video's comments are written to a Hive-partitioned Parquet
+    dataset (DIR/video=sm9/… or DIR/month=2007-03/…): exporting a video again replaces its
+    files, never duplicates them. nico analyze --dataset DIR reads it.
     """
     fmt = fmt.lower()
     if fmt not in formats.EXPORT_FORMATS:
@@ -78,6 +105,15 @@ def export_(
         raise BadInput(f"--forks takes a comma-separated list of {', '.join(FORKS)}")
     if hash_user_ids is not None and not hash_user_ids:
         raise BadInput("--hash-user-ids needs a non-empty salt")
+    if partitioned is not None:
+        if fmt != "parquet":
+            raise BadInput("--partitioned writes Parquet: add --format parquet")
+        if output is not None:
+            raise BadInput("--partitioned DIR and --output are alternatives: give one")
+        _export_dataset(video, partitioned, by.lower(), chosen, hash_user_ids, db)
+        return
+    if video is None:
+        raise BadInput("which video? give its id (or --partitioned DIR for every video)")
     video_id = parse_video_id(video)
     to_stdout = output == "-"
     if to_stdout and fmt in formats.BINARY_FORMATS and sys.stdout.isatty():
@@ -97,3 +133,34 @@ def export_(
             written = formats.write_file(target, fmt, rows, video_id=video_id, thread_counts=counts)
     where = "stdout" if target is None else str(target)
     err.print(f"Wrote {written:,} comments of {video_id} to {where} ({fmt}).")
+
+
+def _export_dataset(
+    video: str | None, directory: Path, by: str, forks: tuple, salt: str | None, db: str
+) -> None:
+    dataset.check_by(by)
+    dataset.check_partitioning(directory, by)
+    connection = dataset.connect()
+    total = 0
+    with store.database(db, read_only=True) as engine, engine.connect() as db_connection:
+        if video is not None:
+            videos = [parse_video_id(video)]
+            require_video(db_connection, videos[0], db)
+        else:
+            videos = [row["video_id"] for row in store.video_rows(db_connection)]
+        for video_id in videos:
+            rows = store.iter_comments(db_connection, video_id, forks)
+            if salt:
+                rows = formats.hash_user_ids(rows, salt)
+            unit = dataset.unit_name("video", video_id)
+            written = dataset.write_comments(
+                connection, dataset.arrow_batches(video_id, rows), directory, by=by, unit=unit
+            )
+            dataset.record_unit(
+                directory, by, unit, {"source": f"video {video_id}", "comments": written["rows"]}
+            )
+            total += written["rows"]
+    err.print(
+        f"Wrote {total:,} comments of {len(videos):,} video(s) to the dataset {directory} "
+        f"(parquet, by {by})."
+    )
