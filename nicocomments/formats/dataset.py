@@ -113,19 +113,23 @@ def typed_select(source_sql: str) -> str:
     return f"SELECT {casts} FROM ({source_sql})"
 
 
-def write_unit(connection, source_sql: str, directory: Path, *, by: str, unit: str) -> dict:
+def write_unit(
+    connection, source_sql: str, directory: Path, *, by: str, unit: str, part: int | None = None
+) -> dict:
     """Write the rows of ``source_sql`` (the `COLUMNS`, any types DuckDB casts) as unit
-    ``unit`` of the dataset at ``directory``, replacing what the unit wrote before. Returns
-    ``{"rows": n, "files": [relative paths]}``."""
+    ``unit`` of the dataset at ``directory``, replacing what the unit wrote before; or, with
+    ``part``, as one more part of the unit (the caller removes its old files first:
+    `remove_unit`). Returns ``{"rows": n, "files": [relative paths]}``."""
     check_by(by)
     directory.mkdir(parents=True, exist_ok=True)
     staging = directory / f".staging-{unit}-{uuid.uuid4().hex[:8]}"
+    prefix = unit if part is None else f"{unit}+{part}"
     try:
         run(
             connection,
             f"COPY (SELECT *, {_KEY_SQL[by]} AS {by} FROM ({typed_select(source_sql)})) "
             f"TO '{_quoted(str(staging))}' (FORMAT parquet, COMPRESSION zstd, "
-            f"PARTITION_BY ({by}), FILENAME_PATTERN '{unit}-{{i}}', "
+            f"PARTITION_BY ({by}), FILENAME_PATTERN '{prefix}-{{i}}', "
             f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})",
         )
         new = (
@@ -134,7 +138,8 @@ def write_unit(connection, source_sql: str, directory: Path, *, by: str, unit: s
             else []
         )
         rows = _count_rows(connection, [staging / p for p in new])
-        remove_unit(directory, unit)
+        if part is None:
+            remove_unit(directory, unit)
         for relative in new:
             (directory / relative.parent).mkdir(exist_ok=True)
             os.replace(staging / relative, directory / relative)
@@ -145,7 +150,7 @@ def write_unit(connection, source_sql: str, directory: Path, *, by: str, unit: s
 
 def remove_unit(directory: Path, unit: str) -> int:
     """Delete every file unit ``unit`` wrote (in any partition); how many there were."""
-    pattern = re.compile(re.escape(unit) + r"-\d+\.parquet")
+    pattern = re.compile(re.escape(unit) + r"(\+\d+)?-\d+\.parquet")
     removed = 0
     for path in directory.glob(FILE_GLOB):
         if pattern.fullmatch(path.name):
@@ -280,7 +285,9 @@ _ARROW_TYPES = {
 }
 
 
-def write_comments(connection, batches: Iterable, directory: Path, *, by: str, unit: str) -> dict:
+def write_comments(
+    connection, batches: Iterable, directory: Path, *, by: str, unit: str, part: int | None = None
+) -> dict:
     """`write_unit` of record batches made by `arrow_batches` (streamed: DuckDB reads them as
     they are made)."""
     import pyarrow as pa
@@ -290,7 +297,8 @@ def write_comments(connection, batches: Iterable, directory: Path, *, by: str, u
     name = f"nico_batches_{uuid.uuid4().hex[:8]}"
     connection.register(name, reader)
     try:
-        return write_unit(connection, f"SELECT * FROM {name}", directory, by=by, unit=unit)
+        sql = f"SELECT * FROM {name}"
+        return write_unit(connection, sql, directory, by=by, unit=unit, part=part)
     finally:
         connection.unregister(name)
 
