@@ -40,11 +40,13 @@ from nicocomments.analysis.load import (
     load_threads,
     load_videos,
 )
+from nicocomments.analysis.scan import CommentScan, scan_comments
 from nicocomments.analysis.summary import VideoSummary, summarize_video
 from nicocomments.analysis.terms import make_tokenizer, normalize, top_terms
 
 __all__ = [
     "COMMENT_DTYPES",
+    "CommentScan",
     "FORK_DTYPE",
     "JAPAN",
     "RUN_DTYPES",
@@ -64,6 +66,7 @@ __all__ = [
     "make_tokenizer",
     "normalize",
     "outside_video",
+    "scan_comments",
     "summarize_video",
     "top_terms",
     "user_stats",

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, select
 
 from nicocomments import store
+from nicocomments.analysis.scan import CommentScan, arrow_comments, is_dataset, scan_comments
 from nicocomments.errors import BadInput
 from nicocomments.limits import shown
 from nicocomments.schema import comments, fetch_runs, threads, videos
@@ -109,7 +110,8 @@ def load_comments(
     """The stored comments as a DataFrame with the dtypes of `COMMENT_DTYPES`.
 
     ``db`` is an SQLite path, a database URL (both opened read-only: `store.open_db`'s
-    ``read_only``), or an SQLAlchemy Engine or Connection. By default
+    ``read_only``), an SQLAlchemy Engine or Connection, or the directory of a Parquet dataset
+    (``nico import --to``, ``nico export --partitioned``; read by DuckDB). By default
     the owner's comments (scripts, captions) and deleted comments are left out: most analyses are
     about viewers. ``tz="Asia/Tokyo"`` (`JAPAN`) gives ``posted_at`` in Japan time. Rows come in
     (video, fork, thread, no) order; an empty result has the same columns and dtypes.
@@ -125,8 +127,16 @@ def load_comments(
     unknown = set(forks) - set(FORKS)
     if unknown:
         raise BadInput(f"unknown fork(s) {', '.join(sorted(unknown))}: choose from {FORKS}")
+    columns = [c for c in COMMENT_DTYPES if c != "vpos"]
+    if isinstance(db, CommentScan) or is_dataset(db):
+        selection = (
+            db
+            if isinstance(db, CommentScan)
+            else scan_comments(db, video_id, forks=forks, include_deleted=include_deleted)
+        )
+        frame = arrow_comments(selection, columns).to_pandas()
+        return _comment_frame(frame, columns, tz)
     with _connection(db) as connection:
-        columns = [c for c in COMMENT_DTYPES if c != "vpos"]
         query = (
             select(*store.comment_columns(connection.dialect.name, columns))
             .where(comments.c.fork.in_(list(forks)))
@@ -143,6 +153,11 @@ def load_comments(
             query = query.where(~comments.c.is_deleted)
         frame = load_query(query, connection)
     frame["posted_at"] = _unix_to_utc(frame["posted_at"])
+    return _comment_frame(frame, columns, tz)
+
+
+def _comment_frame(frame: pd.DataFrame, columns: list[str], tz: str) -> pd.DataFrame:
+    """The rows of `load_comments` (``posted_at`` tz-aware), with ``vpos`` added and typed."""
     frame.insert(
         columns.index("vpos_ms") + 1,
         "vpos",
@@ -164,6 +179,13 @@ def load_videos(db: str | Engine | Connection, video_id: str | None = None) -> p
           video_id  duration_s
         0      sm9         319
     """
+    if is_dataset(db):  # a dataset knows its videos' ids only
+        ids = scan_comments(db, video_id, forks=FORKS, include_deleted=True).rows(
+            "SELECT DISTINCT video_id FROM {rows} ORDER BY video_id"
+        )
+        frame = pd.DataFrame({name: [None] * len(ids) for name in VIDEO_DTYPES})
+        frame["video_id"] = [row[0] for row in ids]
+        return typed(frame, VIDEO_DTYPES)
     return _load_table(db, videos, VIDEO_DTYPES, video_id, videos.c.video_id)
 
 
