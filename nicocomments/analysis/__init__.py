@@ -46,12 +46,12 @@ from nicocomments.analysis.terms import make_tokenizer, normalize, top_terms
 
 __all__ = [
     "COMMENT_DTYPES",
-    "CommentScan",
     "FORK_DTYPE",
     "JAPAN",
     "RUN_DTYPES",
     "THREAD_DTYPES",
     "VIDEO_DTYPES",
+    "CommentScan",
     "VideoSummary",
     "activity",
     "bin_milliseconds",
