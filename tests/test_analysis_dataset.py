@@ -101,3 +101,68 @@ def test_scan_refusals(tmp_path):
         na.scan_comments(tmp_path / "missing")
     with pytest.raises(BadInput, match="not a comment dataset"):
         na.scan_comments(tmp_path)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """SQLite and a dataset by month holding the same NII files (several videos, years)."""
+    from nicocomments import store
+    from nicocomments.convert import convert_files
+    from nicocomments.ingest import import_files
+    from tests.conftest import fixture_path
+
+    files = [
+        fixture_path("interchange/sm10.jsonl"),
+        fixture_path("interchange/sm11.dat"),
+        fixture_path("nii/sm12.jsonl"),
+    ]
+    engine = store.open_db(str(tmp_path / "nico.db"))
+    assert all(r.error is None for r in import_files(engine, files))
+    list(convert_files(files, tmp_path / "ds", by="month"))
+    yield engine, tmp_path / "ds"
+    engine.dispose()
+
+
+CORPUS = {
+    "months": na.comments_per_month,
+    "videos": lambda x: na.busiest_videos(x, 2),
+    "comments": lambda x: na.common_comments(x, 5),
+    "highlights": lambda x: na.video_highlights(x, videos=3, n=2, bin="1s", min_score=0),
+}
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+@pytest.mark.parametrize("tz", ["UTC", na.JAPAN])
+def test_corpus_analyses_agree(corpus, name, tz):
+    db, directory = corpus
+    expected = CORPUS[name](na.load_comments(db, tz=tz))
+    got = CORPUS[name](na.scan_comments(directory, tz=tz))
+    assert_frame_equal(got, expected)
+    assert len(expected)
+
+
+def test_corpus_months_span_the_years(corpus):
+    db, directory = corpus
+    months = na.comments_per_month(na.scan_comments(directory, tz=na.JAPAN))
+    assert [m.strftime("%Y-%m") for m in months.index] == ["2008-01", "2018-01"]
+    assert months["comments"].tolist()[0] == 2  # sm11.dat, the 2012 release's shape
+    assert months["comments"].sum() == len(na.load_comments(db))
+
+
+def test_cli_analyze_dataset(corpus, nico):
+    db, directory = corpus
+    result = nico("analyze", "--dataset", directory, "--all", "--format", "json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    payload = json.loads(result.stdout)
+    assert [v["video_id"] for v in payload["videos"]] == ["sm12", "sm10", "sm11"]
+    assert payload["months"][0] == {"month": "2008-01", "comments": 2}
+    result = nico("analyze", "sm10", "--dataset", directory, "--format", "json")
+    assert result.exit_code == 0, result.output
+    expected = na.summarize_video(db, "sm10", tokenizer="auto").summary
+    assert json.loads(result.stdout) == json.loads(json.dumps(expected, default=str))
+    result = nico("analyze", "sm99", "--dataset", directory)
+    assert result.exit_code == 4 and "sm99 is not in the dataset" in result.stderr
+    result = nico("analyze", "--all")
+    assert result.exit_code == 2 and "--all analyses a whole dataset" in result.stderr

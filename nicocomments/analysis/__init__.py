@@ -16,6 +16,16 @@ The only part of nicocomments that imports pandas. Loading (`load_comments`, `lo
     na.top_terms(df, n=50)           # words (MeCab with the 'ja' extra, else n-grams)
     na.user_stats(df)                # per poster: volume, copy-paste, flooding
     na.summarize_video("nico.db", "sm9").summary    # all of `nico analyze`, as plain data
+
+A Parquet dataset (``nico import --to DIR``) loads the same way (``load_comments("DIR",
+"sm9")``), and `scan_comments` hands every function above a lazy selection instead of a frame,
+so DuckDB does the grouping over any number of comments::
+
+    corpus = na.scan_comments("DIR", tz=na.JAPAN)
+    na.comments_per_month(corpus)    # over the years
+    na.busiest_videos(corpus, 10)
+    na.common_comments(corpus, 20)
+    na.video_highlights(corpus, videos=5)
 """
 
 from nicocomments.analysis.compute import (
@@ -27,6 +37,14 @@ from nicocomments.analysis.compute import (
     length_milliseconds,
     outside_video,
     user_stats,
+)
+from nicocomments.analysis.corpus import (
+    CorpusSummary,
+    busiest_videos,
+    comments_per_month,
+    common_comments,
+    summarize_corpus,
+    video_highlights,
 )
 from nicocomments.analysis.load import (
     COMMENT_DTYPES,
@@ -52,10 +70,14 @@ __all__ = [
     "THREAD_DTYPES",
     "VIDEO_DTYPES",
     "CommentScan",
+    "CorpusSummary",
     "VideoSummary",
     "activity",
     "bin_milliseconds",
+    "busiest_videos",
     "commands_summary",
+    "comments_per_month",
+    "common_comments",
     "density",
     "highlights",
     "length_milliseconds",
@@ -67,7 +89,9 @@ __all__ = [
     "normalize",
     "outside_video",
     "scan_comments",
+    "summarize_corpus",
     "summarize_video",
     "top_terms",
     "user_stats",
+    "video_highlights",
 ]

@@ -160,7 +160,7 @@ def highlights(
     if isinstance(df, CommentScan):
         found, count = scan.kept_bin_counts(df, step, length_ms, per_user)
         if not found or n <= 0:
-            return _no_highlights()
+            return no_highlights()
         counts = _dense(found, count)
         chosen = _peaks(counts, n, window, min_score)
         bins = chosen["bin"].tolist()
@@ -170,7 +170,7 @@ def highlights(
     data = df[(df["fork"] != "owner") & ~df["is_deleted"]]
     data = data[_inside(data["vpos_ms"].to_numpy(dtype="int64"), length_ms)]
     if data.empty or n <= 0:
-        return _no_highlights()
+        return no_highlights()
     all_bins, count = _bins(data["vpos_ms"].to_numpy(dtype="int64"), step, length_ms)
     bins = pd.Series(all_bins, index=data.index)
     users = data["user_id"]
@@ -183,7 +183,8 @@ def highlights(
     return _highlight_frame(chosen, counts, top, step, length_ms)
 
 
-def _no_highlights() -> pd.DataFrame:
+def no_highlights() -> pd.DataFrame:
+    """`highlights`' frame without rows."""
     return pd.DataFrame(
         {
             "start": pd.Series([], dtype="timedelta64[ns]"),
