@@ -166,3 +166,38 @@ def test_cli_analyze_dataset(corpus, nico):
     assert result.exit_code == 4 and "sm99 is not in the dataset" in result.stderr
     result = nico("analyze", "--all")
     assert result.exit_code == 2 and "--all analyses a whole dataset" in result.stderr
+
+
+def test_load_comments_reads_through_adbc(analysis_db, monkeypatch):
+    from nicocomments.analysis import load
+
+    tables = []
+    real = load.adbc_table
+    monkeypatch.setattr(load, "adbc_table", lambda *a: tables.append(real(*a)) or tables[-1])
+    through_arrow = na.load_comments(analysis_db, "sm1", include_deleted=True)
+    assert len(tables) == 1 and tables[0] is not None and tables[0].num_rows == 19
+    with analysis_db.connect() as connection:  # a caller's connection: read as before
+        through_driver = na.load_comments(connection, "sm1", include_deleted=True)
+    assert len(tables) == 1
+    assert_frame_equal(through_arrow, through_driver)
+
+
+def test_adbc_sqlite_types_columns_from_every_row(tmp_path):
+    """SQLite's ADBC driver types a column from the rows it has seen: a user id first seen
+    after thousands of NULLs must still be text."""
+    from nicocomments import store
+    from nicocomments.records import Comment
+
+    path = str(tmp_path / "nico.db")
+    engine = store.open_db(path)
+    comments = [
+        Comment("1", "main", no, 0, 1_600_000_000, "x", user_id=None if no < 5000 else "u9")
+        for no in range(1, 5011)
+    ]
+    with engine.begin() as connection:
+        store.ensure_video(connection, "sm1", store.now_utc())
+        store.save_comments(connection, "sm1", None, comments)
+    frame = na.load_comments(engine, "sm1")
+    engine.dispose()
+    assert frame["user_id"].dtype == "string" and frame["user_id"].iloc[-1] == "u9"
+    assert frame["user_id"].isna().sum() == 4999
