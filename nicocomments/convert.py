@@ -34,7 +34,13 @@ from nicocomments import formats
 from nicocomments.errors import BadInput, NicoError
 from nicocomments.formats import HEAD_BYTES, RANDOM_ACCESS, MalformedFile, VideoHint, dataset
 from nicocomments.formats.common import prefixed
-from nicocomments.formats.nii import NII_PROBLEMS, nii_sql
+from nicocomments.formats.nii import (
+    NII_PROBLEMS,
+    nii_raw_objects_sql,
+    nii_raw_sql,
+    nii_sql,
+    nii_text_objects_sql,
+)
 from nicocomments.ids import video_id_from_name
 from nicocomments.ingest import (
     ARCHIVE_SUFFIXES,
@@ -256,9 +262,19 @@ class _Conversion:
         if video is None:
             raise MalformedFile(NEEDS_A_VIDEO)
         self.result.formats.add("nii")
+        if source.path is not None and source.path.stat().st_size <= self.chunk_bytes:
+            # A file of its own, small enough to be read whole: DuckDB reads it where it is.
+            self._queue(str(source.path), source.name, video, 0, source.path.stat().st_size)
+        else:
+            self._copy_out(source, video, head, stream)
+        # A member's pieces go to DuckDB together: its numbering runs over the whole file.
+        if self.pending_bytes >= self.batch_bytes:
+            self._flush_nii()
+
+    def _copy_out(self, source: Source, video: str, head: bytes, stream) -> None:
         if self.batch_dir is None:
             self.batch_dir = Path(tempfile.mkdtemp(prefix="nii-", dir=self.scratch))
-        lines_before, piece, carry = 0, 0, head
+        lines_before, carry = 0, head
         while True:
             block = carry + stream.read(max(self.chunk_bytes - len(carry), 1))
             more = stream.read(1)
@@ -271,14 +287,14 @@ class _Conversion:
                 carry = b""
             path = self.batch_dir / f"{len(self.pending)}.jsonl"
             path.write_bytes(block)
-            self.pending.append((str(path), source.name, video, lines_before))
-            self.pending_bytes += len(block)
+            self._queue(str(path), source.name, video, lines_before, len(block))
             lines_before += block.count(b"\n")
-            piece += 1
-            if self.pending_bytes >= self.batch_bytes:
-                self._flush_nii()
             if not carry:
                 break
+
+    def _queue(self, path: str, member: str, video: str, line_offset: int, size: int) -> None:
+        self.pending.append((path, member, video, line_offset))
+        self.pending_bytes += size
 
     def _flush_nii(self) -> None:
         if not self.pending:
@@ -289,27 +305,16 @@ class _Conversion:
         paths, members, videos, offsets = (
             list(column) for column in zip(*self.pending, strict=True)
         )
-        connection.register(
-            "nii_files",
-            pa.table(
-                {"path": paths, "member": members, "video_id": videos, "line_offset": offsets}
-            ),
-        )
+        files = {"path": paths, "member": members, "video_id": videos, "line_offset": offsets}
+        connection.register("nii_files", pa.table(files))
         try:
-            run(
-                connection,
-                f"CREATE OR REPLACE TEMP TABLE nii_batch AS {nii_sql('nii_files', paths)}",
-            )
-        finally:
-            connection.unregister("nii_files")
-        try:
-            counts = run(
-                connection,
-                "SELECT member, count(*), count(*) FILTER (NOT duplicate), "
-                "arg_min(problem, line) FILTER (problem IS NOT NULL), "
-                "min(line) FILTER (problem IS NOT NULL) FROM nii_batch GROUP BY member",
-            )
-            bad = {member: (problem, line) for member, _, _, problem, line in counts if problem}
+            counts = self._parse_batch(paths)
+            bad = {member: (problem, line) for member, _, problem, line in counts if problem}
+            if bad and not self._exact:  # say where, to the line: read those files exactly
+                exact = [path for path, member, _, _ in self.pending if member in bad]
+                exact_counts = self._parse_batch(exact, exact=True)
+                bad.update({m: (problem, n) for m, _, problem, n in exact_counts if problem})
+                self._parse_batch(paths)  # the batch again, for the copy
             columns = ", ".join(
                 "to_timestamp(posted_at) AS posted_at" if c == "posted_at" else f'"{c}"'
                 for c in dataset.COLUMN_TYPES
@@ -327,20 +332,49 @@ class _Conversion:
                 part=self.part,
             )
         finally:
+            connection.unregister("nii_files")
             run(connection, "DROP TABLE IF EXISTS nii_batch")
+            run(connection, "DROP TABLE IF EXISTS nii_raw")
         self.part += 1
         for member in dict.fromkeys(members):
             if member in bad:
                 problem, line = bad[member]
                 self._fail(member, MalformedFile(f"line {line} {NII_PROBLEMS[problem]}"))
-        good = [(m, read, added) for m, read, added, problem, _ in counts if m not in bad]
         self.result.files += len({m for m in dict.fromkeys(members) if m not in bad})
-        self.result.read += sum(read for _, read, _ in good)
+        self.result.read += sum(read for m, read, _, _ in counts if m not in bad)
         self.result.added += written["rows"]
         self.done_bytes += self.pending_bytes
         self._report(self.done_bytes)
         self.pending, self.pending_bytes = [], 0
         self._drop_batch_dir()
+
+    _exact: bool = False  # whether the last `_parse_batch` cut the files into lines
+
+    def _parse_batch(self, paths: list[str], *, exact: bool = False) -> list[tuple]:
+        """Parse ``paths`` (of ``nii_files``) into the table ``nii_batch``: through DuckDB's
+        JSON reader (`nii_raw_sql`), or, where it refuses a file (a line that is not a JSON
+        object, or is too long) or with ``exact``, cut into numbered lines. Per member:
+        (member, lines, its first problem, that problem's line)."""
+        import duckdb
+
+        run, connection = dataset.run, self.connection
+        objects = None
+        if not exact:
+            try:
+                raw = nii_raw_sql("nii_files", paths)
+                run(connection, f"CREATE OR REPLACE TEMP TABLE nii_raw AS {raw}")
+                objects = nii_raw_objects_sql("nii_raw", "nii_files")
+            except duckdb.Error:
+                objects = None
+        self._exact = objects is None
+        if objects is None:
+            objects = nii_text_objects_sql("nii_files", paths)
+        run(connection, f"CREATE OR REPLACE TEMP TABLE nii_batch AS {nii_sql(objects)}")
+        return run(
+            connection,
+            "SELECT member, count(*), arg_min(problem, line) FILTER (problem IS NOT NULL), "
+            "min(line) FILTER (problem IS NOT NULL) FROM nii_batch GROUP BY member",
+        )
 
     def _drop_batch_dir(self) -> None:
         if self.batch_dir is not None:

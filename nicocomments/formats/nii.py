@@ -166,22 +166,75 @@ def _date(x: str) -> str:
     )
 
 
-def nii_sql(files: str, paths: list[str]) -> str:
-    """A query of the comments of NII files, exactly as `read_nii` + the importer read them.
+NII_FIELDS = ("date", "vpos", "content", "comment", "command", "no", "owner", "easy")
 
-    ``files`` names a relation of ``(path, member, video_id, line_offset)``: ``path`` a file
-    DuckDB reads whole (``read_text``), part of the NII file ``member`` (of video
-    ``video_id``) starting after line ``line_offset``; ``paths`` lists the paths. Its
-    columns: ``member``, ``line`` (the line number) and ``problem`` (a key of `NII_PROBLEMS`,
-    NULL for a good line), then the `formats.columns` columns (``posted_at`` as Unix
-    seconds), and ``duplicate``. Numbering and de-duplication
-    are the importer's: a line without a (positive) ``no`` gets ``-n`` in file order per fork,
-    and of lines repeating a ``no`` all but the first are ``duplicate`` (``ON CONFLICT DO
-    NOTHING``)."""
-    fields = ("date", "vpos", "content", "comment", "command", "no", "owner", "easy")
-    keys = ", ".join(f"'$.{f}'" for f in fields)
-    listed_paths = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
-    v = {f: f"v[{i}]" for i, f in enumerate(fields, 1)}
+
+def nii_raw_sql(files: str, paths: list[str]) -> str:
+    """The fast way in: DuckDB's JSON reader over ``paths`` (in parallel), each field of
+    `NII_FIELDS` as JSON, ``filename`` beside them. Stored as a table, its ``rowid`` is the
+    lines' order (DuckDB preserves insertion order), which numbering needs. It fails (and the
+    caller falls back to `nii_text_objects_sql`, exact to the line) on anything that is not a
+    JSON object a line, or on a line longer than `MAX_LINE_BYTES`."""
+    columns = ", ".join(f"'{f}': 'JSON'" for f in NII_FIELDS)
+    return (
+        f"SELECT filename, {', '.join(NII_FIELDS)} FROM read_json([{_listed(paths)}], "
+        f"format = 'newline_delimited', filename = true, columns = {{{columns}}}, "
+        f"maximum_object_size = {MAX_LINE_BYTES - 1})"
+    )
+
+
+def nii_raw_objects_sql(raw: str, files: str) -> str:
+    """The lines of `nii_raw_sql`'s table ``raw``, shaped as `nii_text_objects_sql`'s (their
+    ``line`` only an order; a line that is JSON ``null`` has no date, so it is refused)."""
+    fields = ", ".join(f"r.{f}" for f in NII_FIELDS)
+    return (
+        f"SELECT f.member, f.video_id, r.rowid AS line, false AS too_long, true AS valid, "
+        f"'OBJECT' AS kind, [{fields}] AS v FROM {raw} AS r JOIN {files} AS f "
+        f"ON f.path = r.filename"
+    )
+
+
+def nii_text_objects_sql(files: str, paths: list[str]) -> str:
+    """The exact way in: every file read whole and cut into lines (numbered), each line
+    checked to be JSON, an object, not too long; the fields of an object in ``v``."""
+    keys = ", ".join(f"'$.{f}'" for f in NII_FIELDS)
+    return f"""
+WITH texts AS (
+    SELECT f.member, f.video_id, f.line_offset, string_split(t.content, chr(10)) AS lines
+    FROM read_text([{_listed(paths)}]) AS t JOIN {files} AS f ON f.path = t.filename
+), raw_lines AS (
+    SELECT member, video_id, line_offset + generate_subscripts(lines, 1) AS line,
+           unnest(lines) AS text
+    FROM texts
+), lines AS (
+    SELECT member, video_id, line,
+           CASE WHEN line = 1 THEN ltrim(text, chr(65279)) ELSE text END AS text
+    FROM raw_lines
+    WHERE trim(text, chr(32) || chr(9) || chr(13) || chr(11) || chr(12)) <> ''
+)
+SELECT member, video_id, line, strlen(text) >= {MAX_LINE_BYTES} AS too_long,
+       json_valid(text) AS valid,
+       CASE WHEN json_valid(text) THEN json_type(text) END AS kind,
+       CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT'
+            THEN json_extract(text, [{keys}]) END AS v
+FROM lines"""
+
+
+def _listed(paths: list[str]) -> str:
+    return ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
+
+
+def nii_sql(objects: str) -> str:
+    """The comments of NII lines, exactly as `read_nii` + the importer read them.
+
+    ``objects`` is a query shaped as `nii_text_objects_sql`'s (``member``, ``video_id``,
+    ``line``, ``too_long``, ``valid``, ``kind`` and the fields ``v``). The result's columns:
+    ``member``, ``line`` and ``problem`` (a key of `NII_PROBLEMS`, NULL for a good line),
+    then the `formats.columns` columns (``posted_at`` as Unix seconds), and ``duplicate``.
+    Numbering and de-duplication are the importer's: a line without a (positive) ``no`` gets
+    ``-n`` in file order per fork, and of lines repeating a ``no`` all but the first are
+    ``duplicate`` (``ON CONFLICT DO NOTHING``)."""
+    v = {f: f"v[{i}]" for i, f in enumerate(NII_FIELDS, 1)}
     content = (
         f"CASE WHEN {v['content']} IS NOT NULL THEN {_text(v['content'])} "
         f"ELSE {_text(v['comment'])} END"
@@ -202,26 +255,7 @@ def nii_sql(files: str, paths: list[str]) -> str:
         f"OR ({v['no']} ->> '$') = '' THEN NULL ELSE {_integer(v['no'])} END"
     )
     return f"""
-WITH texts AS (
-    SELECT f.member, f.video_id, f.line_offset, string_split(t.content, chr(10)) AS lines
-    FROM read_text([{listed_paths}]) AS t JOIN {files} AS f ON f.path = t.filename
-), raw_lines AS (
-    SELECT member, video_id, line_offset + generate_subscripts(lines, 1) AS line,
-           unnest(lines) AS text
-    FROM texts
-), lines AS (
-    SELECT member, video_id, line,
-           CASE WHEN line = 1 THEN ltrim(text, chr(65279)) ELSE text END AS text
-    FROM raw_lines
-    WHERE trim(text, chr(32) || chr(9) || chr(13) || chr(11) || chr(12)) <> ''
-), objects AS (
-    SELECT member, video_id, line, strlen(text) >= {MAX_LINE_BYTES} AS too_long,
-           json_valid(text) AS valid,
-           CASE WHEN json_valid(text) THEN json_type(text) END AS kind,
-           CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT'
-                THEN json_extract(text, [{keys}]) END AS v
-    FROM lines
-), parsed AS (
+WITH objects AS ({objects}), parsed AS (
     SELECT member, video_id, line, too_long, valid, kind,
            CASE WHEN {_truthy(v["owner"])} THEN 'owner'
                 WHEN {_truthy(v["easy"])} THEN 'easy' ELSE 'main' END AS fork,
