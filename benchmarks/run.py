@@ -19,7 +19,17 @@ from pathlib import Path
 from common import RESULTS, Measurement, report
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("requests", "ingest", "fetch", "memory", "load", "import", "deadline")
+BENCHMARKS = (
+    "requests",
+    "ingest",
+    "fetch",
+    "memory",
+    "load",
+    "import",
+    "deadline",
+    "nii",
+    "corpus",
+)
 
 
 def main() -> int:

@@ -14,7 +14,17 @@ import pytest
 
 from tests.conftest import ROOT
 
-EXPECTED = {"requests", "ingest", "fetch overhead", "memory", "load", "import", "deadline"}
+EXPECTED = {
+    "requests",
+    "ingest",
+    "fetch overhead",
+    "memory",
+    "load",
+    "import",
+    "deadline",
+    "nii",
+    "corpus",
+}
 
 
 @pytest.mark.slow

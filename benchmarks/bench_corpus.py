@@ -1,0 +1,78 @@
+"""Corpus analysis: comments per month and the busiest videos over a synthetic NII-shaped
+dataset (benchmarks/nii_corpus.py), by `analysis.scan_comments` (DuckDB over the Parquet
+files) against the same computation through pandas on the same rows, already in memory.
+
+The pandas side is given its frame (the columns the two questions need, loaded beforehand and
+not timed); ours starts from the files on disk. Target: ≥ 10× faster. The issue's size is
+100,000,000 comments over 100,000 videos (`--size 100000000`; a few minutes and ~10 GB of
+memory for pandas' frame); the default run is a tenth of it.
+
+    python benchmarks/bench_corpus.py [--size 10000000]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+from common import Measurement, arguments, default_json, report, scratch
+from nii_corpus import write_dataset
+
+TARGET = 10.0
+REPEATS = 3
+
+
+def run(size: int) -> list[Measurement]:
+    import pandas as pd
+    import pyarrow.dataset as pads
+
+    from nicocomments import analysis as na
+
+    videos = max(size // 1000, 10)
+    with scratch() as directory:
+        out = directory / "ds"
+        rows = write_dataset(out, size, videos)
+        table = pads.dataset(out, format="parquet", partitioning="hive").to_table(
+            columns=["video_id", "posted_at", "fork", "is_deleted"]
+        )
+        frame = table.to_pandas()
+        frame["posted_at"] = (
+            frame["posted_at"].dt.tz_convert(na.JAPAN).astype(pd.DatetimeTZDtype("ns", na.JAPAN))
+        )
+        frame = frame[frame["fork"].isin(["main", "easy"]) & ~frame["is_deleted"]]
+        timings = {"ours": [], "pandas": []}
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            scan = na.scan_comments(out, tz=na.JAPAN)
+            months, busiest = na.comments_per_month(scan), na.busiest_videos(scan, 10)
+            timings["ours"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            months_pd, busiest_pd = na.comments_per_month(frame), na.busiest_videos(frame, 10)
+            timings["pandas"].append(time.perf_counter() - started)
+        pd.testing.assert_frame_equal(months, months_pd)
+        assert busiest["comments"].tolist() == busiest_pd["comments"].tolist()
+    ours, base = statistics.median(timings["ours"]), statistics.median(timings["pandas"])
+    return [
+        Measurement(
+            benchmark="corpus",
+            case=f"per month + busiest videos, {rows:,} comments, {videos:,} videos",
+            measure="speed-up of DuckDB over the dataset vs pandas on the rows in memory",
+            value=ours,
+            baseline=base,
+            ratio=base / ours,
+            target=f"≥ {TARGET:.0f}× faster",
+            ok=base / ours >= TARGET,
+            unit="s",
+            details={"ours_runs": timings["ours"], "pandas_runs": timings["pandas"]},
+        )
+    ]
+
+
+def main() -> int:
+    args = arguments(__doc__.splitlines()[0], default_size=10_000_000, tiny_size=50_000)
+    return report(run(args.size), args.json or default_json("corpus"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
