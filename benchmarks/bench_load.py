@@ -83,13 +83,13 @@ def run(size: int) -> list[Measurement]:
             timings["baseline"].append(time.perf_counter() - started)
             steady_memory()
             started = time.perf_counter()
-            with adbc_sqlite.connect(path.resolve().as_uri() + "?mode=ro") as raw:
-                with raw.cursor() as cursor:
-                    cursor.adbc_statement.set_options(
-                        **{"adbc.sqlite.query.batch_rows": str(ADBC_SQLITE_BATCH)}
-                    )
-                    cursor.execute(statement)
-                    arrow = cursor.fetch_arrow_table().to_pandas()
+            uri = path.resolve().as_uri() + "?mode=ro"
+            with adbc_sqlite.connect(uri) as raw, raw.cursor() as cursor:
+                cursor.adbc_statement.set_options(
+                    **{"adbc.sqlite.query.batch_rows": str(ADBC_SQLITE_BATCH)}
+                )
+                cursor.execute(statement)
+                arrow = cursor.fetch_arrow_table().to_pandas()
             timings["adbc"].append(time.perf_counter() - started)
         engine.dispose()
     ratio = median_ratio(timings["ours"], timings["baseline"])
