@@ -61,6 +61,9 @@ ANALYSES = {
     "users": lambda x: na.user_stats(x, bin="5s"),
     "terms": lambda x: na.top_terms(x, n=20, tokenizer="ngram"),
     "outside": lambda x: na.outside_video(x, 20),
+    "months": na.comments_per_month,  # one month: an index pandas would give a freq
+    "busiest": na.busiest_videos,
+    "common": na.common_comments,
 }
 
 

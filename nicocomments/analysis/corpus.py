@@ -30,7 +30,7 @@ def comments_per_month(df: pd.DataFrame | CommentScan) -> pd.DataFrame:
         grouped = local.dt.to_period("M").value_counts().sort_index()
         months = grouped.index.to_timestamp().tz_localize(dtype.tz)
         counts = grouped.to_numpy(dtype="int64")
-    index = pd.DatetimeIndex(months).astype(dtype).rename("month")
+    index = pd.DatetimeIndex(list(months), dtype=dtype).rename("month")  # no freq: gaps
     return pd.DataFrame({"comments": counts}, index=index)
 
 
