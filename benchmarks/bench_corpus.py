@@ -6,8 +6,8 @@ Both start from the files on disk: the pandas side reads the columns the two que
 into a frame (pyarrow, all cores) and computes with the same functions on it; its computing
 time alone is kept in the details (pandas on rows already in memory is faster than DuckDB
 reading the files: the target is about a user's whole computation). Target: ≥ 10× faster.
-The issue's size is 100,000,000 comments over 100,000 videos (`--size 100000000`; a few minutes and ~10 GB of
-memory for pandas' frame); the default run is a tenth of it.
+The issue's size is 100,000,000 comments over 100,000 videos (`--size 100000000`; a few
+minutes and ~10 GB of memory for pandas' frame); the default run is a tenth of it.
 
     python benchmarks/bench_corpus.py [--size 10000000]
 """
