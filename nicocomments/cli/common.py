@@ -104,6 +104,16 @@ TimeoutOption = Annotated[
 OUTPUT_FORMATS = ("table", "csv", "json")
 FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]
 
+ByOption = Annotated[
+    str,
+    typer.Option(
+        "--by",
+        help="How a Parquet dataset is partitioned: video (DIR/video=sm9/) or month "
+        "(DIR/month=2007-03/, of posting, UTC).",
+        case_sensitive=False,
+    ),
+]
+
 PROTOCOLS = ("auto", "nvcomment", "legacy")
 ProtocolOption = Annotated[
     str,

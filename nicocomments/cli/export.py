@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from nicocomments import formats, store
-from nicocomments.cli.common import err, guarded, require_video
+from nicocomments.cli.common import ByOption, err, guarded, require_video
 from nicocomments.errors import BadInput
 from nicocomments.formats import dataset
 from nicocomments.ids import parse_video_id
@@ -68,10 +68,7 @@ def export_(
             show_default=False,
         ),
     ] = None,
-    by: Annotated[
-        str,
-        typer.Option("--by", help="Partitions of --partitioned: video or month (UTC)."),
-    ] = "video",
+    by: ByOption = "video",
     db: str,
 ) -> None:
     """Write a video's stored comments as a file other tools read: legacy XML for danmaku2ass

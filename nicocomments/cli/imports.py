@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from nicocomments import store
-from nicocomments.cli.common import err, error_line, guarded, out
+from nicocomments.cli.common import ByOption, err, error_line, guarded, out
 from nicocomments.convert import convert_files
 from nicocomments.ids import parse_video_id
 from nicocomments.ingest import check_format, import_files
@@ -51,10 +51,7 @@ def import_(
             show_default=False,
         ),
     ] = None,
-    by: Annotated[
-        str,
-        typer.Option("--by", help="Partitions of --to: video or month (UTC)."),
-    ] = "video",
+    by: ByOption = "video",
     db: str,
 ) -> None:
     """Import comments that other tools saved: legacy XML (Saccubus, Niconicome, NicoFox,
