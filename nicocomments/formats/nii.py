@@ -174,7 +174,11 @@ def nii_raw_sql(files: str, paths: list[str]) -> str:
     `NII_FIELDS` as JSON, ``filename`` beside them. Stored as a table, its ``rowid`` is the
     lines' order (DuckDB preserves insertion order), which numbering needs. It fails (and the
     caller falls back to `nii_text_objects_sql`, exact to the line) on anything that is not a
-    JSON object a line, or on a line longer than `MAX_LINE_BYTES`."""
+    JSON object a line, or on a line longer than `MAX_LINE_BYTES`.
+
+    One difference from the exact way remains: the reader gives a JSON ``null`` as SQL NULL,
+    so a line holding both ``"content": null`` and a ``"comment"`` (no release writes both)
+    gets the comment's text where `read_nii` gives ''."""
     columns = ", ".join(f"'{f}': 'JSON'" for f in NII_FIELDS)
     return (
         f"SELECT filename, {', '.join(NII_FIELDS)} FROM read_json([{_listed(paths)}], "
