@@ -1,8 +1,9 @@
-"""Load: `analysis.load_comments` of 1,000,000 rows against a bare `pandas.read_sql`.
+"""Load: `analysis.load_comments` of 1,000,000 rows against a bare `pandas.read_sql`, and
+against a bare ADBC ``fetch_arrow_table().to_pandas()`` (what it reads through).
 
 Both read the same rows with the same SQL statement (the one `load_comments` sends, captured
-as it runs); `load_comments` then gives every column its documented dtype. The baseline stops
-at what `read_sql` returns. Target: ≤ 1.3× the baseline's time.
+as it runs); `load_comments` then gives every column its documented dtype. The baselines stop
+at what `read_sql` returns (target ≤ 1.3×) and at ADBC's untyped frame (target ≤ 1.5×).
 
     python benchmarks/bench_load.py [--size 1000000]
 """
@@ -46,10 +47,12 @@ def build_database(path, size: int) -> None:
 
 
 def run(size: int) -> list[Measurement]:
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
     import pandas as pd
 
     from nicocomments import store
     from nicocomments.analysis import load_comments
+    from nicocomments.analysis.load import ADBC_SQLITE_BATCH
 
     with scratch() as directory:
         path = directory / "load.db"
@@ -63,7 +66,7 @@ def run(size: int) -> list[Measurement]:
             load_comments(connection, BIG_VIDEO_ID)  # also warms the page cache
             raw.set_trace_callback(None)
         statement = next(s for s in reversed(sent) if s.lstrip().upper().startswith("SELECT"))
-        timings = {"ours": [], "baseline": []}
+        timings = {"ours": [], "baseline": [], "adbc": []}
         # Interleaved pairs; the median pair decides. Wall-clock time: pandas and Arrow may use
         # threads, so CPU time would charge them for parallel work.
         for _ in range(REPEATS):
@@ -78,8 +81,20 @@ def run(size: int) -> list[Measurement]:
                 raw = connection.connection.driver_connection
                 bare = pd.read_sql_query(statement, raw)
             timings["baseline"].append(time.perf_counter() - started)
+            steady_memory()
+            started = time.perf_counter()
+            uri = path.resolve().as_uri() + "?mode=ro"
+            with adbc_sqlite.connect(uri) as raw, raw.cursor() as cursor:
+                cursor.adbc_statement.set_options(
+                    **{"adbc.sqlite.query.batch_rows": str(ADBC_SQLITE_BATCH)}
+                )
+                cursor.execute(statement)
+                arrow = cursor.fetch_arrow_table().to_pandas()
+            timings["adbc"].append(time.perf_counter() - started)
         engine.dispose()
     ratio = median_ratio(timings["ours"], timings["baseline"])
+    adbc_ratio = median_ratio(timings["ours"], timings["adbc"])
+    assert len(arrow) == len(frame)
     ours, base = statistics.median(timings["ours"]), statistics.median(timings["baseline"])
     assert len(frame) == len(bare)
     return [
@@ -94,7 +109,19 @@ def run(size: int) -> list[Measurement]:
             ok=ratio <= 1.3,
             unit="s",
             details={"ours_runs": timings["ours"], "baseline_runs": timings["baseline"]},
-        )
+        ),
+        Measurement(
+            benchmark="load",
+            case=f"load_comments, {len(frame):,} rows",
+            measure="seconds to a typed DataFrame vs bare ADBC fetch_arrow_table().to_pandas()",
+            value=ours,
+            baseline=statistics.median(timings["adbc"]),
+            ratio=adbc_ratio,
+            target="≤ 1.5×",
+            ok=adbc_ratio <= 1.5,
+            unit="s",
+            details={"adbc_runs": timings["adbc"]},
+        ),
     ]
 
 

@@ -29,6 +29,8 @@ BENCHMARKS = (
     "import",
     "deadline",
     "crawl",
+    "nii",
+    "corpus",
 )
 
 

@@ -26,6 +26,13 @@ TABLE_DESCRIPTIONS = {
     "they may hold comments the server would not return.",
     "comment_observations": "What re-crawls saw change: a row each time a comment's nicoru "
     "count, score or deletion differed from the last state stored.",
+    "collections": "Each collection nico crawl was given (a user's uploads, a mylist, a series, "
+    "a tag, a search, ids from a file or a query) and when it was listed and crawled.",
+    "collection_videos": "The videos of each collection as its listing showed them, with each "
+    "one's crawl state (pending, complete, partial, failed and why).",
+    "rate_budgets": "The request budget shared by every crawl worker of one account and host.",
+    "live_events": "Niconico Live messages that are not comments (gifts, notifications, "
+    "nicoads, …), each with its kind and its fields as JSON.",
 }
 
 FACETS = {
@@ -35,6 +42,10 @@ FACETS = {
     "videos": [],
     "skipped_seconds": ["fork"],
     "comment_observations": ["run_id", "is_deleted"],
+    "collections": ["kind"],
+    "collection_videos": ["collection_id", "state"],
+    "rate_budgets": [],
+    "live_events": ["video_id", "kind"],
 }
 
 # The README's SQL recipes, as canned queries (parameters are :names Datasette asks for).

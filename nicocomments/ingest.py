@@ -79,6 +79,7 @@ class Source:
     name: str  # what fetch_runs.source records: the path, or "archive.zip!dir/sm9.jsonl"
     file_name: str  # the base name, where a video id may be found
     open: Callable[[], IO[bytes]]
+    path: Path | None = None  # the file itself, when it is one (not an archive's member)
 
 
 @dataclass
@@ -110,7 +111,7 @@ def iter_sources(path: Path) -> Iterator[Source]:
     if path.suffix.lower() in ARCHIVE_SUFFIXES:
         yield from _zip_members(path)
         return
-    yield Source(str(path), path.name, lambda: open(path, "rb"))  # noqa: SIM115
+    yield Source(str(path), path.name, lambda: open(path, "rb"), path)  # noqa: SIM115
 
 
 def _zip_members(path: Path) -> Iterator[Source]:

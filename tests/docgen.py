@@ -653,3 +653,49 @@ def changes_console(video_id: str) -> str:
         f"nico fetch {video_id} --all-history --refresh --interval 0 --db nico-demo.db",
         f"nico diff {video_id} --db nico-demo.db",
     )
+
+
+def nii_archive(relative: str) -> None:
+    """A small NII-shaped release in the demo's folder: the NII fixtures zipped as the 2018
+    release zips them (``thread/<video>.jsonl``, 2012 files as ``.dat``)."""
+    import zipfile
+
+    from tests.conftest import fixture_path
+
+    path = demo().folder / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in ("interchange/sm10.jsonl", "interchange/sm11.dat", "nii/sm12.jsonl"):
+            archive.write(fixture_path(name), "thread/" + name.rsplit("/", 1)[-1])
+
+
+def python_session(*lines: str) -> str:
+    """A ``python`` block of statements run in the demo's folder, each expression's value
+    shown under it as the interpreter (or a notebook cell) would."""
+    import contextlib
+    import io
+    import os
+
+    import pandas as pd
+
+    namespace: dict = {}
+    out = ["```python"]
+    before = os.getcwd()
+    os.chdir(demo().folder)
+    try:
+        with pd.option_context("display.width", 100, "display.max_columns", 10):
+            for line in lines:
+                out.append(f">>> {line}")
+                try:
+                    value = eval(compile(line, "<readme>", "eval"), namespace)
+                except SyntaxError:
+                    exec(compile(line, "<readme>", "exec"), namespace)
+                    continue
+                if value is not None:
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        text = str(value).replace(str(demo().folder), HOME)
+                        out += [row.rstrip() for row in text.splitlines()]
+    finally:
+        os.chdir(before)
+    out.append("```")
+    return "\n".join(out) + "\n"

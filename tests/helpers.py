@@ -111,3 +111,24 @@ def kill_again_and_again(
         process.wait(timeout=10)
         process.stderr.close()
     return start_fetch(db, *args)
+
+
+def dataset_comments(directory: Path, video_id: str | None = None) -> list[tuple[str, Comment]]:
+    """Every comment of a Parquet dataset (nico export --partitioned, nico import --to) as
+    (video id, `Comment`), read back by DuckDB on its own, sorted like `sorted_truth`."""
+    import duckdb
+
+    columns = ", ".join(
+        "CAST(epoch(posted_at) AS BIGINT)" if f == "posted_at" else f'"{f}"'
+        for f in Comment._fields
+    )
+    where = "WHERE video_id = ?" if video_id else ""
+    rows = (
+        duckdb.connect()
+        .execute(
+            f"SELECT video_id, {columns} FROM read_parquet(?, hive_partitioning = true) {where}",
+            [str(directory / "*=*" / "*.parquet"), *([video_id] if video_id else [])],
+        )
+        .fetchall()
+    )
+    return sorted(((r[0], Comment(*r[1:])) for r in rows), key=lambda p: (p[0], *_key(p[1])))

@@ -25,6 +25,8 @@ EXPECTED = {
     "deadline",
     "crawl overhead",
     "crawl requests",
+    "nii",
+    "corpus",
 }
 
 

@@ -19,6 +19,16 @@ The only part of nicocomments that imports pandas. Loading (`load_comments`, `lo
     na.load_observations("nico.db", "sm9")          # what re-crawls saw change
     na.observation_series(obs, "nicoru_count")      # nicoru counts over time
     na.diff_video("nico.db", "sm9", runs=(1, 3))    # `nico diff`, as frames
+
+A Parquet dataset (``nico import --to DIR``) loads the same way (``load_comments("DIR",
+"sm9")``), and `scan_comments` hands every function above a lazy selection instead of a frame,
+so DuckDB does the grouping over any number of comments::
+
+    corpus = na.scan_comments("DIR", tz=na.JAPAN)
+    na.comments_per_month(corpus)    # over the years
+    na.busiest_videos(corpus, 10)
+    na.common_comments(corpus, 20)
+    na.video_highlights(corpus, videos=5)
 """
 
 from nicocomments.analysis.changes import (
@@ -40,6 +50,14 @@ from nicocomments.analysis.compute import (
     outside_video,
     user_stats,
 )
+from nicocomments.analysis.corpus import (
+    CorpusSummary,
+    busiest_videos,
+    comments_per_month,
+    common_comments,
+    summarize_corpus,
+    video_highlights,
+)
 from nicocomments.analysis.load import (
     COMMENT_DTYPES,
     FORK_DTYPE,
@@ -52,6 +70,7 @@ from nicocomments.analysis.load import (
     load_threads,
     load_videos,
 )
+from nicocomments.analysis.scan import CommentScan, scan_comments
 from nicocomments.analysis.summary import VideoSummary, summarize_video
 from nicocomments.analysis.terms import make_tokenizer, normalize, top_terms
 
@@ -66,10 +85,15 @@ __all__ = [
     "THREAD_DTYPES",
     "VIDEO_DTYPES",
     "Changes",
+    "CommentScan",
+    "CorpusSummary",
     "VideoSummary",
     "activity",
     "bin_milliseconds",
+    "busiest_videos",
     "commands_summary",
+    "comments_per_month",
+    "common_comments",
     "density",
     "diff_video",
     "highlights",
@@ -83,7 +107,10 @@ __all__ = [
     "normalize",
     "observation_series",
     "outside_video",
+    "scan_comments",
+    "summarize_corpus",
     "summarize_video",
     "top_terms",
     "user_stats",
+    "video_highlights",
 ]

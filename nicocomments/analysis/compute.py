@@ -1,12 +1,16 @@
 """DataFrame → DataFrame: density over video time, highlights, posting activity, commands and
-users. Every function takes a frame shaped like `load_comments`'s and never changes it."""
+users. Every function takes a frame shaped like `load_comments`'s and never changes it, or a
+`CommentScan` of a dataset (`scan_comments`): then DuckDB groups the rows and the result is the
+same frame, computed by the same code from the groups."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from nicocomments.analysis import scan
 from nicocomments.analysis.load import STRING
+from nicocomments.analysis.scan import CommentScan
 from nicocomments.commands import COLORS, DEFAULTS, POSITIONS, SIZES, color_code
 from nicocomments.limits import shown
 
@@ -48,8 +52,11 @@ def outside_video(df: pd.DataFrame, length=None) -> pd.Series:
     """How many comments of ``df`` lie outside the video, and so outside `density` and
     `highlights`: ``before_start`` (a negative position) and ``after_end`` (past ``length``,
     the video's length in seconds or a Timedelta; 0 when the length is unknown)."""
-    vpos = df["vpos_ms"].to_numpy(dtype="int64")
     length_ms = length_milliseconds(length)
+    if isinstance(df, CommentScan):
+        before, after = scan.outside_counts(df, length_ms)
+        return pd.Series({"before_start": before, "after_end": after}, dtype="int64")
+    vpos = df["vpos_ms"].to_numpy(dtype="int64")
     after = int((vpos > length_ms).sum()) if length_ms is not None else 0
     return pd.Series({"before_start": int((vpos < 0).sum()), "after_end": after}, dtype="int64")
 
@@ -86,11 +93,15 @@ def density(df: pd.DataFrame, bin: str = "10s", *, length=None) -> pd.DataFrame:
         0 days 00:01:00      1529      3058.0
     """
     step = bin_milliseconds(bin)
-    vpos = df["vpos_ms"].to_numpy(dtype="int64")
     length_ms = length_milliseconds(length)
-    vpos = vpos[_inside(vpos, length_ms)]
-    bins, count = _bins(vpos, step, length_ms)
-    counts = np.bincount(bins, minlength=count).astype("int64")
+    if isinstance(df, CommentScan):
+        found, count = scan.bin_counts(df, step, length_ms)
+        counts = _dense(found, count)
+    else:
+        vpos = df["vpos_ms"].to_numpy(dtype="int64")
+        vpos = vpos[_inside(vpos, length_ms)]
+        bins, count = _bins(vpos, step, length_ms)
+        counts = np.bincount(bins, minlength=count).astype("int64")
     starts = np.arange(count, dtype="int64") * step
     widths = np.full(count, step, dtype="int64")
     if length_ms is not None and count:
@@ -98,6 +109,14 @@ def density(df: pd.DataFrame, bin: str = "10s", *, length=None) -> pd.DataFrame:
     index = pd.TimedeltaIndex(pd.to_timedelta(starts, unit="ms"), name="vpos")
     index = index.astype("timedelta64[ns]")
     return pd.DataFrame({"comments": counts, "per_minute": counts * 60_000 / widths}, index=index)
+
+
+def _dense(found: dict, count: int) -> np.ndarray:
+    """{bin: comments} → comments per bin, 0 where none."""
+    counts = np.zeros(count, dtype="int64")
+    for position, comments in found.items():
+        counts[position] = comments
+    return counts
 
 
 def highlights(
@@ -138,25 +157,50 @@ def highlights(
     """
     step = bin_milliseconds(bin)
     length_ms = length_milliseconds(length)
+    if isinstance(df, CommentScan):
+        found, count = scan.kept_bin_counts(df, step, length_ms, per_user)
+        if not found or n <= 0:
+            return no_highlights()
+        counts = _dense(found, count)
+        chosen = _peaks(counts, n, window, min_score)
+        bins = chosen["bin"].tolist()
+        texts = scan.top_texts(df, step, length_ms, per_user, bins, count)
+        top = [texts[b] for b in bins]
+        return _highlight_frame(chosen, counts, top, step, length_ms)
     data = df[(df["fork"] != "owner") & ~df["is_deleted"]]
     data = data[_inside(data["vpos_ms"].to_numpy(dtype="int64"), length_ms)]
-    columns = {
-        "start": pd.Series([], dtype="timedelta64[ns]"),
-        "end": pd.Series([], dtype="timedelta64[ns]"),
-        "comments": pd.Series([], dtype="int64"),
-        "baseline": pd.Series([], dtype="float64"),
-        "prominence": pd.Series([], dtype="float64"),
-        "score": pd.Series([], dtype="float64"),
-        "top_comment": pd.Series([], dtype=STRING),
-    }
     if data.empty or n <= 0:
-        return pd.DataFrame(columns)
+        return no_highlights()
     all_bins, count = _bins(data["vpos_ms"].to_numpy(dtype="int64"), step, length_ms)
     bins = pd.Series(all_bins, index=data.index)
     users = data["user_id"]
     rank = data.groupby([bins, users], sort=False, dropna=True).cumcount()
     kept = bins[users.isna() | (rank.reindex(data.index) < per_user)]
     counts = np.bincount(kept.to_numpy(), minlength=count)
+    chosen = _peaks(counts, n, window, min_score)
+    texts = data.loc[kept.index, "content"]
+    top = [_most_frequent(texts[kept.to_numpy() == b]) for b in chosen["bin"]]
+    return _highlight_frame(chosen, counts, top, step, length_ms)
+
+
+def no_highlights() -> pd.DataFrame:
+    """`highlights`' frame without rows."""
+    return pd.DataFrame(
+        {
+            "start": pd.Series([], dtype="timedelta64[ns]"),
+            "end": pd.Series([], dtype="timedelta64[ns]"),
+            "comments": pd.Series([], dtype="int64"),
+            "baseline": pd.Series([], dtype="float64"),
+            "prominence": pd.Series([], dtype="float64"),
+            "score": pd.Series([], dtype="float64"),
+            "top_comment": pd.Series([], dtype=STRING),
+        }
+    )
+
+
+def _peaks(counts: np.ndarray, n: int, window: int, min_score: float) -> pd.DataFrame:
+    """The ``n`` most prominent peaks of comments per bin: bin, prominence, baseline, score
+    (indexed by bin)."""
     series = pd.Series(counts, dtype="float64")
     baseline = series.rolling(window, center=True, min_periods=1).median()
     prominence = series - baseline
@@ -165,24 +209,33 @@ def highlights(
     before = series.shift(1, fill_value=-np.inf)
     after = series.shift(-1, fill_value=-np.inf)
     peaks = (series > before) & (series >= after) & (prominence > 0) & (score >= min_score)
-    chosen = (
-        pd.DataFrame({"bin": np.arange(count), "prominence": prominence})[peaks]
+    table = pd.DataFrame(
+        {
+            "bin": np.arange(len(counts)),
+            "prominence": prominence,
+            "baseline": baseline,
+            "score": score,
+        }
+    )
+    return (
+        table[peaks]
         .sort_values(["prominence", "bin"], ascending=[False, True], kind="stable")
         .head(n)
     )
+
+
+def _highlight_frame(chosen, counts, top: list[str], step: int, length_ms) -> pd.DataFrame:
     positions = chosen.index.to_numpy()
-    texts = data.loc[kept.index, "content"]
-    top = [_most_frequent(texts[kept.to_numpy() == b]) for b in chosen["bin"]]
     starts = chosen["bin"].to_numpy(dtype="int64") * step
     ends = np.minimum(starts + step, length_ms) if length_ms is not None else starts + step
     return pd.DataFrame(
         {
             "start": pd.to_timedelta(starts, unit="ms").astype("timedelta64[ns]"),
             "end": pd.to_timedelta(ends, unit="ms").astype("timedelta64[ns]"),
-            "comments": counts[positions].astype("int64"),
-            "baseline": baseline.to_numpy()[positions],
-            "prominence": prominence.to_numpy()[positions],
-            "score": score.to_numpy()[positions],
+            "comments": np.asarray(counts)[positions].astype("int64"),
+            "baseline": chosen["baseline"].to_numpy(),
+            "prominence": chosen["prominence"].to_numpy(),
+            "score": chosen["score"].to_numpy(),
             "top_comment": pd.array(top, dtype=STRING),
         }
     )
@@ -210,17 +263,37 @@ def activity(df: pd.DataFrame, freq: str = "1D") -> pd.DataFrame:
         2007-03-07 00:00:00+09:00      2799        8819  0.094189
         2007-03-08 00:00:00+09:00      1908       10727  0.064206
     """
-    if df.empty:
-        index = pd.DatetimeIndex([], dtype=df["posted_at"].dtype, name="posted_at")
+    if isinstance(df, CommentScan):
+        buckets = scan.activity_buckets(df, _bucket_seconds(freq)).to_pandas()
+        dtype = pd.DatetimeTZDtype("ns", df.tz)
+        times = pd.to_datetime(buckets["start"].to_numpy(dtype="int64"), unit="s", utc=True)
+        ones = pd.Series(
+            buckets["comments"].to_numpy(dtype="int64"),
+            index=pd.DatetimeIndex(times).tz_convert(df.tz).astype(dtype),
+        )
+    else:
+        dtype = df["posted_at"].dtype
+        ones = pd.Series(1, index=pd.DatetimeIndex(df["posted_at"]), dtype="int64").sort_index()
+    if ones.empty:
+        index = pd.DatetimeIndex([], dtype=dtype, name="posted_at")
         empty = {"comments": "int64", "cumulative": "int64", "share": "float64"}
         return pd.DataFrame({k: np.array([], v) for k, v in empty.items()}, index=index)
-    ones = pd.Series(1, index=pd.DatetimeIndex(df["posted_at"]), dtype="int64").sort_index()
     counts = ones.resample(freq).sum().astype("int64")
     counts.index.name = "posted_at"
     out = pd.DataFrame({"comments": counts})
     out["cumulative"] = counts.cumsum()
     out["share"] = counts / counts.sum()
     return out
+
+
+def _bucket_seconds(freq: str) -> int:
+    """The quarter hour DuckDB groups posting times by, when ``freq`` is made of quarter
+    hours (days, weeks, months: every zone's offset is a number of them); else seconds."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    nanos = getattr(offset, "nanos", None) if isinstance(offset, pd.offsets.Tick) else None
+    if nanos is None or nanos % (scan.BUCKET_S * 10**9) == 0:
+        return scan.BUCKET_S
+    return 1
 
 
 def commands_summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -239,22 +312,41 @@ def commands_summary(df: pd.DataFrame) -> pd.DataFrame:
         2  position   shita      3706  0.124710
         3      size  medium     21140  0.711377
     """
-    total = len(df)
-    tokens = df["commands"].fillna("").astype(str).str.split().explode().dropna()
+    if isinstance(df, CommentScan):
+        groups = scan.command_groups(df).to_pandas()
+        commands, anonymous = groups["commands"], groups["is_anonymous"].to_numpy(dtype=bool)
+        weights = groups["comments"].to_numpy(dtype="int64")
+    else:
+        commands, anonymous = df["commands"], df["is_anonymous"].to_numpy(dtype=bool)
+        weights = np.ones(len(df), dtype="int64")
+    return _commands_summary(commands, anonymous, weights)
+
+
+def _commands_summary(commands: pd.Series, anonymous: np.ndarray, weights: np.ndarray):
+    """`commands_summary` of distinct rows, each standing for ``weights`` comments."""
+    total = int(weights.sum())
+    commands = commands.fillna("").astype(str).reset_index(drop=True)
+    tokens = commands.str.split().explode().dropna()
     kind = tokens.map(_command_kind)
     value = tokens.map(_command_value)
-    parsed = pd.DataFrame({"row": tokens.index, "kind": kind.to_numpy(), "value": value})
+    parsed = pd.DataFrame(
+        {
+            "row": tokens.index,
+            "kind": kind.to_numpy(),
+            "value": value.to_numpy(),
+            "weight": weights[tokens.index.to_numpy(dtype="int64")],
+        }
+    )
     parsed = parsed.dropna(subset=["kind"]).drop_duplicates(["row", "kind"], keep="first")
     rows = []
     for name, default in DEFAULTS.items():
-        given = parsed[parsed["kind"] == name]["value"].value_counts()
+        given = parsed[parsed["kind"] == name].groupby("value")["weight"].sum()
         missing = total - int(given.sum())
         counts = given.add(pd.Series({default: missing}), fill_value=0).astype("int64")
         rows.append(_ranked(name, counts[counts > 0], total))
-    anonymous = df["is_anonymous"].to_numpy(dtype=bool) | df["commands"].fillna("").str.split().map(
-        lambda t: "184" in t
-    ).to_numpy(dtype=bool)
-    counts = pd.Series({"184": int(anonymous.sum()), "named": int(total - anonymous.sum())})
+    anonymous = anonymous | commands.str.split().map(lambda t: "184" in t).to_numpy(dtype=bool)
+    anonymous_count = int(weights[anonymous].sum())
+    counts = pd.Series({"184": anonymous_count, "named": int(total - anonymous_count)})
     rows.append(_ranked("anonymity", counts[counts > 0], total))
     out = (
         pd.concat(rows, ignore_index=True)
@@ -301,8 +393,10 @@ def user_stats(df: pd.DataFrame, *, bin: str = "10s") -> pd.DataFrame:
         0  bLmYPq87_GqX5uUcvVwNi7B549p       224       178
         1                     95646617       149       104
     """
-    data = df[df["user_id"].notna()]
     step = bin_milliseconds(bin)
+    if isinstance(df, CommentScan):
+        return _user_frame(df, step)
+    data = df[df["user_id"].notna()]
     grouped = data.groupby("user_id", sort=False, observed=True)
     counts = grouped.size()
     bins = data["vpos_ms"] // step
@@ -324,3 +418,28 @@ def user_stats(df: pd.DataFrame, *, bin: str = "10s") -> pd.DataFrame:
     out.index = pd.RangeIndex(len(out))
     out = out.sort_values(["comments", "user_id"], ascending=[False, True], kind="stable")
     return out.reset_index(drop=True)
+
+
+def _user_frame(source: CommentScan, step: int) -> pd.DataFrame:
+    table, total = scan.user_table(source, step)
+    users = table.to_pandas()
+    dtype = pd.DatetimeTZDtype("ns", source.tz)
+    out = pd.DataFrame(
+        {
+            "user_id": users["user_id"].astype(STRING),
+            "comments": users["comments"].astype("int64"),
+            "share": (users["comments"] / max(total, 1)).astype("float64"),
+            "first_posted_at": _zoned(users["first_posted_at"], dtype),
+            "last_posted_at": _zoned(users["last_posted_at"], dtype),
+            "is_premium": users["is_premium"].astype(bool),
+            "anonymous_share": users["anonymous_share"].astype("float64"),
+            "repeated": users["repeated"].astype("int64"),
+            "max_per_bin": users["max_per_bin"].astype("int64"),
+        }
+    )
+    out = out.sort_values(["comments", "user_id"], ascending=[False, True], kind="stable")
+    return out.reset_index(drop=True)
+
+
+def _zoned(values: pd.Series, dtype) -> pd.Series:
+    return pd.to_datetime(values, utc=True).dt.tz_convert(dtype.tz).astype(dtype)

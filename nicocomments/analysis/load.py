@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, select
 
 from nicocomments import store
+from nicocomments.analysis.scan import CommentScan, arrow_comments, is_dataset, scan_comments
 from nicocomments.errors import BadInput
 from nicocomments.limits import shown
 from nicocomments.records import LIVE_FORK
@@ -118,7 +119,8 @@ def load_comments(
     """The stored comments as a DataFrame with the dtypes of `COMMENT_DTYPES`.
 
     ``db`` is an SQLite path, a database URL (both opened read-only: `store.open_db`'s
-    ``read_only``), or an SQLAlchemy Engine or Connection. By default
+    ``read_only``), an SQLAlchemy Engine or Connection, or the directory of a Parquet dataset
+    (``nico import --to``, ``nico export --partitioned``; read by DuckDB). By default
     the owner's comments (scripts, captions) and deleted comments are left out: most analyses are
     about viewers (a live program's comments are all viewers': fork ``live``).
     ``tz="Asia/Tokyo"`` (`JAPAN`) gives ``posted_at`` in Japan time. Rows come in
@@ -135,8 +137,16 @@ def load_comments(
     unknown = set(forks) - set(FORKS)
     if unknown:
         raise BadInput(f"unknown fork(s) {', '.join(sorted(unknown))}: choose from {FORKS}")
+    columns = [c for c in COMMENT_DTYPES if c != "vpos"]
+    if isinstance(db, CommentScan) or is_dataset(db):
+        selection = (
+            db
+            if isinstance(db, CommentScan)
+            else scan_comments(db, video_id, forks=forks, include_deleted=include_deleted)
+        )
+        frame = arrow_comments(selection, columns).to_pandas()
+        return _comment_frame(frame, columns, tz)
     with _connection(db) as connection:
-        columns = [c for c in COMMENT_DTYPES if c != "vpos"]
         query = (
             select(*store.comment_columns(connection.dialect.name, columns))
             .where(comments.c.fork.in_(list(forks)))
@@ -151,8 +161,13 @@ def load_comments(
             query = query.where(comments.c.video_id == video_id)
         if not include_deleted:
             query = query.where(~comments.c.is_deleted)
-        frame = load_query(query, connection)
+        frame = load_query(query, connection, arrow=not isinstance(db, Connection))
     frame["posted_at"] = _unix_to_utc(frame["posted_at"])
+    return _comment_frame(frame, columns, tz)
+
+
+def _comment_frame(frame: pd.DataFrame, columns: list[str], tz: str) -> pd.DataFrame:
+    """The rows of `load_comments` (``posted_at`` tz-aware), with ``vpos`` added and typed."""
     frame.insert(
         columns.index("vpos_ms") + 1,
         "vpos",
@@ -174,6 +189,13 @@ def load_videos(db: str | Engine | Connection, video_id: str | None = None) -> p
           video_id  duration_s
         0      sm9         319
     """
+    if is_dataset(db):  # a dataset knows its videos' ids only
+        ids = scan_comments(db, video_id, forks=FORKS, include_deleted=True).rows(
+            "SELECT DISTINCT video_id FROM {rows} ORDER BY video_id"
+        )
+        frame = pd.DataFrame({name: [None] * len(ids) for name in VIDEO_DTYPES})
+        frame["video_id"] = [row[0] for row in ids]
+        return typed(frame, VIDEO_DTYPES)
     return _load_table(db, videos, VIDEO_DTYPES, video_id, videos.c.video_id)
 
 
@@ -216,10 +238,17 @@ def _load_table(db, table, dtypes: dict[str, object], video_id: str | None, *ord
     return typed(frame, dtypes)
 
 
-def load_query(query, connection) -> pd.DataFrame:
-    """``pandas.read_sql_query`` of a SQLAlchemy select. On SQLite the compiled statement goes
-    straight to the sqlite3 connection: SQLAlchemy's row objects would cost as much again as
-    reading the rows (the types are applied afterwards by `typed`, column by column)."""
+def load_query(query, connection, *, arrow: bool = False) -> pd.DataFrame:
+    """The rows of a SQLAlchemy select as a DataFrame (the types are applied afterwards by
+    `typed`, column by column).
+
+    With ``arrow``, through Arrow: the ADBC driver of SQLite or PostgreSQL reads the rows
+    into columns in C (`adbc_table`), a read-only connection of its own; not for a
+    Connection the caller holds, whose open transaction another connection would not see.
+    Otherwise ``pandas.read_sql_query``; on SQLite the compiled statement goes straight to
+    the sqlite3 connection: SQLAlchemy's row objects would cost as much again as reading."""
+    if arrow and (table := adbc_table(query, connection)) is not None:
+        return table.to_pandas()
     if connection.dialect.name != "sqlite":
         return pd.read_sql_query(query, connection)
     compiled = query.compile(
@@ -228,6 +257,42 @@ def load_query(query, connection) -> pd.DataFrame:
     parameters = [compiled.params[name] for name in compiled.positiontup or ()]
     raw = connection.connection.driver_connection
     return pd.read_sql_query(str(compiled), raw, params=parameters)
+
+
+ADBC_SQLITE_BATCH = 2**30  # rows the SQLite driver types its columns from: all of them
+
+
+def adbc_table(query, connection):
+    """A pyarrow Table of ``query`` read by the ADBC driver of the connection's database, or
+    None where there is none (an in-memory SQLite database; PostgreSQL without the
+    'postgres' extra). The statement is compiled with its values inline (they are ours:
+    video ids and fork names, quoted by SQLAlchemy)."""
+    url, dialect = connection.engine.url, connection.dialect.name
+    sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    if dialect == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return None
+        import adbc_driver_sqlite.dbapi as adbc
+
+        uri = Path(url.database).resolve().as_uri() + "?mode=ro"
+        with adbc.connect(uri) as raw, raw.cursor() as cursor:
+            # SQLite columns have no types: the driver takes them from the rows it has seen
+            # (the first batch), so a column NULL in the first thousand rows would break.
+            cursor.adbc_statement.set_options(
+                **{"adbc.sqlite.query.batch_rows": str(ADBC_SQLITE_BATCH)}
+            )
+            cursor.execute(sql)
+            return cursor.fetch_arrow_table()
+    if dialect == "postgresql":
+        try:
+            import adbc_driver_postgresql.dbapi as adbc
+        except ImportError:
+            return None
+        uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with adbc.connect(uri) as raw, raw.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetch_arrow_table()
+    return None
 
 
 def typed(frame: pd.DataFrame, dtypes: dict[str, object]) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from nicocomments.analysis.compute import (
     outside_video,
 )
 from nicocomments.analysis.load import FORKS, JAPAN, load_comments, load_videos
+from nicocomments.analysis.scan import CommentScan, facts, is_dataset, scan_comments
 from nicocomments.analysis.terms import top_terms
 from nicocomments.ids import is_program_id
 from nicocomments.records import LIVE_FORK, video_clock
@@ -35,7 +36,7 @@ class VideoSummary:
 
 
 def summarize_video(
-    db: str | Engine | Connection,
+    db: str | Engine | Connection | CommentScan,
     video_id: str,
     *,
     terms: int = 20,
@@ -49,29 +50,50 @@ def summarize_video(
 
     Owner and deleted comments are counted but left out of highlights, terms and users.
     Density and highlights keep to the video's length (comments outside it are counted apart)."""
-    everything = load_comments(db, video_id, forks=FORKS, include_deleted=True, tz=tz)
+    if isinstance(db, CommentScan):
+        db = db.directory
+    if is_dataset(db):
+        # A dataset: DuckDB counts; nothing is loaded but the groups.
+        everything = scan_comments(db, video_id, forks=FORKS, include_deleted=True, tz=tz)
+        viewers = everything.but(forks=("main", "easy"), include_deleted=False)
+        counted = facts(everything)
+        first, last = (
+            None if t is None else pd.Timestamp(t).tz_convert(tz)
+            for t in (counted["first"], counted["last"])
+        )
+    else:
+        everything = load_comments(db, video_id, forks=FORKS, include_deleted=True, tz=tz)
+        viewers = everything[(everything["fork"] != "owner") & ~everything["is_deleted"]]
+        forks = everything.groupby("fork", observed=False).size()
+        counted = {
+            "comments": len(everything),
+            "by_fork": {str(k): int(v) for k, v in forks.items()},
+            "deleted": int(everything["is_deleted"].sum()),
+            "users": int(viewers["user_id"].nunique()),
+        }
+        first, last = everything["posted_at"].min(), everything["posted_at"].max()
     duration = load_videos(db, video_id)["duration_s"]
     length = None if duration.empty or pd.isna(duration.iloc[0]) else int(duration.iloc[0])
-    viewers = everything[(everything["fork"] != "owner") & ~everything["is_deleted"]]
     peaks = highlights(viewers, n=top, bin=bin, length=length)
     days = activity(viewers, freq="1D")
-    forks = everything.groupby("fork", observed=False).size()
     busiest = None
     if len(days):
         day = days["comments"].idxmax()
         busiest = {"date": day.date().isoformat(), "comments": int(days["comments"].max())}
     summary = {
         "video_id": video_id,
-        "comments": len(everything),
+        "comments": int(counted["comments"]),
         # A video's threads, or a live program's one: the other kind is always empty.
         "by_fork": {
-            str(k): int(v) for k, v in forks.items() if (k == LIVE_FORK) == is_program_id(video_id)
+            str(k): int(v)
+            for k, v in counted["by_fork"].items()
+            if (k == LIVE_FORK) == is_program_id(video_id)
         },
-        "deleted": int(everything["is_deleted"].sum()),
-        "users": int(viewers["user_id"].nunique()),
+        "deleted": int(counted["deleted"]),
+        "users": int(counted["users"]),
         "time_zone": tz,
-        "first_posted_at": _iso(everything["posted_at"].min()),
-        "last_posted_at": _iso(everything["posted_at"].max()),
+        "first_posted_at": _iso(first),
+        "last_posted_at": _iso(last),
         "busiest_day": busiest,
         "video_length": None if length is None else video_clock(length),
         "outside_video": {k: int(v) for k, v in outside_video(viewers, length).items()},

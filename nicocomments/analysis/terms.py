@@ -14,11 +14,12 @@ import functools
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import pandas as pd
 
 from nicocomments.analysis.load import STRING
+from nicocomments.analysis.scan import CommentScan, text_counts
 from nicocomments.errors import missing_extra
 from nicocomments.limits import shown
 
@@ -114,11 +115,15 @@ def terms_of(text: str, split: Callable[[str], list[str]]) -> list[str]:
     return found + split(rest)
 
 
-def top_terms(df: pd.DataFrame, n: int = 50, *, tokenizer: str = "auto") -> pd.DataFrame:
+def top_terms(
+    df: pd.DataFrame, n: int = 50, *, tokenizer: str = "auto", sample: int | None = None
+) -> pd.DataFrame:
     """The ``n`` terms found in the most comments: ``term`` (string), ``comments`` (int64: in
     how many comments it occurs, so one comment repeating a word counts once) and ``share`` of
     the comments (float64); ties in alphabetical order. Deleted comments are skipped.
     ``tokenizer``: "auto" (MeCab if installed), "mecab" or "ngram" (see `make_tokenizer`).
+    ``sample``: count over a random sample of that many comments (the same one each time)
+    rather than all. Each distinct text is tokenized once, however often it was posted.
 
     Example::
 
@@ -129,12 +134,18 @@ def top_terms(df: pd.DataFrame, n: int = 50, *, tokenizer: str = "auto") -> pd.D
         2  うぽつ      1255  0.042232
     """
     split = make_tokenizer(tokenizer)
-    texts: Iterable[str] = df.loc[~df["is_deleted"], "content"].dropna() if len(df) else []
+    if isinstance(df, CommentScan):
+        counted = text_counts(df, sample).to_pandas()
+    else:
+        texts = df.loc[~df["is_deleted"], "content"].dropna() if len(df) else df["content"]
+        if sample is not None and len(texts) > sample:
+            texts = texts.sample(sample, random_state=0)
+        counted = texts.value_counts().rename("comments").rename_axis("content").reset_index()
     documents: Counter[str] = Counter()
-    total = 0
-    for text in texts:
-        total += 1
-        documents.update(set(terms_of(text, split)))
+    total = int(counted["comments"].sum())
+    for text, weight in zip(counted["content"], counted["comments"], strict=True):
+        for term in set(terms_of(text, split)):
+            documents[term] += int(weight)
     ranked = sorted(documents.items(), key=lambda item: (-item[1], item[0]))[: max(n, 0)]
     return pd.DataFrame(
         {

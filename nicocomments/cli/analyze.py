@@ -24,14 +24,18 @@ from nicocomments.cli.common import (
     output_format,
     require_video,
 )
-from nicocomments.errors import BadInput
+from nicocomments.errors import BadInput, VideoNotFound
 from nicocomments.ids import parse_video_id
 from nicocomments.limits import shown
+from nicocomments.records import video_clock
 
 
 @guarded
 def analyze(
-    video: Annotated[str, typer.Argument(help="Video id or watch URL.", show_default=False)],
+    video: Annotated[
+        str | None,
+        typer.Argument(help="Video id or watch URL (not with --all).", show_default=False),
+    ] = None,
     *,
     plot: Annotated[
         Path | None,
@@ -48,6 +52,24 @@ def analyze(
     bin_size: BinOption = "10s",
     tz: TimeZoneOption = "Asia/Tokyo",
     tokenizer: TokenizerOption = "auto",
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataset",
+            metavar="DIR",
+            help="Analyse the Parquet dataset in DIR (nico import --to, nico export "
+            "--partitioned) instead of the database: DuckDB does the counting.",
+            show_default=False,
+        ),
+    ] = None,
+    corpus: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="With --dataset: the whole corpus (comments per month, the busiest videos, "
+            "the most common comments, the busiest videos' highlights).",
+        ),
+    ] = False,
     db: str,
 ) -> None:
     """Summarise a video's stored comments: how many per fork, who posted, when (first, last,
@@ -65,9 +87,14 @@ def analyze(
         nico analyze sm9
         nico analyze sm9 --plot sm9.png
         nico analyze sm9 --format json | jq .highlights
+        nico analyze sm9 --dataset comments/
+        nico analyze --dataset comments/ --all --format json
     """
     output = output_format(output)
-    video_id = parse_video_id(video)
+    if corpus and (dataset is None or video is not None):
+        raise BadInput("--all analyses a whole dataset: give --dataset DIR and no video")
+    if not corpus and video is None:
+        raise BadInput("which video? give its id (or --dataset DIR --all for every video)")
     from nicocomments import analysis as na
 
     try:
@@ -79,18 +106,27 @@ def analyze(
         na.make_tokenizer(tokenizer.lower())
     except (ValueError, ImportError) as exc:
         raise BadInput(str(exc)) from None
-    with store.database(db, read_only=True) as engine:
-        with engine.connect() as connection:
-            require_video(connection, video_id, db)
-        result = na.summarize_video(
-            engine,
-            video_id,
-            terms=terms,
-            top=top,
-            bin=bin_size,
-            tz=tz,
-            tokenizer=tokenizer.lower(),
-        )
+    options = {
+        "terms": terms,
+        "top": top,
+        "bin": bin_size,
+        "tz": tz,
+        "tokenizer": tokenizer.lower(),
+    }
+    if dataset is not None:
+        if corpus:
+            _corpus(na.scan_comments(dataset, tz=tz), output, top, terms, bin_size)
+            return
+        video_id = parse_video_id(video)
+        if na.load_videos(dataset, video_id).empty:
+            raise VideoNotFound(f"{video_id} is not in the dataset {dataset}")
+        result = na.summarize_video(dataset, video_id, **options)
+    else:
+        video_id = parse_video_id(video)
+        with store.database(db, read_only=True) as engine:
+            with engine.connect() as connection:
+                require_video(connection, video_id, db)
+            result = na.summarize_video(engine, video_id, **options)
     summary = result.summary
     if output == "json":
         out.print_json(json.dumps(summary, ensure_ascii=False, default=str))
@@ -105,6 +141,70 @@ def analyze(
             video_id, result.density, result.highlights, result.activity, plot, length=result.length
         )
         err.print(f"Wrote the figure to {plot}.")
+
+
+def _corpus(scan, output: str, top: int, terms: int, bin_size: str) -> None:
+    from nicocomments import analysis as na
+
+    result = na.summarize_corpus(scan, top=max(top, 1), texts=max(terms, 1), bin=bin_size)
+    months = result.months.reset_index()
+    months["month"] = months["month"].dt.strftime("%Y-%m")
+    videos = result.videos.copy()
+    for column in ("first_posted_at", "last_posted_at"):  # in the zone asked for, not UTC
+        videos[column] = videos[column].map(lambda t: t.isoformat())
+    sections = {
+        "months": months,
+        "videos": videos,
+        "comments": result.comments,
+        "highlights": result.highlights,
+    }
+    plain = {
+        name: json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+        for name, frame in sections.items()
+    }
+    for row in plain["highlights"]:  # Timedeltas as video clocks, as for one video
+        for key in ("start", "end"):
+            row[key] = video_clock(row[key] / 1000)
+        row["score"] = round(row["score"], 2)
+    if output == "json":
+        out.print_json(json.dumps(plain, ensure_ascii=False))
+        return
+    if output == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(("section", "item", "field", "value"))
+        for name, rows in plain.items():
+            for index, row in enumerate(rows, 1):
+                for field, value in row.items():
+                    writer.writerow((name, index, field, value))
+        return
+    total = int(result.months["comments"].sum())
+    out.print(f"{total:,} comments over {len(result.months):,} months")
+    titles = {
+        "months": "Comments per month",
+        "videos": "Busiest videos",
+        "comments": "Most common comments",
+        "highlights": "Highlights of the busiest videos",
+    }
+    for name, rows in plain.items():
+        if not rows:
+            continue
+        table = Table(title=titles[name], title_justify="left")
+        columns = [c for c in rows[0] if c not in ("baseline", "prominence")]
+        for column in columns:
+            table.add_column(column, justify="right" if column in _NUMERIC else "left")
+        for row in rows:
+            table.add_row(*(_cell(c, _short(row[c])) for c in columns))
+        out.print(table)
+
+
+_NUMERIC = frozenset({"rank", "comments", "score", "share", "videos"})
+
+
+def _short(value):
+    """ISO times to the minute (a table is read, not parsed)."""
+    if isinstance(value, str) and len(value) > 16 and value[4:5] == "-" and value[10:11] == "T":
+        return value[:16]
+    return value
 
 
 def _print_tables(summary: dict) -> None:

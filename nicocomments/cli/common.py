@@ -142,6 +142,16 @@ TokenizerOption = Annotated[
     ),
 ]
 
+ByOption = Annotated[
+    str,
+    typer.Option(
+        "--by",
+        help="How a Parquet dataset is partitioned: video (DIR/video=sm9/) or month "
+        "(DIR/month=2007-03/, of posting, UTC).",
+        case_sensitive=False,
+    ),
+]
+
 PROTOCOLS = ("auto", "nvcomment", "legacy")
 ProtocolOption = Annotated[
     str,

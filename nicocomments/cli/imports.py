@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from nicocomments import store
-from nicocomments.cli.common import error_line, guarded, out
+from nicocomments.cli.common import ByOption, err, error_line, guarded, out
+from nicocomments.convert import convert_files
 from nicocomments.ids import parse_video_id
 from nicocomments.ingest import check_format, import_files
 
@@ -40,6 +41,17 @@ def import_(
             help="The video the files belong to (default: from the file, its name, or its thread).",
         ),
     ] = None,
+    to: Annotated[
+        Path | None,
+        typer.Option(
+            "--to",
+            metavar="DIR",
+            help="Write a Parquet dataset in DIR instead of storing into the database (NII "
+            "releases through DuckDB, on all cores; resumable per archive).",
+            show_default=False,
+        ),
+    ] = None,
+    by: ByOption = "video",
     db: str,
 ) -> None:
     """Import comments that other tools saved: legacy XML (Saccubus, Niconicome, NicoFox,
@@ -59,10 +71,20 @@ def import_(
         nico import nii/comments-0001.zip
         nico import ~/Saccubus/ --video sm9
         nico import sm9.parquet --db copy.db
+        nico import nii/thread/*.zip --to comments/ --by month
+
+    With --to DIR the comments go to a Hive-partitioned Parquet dataset instead (the same
+    columns and rules; nico analyze --dataset DIR reads it, so do DuckDB, Polars and pyarrow).
+    NII files are converted by DuckDB in batches, in bounded memory; each archive's files
+    in DIR carry its name, so importing it again replaces them, and DIR/_nico_manifest.json
+    records the archives done: an interrupted run, started again, goes on with the next.
     """
     fmt = fmt.lower()
     check_format(fmt)
     video_id = parse_video_id(video) if video else None
+    if to is not None:
+        _import_to_dataset(paths, to, fmt, by.lower(), video_id)
+        return
     results = []
     with store.database(db) as engine:
         for result in import_files(engine, paths, fmt=fmt, video_id=video_id):
@@ -86,4 +108,40 @@ def import_(
             raise failed[0].error
         for result in failed:
             error_line(str(result.error))
+        raise typer.Exit(int(failed[0].error.exit_status))
+
+
+def _import_to_dataset(
+    paths: list[Path], directory: Path, fmt: str, by: str, video_id: str | None
+) -> None:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
+
+    results = []
+    columns = ("{task.description}", BarColumn(), DownloadColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bars:
+        tasks: dict[str, int] = {}
+
+        def progress(source: str, done: int, total: int) -> None:
+            if source not in tasks:
+                tasks[source] = bars.add_task(Path(source).name, total=total)
+            bars.update(tasks[source], completed=done)
+
+        for result in convert_files(
+            paths, directory, fmt=fmt, by=by, video_id=video_id, progress=progress
+        ):
+            results.append(result)
+            for failed in result.failed:
+                error_line(str(failed.error))
+            if result.skipped:
+                out.print(f"{result.source}: already in {directory} (its manifest says so)")
+            elif result.files or not result.failed:
+                kinds = ", ".join(sorted(result.formats)) or "-"
+                out.print(
+                    f"{result.source}: {result.files:,} files, {result.read:,} comments read "
+                    f"({kinds}), {result.added:,} written"
+                )
+    failed = [f for r in results for f in r.failed]
+    added = sum(r.added for r in results if not r.skipped)
+    out.print(f"{added:,} comments written to the dataset {directory} (by {by}).")
+    if failed:
         raise typer.Exit(int(failed[0].error.exit_status))

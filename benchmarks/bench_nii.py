@@ -1,0 +1,99 @@
+"""NII import: `nico import DIR --to OUT` of a synthetic NII corpus against a bare DuckDB
+``COPY (SELECT … FROM read_json(…)) TO … (FORMAT parquet)`` of the same files.
+
+Both run as child processes of this one, one after the other, so each has the machine's cores
+and its peak resident set size is read from the kernel (`wait4`). The baseline reads the same
+fields and writes one zstd Parquet file; nico also numbers, de-duplicates, checks every value
+as `nico import` does, types and partitions. Targets: ≥ 0.7× the baseline's speed (lines a
+second); peak memory < 1 GB.
+
+    python benchmarks/bench_nii.py [--size 2000000]
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from common import Measurement, arguments, default_json, report, scratch
+from nii_corpus import write_files
+
+LIMIT_MB = 1024
+SPEED = 0.7
+BARE = """
+import duckdb, sys
+duckdb.connect().execute(
+    "COPY (SELECT filename, date, vpos, content, comment, command, no, owner, easy "
+    "FROM read_json('" + sys.argv[1] + "/*', format = 'newline_delimited', filename = true, "
+    "columns = {'date': 'VARCHAR', 'vpos': 'BIGINT', 'content': 'VARCHAR', "
+    "'comment': 'VARCHAR', 'command': 'VARCHAR', 'no': 'BIGINT', 'owner': 'BOOLEAN', "
+    "'easy': 'BOOLEAN'})) TO '" + sys.argv[2] + "' (FORMAT parquet, COMPRESSION zstd)"
+).fetchall()
+"""
+
+
+def child(arguments: list[str]) -> tuple[float, float]:
+    """(wall-clock seconds, peak RSS in MB) of ``python …``."""
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, *arguments], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{arguments[:3]} failed")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def run(size: int) -> list[Measurement]:
+    with scratch() as directory:
+        files = directory / "nii"
+        lines = write_files(files, size, max(size // 1000, 1))
+        ours_s, ours_mb = child(
+            [
+                "-m",
+                "nicocomments",
+                "import",
+                str(files),
+                "--to",
+                str(directory / "ds"),
+                "--by",
+                "month",
+            ]
+        )
+        bare_s, bare_mb = child(["-c", BARE, str(files), str(directory / "bare.parquet")])
+    ours, bare = lines / ours_s, lines / bare_s
+    return [
+        Measurement(
+            benchmark="nii",
+            case=f"NII files to a dataset, {lines:,} lines",
+            measure="lines/s vs a bare DuckDB read_json COPY to Parquet",
+            value=ours,
+            baseline=bare,
+            ratio=ours / bare,
+            target=f"≥ {SPEED}×",
+            ok=ours / bare >= SPEED,
+            unit="lines/s",
+            details={"ours_s": ours_s, "bare_s": bare_s, "bare_peak_mb": bare_mb},
+        ),
+        Measurement(
+            benchmark="nii",
+            case=f"NII files to a dataset, {lines:,} lines",
+            measure="peak RSS of nico import --to (MB)",
+            value=ours_mb,
+            baseline=None,
+            ratio=None,
+            target=f"< {LIMIT_MB} MB",
+            ok=ours_mb < LIMIT_MB,
+            unit="MB",
+        ),
+    ]
+
+
+def main() -> int:
+    args = arguments(__doc__.splitlines()[0], default_size=2_000_000, tiny_size=20_000)
+    return report(run(args.size), args.json or default_json("nii"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Comments of a Parquet dataset, lazily: what `load_comments` would load, as a DuckDB query.
+
+`scan_comments` names a selection (a video or all, forks, deleted or not, a time zone) without
+reading it; the analyses of `nicocomments.analysis` take it wherever they take a frame and push
+the heavy part into SQL (bins, days, users, texts are grouped by DuckDB over the Parquet files,
+on all cores); pandas only shapes the small result, with the same code and dtypes as for a
+frame. This module knows SQL and Arrow, not the frames (`analysis.load` and `analysis.compute`
+build those from what it returns).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from nicocomments.errors import BadInput
+from nicocomments.formats import dataset
+from nicocomments.limits import shown
+from nicocomments.records import FORKS, is_fork_name
+from nicocomments.store import FORK_ORDER as LOAD_FORKS
+
+FORK_RANK = "CASE fork WHEN 'owner' THEN 0 WHEN 'main' THEN 1 WHEN 'easy' THEN 2 END"
+LOAD_ORDER = f"video_id, {FORK_RANK}, thread_id, no"  # load_comments' row order
+BUCKET_S = 900  # activity is grouped by DuckDB in quarter hours (every zone's offset is some)
+
+
+@dataclass(frozen=True)
+class CommentScan:
+    """A selection of a dataset's comments (see `scan_comments`); not read until used."""
+
+    directory: Path
+    video_id: str | None = None
+    forks: tuple[str, ...] = ("main", "easy")
+    include_deleted: bool = False
+    tz: str = "UTC"
+
+    def where(self) -> str:
+        conditions = [f"fork IN ({', '.join(_literal(f) for f in self.forks)})"]
+        if self.video_id is not None:
+            conditions.append(f"video_id = {_literal(self.video_id)}")
+        if not self.include_deleted:
+            conditions.append("NOT is_deleted")
+        return " AND ".join(conditions)
+
+    def relation(self) -> str:
+        """The selected rows as a subquery (the partition key left out)."""
+        columns = ", ".join(f'"{c}"' for c in dataset.COLUMN_TYPES)
+        source = dataset.files_sql(self.directory)
+        return f"(SELECT {columns} FROM {source} WHERE {self.where()})"
+
+    def but(self, **changes) -> CommentScan:
+        return replace(self, **changes)
+
+    def query(self, sql: str):
+        """``sql`` (``{rows}`` standing for `relation`) as a pyarrow Table."""
+        return _connection().cursor().sql(sql.format(rows=self.relation())).to_arrow_table()
+
+    def rows(self, sql: str) -> list[tuple]:
+        return _connection().cursor().execute(sql.format(rows=self.relation())).fetchall()
+
+
+def scan_comments(
+    directory: str | Path,
+    video_id: str | None = None,
+    *,
+    forks=("main", "easy"),
+    include_deleted: bool = False,
+    tz: str = "UTC",
+) -> CommentScan:
+    """The comments of the dataset at ``directory`` (``nico import --to``, ``nico export
+    --partitioned``) that `load_comments` would load with the same arguments, as a lazy
+    `CommentScan`: pass it to `density`, `highlights`, `activity`, `user_stats`,
+    `commands_summary`, `top_terms`, `outside_video` or the corpus analyses instead of a frame,
+    and DuckDB does the heavy part."""
+    path = Path(directory).expanduser()
+    if not path.is_dir():
+        raise BadInput(f"{shown(str(directory))}: no such dataset directory")
+    dataset.dataset_partitioning(path)  # a BadInput if it is not one
+    unknown = {f for f in forks if not is_fork_name(f)}
+    if unknown:
+        raise BadInput(f"unknown fork(s) {', '.join(sorted(unknown))}: choose from {FORKS}")
+    return CommentScan(path, video_id, tuple(forks), include_deleted, tz)
+
+
+def is_dataset(target) -> bool:
+    """Whether ``target`` (what a `load_*` function was given) is a dataset directory."""
+    return (
+        isinstance(target, Path | str)
+        and "://" not in str(target)
+        and (Path(target).expanduser().is_dir())
+    )
+
+
+@functools.cache
+def _connection():
+    return dataset.connect()
+
+
+def _literal(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+# --- what the analyses ask of it ---------------------------------------------------------------
+
+
+# Columns of the database a dataset does not keep (runs; live programs' message ids, overflow
+# flags and names): NULL, typed as the database types them.
+_ABSENT = {"run_id": "BIGINT", "is_overflowed": "BOOLEAN"}
+
+
+def arrow_comments(scan: CommentScan, columns: list[str]):
+    """The selected rows (``columns``; those a dataset does not keep are NULL) in
+    `load_comments`' order, as a pyarrow Table (``posted_at`` in UTC)."""
+    listed = ", ".join(
+        f'"{c}"'
+        if c in dataset.COLUMN_TYPES
+        else f'CAST(NULL AS {_ABSENT.get(c, "VARCHAR")}) AS "{c}"'
+        for c in columns
+    )
+    return scan.query(f"SELECT {listed} FROM {{rows}} ORDER BY {LOAD_ORDER}")
+
+
+def _bin(step: int) -> str:
+    return f"CAST(floor(vpos_ms / {step}) AS BIGINT)"
+
+
+def inside(length_ms: int | None) -> str:
+    return "vpos_ms >= 0" + (f" AND vpos_ms <= {int(length_ms)}" if length_ms is not None else "")
+
+
+def bin_counts(scan: CommentScan, step: int, length_ms: int | None) -> tuple[dict, int]:
+    """({bin: comments}, number of bins) over the comments inside the video (`compute._bins`)."""
+    count = _bin_count(scan, step, length_ms)
+    rows = scan.rows(
+        f"SELECT least({_bin(step)}, {max(count - 1, 0)}) AS b, count(*) FROM {{rows}} "
+        f"WHERE {inside(length_ms)} GROUP BY b"
+    )
+    return dict(rows), count
+
+
+def _bin_count(scan: CommentScan, step: int, length_ms: int | None, where: str = "true") -> int:
+    if length_ms is not None:
+        return max(-(-length_ms // step), 1)
+    (top,) = scan.rows(f"SELECT max(vpos_ms) FROM {{rows}} WHERE {inside(None)} AND {where}")[0]
+    return 0 if top is None else int(top) // step + 1
+
+
+def kept_bin_counts(
+    scan: CommentScan, step: int, length_ms: int | None, per_user: int
+) -> tuple[dict, int]:
+    """`highlights`' counts: owner and deleted comments left out, each user at most
+    ``per_user`` times per bin."""
+    where = f"fork <> 'owner' AND NOT is_deleted AND {inside(length_ms)}"
+    count = _bin_count(scan, step, length_ms, where)
+    if count == 0:
+        return {}, 0
+    rows = scan.rows(
+        f"SELECT b, sum(CASE WHEN user_id IS NULL THEN n ELSE least(n, {per_user}) END) "
+        f"FROM (SELECT least({_bin(step)}, {count - 1}) AS b, user_id, count(*) AS n "
+        f"FROM {{rows}} WHERE {where} GROUP BY ALL) GROUP BY b"
+    )
+    return {int(b): int(n) for b, n in rows}, count
+
+
+def top_texts(
+    scan: CommentScan, step: int, length_ms: int | None, per_user: int, bins: list[int], count: int
+) -> dict[int, str]:
+    """The most frequent text of each of ``bins`` among `highlights`' kept comments (ties:
+    the smallest text), kept as `load_comments`' order keeps them."""
+    if not bins:
+        return {}
+    where = f"fork <> 'owner' AND NOT is_deleted AND {inside(length_ms)}"
+    rows = scan.rows(
+        f"SELECT b, arg_min(content, (-n, content)) FROM ("
+        f" SELECT b, content, count(*) AS n FROM ("
+        f"  SELECT least({_bin(step)}, {count - 1}) AS b, content, user_id,"
+        f"   row_number() OVER (PARTITION BY least({_bin(step)}, {count - 1}), user_id"
+        f"                      ORDER BY {LOAD_ORDER}) AS r"
+        f"  FROM {{rows}} WHERE {where})"
+        f" WHERE (user_id IS NULL OR r <= {per_user}) AND b IN ({', '.join(map(str, bins))})"
+        f" GROUP BY ALL) GROUP BY b"
+    )
+    return {int(b): text for b, text in rows}
+
+
+def outside_counts(scan: CommentScan, length_ms: int | None) -> tuple[int, int]:
+    after = f"count(*) FILTER (vpos_ms > {int(length_ms)})" if length_ms is not None else "0"
+    before, after = scan.rows(f"SELECT count(*) FILTER (vpos_ms < 0), {after} FROM {{rows}}")[0]
+    return int(before), int(after or 0)
+
+
+def activity_buckets(scan: CommentScan, bucket_s: int):
+    """Comments per ``bucket_s`` seconds of posting time (UTC bucket starts, as Unix
+    seconds): a pyarrow Table (start, comments)."""
+    return scan.query(
+        f"SELECT CAST(floor(epoch(posted_at) / {bucket_s}) AS BIGINT) * {bucket_s} AS start, "
+        f"count(*) AS comments FROM {{rows}} GROUP BY start ORDER BY start"
+    )
+
+
+def command_groups(scan: CommentScan):
+    """Comments per (commands, is_anonymous): what `commands_summary` weighs."""
+    return scan.query(
+        "SELECT coalesce(commands, '') AS commands, is_anonymous, count(*) AS comments "
+        "FROM {rows} GROUP BY ALL ORDER BY ALL"
+    )
+
+
+def text_counts(scan: CommentScan, sample: int | None = None, seed: int = 0):
+    """Comments per text (deleted ones and NULL texts left out); over a reservoir sample of
+    ``sample`` comments when given."""
+    rows = "{rows}"
+    if sample is not None:
+        rows = (
+            f"(SELECT * FROM {{rows}} USING SAMPLE reservoir({int(sample)} ROWS) "
+            f"REPEATABLE ({int(seed)}))"
+        )
+    return scan.query(
+        f"SELECT content, count(*) AS comments FROM {rows} WHERE NOT is_deleted "
+        "AND content IS NOT NULL GROUP BY content"
+    )
+
+
+def user_table(scan: CommentScan, step: int):
+    """`user_stats`' figures per user (users without an id left out), and all comments."""
+    table = scan.query(
+        "SELECT user_id, count(*) AS comments, min(posted_at) AS first_posted_at, "
+        "max(posted_at) AS last_posted_at, bool_or(is_premium) AS is_premium, "
+        "avg(CAST(is_anonymous AS DOUBLE)) AS anonymous_share, "
+        "count(*) - count(DISTINCT content) AS repeated, "
+        "max(per_bin) AS max_per_bin FROM ("
+        f" SELECT *, count(*) OVER (PARTITION BY user_id, {_bin(step)}) AS per_bin"
+        " FROM {rows} WHERE user_id IS NOT NULL) GROUP BY user_id"
+    )
+    (total,) = scan.rows("SELECT count(*) FROM {rows}")[0]
+    return table, int(total)
+
+
+def facts(scan: CommentScan) -> dict:
+    """Counts per fork (`load.FORKS`), deleted, distinct users, first and last posting time."""
+    per_fork = ", ".join(f"count(*) FILTER (fork = '{fork}')" for fork in LOAD_FORKS)
+    row = scan.rows(
+        f"SELECT count(*), {per_fork}, count(*) FILTER (is_deleted), "
+        "count(DISTINCT user_id) FILTER (fork <> 'owner' AND NOT is_deleted), "
+        "min(posted_at), max(posted_at) FROM {rows}"
+    )[0]
+    forks = len(LOAD_FORKS)
+    return {
+        "comments": row[0],
+        "by_fork": dict(zip(LOAD_FORKS, row[1 : 1 + forks], strict=True)),
+        "deleted": row[1 + forks],
+        "users": row[2 + forks],
+        "first": row[3 + forks],
+        "last": row[4 + forks],
+    }
+
+
+# --- across videos ------------------------------------------------------------------------------
+
+
+def monthly_counts(scan: CommentScan):
+    """Comments per month of posting (in ``scan.tz``): month start (text), comments."""
+    local = f"timezone({_literal(scan.tz)}, posted_at)"
+    return scan.query(
+        f"SELECT strftime(date_trunc('month', {local}), '%Y-%m-%d') AS month, "
+        "count(*) AS comments FROM {rows} GROUP BY month ORDER BY month"
+    )
+
+
+def video_counts(scan: CommentScan, n: int):
+    """The ``n`` videos with the most comments: video, comments, first and last posted."""
+    return scan.query(
+        "SELECT video_id, count(*) AS comments, min(posted_at) AS first_posted_at, "
+        "max(posted_at) AS last_posted_at FROM {rows} GROUP BY video_id "
+        f"ORDER BY comments DESC, video_id LIMIT {int(n)}"
+    )
+
+
+def common_texts(scan: CommentScan, n: int):
+    """The ``n`` most common texts: text, comments, in how many videos."""
+    return scan.query(
+        "SELECT content, count(*) AS comments, count(DISTINCT video_id) AS videos FROM {rows} "
+        f"WHERE NOT is_deleted GROUP BY content ORDER BY comments DESC, content LIMIT {int(n)}"
+    )

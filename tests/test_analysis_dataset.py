@@ -1,0 +1,206 @@
+"""Every analysis agrees between the database and a Parquet dataset of the same comments: on
+a frame loaded from either, and on a `CommentScan` (DuckDB doing the grouping)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal, assert_series_equal
+
+from nicocomments import analysis as na
+from nicocomments.errors import BadInput
+
+
+@pytest.fixture
+def both(analysis_db, tmp_path, nico):
+    """(database engine, dataset directory) of the analysis fixture."""
+    out = tmp_path / "ds"
+    target = analysis_db.url.render_as_string(hide_password=False).replace("+psycopg", "")
+    if analysis_db.dialect.name == "sqlite":
+        target = analysis_db.url.database
+    result = nico("export", "--db", target, "--format", "parquet", "--partitioned", out)
+    assert result.exit_code == 0, result.output
+    return analysis_db, out
+
+
+LOADS = [
+    {},
+    {"forks": ("owner", "main", "easy"), "include_deleted": True},
+    {"tz": na.JAPAN},
+    {"forks": ("easy",)},
+]
+
+
+@pytest.mark.parametrize("options", LOADS)
+def test_load_comments_is_the_same_frame(both, options):
+    db, directory = both
+    expected = na.load_comments(db, "sm1", **options)
+    got = na.load_comments(directory, "sm1", **options)
+    assert got.dtypes.to_dict() == expected.dtypes.to_dict()
+    assert got["run_id"].isna().all()  # a dataset has no runs
+    assert_frame_equal(got.drop(columns="run_id"), expected.drop(columns="run_id"))
+    assert_frame_equal(
+        na.load_comments(directory, **options).drop(columns="run_id"),
+        expected.drop(columns="run_id"),
+    )
+
+
+ANALYSES = {
+    "density": lambda x: na.density(x, bin="10s"),
+    "density_length": lambda x: na.density(x, bin="5s", length=30),
+    "highlights": lambda x: na.highlights(x, n=5, bin="2s", min_score=0),
+    "highlights_length": lambda x: na.highlights(
+        x, n=3, bin="5s", length=20, per_user=1, min_score=0
+    ),
+    "activity_day": lambda x: na.activity(x, freq="1D"),
+    "activity_hour": lambda x: na.activity(x, freq="1h"),
+    "activity_minute": lambda x: na.activity(x, freq="1min"),
+    "activity_month": lambda x: na.activity(x, freq="MS"),
+    "activity_week": lambda x: na.activity(x, freq="W"),
+    "commands": na.commands_summary,
+    "users": lambda x: na.user_stats(x, bin="5s"),
+    "terms": lambda x: na.top_terms(x, n=20, tokenizer="ngram"),
+    "outside": lambda x: na.outside_video(x, 20),
+    "months": na.comments_per_month,  # one month: an index pandas would give a freq
+    "busiest": na.busiest_videos,
+    "common": na.common_comments,
+}
+
+
+@pytest.mark.parametrize("name", list(ANALYSES))
+@pytest.mark.parametrize("options", LOADS)
+def test_every_analysis_agrees_on_a_scan(both, name, options):
+    db, directory = both
+    analysis = ANALYSES[name]
+    expected = analysis(na.load_comments(db, "sm1", **options))
+    scan = na.scan_comments(directory, "sm1", **options)
+    got = analysis(scan)
+    if isinstance(expected, pd.Series):
+        assert_series_equal(got, expected)
+    else:
+        assert_frame_equal(got, expected)
+    assert len(expected) or name.startswith("highlights")  # the fixture exercises each
+
+
+def test_highlights_find_peaks_in_both(both):
+    db, directory = both
+    expected = na.highlights(na.load_comments(db, "sm1"), n=5, bin="2s", min_score=0)
+    assert len(expected) >= 1  # so the agreement above is about real peaks
+    assert len(na.highlights(na.scan_comments(directory, "sm1"), n=5, bin="2s", min_score=0))
+
+
+def test_summarize_video_agrees(both):
+    db, directory = both
+    for tz in ("UTC", na.JAPAN):
+        expected = na.summarize_video(db, "sm1", tz=tz, tokenizer="ngram", bin="2s")
+        got = na.summarize_video(directory, "sm1", tz=tz, tokenizer="ngram", bin="2s")
+        assert got.summary == expected.summary
+        assert_frame_equal(got.density, expected.density)
+        assert_frame_equal(got.activity, expected.activity)
+
+
+def test_scan_refusals(tmp_path):
+    with pytest.raises(BadInput, match="no such dataset directory"):
+        na.scan_comments(tmp_path / "missing")
+    with pytest.raises(BadInput, match="not a comment dataset"):
+        na.scan_comments(tmp_path)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """SQLite and a dataset by month holding the same NII files (several videos, years)."""
+    from nicocomments import store
+    from nicocomments.convert import convert_files
+    from nicocomments.ingest import import_files
+    from tests.conftest import fixture_path
+
+    files = [
+        fixture_path("interchange/sm10.jsonl"),
+        fixture_path("interchange/sm11.dat"),
+        fixture_path("nii/sm12.jsonl"),
+    ]
+    engine = store.open_db(str(tmp_path / "nico.db"))
+    assert all(r.error is None for r in import_files(engine, files))
+    list(convert_files(files, tmp_path / "ds", by="month"))
+    yield engine, tmp_path / "ds"
+    engine.dispose()
+
+
+CORPUS = {
+    "months": na.comments_per_month,
+    "videos": lambda x: na.busiest_videos(x, 2),
+    "comments": lambda x: na.common_comments(x, 5),
+    "highlights": lambda x: na.video_highlights(x, videos=3, n=2, bin="1s", min_score=0),
+}
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+@pytest.mark.parametrize("tz", ["UTC", na.JAPAN])
+def test_corpus_analyses_agree(corpus, name, tz):
+    db, directory = corpus
+    expected = CORPUS[name](na.load_comments(db, tz=tz))
+    got = CORPUS[name](na.scan_comments(directory, tz=tz))
+    assert_frame_equal(got, expected)
+    assert len(expected)
+
+
+def test_corpus_months_span_the_years(corpus):
+    db, directory = corpus
+    months = na.comments_per_month(na.scan_comments(directory, tz=na.JAPAN))
+    assert [m.strftime("%Y-%m") for m in months.index] == ["2008-01", "2018-01"]
+    assert months["comments"].tolist()[0] == 2  # sm11.dat, the 2012 release's shape
+    assert months["comments"].sum() == len(na.load_comments(db))
+
+
+def test_cli_analyze_dataset(corpus, nico):
+    db, directory = corpus
+    result = nico("analyze", "--dataset", directory, "--all", "--format", "json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    payload = json.loads(result.stdout)
+    assert [v["video_id"] for v in payload["videos"]] == ["sm12", "sm10", "sm11"]
+    assert payload["months"][0] == {"month": "2008-01", "comments": 2}
+    result = nico("analyze", "sm10", "--dataset", directory, "--format", "json")
+    assert result.exit_code == 0, result.output
+    expected = na.summarize_video(db, "sm10", tokenizer="auto").summary
+    assert json.loads(result.stdout) == json.loads(json.dumps(expected, default=str))
+    result = nico("analyze", "sm99", "--dataset", directory)
+    assert result.exit_code == 4 and "sm99 is not in the dataset" in result.stderr
+    result = nico("analyze", "--all")
+    assert result.exit_code == 2 and "--all analyses a whole dataset" in result.stderr
+
+
+def test_load_comments_reads_through_adbc(analysis_db, monkeypatch):
+    from nicocomments.analysis import load
+
+    tables = []
+    real = load.adbc_table
+    monkeypatch.setattr(load, "adbc_table", lambda *a: tables.append(real(*a)) or tables[-1])
+    through_arrow = na.load_comments(analysis_db, "sm1", include_deleted=True)
+    assert len(tables) == 1 and tables[0] is not None and tables[0].num_rows == 19
+    with analysis_db.connect() as connection:  # a caller's connection: read as before
+        through_driver = na.load_comments(connection, "sm1", include_deleted=True)
+    assert len(tables) == 1
+    assert_frame_equal(through_arrow, through_driver)
+
+
+def test_adbc_sqlite_types_columns_from_every_row(tmp_path):
+    """SQLite's ADBC driver types a column from the rows it has seen: a user id first seen
+    after thousands of NULLs must still be text."""
+    from nicocomments import store
+    from nicocomments.records import Comment
+
+    path = str(tmp_path / "nico.db")
+    engine = store.open_db(path)
+    comments = [
+        Comment("1", "main", no, 0, 1_600_000_000, "x", user_id=None if no < 5000 else "u9")
+        for no in range(1, 5011)
+    ]
+    with engine.begin() as connection:
+        store.ensure_video(connection, "sm1", store.now_utc())
+        store.save_comments(connection, "sm1", None, comments)
+    frame = na.load_comments(engine, "sm1")
+    engine.dispose()
+    assert frame["user_id"].dtype == "string" and frame["user_id"].iloc[-1] == "u9"
+    assert frame["user_id"].isna().sum() == 4999

@@ -1,0 +1,124 @@
+"""nico import --to DIR: files into a Parquet dataset hold exactly what nico import stores."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+
+import pytest
+
+from nicocomments import store
+from nicocomments.convert import convert_files
+from nicocomments.ingest import import_files
+from tests.conftest import fixture_path
+from tests.helpers import dataset_comments, stored_comments
+
+NII_FILES = [
+    fixture_path("interchange/sm10.jsonl"),
+    fixture_path("interchange/sm11.dat"),
+    fixture_path("nii/sm12.jsonl"),
+    fixture_path("nii/sm13.jsonl"),  # malformed: refused whole, by both
+]
+OTHER_FILES = [
+    fixture_path("interchange/Example video [sm9].comments.json"),
+    fixture_path("interchange/sm20_v1_response.json"),
+    fixture_path("interchange/sm9_api.json"),
+    fixture_path("analysis/sm1.jsonl"),
+]
+
+
+def _in_sqlite(tmp_path, paths, **options) -> list:
+    engine = store.open_db(str(tmp_path / "nico.db"))
+    results = list(import_files(engine, paths, **options))
+    engine.dispose()
+    target = str(tmp_path / "nico.db")
+    with store.database(target, read_only=True) as engine, engine.connect() as connection:
+        videos = [r["video_id"] for r in store.video_rows(connection)]
+    rows = [(v, c) for v in videos for c in stored_comments(tmp_path / "nico.db", v)]
+    return sorted(rows, key=lambda p: (p[0], p[1].thread_id, p[1].fork, p[1].no)), results
+
+
+def _zip(tmp_path, name, paths):
+    archive = tmp_path / name
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for path in paths:
+            out.write(path, f"thread/{path.name}")
+    return archive
+
+
+@pytest.mark.parametrize("pieces", [False, True])
+def test_nii_to_dataset_equals_the_sqlite_import(tmp_path, pieces):
+    archive = _zip(tmp_path, "0001.zip", NII_FILES)
+    expected, sqlite_results = _in_sqlite(tmp_path, [archive])
+    assert [r.error is None for r in sqlite_results] == [True, True, True, False]
+    options = {"batch_bytes": 300, "chunk_bytes": 200} if pieces else {}
+    results = list(convert_files([archive], tmp_path / "ds", **options))
+    assert len(expected) == 13
+    assert dataset_comments(tmp_path / "ds") == expected
+    (result,) = results
+    assert result.files == 3 and result.added == 13
+    assert result.read == sum(r.read for r in sqlite_results if r.error is None)
+    (failed,) = result.failed
+    assert failed.source.endswith("sm13.jsonl")
+    assert "line 2 has a content or command that is not text" in str(failed.error)
+    assert str(failed.error) == str(sqlite_results[3].error)
+
+
+def test_nii_quirks_reach_the_dataset(tmp_path):
+    list(convert_files([fixture_path("nii/sm12.jsonl")], tmp_path / "ds", by="month"))
+    rows = dict(((c.fork, c.no), c) for _, c in dataset_comments(tmp_path / "ds"))
+    assert rows[("main", -1)].vpos_ms == 30_000_000_000  # vpos past int32
+    assert rows[("main", -2)].content == "" and rows[("main", -2)].commands == "red ue"
+    assert rows[("main", 5)].content == "2012 key"  # the first of two lines numbered 5
+    assert rows[("main", 5)].posted_at == 1514797220  # Z
+    assert rows[("main", -1)].posted_at == 1514764800 and rows[("main", -1)].is_anonymous
+    assert rows[("easy", -1)].posted_at == 1514764850  # Japan time without a zone
+    assert rows[("owner", -1)].content == "owner one"
+    assert sorted(p.parent.name for p in (tmp_path / "ds").rglob("*.parquet")) == ["month=2018-01"]
+
+
+def test_other_formats_to_dataset_equal_the_sqlite_import(tmp_path):
+    expected, results = _in_sqlite(tmp_path, OTHER_FILES)
+    assert all(r.error is None for r in results)
+    converted = list(convert_files(OTHER_FILES, tmp_path / "ds"))
+    assert [r.failed for r in converted] == [[]] * 4
+    assert dataset_comments(tmp_path / "ds") == expected
+
+
+def test_resumable_per_archive_and_replacing_never_duplicating(tmp_path):
+    first = _zip(tmp_path, "0001.zip", NII_FILES[:2])
+    second = _zip(tmp_path, "0002.zip", NII_FILES[2:3])
+    out = tmp_path / "ds"
+    assert [r.skipped for r in convert_files([first], out)] == [False]
+    manifest = json.loads((out / "_nico_manifest.json").read_text())
+    assert manifest["by"] == "video" and list(manifest["units"]) == ["zip-0001.zip"]
+    # started again with both: the first is done, the second is not
+    results = list(convert_files([first, second], out))
+    assert [r.skipped for r in results] == [True, False]
+    before = dataset_comments(out)
+    # an archive that changed is imported again, replacing its files
+    shutil.copy(_zip(tmp_path / "..", "other.zip", NII_FILES[:1]), first)
+    results = list(convert_files([first, second], out))
+    assert [r.skipped for r in results] == [False, True]
+    after = dataset_comments(out)
+    assert {v for v, _ in after} == {"sm10", "sm12"} and len(after) < len(before)
+    assert len(after) == len(set(after))
+    assert not (out / ".tmp").exists() and not list(out.glob(".staging-*"))
+
+
+def test_cli_import_to_dataset(nico, tmp_path):
+    archive = _zip(tmp_path, "0001.zip", NII_FILES)
+    out = tmp_path / "ds"
+    result = nico("import", archive, "--to", out, "--by", "month")
+    assert result.exit_code == 2
+    assert "0001.zip: 3 files, 15 comments read (nii), 13 written" in result.stdout
+    assert (
+        result.stderr.startswith("Error: cannot import ") and "sm13.jsonl: line 2" in result.stderr
+    )
+    result = nico("import", archive, "--to", out, "--by", "month")
+    assert result.exit_code == 0 and "already in" in result.stdout
+    result = nico("import", archive, "--to", out, "--by", "video")
+    assert result.exit_code == 2 and "partitioned by month, not video" in result.stderr
+    result = nico("import", tmp_path / "missing.zip", "--to", out, "--by", "month")
+    assert result.exit_code == 2 and "no such file" in result.stderr
