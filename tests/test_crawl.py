@@ -29,7 +29,7 @@ from nicosandbox.collection import (
 )
 from nicosandbox.seed import build_collection_world
 from tests.helpers import query, sorted_truth, stored_comments
-from tests.reliability import KILL_SEED
+from tests.reliability import FAULT_OPTIONS, KILL_SEED
 
 FAST = ("--interval", "0", "--backoff", "0")
 BASE_WORLD = build_collection_world()  # the same world as the `site` fixture's (seed 0)
@@ -281,17 +281,20 @@ def test_status_per_collection(site, nico, tmp_path):
 def test_a_crawl_through_faults_on_every_surface_ends_exact(site, nico, tmp_path, kind):
     """Errors, dropped and cut answers on the listings, Snapshot Search, watch data and the
     comment server: retried (a Snapshot Search 503 waits --search-wait), and nothing lost."""
-    from nicosandbox import FaultPlan
+    from nicosandbox import FAULT_KINDS, FaultPlan
 
     ref, listed = REFS[kind]
     site.faults = FaultPlan(
-        rate=0.15, kinds=("http500", "http503", "drop", "truncate"), seed=11,
+        rate=0.15, kinds=FAULT_KINDS, seed=11, retry_after=0, slow_seconds=0.05,
         targets=("nvapi", "snapshot", "www", "nvcomment"),
     )  # fmt: skip
     db = tmp_path / "c.db"
-    result = nico("crawl", ref, "--all-history", "--search-wait", "0", "--db", db, *FAST)
+    result = nico(
+        "crawl", ref, "--all-history", "--search-wait", "0", "--db", db, *FAST, *FAULT_OPTIONS
+    )
     assert result.exit_code == 0, result.stderr
     assert sum(site.stats.faulted.values()) > 20
+    assert {kind for _, kind in site.stats.fault_kinds} == set(FAULT_KINDS), site.stats.fault_kinds
     assert stored(db) == truth(site.world, listed(site.world))
 
 
@@ -302,3 +305,21 @@ def test_a_missing_collection_is_an_error_not_an_empty_crawl(site, nico, tmp_pat
         result.stderr.strip().splitlines()[-1]
         == "Error: mylist/999 was not found (deleted, or never existed)"
     )
+
+
+def test_report_of_a_collection(site, nico, tmp_path):
+    """nico report --collection: one section for each stored video of the crawled collection,
+    in the listing's order; a collection never crawled is exit 4."""
+    db, page = tmp_path / "c.db", tmp_path / "mylist.html"
+    nico("crawl", f"mylist/{COLLECTION_MYLIST_ID}", "--all-history", "--db", db, *FAST)
+    result = nico(
+        "report", "--collection", f"mylist/{COLLECTION_MYLIST_ID}", "-o", page, "--db", db
+    )
+    assert result.exit_code == 0, result.stderr
+    videos = list(site.world.mylists[COLLECTION_MYLIST_ID].video_ids)
+    gone = {video_id_at(i) for i in (*DELETED, *PRIVATE)}
+    text = page.read_text(encoding="utf-8")
+    sections = [v for v in videos if f'<section class="video" id="video-{v}"' in text]
+    assert sections == [v for v in videos if v not in gone]
+    missing = nico("report", "--collection", "mylist/999", "-o", page, "--db", db)
+    assert missing.exit_code == 4 and missing.stderr.startswith("Error: no collection mylist/999")

@@ -17,7 +17,7 @@ from nicocomments.cli.common import (
     guarded,
     require_video,
 )
-from nicocomments.errors import BadInput
+from nicocomments.errors import BadInput, VideoNotFound
 from nicocomments.ids import parse_video_id
 
 
@@ -31,6 +31,16 @@ def report(
     ] = None,
     *,
     every: Annotated[bool, typer.Option("--all", help="Every video in the database.")] = False,
+    collection: Annotated[
+        str | None,
+        typer.Option(
+            "--collection",
+            metavar="REF",
+            help="The stored videos of a collection nico crawl was given (user/ID, mylist/ID, "
+            "tag/TAG, … or its site URL), in the listing's order.",
+            show_default=False,
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -58,11 +68,10 @@ def report(
         nico report sm9 -o sm9.html
         nico report sm9 so23335421 -o two.html
         nico report --all -o everything.html
+        nico report --collection user/12345 -o uploads.html
     """
-    if every and videos:
-        raise BadInput("give videos or --all, not both")
-    if not every and not videos:
-        raise BadInput("give at least one video (or --all)")
+    if sum((bool(videos), every, collection is not None)) != 1:
+        raise BadInput("give videos, --all or --collection (one of them)")
     from nicocomments.analysis.report import build_report
 
     with store.database(db, read_only=True) as engine, engine.connect() as connection:
@@ -70,6 +79,8 @@ def report(
             video_ids = [row["video_id"] for row in store.video_rows(connection)]
             if not video_ids:
                 raise BadInput(f"{store.describe_target(db)} holds no videos")
+        elif collection is not None:
+            video_ids = _collection_videos(connection, collection, db)
         else:
             video_ids = list(dict.fromkeys(parse_video_id(v) for v in videos or ()))
             for video_id in video_ids:
@@ -89,6 +100,21 @@ def report(
     _write(target, page)
     size = len(page.encode("utf-8")) / 1_000_000
     err.print(f"Wrote the report of {len(video_ids):,} video(s) to {target} ({size:.1f} MB).")
+
+
+def _collection_videos(connection, ref: str, db: str) -> list[str]:
+    """The videos of a crawled collection that have something stored, in the listing's order."""
+    from nicocomments.listings.refs import parse_ref
+
+    name = parse_ref(ref).name
+    collection_id = store.find_collection(connection, name)
+    if collection_id is None:
+        raise VideoNotFound(f"no collection {name} in {store.describe_target(db)}: crawl it first")
+    stored = {row["video_id"] for row in store.video_rows(connection)}
+    video_ids = [v for v in store.listed_ids(connection, collection_id) if v in stored]
+    if not video_ids:
+        raise VideoNotFound(f"collection {name} has no video stored yet: run nico crawl {name}")
+    return video_ids
 
 
 def _write(target: Path, text: str) -> None:

@@ -59,6 +59,15 @@ def ensure_collection(connection: Connection, name: str, kind: str, key: str) ->
     ).scalar_one()
 
 
+def find_collection(connection: Connection, name: str) -> int | None:
+    """The id of collection ``name`` (its canonical short form), or None if never crawled."""
+    if not has_collections(connection):
+        return None
+    return connection.execute(
+        select(collections.c.id).where(collections.c.name == name)
+    ).scalar_one_or_none()
+
+
 def collection_row(connection: Connection, collection_id: int):
     return connection.execute(select(collections).where(collections.c.id == collection_id)).one()
 
