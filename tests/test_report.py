@@ -116,8 +116,8 @@ def test_nico_report_command(nico, report_db, tmp_path):
     every = nico("report", "--all", "-o", tmp_path / "all.html", "--db", report_db)
     assert every.exit_code == 0 and len(_sections((tmp_path / "all.html").read_text())) == 2
     for args, code, message in (
-        ((), 2, "give at least one video"),
-        (("sm1", "--all"), 2, "not both"),
+        ((), 2, "give videos, --all or --collection"),
+        (("sm1", "--all"), 2, "(one of them)"),
         (("sm404",), 4, "sm404 is not in"),
         (("sm1", "-o", tmp_path), 2, "is a directory"),
     ):
