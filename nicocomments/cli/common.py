@@ -123,6 +123,16 @@ TimeoutOption = Annotated[
         rich_help_panel="Network",
     ),
 ]
+RateLimitWaitOption = Annotated[
+    float,
+    typer.Option(
+        "--rate-limit-wait",
+        min=0.0,
+        help="Seconds to wait when the comment server says TOO_MANY_REQUESTS (in a crawl, "
+        "every worker of the account waits).",
+        rich_help_panel="Network",
+    ),
+]
 
 OUTPUT_FORMATS = ("table", "csv", "json")
 FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json.")]

@@ -14,6 +14,7 @@ from nicocomments.cli.common import (
     BackoffCapOption,
     BackoffOption,
     IntervalOption,
+    RateLimitWaitOption,
     RetriesOption,
     TimeoutOption,
     crawl_network,
@@ -114,15 +115,7 @@ def crawl(
     backoff: BackoffOption = 1.0,
     backoff_cap: BackoffCapOption = 60.0,
     timeout: TimeoutOption = 30.0,
-    rate_limit_wait: Annotated[
-        float,
-        typer.Option(
-            "--rate-limit-wait",
-            min=0.0,
-            help="Seconds every worker pauses when the comment server says TOO_MANY_REQUESTS.",
-            rich_help_panel="Network",
-        ),
-    ] = 60.0,
+    rate_limit_wait: RateLimitWaitOption = 60.0,
     search_wait: Annotated[
         float,
         typer.Option(

@@ -15,6 +15,7 @@ from nicocomments.cli.common import (
     IntervalOption,
     LiveIntervalOption,
     ProtocolOption,
+    RateLimitWaitOption,
     RetriesOption,
     TimeoutOption,
     comment_client,
@@ -94,15 +95,7 @@ def fetch(
     backoff_cap: BackoffCapOption = 60.0,
     timeout: TimeoutOption = 30.0,
     live_interval: LiveIntervalOption = 0.012,
-    rate_limit_wait: Annotated[
-        float,
-        typer.Option(
-            "--rate-limit-wait",
-            min=0.0,
-            help="Seconds to wait when the comment server says TOO_MANY_REQUESTS.",
-            rich_help_panel="Network",
-        ),
-    ] = 60.0,
+    rate_limit_wait: RateLimitWaitOption = 60.0,
     verbose: int,
 ) -> None:
     """Collect the comments of one or more videos into the database.

@@ -13,6 +13,7 @@ from nicocomments.cli.common import (
     BackoffCapOption,
     BackoffOption,
     IntervalOption,
+    RateLimitWaitOption,
     RetriesOption,
     TimeoutOption,
     crawl_network,
@@ -41,15 +42,7 @@ def worker(
     backoff: BackoffOption = 1.0,
     backoff_cap: BackoffCapOption = 60.0,
     timeout: TimeoutOption = 30.0,
-    rate_limit_wait: Annotated[
-        float,
-        typer.Option(
-            "--rate-limit-wait",
-            min=0.0,
-            help="Seconds every worker of the account pauses on TOO_MANY_REQUESTS.",
-            rich_help_panel="Network",
-        ),
-    ] = 60.0,
+    rate_limit_wait: RateLimitWaitOption = 60.0,
     db: str,
     verbose: int,
 ) -> None:
