@@ -3,6 +3,7 @@ rendered by a real browser (headless Chromium) with every chart drawn."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -129,6 +130,18 @@ def test_nico_report_command(nico, report_db, tmp_path):
 # --- in a real browser -----------------------------------------------------------------------
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def browser() -> str:
+    """Debian's chromium: required in CI (.ci/run installs it), a skip only elsewhere."""
+    if BROWSER is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI: .ci/run installs Debian's chromium")
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    return BROWSER
+
+
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",  # CI runs as root in a container
@@ -173,7 +186,7 @@ def console_errors(log: str) -> list[str]:
     ]
 
 
-@pytest.mark.skipif(BROWSER is None, reason="needs Debian's chromium (CI installs it)")
+@pytest.mark.usefixtures("browser")
 def test_the_report_draws_every_chart_in_headless_chromium(report_db, tmp_path):
     page = tmp_path / "report.html"
     engine = store.open_db(str(report_db), read_only=True)
@@ -194,7 +207,7 @@ def test_the_report_draws_every_chart_in_headless_chromium(report_db, tmp_path):
     shutil.copy(shot, ARTIFACTS / "report.png")
 
 
-@pytest.mark.skipif(BROWSER is None, reason="needs Debian's chromium (CI installs it)")
+@pytest.mark.usefixtures("browser")
 def test_the_browser_check_fails_when_charts_do_not_draw(report_db, tmp_path):
     """The same check on a page whose plotly.js is missing: nothing is drawn, and it says so."""
     engine = store.open_db(str(report_db), read_only=True)
@@ -217,7 +230,7 @@ def test_the_browser_check_fails_when_charts_do_not_draw(report_db, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(BROWSER is None, reason="needs Debian's chromium (CI installs it)")
+@pytest.mark.usefixtures("browser")
 def test_the_report_of_the_demo_database_draws(sandbox, nico, tmp_path):
     """`nico demo`'s database, every video of it, through the command."""
     db = tmp_path / "nico-demo.db"
