@@ -22,6 +22,7 @@ left out whole (its error reported, as ``nico import`` does); the others are wri
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import zipfile
@@ -84,7 +85,7 @@ Progress = Callable[[str, int, int], None]  # (unit source, bytes done, bytes in
 class _Unit:
     name: str
     source: str  # what the user named: the archive, the file, the directory
-    signature: dict  # what the manifest compares: the unit's size
+    signature: dict  # what the manifest compares: the unit's size and modification time
     sources: Callable[[], Iterator[Source]]
     size: int
 
@@ -169,9 +170,9 @@ def _units(path: Path) -> Iterator[_Unit]:
         if loose:
             size = sum(p.stat().st_size for p in loose)
             yield _Unit(
-                dataset.unit_name("dir", path.name),
+                _unit_name("dir", path),
                 str(path),
-                {"files": len(loose), "bytes": size},
+                {"files": len(loose), "bytes": size, "state": _state(loose)},
                 lambda loose=loose: (s for p in loose for s in iter_sources(p)),
                 size,
             )
@@ -184,12 +185,30 @@ def _units(path: Path) -> Iterator[_Unit]:
     size = path.stat().st_size
     kind = "zip" if path.suffix.lower() in ARCHIVE_SUFFIXES else "file"
     yield _Unit(
-        dataset.unit_name(kind, path.name),
+        _unit_name(kind, path),
         str(path),
-        {"bytes": size},
+        {"bytes": size, "mtime_ns": path.stat().st_mtime_ns},
         lambda: iter_sources(path),
         size,
     )
+
+
+def _unit_name(kind: str, path: Path) -> str:
+    """A unit's name: its file name (readable in the dataset's file names) and a hash of where
+    it is, so two archives both called 0001.zip in two directories are two units, and the
+    same file imported again is the same one."""
+    where = hashlib.sha1(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()
+    return dataset.unit_name(kind, path.name, where[:10])
+
+
+def _state(paths: list[Path]) -> str:
+    """One value that changes when any of ``paths`` is replaced, grown or touched."""
+    digest = hashlib.sha1()
+    for path in paths:
+        status = path.stat()
+        line = f"{path}\0{status.st_size}\0{status.st_mtime_ns}\n"
+        digest.update(line.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
 
 
 @dataclass

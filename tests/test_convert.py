@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import zipfile
 
@@ -92,7 +93,8 @@ def test_resumable_per_archive_and_replacing_never_duplicating(tmp_path):
     out = tmp_path / "ds"
     assert [r.skipped for r in convert_files([first], out)] == [False]
     manifest = json.loads((out / "_nico_manifest.json").read_text())
-    assert manifest["by"] == "video" and list(manifest["units"]) == ["zip-0001.zip"]
+    assert manifest["by"] == "video"
+    assert [u.rsplit("-", 1)[0] for u in manifest["units"]] == ["zip-0001.zip"]
     # started again with both: the first is done, the second is not
     results = list(convert_files([first, second], out))
     assert [r.skipped for r in results] == [True, False]
@@ -105,6 +107,48 @@ def test_resumable_per_archive_and_replacing_never_duplicating(tmp_path):
     assert {v for v, _ in after} == {"sm10", "sm12"} and len(after) < len(before)
     assert len(after) == len(set(after))
     assert not (out / ".tmp").exists() and not list(out.glob(".staging-*"))
+
+
+def test_archives_of_one_name_in_two_directories_are_two_units(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = _zip(tmp_path / "a", "0001.zip", NII_FILES[:1])
+    second = _zip(tmp_path / "b", "0001.zip", NII_FILES[2:3])
+    out = tmp_path / "ds"
+    results = list(convert_files([first, second], out))
+    assert [r.added for r in results] == [5, 6] and len({r.unit for r in results}) == 2
+    both = dataset_comments(out)
+    assert {v for v, _ in both} == {"sm10", "sm12"} and len(both) == 11
+    # importing either again is still idempotent: skipped, or replaced by itself
+    assert [r.skipped for r in convert_files([second, first], out)] == [True, True]
+    assert dataset_comments(out) == both
+    json_path = out / "_nico_manifest.json"
+    manifest = json.loads(json_path.read_text())
+    manifest["units"] = {}
+    json_path.write_text(json.dumps(manifest))
+    assert [r.skipped for r in convert_files([first], out)] == [False]
+    assert dataset_comments(out) == both
+
+
+def test_a_file_replaced_by_one_of_the_same_size_is_imported_again(tmp_path):
+    path = tmp_path / "sm5.jsonl"
+    line = '{"date": 1514764800, "vpos": 1, "content": "%s"}\n'
+    path.write_text(line % "old")
+    out = tmp_path / "ds"
+    assert [r.added for r in convert_files([path], out)] == [1]
+    path.write_text(line % "new")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    results = list(convert_files([path], out))
+    assert [r.skipped for r in results] == [False]
+    assert [c.content for _, c in dataset_comments(out)] == ["new"]
+    directory = tmp_path / "loose"
+    directory.mkdir()
+    (directory / "sm6.jsonl").write_text(line % "old")
+    assert [r.added for r in convert_files([directory], out)] == [1]
+    (directory / "sm6.jsonl").write_text(line % "new")
+    os.utime(directory / "sm6.jsonl", ns=(1, (directory / "sm6.jsonl").stat().st_mtime_ns + 10**9))
+    assert [r.skipped for r in convert_files([directory], out)] == [False]
+    assert [c.content for _, c in dataset_comments(out, "sm6")] == ["new"]
 
 
 def test_cli_import_to_dataset(nico, tmp_path):
