@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+import uuid
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -37,6 +38,7 @@ from nicocomments.formats import HEAD_BYTES, RANDOM_ACCESS, MalformedFile, Video
 from nicocomments.formats.common import prefixed
 from nicocomments.formats.nii import (
     NII_PROBLEMS,
+    first_undecodable_line,
     nii_raw_objects_sql,
     nii_raw_sql,
     nii_sql,
@@ -352,6 +354,7 @@ class _Conversion:
             )
         finally:
             connection.unregister("nii_files")
+            connection.unregister("nii_text_files")
             run(connection, "DROP TABLE IF EXISTS nii_batch")
             run(connection, "DROP TABLE IF EXISTS nii_raw")
         self.part += 1
@@ -386,14 +389,45 @@ class _Conversion:
             except duckdb.Error:
                 objects = None
         self._exact = objects is None
+        undecodable: dict[str, int] = {}
         if objects is None:
-            objects = nii_text_objects_sql("nii_files", paths)
+            objects, undecodable = self._text_objects(paths)
         run(connection, f"CREATE OR REPLACE TEMP TABLE nii_batch AS {nii_sql(objects)}")
-        return run(
+        counts = run(
             connection,
             "SELECT member, count(*), arg_min(problem, line) FILTER (problem IS NOT NULL), "
             "min(line) FILTER (problem IS NOT NULL) FROM nii_batch GROUP BY member",
         )
+        return _with_undecodable(counts, undecodable)
+
+    def _text_objects(self, paths: list[str]) -> tuple[str, dict[str, int]]:
+        """`nii_text_objects_sql` of ``paths``, each cut before its first line that is not
+        UTF-8 (DuckDB's text reader refuses a whole file for one): the lines before it are
+        judged as `read_nii` judges them, that line is the member's problem unless one
+        comes first. Returns the query and {member: its first line that is not UTF-8}."""
+        import pyarrow as pa
+
+        wanted, undecodable, rows = set(paths), {}, []
+        for path, member, video, offset in self.pending:
+            if path not in wanted:
+                continue
+            data = Path(path).read_bytes()
+            if (found := first_undecodable_line(data)) is not None:
+                line, start = found
+                undecodable[member] = min(offset + line, undecodable.get(member, offset + line))
+                path = str(self._scratch_file(data[:start]))
+            rows.append((path, member, video, offset))
+        names = ("path", "member", "video_id", "line_offset")
+        table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
+        self.connection.register("nii_text_files", table)
+        return nii_text_objects_sql("nii_text_files", [row[0] for row in rows]), undecodable
+
+    def _scratch_file(self, data: bytes) -> Path:
+        if self.batch_dir is None:
+            self.batch_dir = Path(tempfile.mkdtemp(prefix="nii-", dir=self.scratch))
+        path = self.batch_dir / f"{uuid.uuid4().hex}.jsonl"
+        path.write_bytes(data)
+        return path
 
     def _drop_batch_dir(self) -> None:
         if self.batch_dir is not None:
@@ -444,6 +478,17 @@ class _Conversion:
         if video is None:
             raise MalformedFile(NEEDS_A_VIDEO)
         return video
+
+
+def _with_undecodable(counts: list[tuple], undecodable: dict[str, int]) -> list[tuple]:
+    """Per-member counts (member, lines, first problem, its line) with each member's first
+    line that is not UTF-8 (problem 1) where it comes before any other problem."""
+    merged = {row[0]: row for row in counts}
+    for member, line in undecodable.items():
+        _, read, problem, at = merged.get(member, (member, 0, None, None))
+        if problem is None or at > line:
+            merged[member] = (member, read, 1, line)
+    return list(merged.values())
 
 
 def _chain(first: Comment, rest: Iterable[Comment]) -> Iterator[Comment]:

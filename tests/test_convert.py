@@ -151,6 +151,23 @@ def test_a_file_replaced_by_one_of_the_same_size_is_imported_again(tmp_path):
     assert [c.content for _, c in dataset_comments(out, "sm6")] == ["new"]
 
 
+@pytest.mark.parametrize("pieces", [False, True])
+def test_a_file_not_utf8_is_refused_naming_its_line_and_the_others_written(tmp_path, pieces):
+    good = b'{"date": 1514764800, "vpos": 1, "content": "fine"}\n'
+    bad = tmp_path / "sm7.jsonl"
+    bad.write_bytes(good * 3 + b'{"date": 1514764801, "vpos": 1, "content": "\xff"}\n' + good)
+    early = tmp_path / "sm8.jsonl"  # a line that is not an object comes first: it is the problem
+    early.write_bytes(good + b"[1]\n" + good + b"\xfe\n")
+    archive = _zip(tmp_path, "0001.zip", [NII_FILES[0], bad, early])
+    expected, sqlite_results = _in_sqlite(tmp_path, [archive])
+    options = {"batch_bytes": 100, "chunk_bytes": 60} if pieces else {}
+    (result,) = convert_files([archive], tmp_path / "ds", **options)
+    assert [str(r.error) for r in result.failed] == [str(r.error) for r in sqlite_results[1:]]
+    assert "sm7.jsonl: line 4 is not JSON (or not UTF-8)" in str(result.failed[0].error)
+    assert "sm8.jsonl: line 2 is not a JSON object" in str(result.failed[1].error)
+    assert dataset_comments(tmp_path / "ds") == expected and {v for v, _ in expected} == {"sm10"}
+
+
 def test_cli_import_to_dataset(nico, tmp_path):
     archive = _zip(tmp_path, "0001.zip", NII_FILES)
     out = tmp_path / "ds"
@@ -166,3 +183,10 @@ def test_cli_import_to_dataset(nico, tmp_path):
     assert result.exit_code == 2 and "partitioned by month, not video" in result.stderr
     result = nico("import", tmp_path / "missing.zip", "--to", out, "--by", "month")
     assert result.exit_code == 2 and "no such file" in result.stderr
+    (tmp_path / "sm5.jsonl").write_bytes(b'{"date": 1, "vpos": 1, "content": "\xff"}\n')
+    result = nico("import", tmp_path / "sm5.jsonl", "--to", out, "--by", "month")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.splitlines() == [
+        f"Error: cannot import {tmp_path / 'sm5.jsonl'}: line 1 is not JSON (or not UTF-8); "
+        "nothing of it was stored"
+    ]

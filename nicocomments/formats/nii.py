@@ -224,6 +224,17 @@ SELECT member, video_id, line, strlen(text) >= {MAX_LINE_BYTES} AS too_long,
 FROM lines"""
 
 
+def first_undecodable_line(data: bytes) -> tuple[int, int] | None:
+    """(line number from 1, offset of its first byte) of the first line of ``data`` that is
+    not UTF-8, or None when all of it is: `read_nii` refuses such a line as not JSON."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        return data.count(b"\n", 0, start) + 1, start
+    return None
+
+
 def _listed(paths: list[str]) -> str:
     return ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
 
