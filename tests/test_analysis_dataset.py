@@ -8,7 +8,7 @@ import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
 
 from nicocomments import analysis as na
-from nicocomments.errors import BadInput
+from nicocomments.errors import BadInput, DatabaseError
 
 
 @pytest.fixture
@@ -104,6 +104,31 @@ def test_scan_refusals(tmp_path):
         na.scan_comments(tmp_path / "missing")
     with pytest.raises(BadInput, match="not a comment dataset"):
         na.scan_comments(tmp_path)
+
+
+DAMAGES = {
+    "not parquet": lambda data: b"garbage\n",
+    "cut short": lambda data: data[:-20],
+    "footer length": lambda data: data[:-8] + b"\xff\xff\xff\x7f" + data[-4:],
+    "pages flipped": lambda data: data[:100] + bytes(b ^ 0xFF for b in data[100:400]) + data[400:],
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_dataset_file_is_a_database_error_naming_it(corpus, nico, damage):
+    _, directory = corpus
+    victim = sorted(directory.rglob("*.parquet"))[-1]
+    victim.write_bytes(DAMAGES[damage](victim.read_bytes()))
+    with pytest.raises(DatabaseError, match="is damaged or not a Parquet file") as caught:
+        na.comments_per_month(na.scan_comments(directory))
+    assert str(victim) in str(caught.value)
+    for arguments in (["--all"], ["sm12"]):
+        result = nico("analyze", "--dataset", directory, *arguments)
+        assert result.exit_code == 7, result.output
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"Error: cannot read the dataset {directory}: {victim} is damaged")
+    with pytest.raises(DatabaseError):
+        na.load_comments(directory)
 
 
 @pytest.fixture

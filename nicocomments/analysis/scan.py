@@ -54,10 +54,12 @@ class CommentScan:
 
     def query(self, sql: str):
         """``sql`` (``{rows}`` standing for `relation`) as a pyarrow Table."""
-        return _connection().cursor().sql(sql.format(rows=self.relation())).to_arrow_table()
+        with dataset.reading(self.directory):
+            return _connection().cursor().sql(sql.format(rows=self.relation())).to_arrow_table()
 
     def rows(self, sql: str) -> list[tuple]:
-        return _connection().cursor().execute(sql.format(rows=self.relation())).fetchall()
+        with dataset.reading(self.directory):
+            return _connection().cursor().execute(sql.format(rows=self.relation())).fetchall()
 
 
 def scan_comments(

@@ -28,10 +28,11 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nicocomments.errors import BadInput
+from nicocomments.errors import BadInput, DatabaseError
 from nicocomments.formats.columns import COLUMNS
 from nicocomments.records import Comment
 
@@ -178,6 +179,53 @@ def files_sql(directory: Path) -> str:
         f"read_parquet('{pattern}', hive_partitioning = true, "
         f"hive_types = {{'{by}': VARCHAR}}, union_by_name = true)"
     )
+
+
+@contextmanager
+def reading(directory: Path) -> Iterator[None]:
+    """Turn DuckDB's failure to read the dataset at ``directory`` (a damaged or truncated
+    Parquet file, one that is not Parquet, one gone meanwhile) into a `DatabaseError` naming
+    the file."""
+    import duckdb
+
+    try:
+        yield
+    except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException):
+        raise  # a query of ours that is wrong: a bug
+    except duckdb.Error as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatabaseError(
+            f"{damaged_file(directory, detail)} is damaged or not a Parquet file ({detail})",
+            where=f"cannot read the dataset {directory}",
+            hint="re-create it (nico import --to, nico export --partitioned) or remove it",
+        ) from None
+
+
+def damaged_file(directory: Path, detail: str) -> Path | str:
+    """The file of the dataset at ``directory`` that DuckDB could not read: the one its
+    message names, else the first whose footer it cannot read, else the first it cannot
+    read whole (slow on a large dataset, but only once something is broken)."""
+    files = sorted(directory.glob(FILE_GLOB))
+    for path in files:
+        if str(path) in detail or str(path.relative_to(directory)) in detail:
+            return path
+    import duckdb
+
+    probes = (
+        "SELECT count(*) FROM parquet_metadata('{}')",
+        "SELECT min(hash(t)) FROM read_parquet('{}') AS t",
+    )
+    connection = duckdb.connect()
+    try:
+        for probe in probes:
+            for path in files:
+                try:
+                    run(connection, probe.format(_quoted(str(path))))
+                except duckdb.Error:
+                    return path
+    finally:
+        connection.close()
+    return "a file"
 
 
 def dataset_partitioning(directory: Path) -> str:
