@@ -99,6 +99,54 @@ def test_summarize_video_agrees(both):
         assert_frame_equal(got.activity, expected.activity)
 
 
+@pytest.fixture
+def forks_db(tmp_path, nico):
+    """SQLite and a dataset (nico export --partitioned) holding a live program's comments and a
+    video's comments of every fork: owner, main, easy and one the site added ("ai")."""
+    from nicocomments import store
+    from nicocomments.records import Comment
+
+    path = str(tmp_path / "nico.db")
+    engine = store.open_db(path)
+    start = 1_700_000_000
+    live = [
+        # a peak: 20 comments at 3:20 into the program, one every 10 seconds before
+        Comment("lv1", "live", no, 10_000 * min(no, 20) + no, start + no, "w" * (no % 3) or "88")
+        for no in range(1, 40)
+    ]
+    video = [
+        Comment("1", fork, no, 500 * no, start + 60 * no, f"{fork} {no % 2}")
+        for fork in ("owner", "main", "easy", "ai")
+        for no in range(1, 6)
+    ]
+    with engine.begin() as connection:
+        for video_id, comments in (("lv1", live), ("sm1", video)):
+            store.ensure_video(connection, video_id, store.now_utc())
+            store.save_comments(connection, video_id, None, comments)
+    engine.dispose()
+    out = tmp_path / "ds"
+    result = nico(
+        "export", "--db", path, "--format", "parquet", "--partitioned", out, "--forks", "all"
+    )
+    assert result.exit_code == 0, result.output
+    return path, out
+
+
+def test_a_dataset_keeps_live_and_other_forks_in_analyses(forks_db):
+    path, directory = forks_db
+    expected = na.summarize_video(path, "lv1", tokenizer="auto").summary
+    got = na.summarize_video(directory, "lv1", tokenizer="auto").summary
+    assert got == expected and expected["highlights"] and expected["top_terms"]
+    scan = na.scan_comments(directory)
+    assert na.busiest_videos(scan, 2)["comments"].tolist() == [39, 15]  # main, easy, ai
+    assert na.comments_per_month(scan)["comments"].sum() == 39 + 15
+    assert_frame_equal(na.load_comments(scan), na.load_comments(path))
+    assert_frame_equal(
+        na.load_comments(directory, forks=na.load.FORKS, include_deleted=True),
+        na.load_comments(path, forks=na.load.FORKS, include_deleted=True),
+    )
+
+
 def test_scan_refusals(tmp_path):
     with pytest.raises(BadInput, match="no such dataset directory"):
         na.scan_comments(tmp_path / "missing")

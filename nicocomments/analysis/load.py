@@ -15,10 +15,15 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, select
 
 from nicocomments import store
-from nicocomments.analysis.scan import CommentScan, arrow_comments, is_dataset, scan_comments
+from nicocomments.analysis.scan import (
+    VIEWER_FORKS,
+    CommentScan,
+    arrow_comments,
+    is_dataset,
+    scan_comments,
+)
 from nicocomments.errors import BadInput
 from nicocomments.limits import shown
-from nicocomments.records import LIVE_FORK
 from nicocomments.schema import comments, fetch_runs, threads, videos
 
 JAPAN = "Asia/Tokyo"
@@ -112,7 +117,7 @@ def load_comments(
     db: str | Engine | Connection,
     video_id: str | None = None,
     *,
-    forks: Sequence[str] = ("main", "easy", LIVE_FORK),
+    forks: Sequence[str] = VIEWER_FORKS,
     include_deleted: bool = False,
     tz: str = "UTC",
 ) -> pd.DataFrame:
@@ -144,6 +149,8 @@ def load_comments(
             if isinstance(db, CommentScan)
             else scan_comments(db, video_id, forks=forks, include_deleted=include_deleted)
         )
+        if selection.forks is None:  # a frame's forks are `FORKS`, as from a database
+            selection = selection.but(forks=VIEWER_FORKS)
         frame = arrow_comments(selection, columns).to_pandas()
         return _comment_frame(frame, columns, tz)
     with _connection(db) as connection:

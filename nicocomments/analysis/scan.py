@@ -20,7 +20,14 @@ from nicocomments.limits import shown
 from nicocomments.records import FORKS, is_fork_name
 from nicocomments.store import FORK_ORDER as LOAD_FORKS
 
-FORK_RANK = "CASE fork WHEN 'owner' THEN 0 WHEN 'main' THEN 1 WHEN 'easy' THEN 2 END"
+#: The forks of viewers' comments: all `FORK_ORDER` but the owner's (`load_comments`' default).
+VIEWER_FORKS = tuple(fork for fork in LOAD_FORKS if fork != "owner")
+# `store.fork_order`: FORK_ORDER first, any other fork (by name) after them.
+FORK_RANK = (
+    "CASE fork "
+    + " ".join(f"WHEN '{fork}' THEN {rank}" for rank, fork in enumerate(LOAD_FORKS))
+    + f" ELSE {len(LOAD_FORKS)} END"
+)
 LOAD_ORDER = f"video_id, {FORK_RANK}, thread_id, no"  # load_comments' row order
 BUCKET_S = 900  # activity is grouped by DuckDB in quarter hours (every zone's offset is some)
 
@@ -31,12 +38,16 @@ class CommentScan:
 
     directory: Path
     video_id: str | None = None
-    forks: tuple[str, ...] = ("main", "easy")
+    forks: tuple[str, ...] | None = None  # None: every fork but the owner's
     include_deleted: bool = False
     tz: str = "UTC"
 
     def where(self) -> str:
-        conditions = [f"fork IN ({', '.join(_literal(f) for f in self.forks)})"]
+        conditions = [
+            "fork <> 'owner'"
+            if self.forks is None
+            else f"fork IN ({', '.join(_literal(f) for f in self.forks)})"
+        ]
         if self.video_id is not None:
             conditions.append(f"video_id = {_literal(self.video_id)}")
         if not self.include_deleted:
@@ -66,7 +77,7 @@ def scan_comments(
     directory: str | Path,
     video_id: str | None = None,
     *,
-    forks=("main", "easy"),
+    forks=None,
     include_deleted: bool = False,
     tz: str = "UTC",
 ) -> CommentScan:
@@ -74,11 +85,14 @@ def scan_comments(
     --partitioned``) that `load_comments` would load with the same arguments, as a lazy
     `CommentScan`: pass it to `density`, `highlights`, `activity`, `user_stats`,
     `commands_summary`, `top_terms`, `outside_video` or the corpus analyses instead of a frame,
-    and DuckDB does the heavy part."""
+    and DuckDB does the heavy part. By default every fork but the owner's: ``main``, ``easy``,
+    ``live`` and any other a server named (``ai``)."""
     path = Path(directory).expanduser()
     if not path.is_dir():
         raise BadInput(f"{shown(str(directory))}: no such dataset directory")
     dataset.dataset_partitioning(path)  # a BadInput if it is not one
+    if forks is None:
+        return CommentScan(path, video_id, None, include_deleted, tz)
     unknown = {f for f in forks if not is_fork_name(f)}
     if unknown:
         raise BadInput(f"unknown fork(s) {', '.join(sorted(unknown))}: choose from {FORKS}")

@@ -20,7 +20,13 @@ from nicocomments.analysis.compute import (
     outside_video,
 )
 from nicocomments.analysis.load import FORKS, JAPAN, load_comments, load_videos
-from nicocomments.analysis.scan import CommentScan, facts, is_dataset, scan_comments
+from nicocomments.analysis.scan import (
+    VIEWER_FORKS,
+    CommentScan,
+    facts,
+    is_dataset,
+    scan_comments,
+)
 from nicocomments.analysis.terms import top_terms
 from nicocomments.ids import is_program_id
 from nicocomments.records import LIVE_FORK, video_clock
@@ -55,7 +61,7 @@ def summarize_video(
     if is_dataset(db):
         # A dataset: DuckDB counts; nothing is loaded but the groups.
         everything = scan_comments(db, video_id, forks=FORKS, include_deleted=True, tz=tz)
-        viewers = everything.but(forks=("main", "easy"), include_deleted=False)
+        viewers = everything.but(forks=VIEWER_FORKS, include_deleted=False)
         counted = facts(everything)
         first, last = (
             None if t is None else pd.Timestamp(t).tz_convert(tz)
