@@ -3,11 +3,13 @@ one file per video. Read only."""
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import IO, Any
 
-from nicocomments.chats import int_or_none, scalar_text, unix_seconds
+from nicocomments.chats import scalar_text, unix_seconds
 from nicocomments.formats.common import Item, MalformedFile, SyntheticNumbers, json_lines
 from nicocomments.limits import (
     INT32,
@@ -41,19 +43,24 @@ def _nii_comment(raw: dict, thread_id: str, numbers: SyntheticNumbers, line: int
     fork = "owner" if raw.get("owner") else "easy" if raw.get("easy") else "main"
     try:
         posted_at = _nii_date(raw["date"])
-        vpos = int(raw.get("vpos") or 0)
+        vpos = _nii_integer(raw.get("vpos") or 0)
     except (KeyError, TypeError, ValueError, OverflowError):
         raise MalformedFile(f"line {line} has no valid date or vpos") from None
-    no = int_or_none(raw.get("no"))
+    number = raw.get("no")
+    try:
+        no = None if isinstance(number, bool) else _nii_integer(number)
+    except (TypeError, ValueError, OverflowError):
+        no = None
     if no is None or no <= 0:
         no = numbers.next(thread_id, fork)
     command = raw.get("command")
+    content = raw.get("content")
     try:
         if isinstance(command, list):
             commands = " ".join(scalar_text(c) for c in command)
         else:
             commands = scalar_text(command)
-        text = scalar_text(raw.get("content", raw.get("comment")))
+        text = scalar_text(raw.get("comment") if content is None else content)
     except ValueError:
         raise MalformedFile(f"line {line} has a content or command that is not text") from None
     # Positional, like the network parsers: a dataset file is millions of lines.
@@ -83,16 +90,59 @@ def _nii_comment(raw: dict, thread_id: str, numbers: SyntheticNumbers, line: int
 
 _new_comment = tuple.__new__
 
+# The forms of NII values, one pattern each for Python's `re` (ASCII) and DuckDB's RE2, so
+# `read_nii` and `nii_sql` take and refuse the same lines (tests/test_nii.py compares them).
+_SPACES = " \t\n\r\f\v"  # stripped around a number or a date
+_JST_OFFSET_S = 9 * 3600  # records.JST: Japan has kept +09:00 since 1951
+_INTEGER = rf"[{_SPACES}]*[+-]?[0-9]+[{_SPACES}]*"
+_SECONDS = r"-?[0-9]+(\.[0-9]+)?"
+# ISO 8601 as the releases write it: a date, a time to the minute or second (a fraction is
+# dropped), a zone (Z, UTC in any case, +09:00, +0900, +09) or none: Japan time.
+_ISO = (
+    r"([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"(?:[T ]([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9])(?:[.,][0-9]+)?)?)?"
+    r" *(?:([Zz]|[Uu][Tt][Cc])|([+-])([01][0-9]|2[0-3])(?::?([0-5][0-9]))?)?"
+)
+# The commonest form, Japan time to the second: DuckDB's TIMESTAMP reads it without `_ISO`'s
+# captures, which cost a fifth of the SQL's time.
+_PLAIN = (
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+)
+_INTEGER_RE = re.compile(_INTEGER, re.ASCII)
+_SECONDS_RE = re.compile(_SECONDS, re.ASCII)
+_ISO_RE = re.compile(_ISO, re.ASCII)
+
+
+def _nii_integer(value: Any) -> int | None:
+    """``int(value)`` of a JSON value, a string only as ASCII digits (``"12"``, ``" -3 "``);
+    None for nothing (``null``, ``false``, ``""``). Raises what ``int`` raises."""
+    if value is None or value is False or value == "":
+        return None
+    if isinstance(value, str) and _INTEGER_RE.fullmatch(value) is None:
+        raise ValueError(f"not an integer: {value[:40]!r}")
+    return int(value)
+
 
 def _nii_date(value: Any) -> int:
-    """``date``: Unix seconds (a number, or a string of one) or an ISO string, which names its
-    zone (``Z``, ``+09:00``, `` UTC``) or is Japan time."""
-    if isinstance(value, str):
-        value = value.strip()
-        if re.fullmatch(r"-?\d+(\.\d+)?", value):
-            return int(float(value))
-        value = value.replace(" UTC", "+00:00")
-    return unix_seconds(value, JST)
+    """``date``: Unix seconds (a number, or a string of one) or an ISO string (`_ISO`), which
+    names its zone (``Z``, ``+09:00``, `` UTC``) or is Japan time."""
+    if not isinstance(value, str):
+        return unix_seconds(value, JST)
+    text = value.strip(_SPACES)
+    if _SECONDS_RE.fullmatch(text):
+        return int(float(text))
+    match = _ISO_RE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not a date: {text[:40]!r}")
+    year, month, day, hour, minute, second, utc, sign, zone_h, zone_m = match.groups()
+    moment = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0))
+    seconds = calendar.timegm(moment.timetuple()) + int(second or 0)
+    if utc:
+        return seconds
+    if sign is None:
+        return seconds - _JST_OFFSET_S
+    offset = int(zone_h) * 3600 + int(zone_m or 0) * 60
+    return seconds - offset if sign == "+" else seconds + offset
 
 
 # --- the same mapping in SQL: whole NII releases through DuckDB ---------------------------------
@@ -106,10 +156,8 @@ NII_PROBLEMS = {
     5: "holds a value beyond what the database stores (number, position, date or length)",
     6: f"is longer than {MAX_LINE_BYTES:,} bytes",
 }
-_JST_OFFSET_S = 9 * 3600  # records.JST: Japan has kept +09:00 since 1951
 # Python's str.split() whitespace (what "184 in commands.split()" splits on), for RE2.
 _SPACE = r"[\s\pZ\x{0b}\x{1c}-\x{1f}\x{85}]"
-_ZONED = r".*[T ]\d{2}(:?\d{2})?(:?\d{2})?([.,]\d+)?\s*(Z|[+-]\d{2}(:?\d{2})?)"
 
 
 def _text(x: str) -> str:
@@ -135,33 +183,54 @@ def _truthy(x: str) -> str:
     )
 
 
+_HUGE = 2**80  # a number past HUGEINT: beyond every column's range, its sign kept
+
+
 def _integer(x: str) -> str:
-    """Python's ``int()`` of a JSON value, as HUGEINT: NULL where it raises."""
+    """`_nii_integer` of a JSON value, as HUGEINT: NULL where it raises (a number past
+    HUGEINT is ±`_HUGE`: out of range, as in Python)."""
+    text = f"({x} ->> '$')"
+    double = f"CAST({x} AS DOUBLE)"
     return (
         f"(CASE json_type({x}) WHEN 'BOOLEAN' THEN CAST(CAST({x} AS BOOLEAN) AS HUGEINT) "
         f"WHEN 'BIGINT' THEN TRY_CAST(CAST({x} AS VARCHAR) AS HUGEINT) "
         f"WHEN 'UBIGINT' THEN TRY_CAST(CAST({x} AS VARCHAR) AS HUGEINT) "
-        f"WHEN 'DOUBLE' THEN CASE WHEN isfinite(CAST({x} AS DOUBLE)) "
-        f"THEN TRY_CAST(trunc(CAST({x} AS DOUBLE)) AS HUGEINT) END "
-        f"WHEN 'VARCHAR' THEN CASE WHEN regexp_full_match({x} ->> '$', '\\s*[+-]?\\d+\\s*') "
-        f"THEN TRY_CAST(trim({x} ->> '$') AS HUGEINT) END END)"
+        f"WHEN 'DOUBLE' THEN CASE WHEN isfinite({double}) "
+        f"THEN coalesce(TRY_CAST(trunc({double}) AS HUGEINT), "
+        f"CAST(sign({double}) AS HUGEINT) * {_HUGE}) END "
+        f"WHEN 'VARCHAR' THEN CASE WHEN regexp_full_match({text}, '{_INTEGER}') "
+        f"THEN coalesce(TRY_CAST(trim({text}, '{_SPACES}') AS HUGEINT), "
+        f"CASE WHEN contains({text}, '-') THEN -{_HUGE} ELSE {_HUGE} END) END END)"
     )
 
 
-def _date(x: str) -> str:
-    """`_nii_date` of a JSON value: Unix seconds, NULL where it raises."""
-    s = f"replace(trim({x} ->> '$'), ' UTC', '+00:00')"
+#: The fields `_ISO` captures, for ``regexp_extract``.
+_ISO_PARTS = ("y", "mo", "d", "h", "mi", "s", "utc", "sign", "zh", "zm")
+
+
+def _date(x: str, text: str, parts: str) -> str:
+    """`_nii_date` of a JSON value ``x``: Unix seconds, NULL where it raises. ``text`` is
+    the value as text, stripped; ``parts`` its `_ISO` parts (``regexp_extract``)."""
+    y, mo, d, h, mi, sec, utc, sign, zh, zm = (f"{parts}['{p}']" for p in _ISO_PARTS)
+    clock = " || ':' || ".join(f"coalesce(nullif({p}, ''), '00')" for p in (h, mi, sec))
+    moment = f"{y} || '-' || {mo} || '-' || {d} || ' ' || {clock}"
+    offset = (
+        f"CASE WHEN {utc} <> '' THEN 0 WHEN {sign} = '' THEN {_JST_OFFSET_S} "
+        f"ELSE CASE {sign} WHEN '-' THEN -1 ELSE 1 END * (CAST({zh} AS BIGINT) * 3600 "
+        f"+ coalesce(CAST(nullif({zm}, '') AS BIGINT), 0) * 60) END"
+    )
     return (
         f"(CASE json_type({x}) WHEN 'BIGINT' THEN CAST({x} AS BIGINT) "
         f"WHEN 'UBIGINT' THEN TRY_CAST({x} AS BIGINT) "
         f"WHEN 'DOUBLE' THEN CASE WHEN isfinite(CAST({x} AS DOUBLE)) "
         f"THEN TRY_CAST(trunc(CAST({x} AS DOUBLE)) AS BIGINT) END "
         f"WHEN 'VARCHAR' THEN CASE "
-        f"WHEN regexp_full_match(trim({x} ->> '$'), '-?\\d+(\\.\\d+)?') "
-        f"THEN TRY_CAST(trunc(TRY_CAST(trim({x} ->> '$') AS DOUBLE)) AS BIGINT) "
-        f"WHEN regexp_full_match({s}, '{_ZONED}') "
-        f"THEN TRY_CAST(trunc(epoch(TRY_CAST({s} AS TIMESTAMPTZ))) AS BIGINT) "
-        f"ELSE TRY_CAST(trunc(epoch(TRY_CAST({s} AS TIMESTAMP))) AS BIGINT) - {_JST_OFFSET_S} "
+        f"WHEN regexp_full_match({text}, '{_SECONDS}') "
+        f"THEN TRY_CAST(trunc(TRY_CAST({text} AS DOUBLE)) AS BIGINT) "
+        f"WHEN regexp_full_match({text}, '{_PLAIN}') AND NOT starts_with({text}, '0000') "
+        f"THEN CAST(epoch(TRY_CAST({text} AS TIMESTAMP)) AS BIGINT) - {_JST_OFFSET_S} "
+        f"WHEN {y} NOT IN ('', '0000') "  # '': not `_ISO`; Python's dates begin with year 1
+        f"THEN CAST(epoch(TRY_CAST({moment} AS TIMESTAMP)) AS BIGINT) - ({offset}) "
         f"END END)"
     )
 
@@ -176,9 +245,8 @@ def nii_raw_sql(files: str, paths: list[str]) -> str:
     caller falls back to `nii_text_objects_sql`, exact to the line) on anything that is not a
     JSON object a line, or on a line longer than `MAX_LINE_BYTES`.
 
-    One difference from the exact way remains: the reader gives a JSON ``null`` as SQL NULL,
-    so a line holding both ``"content": null`` and a ``"comment"`` (no release writes both)
-    gets the comment's text where `read_nii` gives ''."""
+    What it takes that orjson refuses (NaN, Infinity, numbers past a double, trailing commas)
+    is refused where it is in a field of `NII_FIELDS`; elsewhere in a line it is not seen."""
     columns = ", ".join(f"'{f}': 'JSON'" for f in NII_FIELDS)
     return (
         f"SELECT filename, {', '.join(NII_FIELDS)} FROM read_json([{_listed(paths)}], "
@@ -200,8 +268,12 @@ def nii_raw_objects_sql(raw: str, files: str) -> str:
 
 def nii_text_objects_sql(files: str, paths: list[str]) -> str:
     """The exact way in: every file read whole and cut into lines (numbered), each line
-    checked to be JSON, an object, not too long; the fields of an object in ``v``."""
-    keys = ", ".join(f"'$.{f}'" for f in NII_FIELDS)
+    checked to be JSON as orjson reads it (DuckDB also takes NaN, Infinity, numbers past a
+    double and trailing commas: refused here), an object, not too long; the fields of an
+    object in ``v``, the last of a key given twice (as a Python dict keeps it)."""
+    fields = ", ".join(
+        f"vals[len(keys) + 1 - list_position(list_reverse(keys), '{f}')]" for f in NII_FIELDS
+    )
     return f"""
 WITH texts AS (
     SELECT f.member, f.video_id, f.line_offset, string_split(t.content, chr(10)) AS lines
@@ -212,16 +284,35 @@ WITH texts AS (
     FROM texts
 ), lines AS (
     SELECT member, video_id, line,
-           CASE WHEN line = 1 THEN ltrim(text, chr(65279)) ELSE text END AS text
+           CASE WHEN line = 1 AND starts_with(text, chr(65279)) THEN substr(text, 2)
+                ELSE text END AS text
     FROM raw_lines
     WHERE trim(text, chr(32) || chr(9) || chr(13) || chr(11) || chr(12)) <> ''
+), checked AS (
+    SELECT member, video_id, line, text, strlen(text) >= {MAX_LINE_BYTES} AS too_long,
+           json_valid(text) AND NOT {_lenient("text")} AS valid
+    FROM lines
+), objects AS (
+    SELECT *, CASE WHEN valid THEN json_type(text) END AS kind,
+           CASE WHEN kind = 'OBJECT' THEN json_keys(text) END AS keys,
+           CASE WHEN kind = 'OBJECT' THEN json_extract(text, '$.*') END AS vals
+    FROM checked
 )
-SELECT member, video_id, line, strlen(text) >= {MAX_LINE_BYTES} AS too_long,
-       json_valid(text) AS valid,
-       CASE WHEN json_valid(text) THEN json_type(text) END AS kind,
-       CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT'
-            THEN json_extract(text, [{keys}]) END AS v
-FROM lines"""
+SELECT member, video_id, line, too_long, valid, kind,
+       CASE WHEN kind = 'OBJECT' THEN [{fields}] END AS v
+FROM objects"""
+
+
+def _lenient(text: str) -> str:
+    """Whether the JSON ``text`` uses what DuckDB accepts and orjson refuses: outside its
+    strings, NaN or Infinity, a trailing comma, or a number too large for a double."""
+    bare = f"regexp_replace({text}, '\"(?:[^\"\\\\]|\\\\.)*\"', '\"\"', 'g')"
+    numbers = f"regexp_extract_all({bare}, '[0-9.]+[eE][+-]?[0-9]+|[0-9]{{300,}}')"
+    return (
+        f"(regexp_matches({bare}, '(?i)nan|inf|,[ \\t\\r\\n]*[]}}]') "
+        f"OR coalesce(list_bool_or(list_transform({numbers}, "
+        f"lambda n: NOT coalesce(isfinite(TRY_CAST(n AS DOUBLE)), false))), false))"
+    )
 
 
 def first_undecodable_line(data: bytes) -> tuple[int, int] | None:
@@ -251,8 +342,8 @@ def nii_sql(objects: str) -> str:
     ``duplicate`` (``ON CONFLICT DO NOTHING``)."""
     v = {f: f"v[{i}]" for i, f in enumerate(NII_FIELDS, 1)}
     content = (
-        f"CASE WHEN {v['content']} IS NOT NULL THEN {_text(v['content'])} "
-        f"ELSE {_text(v['comment'])} END"
+        f"CASE WHEN coalesce(json_type({v['content']}), 'NULL') <> 'NULL' "
+        f"THEN {_text(v['content'])} ELSE {_text(v['comment'])} END"
     )
     listed = f"json_extract({v['command']}, '$[*]')"
     command = (
@@ -270,24 +361,35 @@ def nii_sql(objects: str) -> str:
         f"OR ({v['no']} ->> '$') = '' THEN NULL ELSE {_integer(v['no'])} END"
     )
     return f"""
-WITH objects AS ({objects}), parsed AS (
+WITH objects AS ({objects}), texts AS (
+    SELECT *, trim({v["date"]} ->> '$', '{_SPACES}') AS date_text FROM objects
+), dated AS (
+    SELECT *, CASE WHEN json_type({v["date"]}) = 'VARCHAR'
+                    AND NOT regexp_full_match(date_text, '{_PLAIN}')
+                   THEN regexp_extract(date_text, '^{_ISO}$', {list(_ISO_PARTS)}) END AS date_parts
+    FROM texts
+), parsed AS (
     SELECT member, video_id, line, too_long, valid, kind,
            CASE WHEN {_truthy(v["owner"])} THEN 'owner'
                 WHEN {_truthy(v["easy"])} THEN 'easy' ELSE 'main' END AS fork,
-           {_date(v["date"])} AS posted_at,
+           {_date(v["date"], "date_text", "date_parts")} AS posted_at,
            {vpos} AS vpos,
            {v["date"]} IS NULL AS no_date,
            {given} AS given_no,
            {content} AS content,
-           {command} AS commands
-    FROM objects
+           {command} AS commands,
+           coalesce(list_bool_or(list_transform(v, lambda x: CASE json_type(x)
+                    WHEN 'DOUBLE' THEN NOT isfinite(CAST(x AS DOUBLE)) ELSE false END)),
+                    false) AS not_finite
+    FROM dated
 ), checked AS (
     SELECT *,
            CASE WHEN too_long THEN 6 WHEN NOT valid THEN 1 WHEN kind <> 'OBJECT' THEN 2
+                WHEN not_finite THEN 1
                 WHEN posted_at IS NULL OR vpos IS NULL THEN 3
                 WHEN content IS NULL OR commands IS NULL THEN 4
                 WHEN posted_at < 0 OR posted_at > {LAST_STORABLE_SECOND}
-                  OR abs(vpos * 10) > {INT64} OR abs(given_no) > {INT32}
+                  OR abs(vpos * 10) > {INT64} OR given_no > {INT32}
                   OR length(content) > {MAX_COMMENT_CHARS}
                   OR length(commands) > {MAX_COMMENT_CHARS}
                   OR length('nii:' || video_id) > {TEXT_LENGTHS["thread_id"]} THEN 5
@@ -302,8 +404,8 @@ WITH objects AS ({objects}), parsed AS (
 )
 SELECT member, line, CASE WHEN problem IS NULL AND no < -{INT32} THEN 5 ELSE problem END
        AS problem,
-       video_id, 'nii:' || video_id AS thread_id, fork, CAST(no AS BIGINT) AS no,
-       CAST(vpos * 10 AS BIGINT) AS vpos_ms, posted_at, content, commands,
+       video_id, 'nii:' || video_id AS thread_id, fork, TRY_CAST(no AS BIGINT) AS no,
+       TRY_CAST(vpos * 10 AS BIGINT) AS vpos_ms, posted_at, content, commands,
        CAST(NULL AS INTEGER) AS date_usec, CAST(NULL AS VARCHAR) AS user_id,
        false AS is_premium,
        regexp_matches(commands, '(^|{_SPACE})184($|{_SPACE})') AS is_anonymous,
