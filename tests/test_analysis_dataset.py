@@ -277,3 +277,39 @@ def test_adbc_sqlite_types_columns_from_every_row(tmp_path):
     engine.dispose()
     assert frame["user_id"].dtype == "string" and frame["user_id"].iloc[-1] == "u9"
     assert frame["user_id"].isna().sum() == 4999
+
+
+def test_adbc_errors_are_database_errors(tmp_path):
+    """A database the ADBC driver cannot read (damaged pages past the header) is a
+    DatabaseError (exit 7) naming it, as through SQLAlchemy, not the driver's own error."""
+    import sqlite3
+
+    import sqlalchemy
+
+    from nicocomments import store
+    from nicocomments.errors import ExitStatus
+    from nicocomments.records import Comment
+
+    path = tmp_path / "nico.db"
+    engine = store.open_db(str(path))
+    comments = [
+        Comment("1", "main", no, no, 1_600_000_000 + no, "x" * 200) for no in range(1, 20_000)
+    ]
+    with engine.begin() as connection:
+        store.ensure_video(connection, "sm1", store.now_utc())
+        store.save_comments(connection, "sm1", None, comments)
+    engine.dispose()
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 3 * 4096] = bytes(b ^ 0x5A for b in data[middle : middle + 3 * 4096])
+    path.write_bytes(data)
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    try:
+        with pytest.raises(DatabaseError, match="damaged or not an SQLite database") as caught:
+            na.load_comments(engine)
+    finally:
+        engine.dispose()
+    assert caught.value.exit_status == ExitStatus.DATABASE and str(path) in str(caught.value)
+    assert "malformed" in str(caught.value)

@@ -274,6 +274,18 @@ def adbc_table(query, connection):
     None where there is none (an in-memory SQLite database; PostgreSQL without the
     'postgres' extra). The statement is compiled with its values inline (they are ours:
     video ids and fork names, quoted by SQLAlchemy)."""
+    url = connection.engine.url
+    try:
+        return _adbc_table(query, connection)
+    except Exception as exc:  # the driver's errors: a damaged, locked or vanished database
+        target = url.database if url.get_backend_name() == "sqlite" else str(url)
+        failure = store.database_failure(target or "(unknown)", exc)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+def _adbc_table(query, connection):
     url, dialect = connection.engine.url, connection.dialect.name
     sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     if dialect == "sqlite":

@@ -428,6 +428,8 @@ def database_failure(target: str | None, exc: BaseException) -> DatabaseError | 
     driver = _driver_error(exc)
     if driver is None:
         return None
+    if _is_adbc(driver):
+        return _adbc_failure(target, driver)
     code = _code(driver)
     if code in SQLITE_DAMAGED:
         return damaged(target, str(driver).splitlines()[0])
@@ -443,6 +445,28 @@ def database_failure(target: str | None, exc: BaseException) -> DatabaseError | 
 def _failure(target: str, exc: BaseException) -> DatabaseError:
     """Any error while opening: the database cannot be used as it is."""
     return database_failure(target, exc) or _database_error(target, exc)
+
+
+# ADBC's errors that are ours (a wrong statement), not the database's.
+_ADBC_OURS = {"ProgrammingError", "IntegrityError", "NotSupportedError", "DataError"}
+# SQLite's own words for SQLITE_CORRUPT and SQLITE_NOTADB (its ADBC driver gives no code).
+_SQLITE_DAMAGED_WORDS = ("database disk image is malformed", "file is not a database")
+
+
+def _is_adbc(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0] == "adbc_driver_manager"
+
+
+def _adbc_failure(target: str, driver: BaseException) -> DatabaseError | None:
+    """An error of an ADBC driver (`analysis.load.adbc_table`), as `database_failure` says."""
+    if {cls.__name__ for cls in type(driver).__mro__} & _ADBC_OURS:
+        return None
+    detail = str(driver).splitlines()[0] if str(driver) else type(driver).__name__
+    if any(words in detail for words in _SQLITE_DAMAGED_WORDS):
+        return damaged(target, detail)
+    sqlstate = getattr(driver, "sqlstate", None)
+    why = "another program kept it busy; try again later" if sqlstate in PG_CONTENTION else None
+    return _database_error(target, driver, why)
 
 
 def _database_error(target: str, exc: BaseException, why: str | None = None) -> DatabaseError:
