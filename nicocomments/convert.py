@@ -383,7 +383,7 @@ class _Conversion:
         objects = None
         if not exact:
             try:
-                raw = nii_raw_sql("nii_files", paths)
+                raw = nii_raw_sql(paths)
                 run(connection, f"CREATE OR REPLACE TEMP TABLE nii_raw AS {raw}")
                 objects = nii_raw_objects_sql("nii_raw", "nii_files")
             except duckdb.Error:
@@ -530,9 +530,4 @@ def _unique(items: Iterable, counter: dict, batch: int) -> Iterator[Comment]:
     yield from pending
 
 
-def dataset_size(directory: Path) -> int:
-    """Bytes of Parquet in the dataset at ``directory``."""
-    return sum(p.stat().st_size for p in directory.glob(dataset.FILE_GLOB))
-
-
-__all__ = ["UnitResult", "convert_files", "dataset_size"]
+__all__ = ["UnitResult", "convert_files"]

@@ -60,7 +60,7 @@ def in_sql(tmp_path_factory):
             objects = nii_text_objects_sql("nii_files", [path])
         else:
             try:
-                raw = nii_raw_sql("nii_files", [path])
+                raw = nii_raw_sql([path])
                 dataset.run(connection, f"CREATE OR REPLACE TEMP TABLE nii_raw AS {raw}")
             except duckdb.Error:
                 return None

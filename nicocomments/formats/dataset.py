@@ -71,8 +71,8 @@ ROW_GROUP_ROWS = 122_880  # DuckDB's default: row groups small enough to skip by
 def connect(
     *, memory_limit: str | None = None, threads: int | None = None, temp: Path | None = None
 ):
-    """A DuckDB connection set up for comments: UTC, the fork ENUM, bounded memory (spilling to
-    ``temp`` beyond ``memory_limit``)."""
+    """A DuckDB connection set up for comments: UTC, bounded memory (spilling to ``temp``
+    beyond ``memory_limit``)."""
     import duckdb
 
     connection = duckdb.connect()
@@ -256,12 +256,7 @@ def read_manifest(directory: Path) -> dict:
 
 def record_unit(directory: Path, by: str, unit: str, entry: dict[str, Any]) -> None:
     """Note unit ``unit`` as done (written beside and renamed over: never half a manifest)."""
-    manifest = read_manifest(directory)
-    if manifest.get("by", by) != by:
-        raise BadInput(
-            f"{directory} is partitioned by {manifest['by']}, not {by}: choose --by "
-            f"{manifest['by']} or another directory"
-        )
+    manifest = check_partitioning(directory, by)
     manifest["by"] = by
     manifest.setdefault("units", {})[unit] = {
         **entry,
@@ -272,14 +267,15 @@ def record_unit(directory: Path, by: str, unit: str, entry: dict[str, Any]) -> N
     os.replace(partial, directory / MANIFEST)
 
 
-def check_partitioning(directory: Path, by: str) -> None:
-    """Refuse to mix partitionings in one directory."""
+def check_partitioning(directory: Path, by: str) -> dict:
+    """Refuse to mix partitionings in one directory; the manifest."""
     manifest = read_manifest(directory)
     if manifest.get("by", by) != by:
         raise BadInput(
             f"{directory} is partitioned by {manifest['by']}, not {by}: choose --by "
             f"{manifest['by']} or another directory"
         )
+    return manifest
 
 
 # --- comments from Python -----------------------------------------------------------------------

@@ -238,7 +238,7 @@ def _date(x: str, text: str, parts: str) -> str:
 NII_FIELDS = ("date", "vpos", "content", "comment", "command", "no", "owner", "easy")
 
 
-def nii_raw_sql(files: str, paths: list[str]) -> str:
+def nii_raw_sql(paths: list[str]) -> str:
     """The fast way in: DuckDB's JSON reader over ``paths`` (in parallel), each field of
     `NII_FIELDS` as JSON, ``filename`` beside them. Stored as a table, its ``rowid`` is the
     lines' order (DuckDB preserves insertion order), which numbering needs. It fails (and the
@@ -374,7 +374,6 @@ WITH objects AS ({objects}), texts AS (
                 WHEN {_truthy(v["easy"])} THEN 'easy' ELSE 'main' END AS fork,
            {_date(v["date"], "date_text", "date_parts")} AS posted_at,
            {vpos} AS vpos,
-           {v["date"]} IS NULL AS no_date,
            {given} AS given_no,
            {content} AS content,
            {command} AS commands,
