@@ -35,7 +35,7 @@ from nicocomments.live.parse import (
     parse_packed_segment,
 )
 from nicocomments.live.watch import ProgramInfo, parse_program_info
-from nicocomments.live.watchsocket import DEFAULT_TIMEOUT, MessageServer, fetch_message_server
+from nicocomments.live.watchsocket import DEFAULT_TIMEOUT, MessageServer, ask_message_server
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class LiveClient:
         endpoints: Endpoints,
         *,
         socket_timeout: float = DEFAULT_TIMEOUT,
-        fetch_socket: Callable[..., MessageServer] = fetch_message_server,
+        fetch_socket: Callable[..., MessageServer] = ask_message_server,
     ) -> None:
         self.session = session
         self.message_session = message_session
