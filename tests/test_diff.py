@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import event
 
 from nicocomments import analysis as na
 from nicocomments import store
@@ -140,6 +142,42 @@ def test_nico_diff_refuses_bad_input(nico, changed_db, args, code, message):
         and result.stderr.startswith("Error: ")
         and message in result.stderr
     )
+
+
+# SQLite's own limit on the values bound into one statement (SQLITE_MAX_VARIABLE_NUMBER); some
+# builds raise it (Debian's: 250,000), so the test sets it back on its connections.
+SQLITE_DEFAULT_VARIABLES = 32_766
+
+
+def test_more_changed_comments_than_sqlite_takes_bound_values(tmp_path):
+    """33,000 comments nicoru'd at once: more than the values SQLite binds into one statement,
+    which asking for the changed comments by id would need."""
+    path = tmp_path / "big.db"
+    count = 33_000
+    engine = _engine(str(path))
+    _crawl(engine, [_comment(no) for no in range(1, count + 1)])
+    second, _ = _crawl(engine, [_comment(no, nicoru=1) for no in range(1, count + 1)])
+    engine.dispose()
+    engine = store.create_db_engine(str(path), read_only=True)
+
+    @event.listens_for(engine, "connect")
+    def sqlite_default_limit(dbapi_connection, _record):
+        dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_VARIABLES)
+
+    with engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        assert raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) == SQLITE_DEFAULT_VARIABLES
+        changes = na.diff_video(connection, "sm9")
+    engine.dispose()
+    assert changes.counts() == {
+        "added": 0,
+        "deleted": 0,
+        "nicoru_changed": count,
+        "score_changed": 0,
+    }
+    changed = changes.frames["nicoru_changed"]
+    assert changed["no"].tolist() == list(range(1, count + 1))
+    assert set(changed["run_id"]) == {second} and changed["seen_at"].notna().all()
 
 
 def test_an_unchanged_video_has_nothing_to_show(nico, tmp_path):

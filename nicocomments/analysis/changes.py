@@ -204,19 +204,23 @@ def diff_video(
     """
     with _connection(db) as connection:
         video_runs = connection.execute(
-            select(fetch_runs.c.id, fetch_runs.c.started_at)
+            select(fetch_runs.c.id, fetch_runs.c.started_at, fetch_runs.c.finished_at)
             .where(fetch_runs.c.video_id == video_id)
             .order_by(fetch_runs.c.id)
         ).all()
         first_run, last_run = _bounds(video_runs, since, runs)
         observations = load_observations(connection, video_id)
         posted = posted_unix(connection.dialect.name).label("posted_at")
-        changed_ids = observations["comment_row_id"].unique().tolist()
         wanted = comments.c.run_id > (first_run if first_run is not None else -1)
         if last_run is not None:
             wanted &= comments.c.run_id <= last_run
-        if changed_ids:
-            wanted |= comments.c.id.in_(changed_ids)
+        # The comments seen to change, asked of the database (however many there are: one
+        # bound value per comment would pass SQLite's limit on a big video).
+        wanted |= (
+            select(comment_observations.c.id)
+            .where(comment_observations.c.comment_row_id == comments.c.id)
+            .exists()
+        )
         query = select(
             comments.c.id,
             comments.c.run_id.label("stored_by"),
@@ -233,18 +237,14 @@ def diff_video(
             comments.c.deleted_reason,
         ).where((comments.c.video_id == video_id) & wanted)
         rows = load_query(query, connection)
-        seen = {
-            run_id: finished or started
-            for run_id, started, finished in connection.execute(
-                select(fetch_runs.c.id, fetch_runs.c.started_at, fetch_runs.c.finished_at)
-            )
-        }
+    seen = {run_id: finished or started for run_id, started, finished in video_runs}
     rows["posted_at"] = _unix_to_utc(rows["posted_at"])
     return _changes(video_id, first_run, last_run, rows, observations, seen)
 
 
 def _bounds(video_runs, since, runs) -> tuple[int | None, int | None]:
-    ids = [run_id for run_id, _ in video_runs]
+    """The runs A and B of `diff_video`; ``video_runs`` are (id, started_at, finished_at)."""
+    ids = [run_id for run_id, _, _ in video_runs]
     if since is not None and runs is not None:
         raise BadInput("give --since or --runs, not both")
     if runs is not None:
@@ -255,7 +255,7 @@ def _bounds(video_runs, since, runs) -> tuple[int | None, int | None]:
             ids[-1] if last is None and ids else last
         )
     if since is not None:
-        before = [run_id for run_id, started in video_runs if started < since]
+        before = [run_id for run_id, started, _ in video_runs if started < since]
         return (before[-1] if before else None), (ids[-1] if ids else None)
     return (ids[0] if ids else None), (ids[-1] if ids else None)
 
