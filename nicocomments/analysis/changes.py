@@ -23,6 +23,7 @@ from nicocomments.analysis.load import (
     typed,
 )
 from nicocomments.errors import BadInput
+from nicocomments.records import CHANGE_KINDS
 from nicocomments.schema import comment_observations, comments, fetch_runs
 from nicocomments.store import posted_unix
 
@@ -39,9 +40,6 @@ OBSERVATION_DTYPES: dict[str, object] = {
     "is_deleted": "bool",
     "seen_at": UTC_TIME,
 }
-
-#: The change kinds of `diff_video`, in the order tables and JSON list them.
-CHANGE_KINDS = ("added", "deleted", "nicoru_changed", "score_changed")
 
 #: The columns of each of `diff_video`'s frames.
 CHANGE_COLUMNS = (
@@ -192,15 +190,16 @@ def diff_video(
     since: datetime | None = None,
     runs: tuple[int | None, int | None] | None = None,
 ) -> Changes:
-    """Comments added, deleted (or no longer served), and with another nicoru count or score,
-    between the state after run A and the state after run B (``runs=(A, B)``; None: the
-    video's first run, its last run). ``since``: A is the last run that started before it.
-    Without either, everything since the first run that stored the video's comments.
+    """Comments added, deleted (or no longer served), restored (deleted before, served again),
+    and with another nicoru count or score, between the state after run A and the state after
+    run B (``runs=(A, B)``; None: the video's first run, its last run). ``since``: A is the
+    last run that started before it. Without either, everything since the first run that
+    stored the video's comments.
 
     Example::
 
         >>> diff_video("nico-demo.db", "sm9").counts()
-        {'added': 0, 'deleted': 0, 'nicoru_changed': 0, 'score_changed': 0}
+        {'added': 0, 'deleted': 0, 'restored': 0, 'nicoru_changed': 0, 'score_changed': 0}
     """
     with _connection(db) as connection:
         video_runs = connection.execute(
@@ -294,6 +293,9 @@ def _changes(video_id, first_run, last_run, rows, observations, seen) -> Changes
     alive = ~deleted_a & ~deleted_b
     picks = {
         "deleted": both[~deleted_a & deleted_b],
+        # Deleted (or no longer served) at A, served again at B: moderation undone, or a
+        # comment a pass missed.
+        "restored": both[deleted_a & ~deleted_b],
         "nicoru_changed": both[alive & (nicoru_a != nicoru_b)],
         "score_changed": both[alive & (score_a != score_b)],
     }
