@@ -40,6 +40,11 @@ def changed_db(db_target):
     return path, runs
 
 
+def _counts(**nonzero: int) -> dict[str, int]:
+    """Counts per change kind, as `Changes.counts` gives them: 0 but for those named."""
+    return {kind: nonzero.get(kind, 0) for kind in na.CHANGE_KINDS}
+
+
 def _keys(changes, kind):
     return [row["no"] for row in changes.records(kind)]
 
@@ -47,13 +52,7 @@ def _keys(changes, kind):
 def test_diff_video_between_runs(changed_db):
     path, (first, second, third) = changed_db
     everything = na.diff_video(str(path), "sm9")
-    assert everything.counts() == {
-        "added": 1,
-        "deleted": 1,
-        "restored": 0,
-        "nicoru_changed": 1,
-        "score_changed": 1,
-    }
+    assert everything.counts() == _counts(added=1, deleted=1, nicoru_changed=1, score_changed=1)
     assert _keys(everything, "added") == [6]
     assert _keys(everything, "deleted") == [2]
     (nicoru,) = everything.records("nicoru_changed")
@@ -63,30 +62,12 @@ def test_diff_video_between_runs(changed_db):
     assert score["run_id"] == third and score["seen_at"]
     # Only what the second run saw.
     middle = na.diff_video(str(path), "sm9", runs=(first, second))
-    assert middle.counts() == {
-        "added": 1,
-        "deleted": 1,
-        "restored": 0,
-        "nicoru_changed": 1,
-        "score_changed": 0,
-    }
+    assert middle.counts() == _counts(added=1, deleted=1, nicoru_changed=1)
     assert middle.records("nicoru_changed")[0]["nicoru_after"] == 4
     # Only what the third run saw.
     last = na.diff_video(str(path), "sm9", runs=(second, None))
-    assert last.counts() == {
-        "added": 0,
-        "deleted": 0,
-        "restored": 0,
-        "nicoru_changed": 1,
-        "score_changed": 1,
-    }
-    assert last.by_fork().loc["main"].to_dict() == {
-        "added": 0,
-        "deleted": 0,
-        "restored": 0,
-        "nicoru_changed": 1,
-        "score_changed": 1,
-    }
+    assert last.counts() == _counts(nicoru_changed=1, score_changed=1)
+    assert last.by_fork().loc["main"].to_dict() == _counts(nicoru_changed=1, score_changed=1)
     # Since a moment after every run: nothing.
     assert sum(na.diff_video(str(path), "sm9", since=datetime.now(UTC)).counts().values()) == 0
 
@@ -183,13 +164,7 @@ def test_more_changed_comments_than_sqlite_takes_bound_values(tmp_path):
         assert raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) == SQLITE_DEFAULT_VARIABLES
         changes = na.diff_video(connection, "sm9")
     engine.dispose()
-    assert changes.counts() == {
-        "added": 0,
-        "deleted": 0,
-        "restored": 0,
-        "nicoru_changed": count,
-        "score_changed": 0,
-    }
+    assert changes.counts() == _counts(nicoru_changed=count)
     changed = changes.frames["nicoru_changed"]
     assert changed["no"].tolist() == list(range(1, count + 1))
     assert set(changed["run_id"]) == {second} and changed["seen_at"].notna().all()
@@ -204,13 +179,7 @@ def test_a_comment_served_again_shows_as_restored(nico, db_target):
     third, _ = _crawl(engine, [_comment(2, nicoru=3)])
     engine.dispose()
     back = na.diff_video(db_target, "sm9", runs=(second, third))
-    assert back.counts() == {
-        "added": 0,
-        "deleted": 0,
-        "restored": 1,
-        "nicoru_changed": 0,
-        "score_changed": 0,
-    }
+    assert back.counts() == _counts(restored=1)
     (restored,) = back.records("restored")
     assert (restored["no"], restored["nicoru_before"], restored["nicoru_after"]) == (2, 1, 3)
     assert restored["run_id"] == third and restored["deleted_reason"] is None

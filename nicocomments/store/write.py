@@ -40,7 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from nicocomments.interrupts import deferred_interrupt
 from nicocomments.records import COMMENT_FIELDS, Comment, ThreadRef, ThreadStatus, VideoInfo
-from nicocomments.schema import skipped_seconds, threads, videos
+from nicocomments.schema import comments, skipped_seconds, threads, videos
 from nicocomments.store.db import WRITE_OPTION, database_failure, is_contention
 
 log = logging.getLogger(__name__)
@@ -269,26 +269,6 @@ def save_comments(
 # join on the comments' key: everything set-based, in SQL. An unchanged re-crawl costs the
 # upsert and two one-row queries, and writes nothing else.
 PAGE_TABLE = "nico_page_comments"
-_COLUMN_TYPES = {
-    "video_id": "TEXT",
-    "run_id": "BIGINT",
-    "thread_id": "TEXT",
-    "fork": "TEXT",
-    "no": "INTEGER",
-    "vpos_ms": "BIGINT",
-    "date_usec": "INTEGER",
-    "content": "TEXT",
-    "commands": "TEXT",
-    "user_id": "TEXT",
-    "is_premium": "BOOLEAN",
-    "is_anonymous": "BOOLEAN",
-    "is_deleted": "BOOLEAN",
-    "deleted_reason": "SMALLINT",
-    "score": "INTEGER",
-    "nicoru_count": "INTEGER",
-    "comment_id": "TEXT",
-    "source": "TEXT",
-}
 _KEY_JOIN = "c.thread_id = p.thread_id AND c.fork = p.fork AND c.no = p.no"
 # A deleted chat carries no counts (legacy leaves them out): the last known ones stay. Legacy
 # also leaves out a zero score or nicoru count, so a missing one reads as 0.
@@ -315,7 +295,10 @@ def _page_sql(dialect: str) -> dict[str, str]:
     create, param = f"CREATE TEMP TABLE IF NOT EXISTS {PAGE_TABLE}", mark
     columns = ", ".join(_INSERT_COLUMNS)
     values = ", ".join(timestamp if c == "posted_at" else mark for c in _INSERT_COLUMNS)
-    types = {**_COLUMN_TYPES, "posted_at": "TEXT" if dialect == "sqlite" else "TIMESTAMPTZ"}
+    # The comments table's own column types (posted_at as the database converts it).
+    compiler = (sqlite if dialect == "sqlite" else postgresql).dialect()
+    types = {c: comments.c[c].type.compile(dialect=compiler) for c in _INSERT_COLUMNS}
+    types["posted_at"] = "TEXT" if dialect == "sqlite" else "TIMESTAMPTZ"
     typed = ", ".join(f"{c} {types[c]}" for c in _INSERT_COLUMNS)
     joined = f"FROM {table} AS p JOIN comments AS c ON {_KEY_JOIN} WHERE {_DIFFERS}"
     return {
