@@ -221,14 +221,17 @@ def served_nos(
         where &= posted >= since
     if until is not None:
         where &= posted <= until
-    skipped = select(skipped_seconds.c.from_second, skipped_seconds.c.to_second).where(
-        (skipped_seconds.c.run_id == run_id)
-        & (skipped_seconds.c.thread_id == thread_id)
+    # One NOT EXISTS however many ranges the run stepped over (one condition per range would
+    # grow the statement past what the database parses).
+    stepped_over = select(skipped_seconds.c.id).where(
+        (skipped_seconds.c.thread_id == thread_id)
         & (skipped_seconds.c.fork == fork)
+        & (skipped_seconds.c.run_id == run_id)
+        & posted.between(skipped_seconds.c.from_second, skipped_seconds.c.to_second)
     )
-    for low, high in connection.execute(skipped).all():
-        where &= ~posted.between(low, high)
-    return list(connection.execute(select(comments.c.no).where(where)).scalars())
+    where &= ~stepped_over.exists()
+    query = select(comments.c.no).where(where).order_by(comments.c.no)
+    return list(connection.execute(query).scalars())
 
 
 def posted_at_of(connection: Connection, thread_id: str, fork: str, no: int) -> int | None:
