@@ -171,6 +171,15 @@ def test_a_crawl_of_a_channel_stores_every_comment_exactly(site, nico, tmp_path,
     again = nico("crawl", ref, "--all-history", "--db", db, *FAST)
     assert again.exit_code == 0 and "0 videos fetched" in again.stdout
     assert site.stats.requests["channel"] == 6  # the stored listing is not read again
+    import json
+
+    status = nico("status", "--collections", "--json", "--db", db)
+    (report,) = json.loads(status.stdout)
+    assert report["comments_listed"] is None  # not 0: the listing counted nothing
+    assert report["comments_stored"] == len(truth(world, videos))
+    (row,) = [line for line in nico("status", "--collections", "--db", db).stdout.splitlines()
+              if line.startswith("│ channel/")]  # fmt: skip
+    assert row.split("│")[-3].strip() == "unknown"  # the listed count, before the last crawl
 
 
 def test_a_missing_channel_is_not_found_exit_4(site, nico, tmp_path):
@@ -358,6 +367,7 @@ def test_status_per_collection(site, nico, tmp_path):
     assert report["states"]["failed"] == len(gone)
     assert report["states"]["complete"] == len(videos) - len(gone)
     assert report["comments_stored"] == len(truth(world, videos))
+    assert report["comments_listed"] == sum(world.comment_count(v) for v in videos)
     assert report["title"] == world.mylists[COLLECTION_MYLIST_ID].name
     assert {f["video_id"] for f in report["failed"]} == gone
 
