@@ -57,6 +57,7 @@ def _isolated_config(tmp_path_factory, monkeypatch):
         "NICO_WWW_URL",
         "NICO_NVAPI_URL",
         "NICO_SNAPSHOT_URL",
+        "NICO_CHANNEL_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NETRC", str(config / "no-netrc"))
