@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from nicocomments.config import ENDPOINT_ENV_VARS
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -52,12 +54,7 @@ def _isolated_config(tmp_path_factory, monkeypatch):
         "NICO_EMAIL",
         "NICO_PASSWORD",
         "NICO_DEBUG",
-        "NICO_FLAPI_URL",
-        "NICO_ACCOUNT_URL",
-        "NICO_WWW_URL",
-        "NICO_NVAPI_URL",
-        "NICO_SNAPSHOT_URL",
-        "NICO_CHANNEL_URL",
+        *ENDPOINT_ENV_VARS.values(),  # every host override (a developer's own must not leak in)
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NETRC", str(config / "no-netrc"))
