@@ -213,3 +213,24 @@ def test_status_of_a_program_with_only_its_newest_segments(frozen, nico, tmp_pat
     assert "the stored comments do not reach the begin time" in text
     [thread] = json.loads(nico("status", LIVE_ON_AIR_ID, "--db", db, "--json").stdout)
     assert thread["reached_begin"] is False and thread["history_complete"] is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"meta": "refused"}',  # meta not an object
+        b'{"meta": ["NO_PERMISSION"]}',
+        b'{"meta": {"errorCode": 403, "errorMessage": ["x"]}}',  # members of the wrong types
+        b'["meta"]',  # not an object at all
+        b"<html>Forbidden</html>",  # not JSON
+    ],
+)
+def test_a_timeshift_refusal_with_a_malformed_error_body_is_refused_not_a_bug(
+    sandbox, nico, tmp_path, monkeypatch, body
+):
+    monkeypatch.setenv("NICO_USER_SESSION", session_for(sandbox, MFA_EMAIL))
+    sandbox.inject("live2", body, status=403, content_type="application/json")
+    result = nico("fetch", LIVE_ENDED_ID, "--all-history", "--db", tmp_path / "n.db")
+    assert result.exit_code == 4, result.stderr
+    assert result.stderr.startswith("Error: ") and "HTTP 403" in result.stderr
+    assert "Traceback" not in result.stderr and "--debug" not in result.stderr

@@ -154,9 +154,14 @@ class LiveClient:
 
 
 def _api_error(response: requests.Response) -> tuple[str | None, str | None]:
+    """The answer's ``meta.errorCode`` and ``meta.errorMessage``; None for each that is not a
+    string, or when the body is not the API's JSON object (a CDN's error page, say)."""
     try:
-        meta = response.json().get("meta") or {}
-    except (ValueError, AttributeError):
+        body = response.json()
+    except ValueError:
+        return None, None
+    meta = body.get("meta") if isinstance(body, dict) else None
+    if not isinstance(meta, dict):
         return None, None
     code, message = meta.get("errorCode"), meta.get("errorMessage")
     return (code if isinstance(code, str) else None, message if isinstance(message, str) else None)
