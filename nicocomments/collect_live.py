@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
@@ -50,7 +50,6 @@ from nicocomments.store import ProgramRow
 log = logging.getLogger(__name__)
 
 PROTOCOL = "live"
-CAUGHT_UP = "caught up with what was stored"
 RECORD_WORKERS = 4  # segments read at once while recording
 
 
@@ -71,7 +70,6 @@ class LiveResult:
     stored: int = 0
     end: str | None = None  # why the walk through the past ended
     recording_end: str | None = None  # `record_program`: why following the program ended
-    skipped: list[tuple[int, int]] = field(default_factory=list)
 
 
 def collect_program(
@@ -90,7 +88,7 @@ def collect_program(
         engine, video_id=program_id, protocol=PROTOCOL, mode=mode, options=settings
     )
     job = _Job(engine, client, program_id, run_id, progress or Progress(), clock)
-    return _finish(job, lambda: job.collect(options))
+    return store.run_recorded(engine, run_id, lambda: job.collect(options), job.unsaved_requests)
 
 
 def record_program(
@@ -109,12 +107,12 @@ def record_program(
     event it is given when the WebSocket says the program ended."""
     run_id = store.start_run(engine, video_id=program_id, protocol=PROTOCOL, mode="record")
     job = _Job(engine, client, program_id, run_id, progress or Progress(), clock)
-    return _finish(job, lambda: job.record(stop or threading.Event(), keep_seat))
-
-
-def _finish(job: _Job, work: Callable[[], None]) -> LiveResult:
-    store.run_recorded(job.engine, job.run_id, work, job.unsaved_requests)
-    return job.result
+    return store.run_recorded(
+        engine,
+        run_id,
+        lambda: job.record(stop or threading.Event(), keep_seat),
+        job.unsaved_requests,
+    )
 
 
 class _Job:
@@ -186,38 +184,40 @@ class _Job:
 
     # -- fetch -------------------------------------------------------------------------------------
 
-    def collect(self, options: LiveOptions) -> None:
+    def collect(self, options: LiveOptions) -> LiveResult:
         _info, server = self.open()
-        if not options.all_history:
+        if options.all_history:
+            self.walk(refresh=options.refresh)
+        else:
             self.progress.thread_started(self.ref, stored=self.result.stored, phase="window")
             entries = self.client.view(server.view_uri, None)
             for entry in entries:
                 if isinstance(entry, MessageSegment):
                     self._save(self.client.segment(entry.uri, self.program_id), when=entry.from_at)
             self.progress.thread_finished(self.ref, stored=self.result.stored, end=None)
-            return
-        self.walk(refresh=options.refresh)
+        return self.result
 
     def walk(self, *, refresh: bool = False) -> None:
         """The past: catch up with what came since an earlier walk, then walk (or resume the
         walk) down to the beginning."""
         with self.engine.connect() as connection:
-            state = store.live_thread_state(connection, self.program_id) or {}
+            state = store.thread_state(connection, self.program_id, LIVE_FORK)
             seen = store.live_message_ids(connection, self.program_id)
             oldest = store.oldest_live_moment(connection, self.program_id)
-        walked = bool(state.get("history_complete")) or state.get("history_when") is not None
+        history_when, complete = state.history_when, state.history_complete
+        walked = complete or history_when is not None
         if refresh:
             self._set(history_when=None, history_complete=False, history_end=None)
-            state, walked = {}, False
+            history_when, complete, walked = None, False, False
         if walked and seen:
             self.progress.thread_started(self.ref, stored=self.result.stored, phase="newer")
             self._walk(seen, start=None, catch_up=True)
-        if state.get("history_complete"):
+        if complete:
             self.result.end = "already complete"
             self.progress.thread_finished(self.ref, stored=self.result.stored, end=self.result.end)
             return
         start = None
-        if state.get("history_when") is not None and oldest is not None:
+        if history_when is not None and oldest is not None:
             start = oldest + RESEED_OVERLAP  # resume: the stored stretch ends at the oldest
         self.progress.thread_started(self.ref, stored=self.result.stored, phase="history")
         self._walk(seen, start=start, catch_up=False)
@@ -264,7 +264,6 @@ class _Job:
                 }
                 self.result.end = batch.done
             skipped = self._within_program(batch.skipped)
-            self.result.skipped.extend(skipped)
             self._save(batch.items, when=batch.oldest_at, cursor=cursor, skipped=skipped)
 
     def _within_program(self, windows: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
@@ -282,7 +281,7 @@ class _Job:
         self,
         stop: threading.Event,
         keep_seat: Callable[[ProgramInfo, threading.Event], Callable[[], None]] | None,
-    ) -> None:
+    ) -> LiveResult:
         info = self.client.program(self.program_id)
         if not info.on_air:
             raise Refused(
@@ -320,6 +319,7 @@ class _Job:
             self.ref, stored=self.result.stored, end=self.result.recording_end
         )
         self.walk()
+        return self.result
 
     def _read_segment(self, segment: MessageSegment) -> None:
         items = self.client.segment(segment.uri, self.program_id)
@@ -400,7 +400,6 @@ def _event_row(event: LiveEvent) -> dict:
 
 
 __all__ = [
-    "CAUGHT_UP",
     "REACHED_BEGIN",
     "LiveOptions",
     "LiveResult",
