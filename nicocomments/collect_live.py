@@ -51,6 +51,15 @@ log = logging.getLogger(__name__)
 
 PROTOCOL = "live"
 RECORD_WORKERS = 4  # segments read at once while recording
+# View answers in a row whose next.at is no later than the moment asked: the stream is stuck,
+# and following it would ask the same moment forever (one can happen legitimately, when a long
+# poll gives up a moment early).
+STUCK_ANSWERS = 3
+
+# Why following a program on air ended.
+PROGRAM_ENDED = "the program ended"
+STOPPED_EARLY = "stopped early"
+STREAM_STUCK = "the message server's stream stopped advancing"
 
 
 @dataclass(frozen=True)
@@ -297,6 +306,7 @@ class _Job:
         try:
             with ThreadPoolExecutor(RECORD_WORKERS, thread_name_prefix="nico-segment") as pool:
                 at: int | None = None
+                stuck = 0
                 while not stop.is_set():
                     entries = self.client.view(server.view_uri, at)
                     for entry in entries:
@@ -309,12 +319,18 @@ class _Job:
                     following = [e for e in entries if isinstance(e, ReadyForNext)]
                     if not following or ended.is_set():
                         break  # the stream or the WebSocket says the program is over
+                    stuck = stuck + 1 if at is not None and following[-1].at <= at else 0
+                    if stuck >= STUCK_ANSWERS:
+                        log.warning("the view stream named next.at %d again and again", at)
+                        self.result.recording_end = STREAM_STUCK
+                        break
                     at = following[-1].at
                 for future in pending:
                     future.result()
         finally:
             release()
-        self.result.recording_end = "stopped early" if stop.is_set() else "the program ended"
+        if self.result.recording_end is None:
+            self.result.recording_end = STOPPED_EARLY if stop.is_set() else PROGRAM_ENDED
         self.progress.thread_finished(
             self.ref, stored=self.result.stored, end=self.result.recording_end
         )
