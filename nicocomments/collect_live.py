@@ -60,6 +60,8 @@ STUCK_ANSWERS = 3
 PROGRAM_ENDED = "the program ended"
 STOPPED_EARLY = "stopped early"
 STREAM_STUCK = "the message server's stream stopped advancing"
+# A walk through the past that ended without reaching the program's beginning.
+SHORT_OF_BEGIN = "stopped short of the program's beginning"
 
 
 @dataclass(frozen=True)
@@ -263,8 +265,8 @@ class _Job:
                     return  # an answer of nothing but stored messages: caught up
                 self._save(batch.items, when=batch.oldest_at)
                 continue
-            cursor: dict = {"history_when": batch.oldest_at}
-            if batch.done is not None:
+            cursor: dict = {"history_when": batch.oldest_at, "history_end": batch.done}
+            if batch.done == REACHED_BEGIN:  # the only proof that the history is complete
                 cursor = {
                     "history_when": None,
                     "history_complete": True,
@@ -272,6 +274,8 @@ class _Job:
                     "history_completed_at": store.now_utc(),
                 }
                 self.result.end = batch.done
+            elif batch.done is not None:  # not complete: the next run walks on from here
+                self.result.end = f"{SHORT_OF_BEGIN} ({batch.done})"
             skipped = self._within_program(batch.skipped)
             self._save(batch.items, when=batch.oldest_at, cursor=cursor, skipped=skipped)
 

@@ -366,13 +366,12 @@ class StatusReport:
             out.append(item)
         return out
 
-    def reached_begin(self, summary: ThreadSummary) -> bool | None:
-        """A live program's: whether its oldest stored comment is at or before its begin
-        time (None when that is not known)."""
-        begin = self.videos.get(summary.video_id, {}).get("begin_at")
-        if begin is None or summary.oldest is None:
-            return None
-        return summary.oldest <= begin
+    def reached_begin(self, summary: ThreadSummary) -> bool:
+        """A live program's: whether its walk through the past reached the program's
+        beginning. The walk decides that by its one rule (`nicocomments.live.past`) and only
+        then marks the history complete, so this is that mark, never a guess from the stored
+        comments' dates (a program's first comment comes after its begin time)."""
+        return summary.history_complete
 
 
 def status_report(connection: Connection, video_id: str | None = None) -> StatusReport:
