@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -37,6 +37,8 @@ from nicocomments.live import (
     LiveEvent,
     LiveItem,
     MessageSegment,
+    PackedBatch,
+    PastBatch,
     ProgramInfo,
     ReadyForNext,
     iter_past,
@@ -209,62 +211,39 @@ class _Job:
         return self.result
 
     def walk(self, *, refresh: bool = False) -> None:
-        """The past: catch up with what came since an earlier walk, then walk (or resume the
-        walk) down to the beginning."""
+        """The past: catch up with what came since an earlier walk (or finish an interrupted
+        catch-up), then walk (or resume the walk) down to the beginning."""
         with self.engine.connect() as connection:
             state = store.thread_state(connection, self.program_id, LIVE_FORK)
             seen = store.live_message_ids(connection, self.program_id)
             oldest = store.oldest_live_moment(connection, self.program_id)
-        history_when, complete = state.history_when, state.history_complete
-        walked = complete or history_when is not None
         if refresh:
-            self._set(history_when=None, history_complete=False, history_end=None)
-            history_when, complete, walked = None, False, False
-        if walked and seen:
-            self.progress.thread_started(self.ref, stored=self.result.stored, phase="newer")
-            self._walk(seen, start=None, catch_up=True)
-        if complete:
+            self._set(
+                history_when=None,
+                history_complete=False,
+                history_end=None,
+                catchup_when=None,
+                catchup_stop_no=None,
+            )
+            state = store.ThreadState(state.stored, state.max_no, None, False, None, None)
+        if state.catchup_when is not None:
+            # An earlier catch-up was interrupted: what it stored is the newest stretch, so it
+            # goes on from where it stopped, down to where it was to stop.
+            self._catch_up(
+                seen, start=state.catchup_when + RESEED_OVERLAP, stop_no=state.catchup_stop_no
+            )
+        elif (state.history_complete or state.history_when is not None) and seen:
+            # Messages newer than the newest stored: walk back from now until we meet it.
+            self._catch_up(seen, start=None, stop_no=state.max_no)
+        if state.history_complete:
             self.result.end = "already complete"
             self.progress.thread_finished(self.ref, stored=self.result.stored, end=self.result.end)
             return
         start = None
-        if history_when is not None and oldest is not None:
+        if state.history_when is not None and oldest is not None:
             start = oldest + RESEED_OVERLAP  # resume: the stored stretch ends at the oldest
         self.progress.thread_started(self.ref, stored=self.result.stored, phase="history")
-        self._walk(seen, start=start, catch_up=False)
-        self.progress.thread_finished(self.ref, stored=self.result.stored, end=self.result.end)
-
-    def _walk(self, seen: set[str], *, start: int | None, catch_up: bool) -> None:
-        assert self.info is not None and self.server is not None
-        view_uri = self.server.view_uri
-        answered: list[int] = [0]  # how many messages the last answer held, seen or not
-
-        def backward(uri: str):
-            batch = self.client.backward(uri, self.program_id)
-            answered[0] = len(batch.items)
-            return batch
-
-        def segment(uri: str) -> list[LiveItem]:
-            items = self.client.segment(uri, self.program_id)
-            answered[0] = len(items)
-            return items
-
-        now = self.client.server_time(view_uri)
-        for batch in iter_past(
-            lambda at: self.client.view(view_uri, at),
-            backward,
-            begin_time=self.info.begin_time,
-            vpos_base_time=self.vpos_base_time,
-            now=int(self.clock()) if now is None else now,
-            start=start,
-            seen=seen,
-            fetch_segment=segment,
-        ):
-            if catch_up:
-                if batch.uri is not None and answered[0] and not batch.items:
-                    return  # an answer of nothing but stored messages: caught up
-                self._save(batch.items, when=batch.oldest_at)
-                continue
+        for batch in self._past(seen, start):
             cursor: dict = {"history_when": batch.oldest_at, "history_end": batch.done}
             if batch.done == REACHED_BEGIN:  # the only proof that the history is complete
                 cursor = {
@@ -278,6 +257,64 @@ class _Job:
                 self.result.end = f"{SHORT_OF_BEGIN} ({batch.done})"
             skipped = self._within_program(batch.skipped)
             self._save(batch.items, when=batch.oldest_at, cursor=cursor, skipped=skipped)
+        self.progress.thread_finished(self.ref, stored=self.result.stored, end=self.result.end)
+
+    def _catch_up(self, seen: set[str], *, start: int | None, stop_no: int | None) -> None:
+        """Walk back from ``start`` (None: now) until an answer holds comment ``stop_no`` or an
+        older one: the newest stored before the catch-up began. Every answer is committed with
+        the catch-up's cursor (its oldest moment) and its stop, so an interrupted catch-up is
+        resumed, never left as a gap below what it stored."""
+        self.progress.thread_started(self.ref, stored=self.result.stored, phase="newer")
+        stop = stop_no or 0  # no comment stored (only other messages): to the walk's end
+        lowest: list[int | None] = [None]  # the lowest comment number of the last answer
+        if start is None:
+            self._set(catchup_when=self.server_now(), catchup_stop_no=stop)
+        for batch in self._past(seen, start, lowest):
+            met = batch.uri is not None and lowest[0] is not None and lowest[0] <= stop
+            cursor: dict = {}
+            if met or batch.done is not None:
+                cursor = {"catchup_when": None, "catchup_stop_no": None}
+                if not met:
+                    log.warning("the catch-up with newer comments ended early: %s", batch.done)
+            elif batch.oldest_at is not None:
+                cursor = {"catchup_when": batch.oldest_at}
+            self._save(batch.items, when=batch.oldest_at, cursor=cursor)
+            if cursor and cursor["catchup_when"] is None:
+                return
+
+    def server_now(self) -> int:
+        assert self.server is not None
+        now = self.client.server_time(self.server.view_uri)
+        return int(self.clock()) if now is None else now
+
+    def _past(
+        self, seen: set[str], start: int | None, lowest: list[int | None] | None = None
+    ) -> Iterator[PastBatch]:
+        """The walk through the past from ``start`` (None: now); ``lowest`` gets the lowest
+        comment number of every answer read, stored before or not."""
+        assert self.info is not None and self.server is not None
+        view_uri = self.server.view_uri
+
+        def note(items: list[LiveItem]) -> list[LiveItem]:
+            if lowest is not None:
+                lowest[0] = min((i.no for i in items if isinstance(i, LiveComment)), default=None)
+            return items
+
+        def backward(uri: str) -> PackedBatch:
+            batch = self.client.backward(uri, self.program_id)
+            note(batch.items)
+            return batch
+
+        return iter_past(
+            lambda at: self.client.view(view_uri, at),
+            backward,
+            begin_time=self.info.begin_time,
+            vpos_base_time=self.vpos_base_time,
+            now=self.server_now(),
+            start=start,
+            seen=seen,
+            fetch_segment=lambda uri: note(self.client.segment(uri, self.program_id)),
+        )
 
     def _within_program(self, windows: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
         """Unread seconds that could hold messages: none after an ended program's end (the

@@ -46,6 +46,8 @@ def print_status(report: store.StatusReport, *, details: bool) -> None:
 
 
 def history_state(summary: store.ThreadSummary) -> str:
+    if summary.catchup_when is not None:  # never "complete" with a stretch left unread
+        return "catching up with newer comments, resumable"
     if summary.fork == LIVE_FORK and not summary.history_complete:
         if summary.history_end is not None:
             return f"stopped short of the begin time ({summary.history_end}), resumable"

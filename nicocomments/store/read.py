@@ -67,6 +67,13 @@ class ThreadSummary:
     history_when: int | None
     history_end: str | None
     skipped: int  # ranges of seconds a walk had to step over
+    catchup_when: int | None = None  # set while a catch-up with newer comments is unfinished
+
+    @property
+    def complete(self) -> bool:
+        """The history is complete: walked to its beginning, and no catch-up with newer
+        comments left unfinished (the stretch below what it stored is not read yet)."""
+        return self.history_complete and self.catchup_when is None
 
     @property
     def server_count(self) -> int | None:
@@ -151,6 +158,7 @@ def thread_summaries(connection: Connection, video_id: str | None = None) -> lis
                 history_when=row["history_when"],
                 history_end=row["history_end"],
                 skipped=row["skipped"] or 0,
+                catchup_when=row["catchup_when"],
             )
         )
     return summaries
@@ -400,7 +408,8 @@ def _summary_dict(s: ThreadSummary, missing: list, runs: list[dict]) -> dict:
         "comment_count": s.comment_count,
         "oldest": s.oldest.isoformat() if s.oldest else None,
         "newest": s.newest.isoformat() if s.newest else None,
-        "history_complete": s.history_complete,
+        "history_complete": s.complete,
+        "catching_up": s.catchup_when is not None,
         "history_when": s.history_when,
         "history_end": s.history_end,
         "skipped_ranges": s.skipped,
