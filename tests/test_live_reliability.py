@@ -220,3 +220,30 @@ def test_a_catch_up_interrupted_midway_resumes_and_leaves_no_gap(
     _assert_truth(db, world, LIVE_ON_AIR_ID, later)
     [thread] = json.loads(nico("status", LIVE_ON_AIR_ID, "--db", db, "--json").stdout)
     assert thread["history_complete"] is True and thread["reached_begin"] is True
+
+
+def test_a_catch_up_killed_midway_resumes_and_stores_exactly_the_truth(
+    frozen, logged_in, nico, tmp_path, world
+):
+    db = tmp_path / "n.db"
+    args = ("--all-history", "--db", db, "--interval", "0")
+    assert nico("fetch", LIVE_ON_AIR_ID, *args).exit_code == 0
+    first_pages = pages_stored(db)
+    later = frozen + 1500
+    logged_in.clock = lambda: later
+    # Slow requests (50 ms apart): the kill lands while the catch-up walks back.
+    process = start_fetch(db, LIVE_ON_AIR_ID, "--interval", "0", "--live-interval", "0.05")
+    deadline = time.monotonic() + 60
+    while pages_stored(db) < first_pages + 4 and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    process.stderr.close()
+    [(catching_up,)] = query(db, "SELECT catchup_when IS NOT NULL FROM threads")
+    assert catching_up, "the catch-up ended before it could be killed"
+    process = start_fetch(db, *_live_args(LIVE_ON_AIR_ID))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr[-2000:]
+    _assert_truth(db, world, LIVE_ON_AIR_ID, later)
+    assert query(db, "SELECT catchup_when, history_complete FROM threads") == [(None, 1)]
