@@ -218,14 +218,10 @@ class _Job:
             seen = store.live_message_ids(connection, self.program_id)
             oldest = store.oldest_live_moment(connection, self.program_id)
         if refresh:
-            self._set(
-                history_when=None,
-                history_complete=False,
-                history_end=None,
-                catchup_when=None,
-                catchup_stop_no=None,
+            store.save_retrying(
+                self.engine, lambda c: store.forget_history(c, self.program_id, LIVE_FORK)
             )
-            state = store.ThreadState(state.stored, state.max_no, None, False, None, None)
+            state = state.forgotten()
         if state.catchup_when is not None:
             # An earlier catch-up was interrupted: what it stored is the newest stretch, so it
             # goes on from where it stopped, down to where it was to stop.

@@ -266,3 +266,17 @@ def test_a_walk_that_stops_short_of_the_beginning_is_not_called_complete(
     ]
     truth = expected_live_comments(world, LIVE_ENDED_ID, now=frozen)
     assert by_no(stored_live_comments(db, LIVE_ENDED_ID)) == by_no(truth)
+
+
+def test_refresh_walks_a_complete_history_again(frozen, nico, tmp_path, world):
+    db = tmp_path / "n.db"
+    args = ("fetch", LIVE_ENDING_ID, "--all-history", "--db", db, "--interval", "0")
+    assert nico(*args).exit_code == 0
+    query(db, "DELETE FROM comments WHERE no <= 20")  # lost here, still on the server
+    result = nico(*args, "--refresh")
+    assert result.exit_code == 0, result.stderr
+    assert "already complete" not in result.stdout
+    assert "reached the program's beginning" in result.stdout
+    truth = expected_live_comments(world, LIVE_ENDING_ID, now=frozen)
+    assert by_no(stored_live_comments(db, LIVE_ENDING_ID)) == by_no(truth)
+    assert query(db, "SELECT history_complete, catchup_when FROM threads") == [(1, None)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import (
@@ -29,6 +29,16 @@ class ThreadState:
     history_complete: bool
     catchup_when: int | None
     catchup_stop_no: int | None
+
+    def forgotten(self) -> ThreadState:
+        """This state once `store.forget_history` has run: what is stored, no walk."""
+        return replace(
+            self,
+            history_when=None,
+            history_complete=False,
+            catchup_when=None,
+            catchup_stop_no=None,
+        )
 
 
 def thread_state(connection: Connection, thread_id: str, fork: str) -> ThreadState:
