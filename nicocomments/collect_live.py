@@ -239,7 +239,7 @@ class _Job:
         if state.history_when is not None and oldest is not None:
             start = oldest + RESEED_OVERLAP  # resume: the stored stretch ends at the oldest
         self.progress.thread_started(self.ref, stored=self.result.stored, phase="history")
-        for batch in self._past(seen, start):
+        for batch in self._past(seen, start, self.server_now()):
             cursor: dict = {"history_when": batch.oldest_at, "history_end": batch.done}
             if batch.done == REACHED_BEGIN:  # the only proof that the history is complete
                 cursor = {
@@ -263,19 +263,21 @@ class _Job:
         self.progress.thread_started(self.ref, stored=self.result.stored, phase="newer")
         stop = stop_no or 0  # no comment stored (only other messages): to the walk's end
         lowest: list[int | None] = [None]  # the lowest comment number of the last answer
+        now = self.server_now()
         if start is None:
-            self._set(catchup_when=self.server_now(), catchup_stop_no=stop)
-        for batch in self._past(seen, start, lowest):
+            self._set(catchup_when=now, catchup_stop_no=stop)
+        for batch in self._past(seen, start, now, lowest):
             met = batch.uri is not None and lowest[0] is not None and lowest[0] <= stop
+            finished = met or batch.done is not None
             cursor: dict = {}
-            if met or batch.done is not None:
+            if finished:
                 cursor = {"catchup_when": None, "catchup_stop_no": None}
-                if not met:
+                if not met and stop:
                     log.warning("the catch-up with newer comments ended early: %s", batch.done)
             elif batch.oldest_at is not None:
                 cursor = {"catchup_when": batch.oldest_at}
             self._save(batch.items, when=batch.oldest_at, cursor=cursor)
-            if cursor and cursor["catchup_when"] is None:
+            if finished:
                 return
 
     def server_now(self) -> int:
@@ -284,10 +286,14 @@ class _Job:
         return int(self.clock()) if now is None else now
 
     def _past(
-        self, seen: set[str], start: int | None, lowest: list[int | None] | None = None
+        self,
+        seen: set[str],
+        start: int | None,
+        now: int,
+        lowest: list[int | None] | None = None,
     ) -> Iterator[PastBatch]:
-        """The walk through the past from ``start`` (None: now); ``lowest`` gets the lowest
-        comment number of every answer read, stored before or not."""
+        """The walk through the past from ``start`` (None: ``now``, the server's); ``lowest``
+        gets the lowest comment number of every answer read, stored before or not."""
         assert self.info is not None and self.server is not None
         view_uri = self.server.view_uri
 
@@ -306,7 +312,7 @@ class _Job:
             backward,
             begin_time=self.info.begin_time,
             vpos_base_time=self.vpos_base_time,
-            now=self.server_now(),
+            now=now,
             start=start,
             seen=seen,
             fetch_segment=lambda uri: note(self.client.segment(uri, self.program_id)),
