@@ -225,14 +225,15 @@ def test_status_of_a_program_with_only_its_newest_segments(frozen, nico, tmp_pat
         b"<html>Forbidden</html>",  # not JSON
     ],
 )
+@pytest.mark.parametrize(("status", "exit_code"), [(403, 4), (401, 3)])
 def test_a_timeshift_refusal_with_a_malformed_error_body_is_refused_not_a_bug(
-    sandbox, nico, tmp_path, monkeypatch, body
+    sandbox, nico, tmp_path, monkeypatch, body, status, exit_code
 ):
     monkeypatch.setenv("NICO_USER_SESSION", session_for(sandbox, MFA_EMAIL))
-    sandbox.inject("live2", body, status=403, content_type="application/json")
+    sandbox.inject("live2", body, status=status, content_type="application/json")
     result = nico("fetch", LIVE_ENDED_ID, "--all-history", "--db", tmp_path / "n.db")
-    assert result.exit_code == 4, result.stderr
-    assert result.stderr.startswith("Error: ") and "HTTP 403" in result.stderr
+    assert result.exit_code == exit_code, result.stderr
+    assert result.stderr.startswith("Error: ") and f"HTTP {status}" in result.stderr
     assert "Traceback" not in result.stderr and "--debug" not in result.stderr
 
 

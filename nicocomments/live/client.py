@@ -105,11 +105,13 @@ class LiveClient:
             if method == "POST" and code == ALREADY_RESERVED:
                 log.info("the timeshift of %s was reserved already", program_id)
                 continue
+            status = response.status_code
+            # No errorCode nico knows (or none readable): the HTTP status says what it can.
+            fallback = LoginRequired if status == 401 else Refused
             kind, text = TIMESHIFT_ERRORS.get(
-                code or "",
-                (Refused, f"the timeshift API refused {{program}}: HTTP {response.status_code}"),
+                code or "", (fallback, f"the timeshift API refused {{program}}: HTTP {status}")
             )
-            raise kind(text.format(program=program_id, message=message or code))
+            raise kind(text.format(program=program_id, message=message or code), status=status)
 
     def message_server(self, info: ProgramInfo) -> MessageServer:
         if info.web_socket_url is None:
