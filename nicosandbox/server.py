@@ -100,6 +100,7 @@ class Sandbox:
     live_segment_seconds = _Setting()
     live_ping_seconds = _Setting()
     live_socket = _Setting()
+    live_next_stuck = _Setting()
     voltage_zone = _Setting()
 
     def __init__(

@@ -149,6 +149,7 @@ def _reset(sandbox) -> None:
     sandbox.live_segment_seconds = 4.0
     sandbox.live_ping_seconds = 10.0
     sandbox.live_socket = "normal"
+    sandbox.live_next_stuck = False
     sandbox.state.live.reservations.clear()  # every test reserves its own timeshifts
     sandbox.clear_injections()
     sandbox.reset_stats()

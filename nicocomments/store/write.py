@@ -390,6 +390,20 @@ def set_history(connection: Connection, thread_id: str, fork: str, **values) -> 
     connection.execute(update(threads).where(key).values(values))
 
 
+def forget_history(connection: Connection, thread_id: str, fork: str) -> None:
+    """Forget a thread's walks (``--refresh``): the next one starts from now, all over."""
+    set_history(
+        connection,
+        thread_id,
+        fork,
+        history_when=None,
+        history_complete=False,
+        history_end=None,
+        catchup_when=None,
+        catchup_stop_no=None,
+    )
+
+
 def save_skipped(
     connection: Connection, run_id: int, thread_id: str, fork: str, seconds: tuple[int, int]
 ) -> None:
