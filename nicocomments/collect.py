@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from nicocomments import store
-from nicocomments.history import iter_history
+from nicocomments.history import EMPTY_PAGE, Step, iter_history
 from nicocomments.limits import earliest_date
 from nicocomments.progress import Progress
 from nicocomments.records import Page, ThreadRef, VideoInfo
@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 # --fill-gaps: missing ranges this close together are walked as one (pages hold up to 1000).
 CLUSTER_REACH = 900
-# An answer without `when` holds at most this many comments: one with fewer holds the whole
-# (owner) thread, so what it leaves out is no longer served.
+# An answer without `when` holds at most this many comments: one with fewer that runs from
+# comment no 1 to the newest the server counts holds the whole (owner) thread.
 WHOLE_ANSWER = 1000
 
 
@@ -159,7 +159,7 @@ class _Job:
                 self.progress.thread_started(ref, stored=outcome.stored, phase="window")
                 page = self.client.thread_page(ref)
                 self._save(outcome, page, when=None)
-                if ref.fork == "owner" and len(page.comments) < WHOLE_ANSWER and state.stored:
+                if ref.fork == "owner" and state.stored and _holds_whole_thread(page):
                     self._save_unserved(outcome, since=None, until=None)
             else:
                 self._walk_thread(outcome, state, options, floor)
@@ -182,8 +182,8 @@ class _Job:
             )
             state = store.ThreadState(state.stored, state.max_no, None, False, None, None)
         walked_before = state.history_complete or state.history_when is not None
-        # A walk from now to the first comment, all in this run, is a complete pass: what it
-        # did not see of what was stored before is no longer served.
+        # A walk from now back to its end, all in this run, is a complete pass: what it did not
+        # see of what was stored before (in the seconds its answers covered) is no longer served.
         whole = options.before is None and state.history_when is None and state.stored > 0
         if state.catchup_when is not None:
             # An earlier catch-up was interrupted: finish it first.
@@ -196,6 +196,7 @@ class _Job:
             outcome.end = "already complete"
             return
         self.progress.thread_started(ref, stored=outcome.stored, phase="history")
+        last: Step | None = None
         for step in iter_history(
             lambda when: self.client.thread_page(ref, when),
             start=state.history_when or start,
@@ -212,8 +213,11 @@ class _Job:
                     "history_completed_at": store.now_utc(),
                 }
             self._save(outcome, step.page, when=step.when, cursor=cursor, skipped=step.skipped)
-        if whole and outcome.end is not None:
-            self._save_unserved(outcome, since=floor, until=start)
+            last = step
+        if whole and last is not None and last.done is not None:
+            since = _covered_since(last, floor)
+            if since <= start:
+                self._save_unserved(outcome, since=since, until=start)
 
     def _save_unserved(self, outcome: ThreadOutcome, *, since: int | None, until: int | None):
         """After a complete pass: the stored comments (posted between ``since`` and ``until``)
@@ -390,6 +394,28 @@ class _Job:
             stored=outcome.stored,
             server_count=store.reported_count(status.comment_count, status.last_res),
         )
+
+
+def _covered_since(last: Step, floor: int) -> int:
+    """The oldest second (Unix s) a complete pass that ended with ``last`` vouches for: from
+    there to its start, every second was answered by a page that held comments. A walk that
+    reached comment no 1 or the video's posting time covers it all; one that ended on an empty
+    answer only the seconds after that answer's cursor: an empty answer proves nothing by
+    itself (a glitch looks the same), so what it left out is not concluded from it."""
+    if last.done == EMPTY_PAGE:
+        return last.when + 1
+    return floor
+
+
+def _holds_whole_thread(page: Page) -> bool:
+    """Whether an answer without `when` evidently holds its whole thread: fewer comments than
+    an answer can hold, from comment no 1 up to the newest number the server counts. An empty
+    or cut answer is no such evidence (and says nothing about what it left out)."""
+    nos = [comment.no for comment in page.comments]
+    if not nos or len(nos) >= WHOLE_ANSWER or min(nos) != 1:
+        return False
+    count = store.reported_count(page.thread.comment_count, page.thread.last_res)
+    return count is None or max(nos) >= count
 
 
 def _set_bits(bits: bytearray, comments) -> None:

@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
@@ -37,6 +37,8 @@ from nicocomments.live import (
     LiveEvent,
     LiveItem,
     MessageSegment,
+    PackedBatch,
+    PastBatch,
     ProgramInfo,
     ReadyForNext,
     iter_past,
@@ -50,8 +52,18 @@ from nicocomments.store import ProgramRow
 log = logging.getLogger(__name__)
 
 PROTOCOL = "live"
-CAUGHT_UP = "caught up with what was stored"
 RECORD_WORKERS = 4  # segments read at once while recording
+# View answers in a row whose next.at is no later than the moment asked: the stream is stuck,
+# and following it would ask the same moment forever (one can happen legitimately, when a long
+# poll gives up a moment early).
+STUCK_ANSWERS = 3
+
+# Why following a program on air ended.
+PROGRAM_ENDED = "the program ended"
+STOPPED_EARLY = "stopped early"
+STREAM_STUCK = "the message server's stream stopped advancing"
+# A walk through the past that ended without reaching the program's beginning.
+SHORT_OF_BEGIN = "stopped short of the program's beginning"
 
 
 @dataclass(frozen=True)
@@ -71,7 +83,6 @@ class LiveResult:
     stored: int = 0
     end: str | None = None  # why the walk through the past ended
     recording_end: str | None = None  # `record_program`: why following the program ended
-    skipped: list[tuple[int, int]] = field(default_factory=list)
 
 
 def collect_program(
@@ -90,7 +101,7 @@ def collect_program(
         engine, video_id=program_id, protocol=PROTOCOL, mode=mode, options=settings
     )
     job = _Job(engine, client, program_id, run_id, progress or Progress(), clock)
-    return _finish(job, lambda: job.collect(options))
+    return store.run_recorded(engine, run_id, lambda: job.collect(options), job.unsaved_requests)
 
 
 def record_program(
@@ -109,12 +120,12 @@ def record_program(
     event it is given when the WebSocket says the program ended."""
     run_id = store.start_run(engine, video_id=program_id, protocol=PROTOCOL, mode="record")
     job = _Job(engine, client, program_id, run_id, progress or Progress(), clock)
-    return _finish(job, lambda: job.record(stop or threading.Event(), keep_seat))
-
-
-def _finish(job: _Job, work: Callable[[], None]) -> LiveResult:
-    store.run_recorded(job.engine, job.run_id, work, job.unsaved_requests)
-    return job.result
+    return store.run_recorded(
+        engine,
+        run_id,
+        lambda: job.record(stop or threading.Event(), keep_seat),
+        job.unsaved_requests,
+    )
 
 
 class _Job:
@@ -186,76 +197,51 @@ class _Job:
 
     # -- fetch -------------------------------------------------------------------------------------
 
-    def collect(self, options: LiveOptions) -> None:
+    def collect(self, options: LiveOptions) -> LiveResult:
         _info, server = self.open()
-        if not options.all_history:
+        if options.all_history:
+            self.walk(refresh=options.refresh)
+        else:
             self.progress.thread_started(self.ref, stored=self.result.stored, phase="window")
             entries = self.client.view(server.view_uri, None)
             for entry in entries:
                 if isinstance(entry, MessageSegment):
                     self._save(self.client.segment(entry.uri, self.program_id), when=entry.from_at)
             self.progress.thread_finished(self.ref, stored=self.result.stored, end=None)
-            return
-        self.walk(refresh=options.refresh)
+        return self.result
 
     def walk(self, *, refresh: bool = False) -> None:
-        """The past: catch up with what came since an earlier walk, then walk (or resume the
-        walk) down to the beginning."""
+        """The past: catch up with what came since an earlier walk (or finish an interrupted
+        catch-up), then walk (or resume the walk) down to the beginning."""
         with self.engine.connect() as connection:
-            state = store.live_thread_state(connection, self.program_id) or {}
+            state = store.thread_state(connection, self.program_id, LIVE_FORK)
             seen = store.live_message_ids(connection, self.program_id)
             oldest = store.oldest_live_moment(connection, self.program_id)
-        walked = bool(state.get("history_complete")) or state.get("history_when") is not None
         if refresh:
-            self._set(history_when=None, history_complete=False, history_end=None)
-            state, walked = {}, False
-        if walked and seen:
-            self.progress.thread_started(self.ref, stored=self.result.stored, phase="newer")
-            self._walk(seen, start=None, catch_up=True)
-        if state.get("history_complete"):
+            store.save_retrying(
+                self.engine, lambda c: store.forget_history(c, self.program_id, LIVE_FORK)
+            )
+            state = state.forgotten()
+        if state.catchup_when is not None:
+            # An earlier catch-up was interrupted: what it stored is the newest stretch, so it
+            # goes on from where it stopped, down to where it was to stop.
+            self._catch_up(
+                seen, start=state.catchup_when + RESEED_OVERLAP, stop_no=state.catchup_stop_no
+            )
+        elif (state.history_complete or state.history_when is not None) and seen:
+            # Messages newer than the newest stored: walk back from now until we meet it.
+            self._catch_up(seen, start=None, stop_no=state.max_no)
+        if state.history_complete:
             self.result.end = "already complete"
             self.progress.thread_finished(self.ref, stored=self.result.stored, end=self.result.end)
             return
         start = None
-        if state.get("history_when") is not None and oldest is not None:
+        if state.history_when is not None and oldest is not None:
             start = oldest + RESEED_OVERLAP  # resume: the stored stretch ends at the oldest
         self.progress.thread_started(self.ref, stored=self.result.stored, phase="history")
-        self._walk(seen, start=start, catch_up=False)
-        self.progress.thread_finished(self.ref, stored=self.result.stored, end=self.result.end)
-
-    def _walk(self, seen: set[str], *, start: int | None, catch_up: bool) -> None:
-        assert self.info is not None and self.server is not None
-        view_uri = self.server.view_uri
-        answered: list[int] = [0]  # how many messages the last answer held, seen or not
-
-        def backward(uri: str):
-            batch = self.client.backward(uri, self.program_id)
-            answered[0] = len(batch.items)
-            return batch
-
-        def segment(uri: str) -> list[LiveItem]:
-            items = self.client.segment(uri, self.program_id)
-            answered[0] = len(items)
-            return items
-
-        now = self.client.server_time(view_uri)
-        for batch in iter_past(
-            lambda at: self.client.view(view_uri, at),
-            backward,
-            begin_time=self.info.begin_time,
-            vpos_base_time=self.vpos_base_time,
-            now=int(self.clock()) if now is None else now,
-            start=start,
-            seen=seen,
-            fetch_segment=segment,
-        ):
-            if catch_up:
-                if batch.uri is not None and answered[0] and not batch.items:
-                    return  # an answer of nothing but stored messages: caught up
-                self._save(batch.items, when=batch.oldest_at)
-                continue
-            cursor: dict = {"history_when": batch.oldest_at}
-            if batch.done is not None:
+        for batch in self._past(seen, start, self.server_now()):
+            cursor: dict = {"history_when": batch.oldest_at, "history_end": batch.done}
+            if batch.done == REACHED_BEGIN:  # the only proof that the history is complete
                 cursor = {
                     "history_when": None,
                     "history_complete": True,
@@ -263,9 +249,74 @@ class _Job:
                     "history_completed_at": store.now_utc(),
                 }
                 self.result.end = batch.done
+            elif batch.done is not None:  # not complete: the next run walks on from here
+                self.result.end = f"{SHORT_OF_BEGIN} ({batch.done})"
             skipped = self._within_program(batch.skipped)
-            self.result.skipped.extend(skipped)
             self._save(batch.items, when=batch.oldest_at, cursor=cursor, skipped=skipped)
+        self.progress.thread_finished(self.ref, stored=self.result.stored, end=self.result.end)
+
+    def _catch_up(self, seen: set[str], *, start: int | None, stop_no: int | None) -> None:
+        """Walk back from ``start`` (None: now) until an answer holds comment ``stop_no`` or an
+        older one: the newest stored before the catch-up began. Every answer is committed with
+        the catch-up's cursor (its oldest moment) and its stop, so an interrupted catch-up is
+        resumed, never left as a gap below what it stored."""
+        self.progress.thread_started(self.ref, stored=self.result.stored, phase="newer")
+        stop = stop_no or 0  # no comment stored (only other messages): to the walk's end
+        lowest: list[int | None] = [None]  # the lowest comment number of the last answer
+        now = self.server_now()
+        if start is None:
+            self._set(catchup_when=now, catchup_stop_no=stop)
+        for batch in self._past(seen, start, now, lowest):
+            met = batch.uri is not None and lowest[0] is not None and lowest[0] <= stop
+            finished = met or batch.done is not None
+            cursor: dict = {}
+            if finished:
+                cursor = {"catchup_when": None, "catchup_stop_no": None}
+                if not met and stop:
+                    log.warning("the catch-up with newer comments ended early: %s", batch.done)
+            elif batch.oldest_at is not None:
+                cursor = {"catchup_when": batch.oldest_at}
+            self._save(batch.items, when=batch.oldest_at, cursor=cursor)
+            if finished:
+                return
+
+    def server_now(self) -> int:
+        assert self.server is not None
+        now = self.client.server_time(self.server.view_uri)
+        return int(self.clock()) if now is None else now
+
+    def _past(
+        self,
+        seen: set[str],
+        start: int | None,
+        now: int,
+        lowest: list[int | None] | None = None,
+    ) -> Iterator[PastBatch]:
+        """The walk through the past from ``start`` (None: ``now``, the server's); ``lowest``
+        gets the lowest comment number of every answer read, stored before or not."""
+        assert self.info is not None and self.server is not None
+        view_uri = self.server.view_uri
+
+        def note(items: list[LiveItem]) -> list[LiveItem]:
+            if lowest is not None:
+                lowest[0] = min((i.no for i in items if isinstance(i, LiveComment)), default=None)
+            return items
+
+        def backward(uri: str) -> PackedBatch:
+            batch = self.client.backward(uri, self.program_id)
+            note(batch.items)
+            return batch
+
+        return iter_past(
+            lambda at: self.client.view(view_uri, at),
+            backward,
+            begin_time=self.info.begin_time,
+            vpos_base_time=self.vpos_base_time,
+            now=now,
+            start=start,
+            seen=seen,
+            fetch_segment=lambda uri: note(self.client.segment(uri, self.program_id)),
+        )
 
     def _within_program(self, windows: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
         """Unread seconds that could hold messages: none after an ended program's end (the
@@ -282,7 +333,7 @@ class _Job:
         self,
         stop: threading.Event,
         keep_seat: Callable[[ProgramInfo, threading.Event], Callable[[], None]] | None,
-    ) -> None:
+    ) -> LiveResult:
         info = self.client.program(self.program_id)
         if not info.on_air:
             raise Refused(
@@ -298,6 +349,7 @@ class _Job:
         try:
             with ThreadPoolExecutor(RECORD_WORKERS, thread_name_prefix="nico-segment") as pool:
                 at: int | None = None
+                stuck = 0
                 while not stop.is_set():
                     entries = self.client.view(server.view_uri, at)
                     for entry in entries:
@@ -310,16 +362,23 @@ class _Job:
                     following = [e for e in entries if isinstance(e, ReadyForNext)]
                     if not following or ended.is_set():
                         break  # the stream or the WebSocket says the program is over
+                    stuck = stuck + 1 if at is not None and following[-1].at <= at else 0
+                    if stuck >= STUCK_ANSWERS:
+                        log.warning("the view stream named next.at %d again and again", at)
+                        self.result.recording_end = STREAM_STUCK
+                        break
                     at = following[-1].at
                 for future in pending:
                     future.result()
         finally:
             release()
-        self.result.recording_end = "stopped early" if stop.is_set() else "the program ended"
+        if self.result.recording_end is None:
+            self.result.recording_end = STOPPED_EARLY if stop.is_set() else PROGRAM_ENDED
         self.progress.thread_finished(
             self.ref, stored=self.result.stored, end=self.result.recording_end
         )
         self.walk()
+        return self.result
 
     def _read_segment(self, segment: MessageSegment) -> None:
         items = self.client.segment(segment.uri, self.program_id)
@@ -400,7 +459,6 @@ def _event_row(event: LiveEvent) -> dict:
 
 
 __all__ = [
-    "CAUGHT_UP",
     "REACHED_BEGIN",
     "LiveOptions",
     "LiveResult",

@@ -16,6 +16,7 @@ ENDPOINT_ENV_VARS = {
     "snapshot": "NICO_SNAPSHOT_URL",  # Snapshot Search API v2 (tags, keyword searches)
     "live": "NICO_LIVE_URL",  # Niconico Live watch pages
     "live2": "NICO_LIVE2_URL",  # Niconico Live's timeshift API
+    "channel": "NICO_CHANNEL_URL",  # ch.nicovideo.jp: a channel's video list pages
 }
 # Hosts that never get the session cookie: Snapshot Search is anonymous.
 COOKIELESS = frozenset({"snapshot"})
@@ -39,6 +40,7 @@ class Endpoints:
     snapshot: str = "https://snapshot.search.nicovideo.jp"
     live: str = "https://live.nicovideo.jp"
     live2: str = "https://live2.nicovideo.jp"
+    channel: str = "https://ch.nicovideo.jp"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Endpoints:

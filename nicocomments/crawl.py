@@ -34,6 +34,7 @@ from nicocomments.http import HostPacer
 from nicocomments.ids import parse_video_id
 from nicocomments.limits import shown
 from nicocomments.listings import CollectionRef, ListedVideo, SnapshotSearch, iter_nvapi_listing
+from nicocomments.listings.channel import iter_channel_listing
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,8 @@ def pause_all(pacer: HostPacer, client: CommentClient) -> Callable[[float], None
 
 @dataclass
 class Lister:
-    """Where a collection's videos come from: nvapi, Snapshot Search, a file, the database."""
+    """Where a collection's videos come from: nvapi, Snapshot Search, a channel's pages, a
+    file, the database."""
 
     session: object
     endpoints: object
@@ -176,6 +178,8 @@ class Lister:
             yield from self.snapshot.iter_videos(ref, since=since)
         elif ref.kind in ("user", "mylist", "series"):
             yield from iter_nvapi_listing(self.session, self.endpoints, ref, self._count)
+        elif ref.kind == "channel":
+            yield from iter_channel_listing(self.session, self.endpoints, ref, self._count)
         elif ref.kind == "file":
             yield from (ListedVideo(v) for v in ids_from_file(Path(ref.key)))
         elif ref.kind == "sql":

@@ -62,6 +62,11 @@ class Comment(NamedTuple):
 
 COMMENT_FIELDS = Comment._fields
 
+# What a re-crawl can see change about a stored comment (`nico diff`, `analysis.diff_video`),
+# in the order tables and JSON list them: new, deleted (or no longer served), served again
+# after that, with another nicoru count, with another NG score.
+CHANGE_KINDS = ("added", "deleted", "restored", "nicoru_changed", "score_changed")
+
 
 @dataclass(frozen=True)
 class ThreadRef:

@@ -13,6 +13,13 @@ from yet another, so the earlier part is the same in both.
   all but the first ten (one answer).
 * Every video is tagged `COLLECTION_TAG` (plus one of `OTHER_TAGS`) and its description holds
   `COLLECTION_WORD`; a third also carry `SMALL_TAG` (a tag with fewer hits).
+* A channel, `COLLECTION_CHANNEL_SLUG` (also `COLLECTION_CHANNEL_ID`): `CHANNEL_FREE` videos on
+  its free list and `CHANNEL_PAY` on its paid one (``so4100000`` + i, posted weekly from 2023),
+  each with a key-protected channel thread, an ordinary one and, every third, an owner thread;
+  the one at `CHANNEL_MULTI_PAGE` has more than a page of comments; the paid one at
+  `CHANNEL_MEMBERS_ONLY` is for channel members only (nobody is one). No tags: tag and search
+  listings never show them (`add_channel`, `add_channel_later`). `EMPTY_CHANNEL_SLUG` has no
+  video and no paid list.
 """
 
 from __future__ import annotations
@@ -37,6 +44,17 @@ DELETED = (13, 57, 121, 188)  # positions of videos deleted by their poster
 PRIVATE = (99,)
 LATER_EVERY = 9  # in the later world every ninth video (from the fifth) gets new comments
 LATER_NEW_VIDEOS = 3
+COLLECTION_CHANNEL_SLUG = "nicocrawl"
+COLLECTION_CHANNEL_ID = "ch2700001"
+EMPTY_CHANNEL_SLUG = "nicocrawl-empty"  # no video, and no paid list (its page is a 404)
+CHANNEL_OWNER_ID = "2700001"
+CHANNEL_FIRST_NUMBER = 4_100_000
+CHANNEL_FREE = 47  # three list pages of 20
+CHANNEL_PAY = 5
+CHANNEL_MULTI_PAGE = 5  # position (in posting order) of the video with > 1,000 comments
+CHANNEL_MEMBERS_ONLY = CHANNEL_FREE + 2  # a paid video nobody may watch
+CHANNEL_START = END  # channel videos are posted weekly from here
+CHANNEL_LATER_EVERY = 4
 
 
 def video_id_at(position: int) -> str:
@@ -177,3 +195,96 @@ def _append(table: w.CommentTable, rng, users, n: int, start: int, end: int, dur
             is_premium=users.premium[user],
             is_anonymous=anonymous,
         )
+
+
+# --- the channel ------------------------------------------------------------------------------
+
+
+def channel_video_id_at(position: int) -> str:
+    return f"so{CHANNEL_FIRST_NUMBER + position}"
+
+
+def add_channel(world: w.World, *, seed: int) -> None:
+    """The channel of the collection world: its videos and its two lists (newest first)."""
+    rng = random.Random(seed * 7_919 + 0xC4A7)
+    users = synth._Users(rng, 100)
+    free, pay = [], []
+    for i in range(CHANNEL_FREE + CHANNEL_PAY):
+        posted = CHANNEL_START + i * 7 * 86400 + rng.randrange(86400)
+        n = 1_200 if i == CHANNEL_MULTI_PAGE else rng.randrange(1, 40)
+        access = "channel_member" if i == CHANNEL_MEMBERS_ONLY else None
+        _add_channel_video(world, rng, users, i, posted, n, access)
+        (free if i < CHANNEL_FREE else pay).append(channel_video_id_at(i))
+    world.channels[COLLECTION_CHANNEL_SLUG] = w.Channel(
+        COLLECTION_CHANNEL_SLUG,
+        COLLECTION_CHANNEL_ID,
+        "クロール検証チャンネル",
+        tuple(reversed(free)),
+        tuple(reversed(pay)),
+    )
+    world.channels[EMPTY_CHANNEL_SLUG] = w.Channel(
+        EMPTY_CHANNEL_SLUG, "ch2700002", "動画のないチャンネル", (), None
+    )
+
+
+def add_channel_later(world: w.World, *, seed: int, at: int) -> list[str]:
+    """The channel at ``at`` (Unix s): new comments on every `CHANNEL_LATER_EVERY`-th free
+    video (the newest posted at ``at - 1``) and one new free video posted at ``at - 10``.
+    Returns the ids of the videos that changed or are new."""
+    rng = random.Random(seed * 7_919 + 0xC4A8)
+    users = synth._Users(rng, 30)
+    changed = []
+    for i in range(1, CHANNEL_FREE, CHANNEL_LATER_EVERY):
+        video = world.videos[channel_video_id_at(i)]
+        thread = world.threads[(video.main_thread_id, "main")]
+        _append(thread.comments, rng, users, rng.randrange(1, 6), at - 600, at - 1,
+                video.duration_s)  # fmt: skip
+        changed.append(video.video_id)
+    i = CHANNEL_FREE + CHANNEL_PAY
+    _add_channel_video(world, rng, users, i, at - 10, rng.randrange(1, 20), None, end=at - 1)
+    channel = world.channels[COLLECTION_CHANNEL_SLUG]
+    world.channels[COLLECTION_CHANNEL_SLUG] = w.Channel(
+        channel.slug,
+        channel.channel_id,
+        channel.name,
+        (channel_video_id_at(i), *channel.video_ids),
+        channel.pay_video_ids,
+    )
+    return [*changed, channel_video_id_at(i)]
+
+
+def _add_channel_video(world, rng, users, i, posted, n, access, *, end=None) -> None:
+    """A channel video as the real ones are: the key-protected channel thread (184 forced) is
+    ``thread_id``, the ordinary one (one less) ``optional_thread_id``, with the owner's."""
+    video_id = channel_video_id_at(i)
+    key_tid, default_tid = str(posted), str(posted - 1)
+    duration = rng.randrange(60, 1500)
+    window = w.retention_window(duration)
+    end = end if end is not None else posted + 200 * 86400
+
+    def table(tid: str, count: int, anonymous: float) -> w.CommentTable:
+        return synth.synth_table(
+            rng, thread_id=tid, fork="main", n=count, start=posted, end=end,
+            duration_s=duration, window=window, users=users, anonymous_share=anonymous,
+            burst_days=2.0, bursts=False,
+        )  # fmt: skip
+
+    threads = [
+        w.Thread(key_tid, "main", "community", video_id, table(key_tid, n, 1.0),
+                 needs_key=True, force_184=True),
+        w.Thread(default_tid, "main", "default", video_id, table(default_tid, 1 + n // 4, 0.6)),
+    ]  # fmt: skip
+    if i % 3 == 0:
+        owner = synth.owner_table(
+            rng, thread_id=default_tid, n=4, posted_at=posted, duration_s=duration,
+            uploader_id=CHANNEL_OWNER_ID,
+        )  # fmt: skip
+        threads.append(w.Thread(default_tid, "owner", "owner", video_id, owner))
+    world.add(
+        w.Video(
+            video_id, f"クロールチャンネル 第{i + 1}話", duration, posted, "channel",
+            CHANNEL_OWNER_ID, key_tid, tuple((t.thread_id, t.fork) for t in threads),
+            optional_thread_id=default_tid, access=access,
+        ),
+        threads,
+    )  # fmt: skip

@@ -8,9 +8,10 @@ after the sandbox starts (for `nico live record`).
 
 What the programs exercise: chats of every modifier, anonymous and named posters, premium and
 not; overflowed chats; gifts, notifications and nicoads between the chats; gaps in ``no`` (the
-broadcaster's filter removed those comments before they were published); comments of the
-waiting time between opening and beginning (vposBaseTime is the opening); backward chains
-that end after a few batches (so a client must re-seed); and one long program.
+broadcaster's filter removed those comments before they were published); a first message
+some seconds after the begin time, as on real programs (vposBaseTime is the opening, so a walk
+knows it reached the beginning only by reading the quiet slices down to the opening); backward
+chains that end after a few batches (so a client must re-seed); and one long program.
 """
 
 from __future__ import annotations
@@ -160,11 +161,14 @@ def add_live_programs(programs: dict[str, LiveProgram], *, seed: int, anchor: in
 
 
 def _fill(program: LiveProgram, rng: random.Random, count: int) -> None:
-    """``count`` messages spread from the opening to the end: mostly chats, some overflowed,
-    a gift, notification or nicoad every so often; some numbers filtered away."""
+    """``count`` messages spread from a little after the begin time to the end: mostly chats,
+    some overflowed, a gift, notification or nicoad every so often; some numbers filtered
+    away."""
     span = program.end_time - program.open_time
-    # The first message comes as the program opens: a walk that gets there has reached it.
-    moments = [0.0, *sorted(rng.uniform(0, span - 0.001) for _ in range(count - 1))]
+    # Nothing is posted at the very first moment: the first message comes 1–20 s after the
+    # begin time, as on real programs, so no message proves the walk reached the beginning.
+    first = program.begin_time - program.open_time + rng.uniform(1.0, 20.0)
+    moments = [first, *sorted(rng.uniform(first, span - 0.001) for _ in range(count - 1))]
     no = 0
     for i, offset in enumerate(moments):
         whole = program.open_time + offset

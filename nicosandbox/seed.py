@@ -39,15 +39,17 @@ def build_world(seed: int = 0, big_comments: int = 30_000, live_anchor: int | No
 
 
 def build_collection_world(seed: int = 0, *, size: int = 220, later_at: int | None = None) -> World:
-    """The world `nico crawl` is tested on: the accounts and a collection of ``size`` small
-    videos (see `collection`), without the big histories of `build_world`. With ``later_at``
-    (Unix s), the same world as it is at that time: new comments on some videos, new videos
-    (`collection.add_later`)."""
+    """The world `nico crawl` is tested on: the accounts, a collection of ``size`` small
+    videos and a channel (see `collection`), without the big histories of `build_world`. With
+    ``later_at`` (Unix s), the same world as it is at that time: new comments on some videos,
+    new videos (`collection.add_later`, `collection.add_channel_later`)."""
     world = World(seed=seed)
     _add_accounts(world)
     collection.add_collection(world, seed=seed, size=size)
+    collection.add_channel(world, seed=seed)
     if later_at is not None:
         collection.add_later(world, seed=seed, at=later_at, size=size)
+        collection.add_channel_later(world, seed=seed, at=later_at)
     return world
 
 

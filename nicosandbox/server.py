@@ -10,6 +10,7 @@
     /live/…       live.nicovideo.jp       (live watch pages)
     /live2/…      live2.nicovideo.jp      (the timeshift API)
     /mpn/…        the NDGR message server named by the live watch WebSocket
+    /channel/…    ch.nicovideo.jp         (channels' video list pages)
     ws://…        the live watch WebSocket, on a port of its own (`livesocket`)
 
 The prefixes are the groups of `routes.SURFACES`; each request goes through the same steps
@@ -99,6 +100,7 @@ class Sandbox:
     live_segment_seconds = _Setting()
     live_ping_seconds = _Setting()
     live_socket = _Setting()
+    live_next_stuck = _Setting()
     voltage_zone = _Setting()
 
     def __init__(

@@ -43,7 +43,9 @@ class Settings:
     index was rebuilt (None: now). Live: ``live_segment_seconds``,
     the length of a message server segment (and the longest a long poll is held);
     ``live_ping_seconds``, between the watch WebSocket's pings; ``live_socket``: ``normal``,
-    ``silent`` (takes startWatching, never answers) or ``close`` (closes at once).
+    ``silent`` (takes startWatching, never answers) or ``close`` (closes at once);
+    ``live_next_stuck``: a fault of the view stream, whose ``next.at`` stops advancing (every
+    ``?at=T`` answer names ``next{at: T}`` again).
     """
 
     key_ttl: float = 600
@@ -63,6 +65,7 @@ class Settings:
     live_segment_seconds: float = 4.0
     live_ping_seconds: float = 10.0
     live_socket: str = "normal"
+    live_next_stuck: bool = False
     voltage_zone: dict | None = None
 
     @property

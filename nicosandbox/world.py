@@ -272,6 +272,19 @@ class Collection:
     public: bool = True
 
 
+@dataclass(frozen=True)
+class Channel:
+    """A channel (ch.nicovideo.jp): its free and paid video lists, newest first (``None``: it
+    has no paid list at all). Its pages answer under its ``slug`` and its ``channel_id``
+    (``ch…``) alike."""
+
+    slug: str
+    channel_id: str
+    name: str
+    video_ids: tuple[str, ...]
+    pay_video_ids: tuple[str, ...] | None = ()
+
+
 class Account(NamedTuple):
     user_id: str
     email: str
@@ -299,6 +312,7 @@ class World:
     mylists: dict[str, Collection] = field(default_factory=dict)
     series: dict[str, Collection] = field(default_factory=dict)
     tags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # video id → its tags
+    channels: dict[str, Channel] = field(default_factory=dict)  # by slug
     live_programs: dict[str, LiveProgram] = field(default_factory=dict)  # by lv… id
     live_anchor: int = 0  # the moment live programs' times are relative to (Unix seconds)
     _video_by_thread: dict[str, Video] = field(default_factory=dict, repr=False)
@@ -314,6 +328,12 @@ class World:
         """A user's videos, newest first (as nvapi lists them)."""
         mine = [v for v in self.videos.values() if v.uploader_id == user_id and v.kind == "user"]
         return sorted(mine, key=lambda v: (-v.posted_at, v.video_id))
+
+    def channel(self, name: str) -> Channel | None:
+        """A channel by its slug or its ``ch…`` id."""
+        if name in self.channels:
+            return self.channels[name]
+        return next((c for c in self.channels.values() if c.channel_id == name), None)
 
     def last_comment_at(self, video_id: str) -> int | None:
         """The date of the video's newest comment (any thread, deleted ones too)."""

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from nicocomments.config import ENDPOINT_ENV_VARS
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -52,11 +54,7 @@ def _isolated_config(tmp_path_factory, monkeypatch):
         "NICO_EMAIL",
         "NICO_PASSWORD",
         "NICO_DEBUG",
-        "NICO_FLAPI_URL",
-        "NICO_ACCOUNT_URL",
-        "NICO_WWW_URL",
-        "NICO_NVAPI_URL",
-        "NICO_SNAPSHOT_URL",
+        *ENDPOINT_ENV_VARS.values(),  # every host override (a developer's own must not leak in)
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NETRC", str(config / "no-netrc"))
@@ -151,6 +149,7 @@ def _reset(sandbox) -> None:
     sandbox.live_segment_seconds = 4.0
     sandbox.live_ping_seconds = 10.0
     sandbox.live_socket = "normal"
+    sandbox.live_next_stuck = False
     sandbox.state.live.reservations.clear()  # every test reserves its own timeshifts
     sandbox.clear_injections()
     sandbox.reset_stats()

@@ -41,9 +41,28 @@ def fault_plan(seed: int) -> FaultPlan:
     )
 
 
-def assert_faults_met(stats, group: str) -> None:
-    """The run met faults, on the comments' own route group too."""
+def assert_faults_met(stats, group: str, seed: int | None = None) -> None:
+    """The run met faults, on the comments' own route group too (and, with ``seed``, what fell
+    on that group is remembered for `assert_every_kind_drawn`)."""
     assert sum(stats.faulted.values()) >= 3 and stats.faulted[group] >= 1, stats.fault_kinds
+    if seed is not None:
+        DRAWN[(group, seed)] = {kind for (g, kind) in stats.fault_kinds if g == group}
+
+
+# (route group, seed) → the fault kinds a seeded 20 % run drew on that group.
+DRAWN: dict[tuple[str, int], set[str]] = {}
+
+
+def assert_every_kind_drawn(group: str, run_seed) -> None:
+    """Over `FAULT_SEEDS`, every kind of `FAULT_KINDS` fell on ``group`` at least once, so
+    the 20 % runs' success says something about each. Seeds whose run did not happen in this
+    session (a ``-k`` selection) are run now by ``run_seed(seed)``."""
+    drawn: set[str] = set()
+    for seed in FAULT_SEEDS:
+        if (group, seed) not in DRAWN:
+            run_seed(seed)
+        drawn |= DRAWN[(group, seed)]
+    assert drawn == set(FAULT_KINDS), f"never drawn on {group}: {set(FAULT_KINDS) - drawn}"
 
 
 # The route groups each protocol's `nico fetch` uses (account: `nico login`, which never

@@ -313,3 +313,46 @@ def test_adbc_errors_are_database_errors(tmp_path):
         engine.dispose()
     assert caught.value.exit_status == ExitStatus.DATABASE and str(path) in str(caught.value)
     assert "malformed" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "tz", ["UTC", na.JAPAN, "America/New_York", "Europe/London", "Asia/Kathmandu"]
+)
+def test_months_agree_around_every_zones_month_starts(tmp_path, tz):
+    """Months of a dataset (counted per fixed offset, or per quarter hour of UTC in zones
+    with daylight saving time) are pandas' months in the zone, to the second around each
+    local month start (and across the clock changes)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from nicocomments.analysis import scan
+    from nicocomments.formats import dataset
+    from nicocomments.records import Comment
+
+    zone = ZoneInfo(tz)
+    times = []
+    for year in (2008, 2015, 2024):
+        for month in range(1, 13):
+            start = int(datetime(year, month, 1, tzinfo=zone).timestamp())
+            times += [start - 1, start, start + 1, start + 899, start + 900]
+        for clock_change in (datetime(year, 3, 30, 1, 30), datetime(year, 11, 2, 1, 59)):
+            at = int(clock_change.replace(tzinfo=zone).timestamp())
+            times += [at + delta for delta in range(-3600, 3601, 900)]
+    comments = [Comment("sm9", "main", no, 0, t, "x") for no, t in enumerate(times, 1)]
+    with dataset.connect() as connection:
+        dataset.write_comments(
+            connection, dataset.arrow_batches("sm9", comments), tmp_path, by="month", unit="u"
+        )
+    frame = pd.DataFrame(
+        {"posted_at": pd.to_datetime(times, unit="s", utc=True).tz_convert(tz)}
+    ).astype({"posted_at": pd.DatetimeTZDtype("ns", tz)})
+    got = na.comments_per_month(na.scan_comments(tmp_path, tz=tz))
+    assert_frame_equal(got, na.comments_per_month(frame))
+    assert got["comments"].sum() == len(times)
+    assert (scan.fixed_offset_s(tz) is None) == (tz not in ("UTC", na.JAPAN, "Asia/Kathmandu"))
+
+
+def test_unknown_zone_is_left_to_duckdb():
+    from nicocomments.analysis import scan
+
+    assert scan.fixed_offset_s("Not/AZone") is None

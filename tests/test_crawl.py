@@ -1,8 +1,8 @@
 """`nico crawl` end to end over loopback against the emulator's collection world: every REF
-kind stores exactly the ground truth; deleted and private videos are recorded and skipped;
-killed with SIGKILL and resumed it ends exact, fetching nothing complete twice; `--since-last`
-on the world "later" asks only for the changed videos; `--dry-run` estimates before any
-comment request; a dead session stops the crawl with exit 3."""
+kind (a channel's list pages too) stores exactly the ground truth; deleted and private videos
+are recorded and skipped; killed with SIGKILL and resumed it ends exact, fetching nothing
+complete twice; `--since-last` on the world "later" asks only for the changed videos;
+`--dry-run` estimates before any comment request; a dead session stops the crawl with exit 3."""
 
 from __future__ import annotations
 
@@ -19,12 +19,16 @@ import pytest
 from nicocomments.http import HostPacer
 from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD, expected_comments
 from nicosandbox.collection import (
+    CHANNEL_MEMBERS_ONLY,
+    COLLECTION_CHANNEL_ID,
+    COLLECTION_CHANNEL_SLUG,
     COLLECTION_MYLIST_ID,
     COLLECTION_SERIES_ID,
     COLLECTION_TAG,
     COLLECTION_USER_ID,
     DELETED,
     PRIVATE,
+    channel_video_id_at,
     video_id_at,
 )
 from nicosandbox.seed import build_collection_world
@@ -36,7 +40,8 @@ BASE_WORLD = build_collection_world()  # the same world as the `site` fixture's 
 
 
 def readable(world, video_ids):
-    return [v for v in video_ids if not world.videos[v].deleted]
+    """The videos a crawl can read: not deleted, not for channel members only."""
+    return [v for v in video_ids if not world.videos[v].deleted and not world.videos[v].access]
 
 
 def truth(world, video_ids):
@@ -67,6 +72,13 @@ REFS = {
     "tag": (f"tag/{COLLECTION_TAG}", lambda w: readable(w, w.tags)),
     "search": ("search/nicocrawl 検証動画", lambda w: readable(w, w.tags)),
 }
+CHANNEL = f"channel/{COLLECTION_CHANNEL_SLUG}"
+
+
+def channel_videos(world):
+    """A channel's listing: its free list, then its paid one."""
+    channel = world.channels[COLLECTION_CHANNEL_SLUG]
+    return [*channel.video_ids, *channel.pay_video_ids]
 
 
 @pytest.mark.parametrize("kind", list(REFS))
@@ -129,10 +141,67 @@ def test_from_a_file_and_from_sql(site, nico, tmp_path):
     assert bad.exit_code == 2 and bad.stderr.startswith("Error: --sql")
 
 
-def test_a_channel_is_refused_before_anything_is_stored(site, nico, tmp_path):
-    result = nico("crawl", "channel/ch2632720", "--db", tmp_path / "c.db")
-    assert result.exit_code == 2 and "--from-file" in result.stderr
-    assert not (tmp_path / "c.db").exists() and not site.stats.requests
+@pytest.mark.parametrize(
+    "ref", [CHANNEL, f"https://ch.nicovideo.jp/{COLLECTION_CHANNEL_ID}/video?ref=pc"]
+)
+def test_a_crawl_of_a_channel_stores_every_comment_exactly(site, nico, tmp_path, ref):
+    """Listed from its pages (free, then paid), every video fetched: the key-protected channel
+    threads and the ordinary ones; the paid video for members only fails with its reason."""
+    db = tmp_path / "c.db"
+    result = nico("crawl", ref, "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    world = site.world
+    videos = channel_videos(world)
+    assert len(videos) == 52
+    assert stored(db) == truth(world, videos)
+    listed = query(db, "SELECT video_id, state, comment_count FROM collection_videos "
+                       "ORDER BY position")  # fmt: skip
+    members_only = channel_video_id_at(CHANNEL_MEMBERS_ONLY)
+    assert listed == [
+        (v, "failed" if v == members_only else "complete", None) for v in videos
+    ]  # in the listing's order, no counts invented
+    assert f"{members_only}: {members_only} is for channel members only" in result.stdout
+    assert site.stats.requests["channel"] == 4 + 2  # 47 free: 3 pages and an empty one; 5 paid
+    assert max(site.stats.watch.values()) == 1 and set(site.stats.watch) == set(videos)
+    for video_id in readable(world, videos):
+        for key in world.videos[video_id].threads:
+            table = world.threads[key].comments
+            budget = max(1, math.ceil(len(table) / 1000)) + 1 + 3 * bool(table.deleted[0])
+            assert site.stats.v1_requests(*key) <= budget, key
+    again = nico("crawl", ref, "--all-history", "--db", db, *FAST)
+    assert again.exit_code == 0 and "0 videos fetched" in again.stdout
+    assert site.stats.requests["channel"] == 6  # the stored listing is not read again
+    import json
+
+    status = nico("status", "--collections", "--json", "--db", db)
+    (report,) = json.loads(status.stdout)
+    assert report["comments_listed"] is None  # not 0: the listing counted nothing
+    assert report["comments_stored"] == len(truth(world, videos))
+    (row,) = [line for line in nico("status", "--collections", "--db", db).stdout.splitlines()
+              if line.startswith("│ channel/")]  # fmt: skip
+    assert row.split("│")[-3].strip() == "unknown"  # the listed count, before the last crawl
+
+
+def test_a_missing_channel_is_not_found_exit_4(site, nico, tmp_path):
+    result = nico("crawl", "channel/no-such-channel", "--db", tmp_path / "c.db", *FAST)
+    assert result.exit_code == 4
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: channel/no-such-channel: no such channel (ch.nicovideo.jp answered HTTP 404)"
+    )
+    assert not site.stats.watch
+
+
+def test_dry_run_of_a_channel_says_its_counts_are_unknown(site, nico, tmp_path):
+    db = tmp_path / "c.db"
+    result = nico("crawl", CHANNEL, "--dry-run", "--all-history", "--interval", "1", "--db", db)
+    assert result.exit_code == 0, result.stderr
+    videos = channel_videos(site.world)
+    # nothing known but the ids: one watch request and at least one comment page a video
+    assert f"{len(videos)} of {len(videos)} listed videos to fetch: about {2 * len(videos)} " \
+        "requests" in result.stdout  # fmt: skip
+    assert f"{len(videos)} of these videos have no listed comment count" in result.stdout
+    assert result.stdout.count("unknown") == len(videos)
+    assert not site.stats.watch and not site.stats.v1_threads
 
 
 def test_dry_run_estimates_before_any_comment_request(site, nico, tmp_path):
@@ -140,6 +209,7 @@ def test_dry_run_estimates_before_any_comment_request(site, nico, tmp_path):
     result = nico("crawl", f"series/{COLLECTION_SERIES_ID}", "--dry-run", "--all-history",
                   "--interval", "1.5", "--db", db)  # fmt: skip
     assert result.exit_code == 0, result.stderr
+    assert "unknown" not in result.stdout and "no listed comment count" not in result.stdout
     world = site.world
     videos = list(world.series[COLLECTION_SERIES_ID].video_ids)
     pages = sum(1 + max(1, math.ceil(world.comment_count(v) / 1000)) for v in videos)
@@ -218,6 +288,30 @@ def test_since_last_on_the_later_world_fetches_only_what_changed(site, nico, tmp
     assert sum(site.stats.v1_threads.values()) < old_pages + 2 * len(changed)
 
 
+def test_since_last_lists_a_channel_again_and_fetches_only_what_changed(site, nico, tmp_path):
+    """A channel's pages say nothing of comments: --since-last lists it again (for new videos)
+    and asks Snapshot Search, by the listed ids, which ones got comments since."""
+    from nicosandbox.collection import add_channel_later
+
+    db = tmp_path / "c.db"
+    result = nico("crawl", CHANNEL, "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    since = query(db, "SELECT CAST(strftime('%s', since) AS INTEGER) FROM collections")[0][0]
+    at = max(int(time.time()), since + 8)
+    while time.time() < at:
+        time.sleep(0.1)
+    later = build_collection_world()
+    changed = add_channel_later(later, seed=0, at=at)
+    site.world = later
+    site.reset_stats()
+    result = nico("crawl", CHANNEL, "--since-last", "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert site.stats.requests["channel"] == 4 + 2  # listed again: 48 free videos, 5 paid
+    assert sorted(site.stats.watch) == sorted(changed)
+    assert stored(db) == truth(later, channel_videos(later))
+    assert query(db, "SELECT count(*) FROM collection_videos")[0][0] == 53
+
+
 def test_a_session_that_stops_working_stops_the_crawl_with_exit_3(site, nico, tmp_path):
     db = tmp_path / "c.db"
     site.expire_sessions()
@@ -273,20 +367,22 @@ def test_status_per_collection(site, nico, tmp_path):
     assert report["states"]["failed"] == len(gone)
     assert report["states"]["complete"] == len(videos) - len(gone)
     assert report["comments_stored"] == len(truth(world, videos))
+    assert report["comments_listed"] == sum(world.comment_count(v) for v in videos)
     assert report["title"] == world.mylists[COLLECTION_MYLIST_ID].name
     assert {f["video_id"] for f in report["failed"]} == gone
 
 
-@pytest.mark.parametrize("kind", ["tag", "mylist"])
+@pytest.mark.parametrize("kind", ["tag", "mylist", "channel"])
 def test_a_crawl_through_faults_on_every_surface_ends_exact(site, nico, tmp_path, kind):
-    """Errors, dropped and cut answers on the listings, Snapshot Search, watch data and the
-    comment server: retried (a Snapshot Search 503 waits --search-wait), and nothing lost."""
+    """Errors, dropped and cut answers on the listings (a channel's pages too), Snapshot
+    Search, watch data and the comment server: retried (a Snapshot Search 503 waits
+    --search-wait), and nothing lost."""
     from nicosandbox import FAULT_KINDS, FaultPlan
 
-    ref, listed = REFS[kind]
+    ref, listed = {**REFS, "channel": (CHANNEL, channel_videos)}[kind]
     site.faults = FaultPlan(
         rate=0.15, kinds=FAULT_KINDS, seed=11, retry_after=0, slow_seconds=0.05,
-        targets=("nvapi", "snapshot", "www", "nvcomment"),
+        targets=("nvapi", "snapshot", "www", "nvcomment", "channel"),
     )  # fmt: skip
     db = tmp_path / "c.db"
     result = nico(

@@ -28,7 +28,13 @@ from nicosandbox import (
     expected_comments,
 )
 from tests.helpers import budget, query, sorted_truth, stored_comments
-from tests.reliability import FAULT_OPTIONS, FAULT_SEEDS, assert_faults_met, fault_plan
+from tests.reliability import (
+    FAULT_OPTIONS,
+    FAULT_SEEDS,
+    assert_every_kind_drawn,
+    assert_faults_met,
+    fault_plan,
+)
 
 FAST = ("--interval", "0", "--backoff", "0", "--protocol", "legacy")
 
@@ -67,9 +73,22 @@ def test_twenty_percent_faults_still_store_exactly_the_truth(
     db = tmp_path / "n.db"
     result = fetch(nico, db, BIG_VIDEO_ID, CHANNEL_VIDEO_ID, "--all-history", *FAULT_OPTIONS)
     assert result.exit_code == 0, result.stderr
-    assert_faults_met(logged_in.stats, "msg")
+    assert_faults_met(logged_in.stats, "msg", seed)
     for video_id in (BIG_VIDEO_ID, CHANNEL_VIDEO_ID):
         assert stored_comments(db, video_id) == sorted_truth(expected_comments(world, video_id))
+
+
+def test_every_fault_kind_falls_on_the_message_server_over_the_seeds(
+    logged_in, nico, tmp_path, world
+):
+    def run_seed(seed):
+        logged_in.reset_stats()
+        (tmp_path / str(seed)).mkdir()
+        test_twenty_percent_faults_still_store_exactly_the_truth(
+            logged_in, nico, tmp_path / str(seed), world, seed
+        )
+
+    assert_every_kind_drawn("msg", run_seed)
 
 
 def test_shuffled_answers_and_expiring_keys(logged_in, nico, tmp_path, world):

@@ -27,7 +27,13 @@ from nicosandbox import (
     expected_comments,
 )
 from tests.helpers import budget, query, sorted_truth, stored_comments
-from tests.reliability import FAULT_OPTIONS, FAULT_SEEDS, assert_faults_met, fault_plan
+from tests.reliability import (
+    FAULT_OPTIONS,
+    FAULT_SEEDS,
+    assert_every_kind_drawn,
+    assert_faults_met,
+    fault_plan,
+)
 
 FAST = ("--interval", "0", "--backoff", "0")
 SHARED_FIELDS = (
@@ -86,7 +92,20 @@ def test_faults_and_thread_keys_expiring_every_few_requests(logged_in, nico, tmp
     assert result.exit_code == 0, result.stderr
     assert without_source(stored_comments(db, BIG_VIDEO_ID)) == expected(world, BIG_VIDEO_ID)
     assert logged_in.stats.v1_errors["EXPIRED_TOKEN"] >= 5
-    assert_faults_met(logged_in.stats, "nvcomment")
+    assert_faults_met(logged_in.stats, "nvcomment", seed)
+
+
+def test_every_fault_kind_falls_on_the_comment_server_over_the_seeds(
+    logged_in, nico, tmp_path, world
+):
+    def run_seed(seed):
+        logged_in.reset_stats()
+        (tmp_path / str(seed)).mkdir()
+        test_faults_and_thread_keys_expiring_every_few_requests(
+            logged_in, nico, tmp_path / str(seed), world, seed
+        )
+
+    assert_every_kind_drawn("nvcomment", run_seed)
 
 
 def test_a_bare_429_from_the_comment_server_is_waited_out(logged_in, nico, tmp_path, world):

@@ -528,12 +528,13 @@ def test_the_real_samples_keep_what_matters():
 @pytest.mark.parametrize(
     "relative",
     [
+        "apijson/niconicome_request_sm9.json",  # the same request, kept in tests/fixtures
         "samples/api_json/niconicome__CommentRequest_sm9.request.json",
         "reference/protocol-samples/legacy_apijson_request_sm9_niconicome.json",
     ],
 )
 def test_an_api_json_request_is_refused_as_a_request(nico, tmp_path, relative):
-    request = shared_file(relative)
+    request = fixture_path(relative) if relative.startswith("apijson/") else shared_file(relative)
     result = nico("import", request, "--db", tmp_path / "n.db")
     assert result.exit_code == 2
     assert "is an api.json request" in result.stderr and "not the server's answer" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,3 +118,18 @@ def test_migrations_env_imports_only_the_schema():
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
     assert {n for n in names if n.startswith("nicocomments")} == {"nicocomments.schema"}
+
+
+def test_the_readme_module_table_names_every_module():
+    """README "Development" tells a newcomer where everything lives: every top-level module
+    and package of nicocomments is in its table (so a new one cannot land unexplained)."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme[readme.index("## Development") :]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("| `"))
+    names = {
+        path.stem if path.suffix == ".py" else path.name
+        for path in PACKAGE.iterdir()
+        if (path.suffix == ".py" or (path / "__init__.py").exists()) and path.name != "__init__.py"
+    }
+    cells = set(re.findall(r"`(?:nicocomments/)?([a-z_]+)(?:\.py|/)`", table))
+    assert names - cells == set()

@@ -1,7 +1,8 @@
 """Collection references, listing parsers (on answers shaped as collections.md describes them:
 no real capture exists), and the listing clients over HTTP against the emulator: nvapi paging,
 Snapshot Search's rules (User-Agent, _context, _limit, pacing, 503 waits) and its windowing past
-the offset cap."""
+the offset cap; a channel's list pages (parsed from the emulator's pages and from hand-made
+markup, paged to their end)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ import pytest
 from nicocomments.config import Endpoints
 from nicocomments.errors import BadAnswer, BadInput, Refused, VideoNotFound
 from nicocomments.http import HttpSettings, make_session
-from nicocomments.listings import SnapshotRefused, SnapshotSearch, iter_nvapi_listing, parse_ref
+from nicocomments.listings import (
+    SnapshotRefused,
+    SnapshotSearch,
+    iter_channel_listing,
+    iter_nvapi_listing,
+    parse_channel_page,
+    parse_ref,
+)
+from nicocomments.listings import channel as channel_listing
 from nicocomments.listings.parse import (
     parse_mylist,
     parse_series,
@@ -21,15 +30,19 @@ from nicocomments.listings.parse import (
 )
 from nicocomments.listings.refs import CollectionRef
 from nicosandbox.collection import (
+    COLLECTION_CHANNEL_ID,
+    COLLECTION_CHANNEL_SLUG,
     COLLECTION_MYLIST_ID,
     COLLECTION_SERIES_ID,
     COLLECTION_TAG,
     COLLECTION_USER_ID,
     DELETED,
+    EMPTY_CHANNEL_SLUG,
     PRIVATE,
     SMALL_TAG,
     video_id_at,
 )
+from nicosandbox.routes.channel import PAGE_SIZE as CHANNEL_PAGE_SIZE
 from tests.conftest import fixture_path
 
 # --- references ---------------------------------------------------------------------------------
@@ -260,3 +273,83 @@ def test_since_filters_on_last_comment_time_and_ids(listing_sandbox, net):
     chosen = list(SnapshotSearch(session, endpoints).iter_videos(None, content_ids=ids))
     gone = {video_id_at(i) for i in (*DELETED, *PRIVATE)}
     assert sorted(v.video_id for v in chosen) == sorted(set(ids) - gone)
+
+
+# --- a channel's list pages -------------------------------------------------------------------
+
+
+def test_a_channel_page_gives_each_linked_video_once_in_page_order():
+    page = fixture_path("listings/channel_tricky.html").read_bytes()
+    assert parse_channel_page(page) == ["so101", "sm102", "nm103", "so104", "so105", "so112"]
+    assert parse_channel_page(page.decode("utf-8")) == parse_channel_page(page)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [b"", b"   ", b"<!-- nothing -->", b'{"meta": {}}', b"\x00\xff\xfe", "<p>ない</p>"],
+)
+def test_a_page_without_video_links_lists_nothing(page):
+    assert parse_channel_page(page) == []
+
+
+def _channel_page(session, endpoints, slug, page, path="/video"):
+    return session.get(endpoints.url("channel", f"/{slug}{path}"), params={"page": page})
+
+
+def test_the_emulator_s_channel_pages_parse_to_its_lists(listing_sandbox, net):
+    session, endpoints = net
+    channel = listing_sandbox.world.channels[COLLECTION_CHANNEL_SLUG]
+    for path, ids in (("/video", channel.video_ids), ("/video/pay", channel.pay_video_ids)):
+        pages = -(-len(ids) // CHANNEL_PAGE_SIZE)
+        for number in range(1, pages + 2):  # and one past the end: no video
+            response = _channel_page(session, endpoints, COLLECTION_CHANNEL_SLUG, number, path)
+            assert response.status_code == 200
+            start = (number - 1) * CHANNEL_PAGE_SIZE
+            assert parse_channel_page(response.content) == list(ids[start : start + 20])
+
+
+def test_a_channel_is_listed_free_then_paid_page_by_page(listing_sandbox, net):
+    session, endpoints = net
+    channel = listing_sandbox.world.channels[COLLECTION_CHANNEL_SLUG]
+    for name in (COLLECTION_CHANNEL_SLUG, COLLECTION_CHANNEL_ID):
+        listing_sandbox.reset_stats()
+        pages = []
+        ref = parse_ref(f"https://ch.nicovideo.jp/{name}/video")
+        videos = list(iter_channel_listing(session, endpoints, ref, pages.append))
+        assert [v.video_id for v in videos] == [*channel.video_ids, *channel.pay_video_ids]
+        assert all(v.comment_count is None for v in videos)  # the pages show none
+        # 47 free videos: pages of 20, 20, 7 and an empty one; 5 paid: one page and an empty one
+        assert [len(p.videos) for p in pages] == [20, 20, 7, 0, 5, 0]
+        assert listing_sandbox.stats.requests["channel"] == 6
+
+
+def test_a_channel_without_videos_or_a_paid_list_lists_nothing(listing_sandbox, net):
+    session, endpoints = net
+    pages = []
+    ref = parse_ref(f"channel/{EMPTY_CHANNEL_SLUG}")
+    assert list(iter_channel_listing(session, endpoints, ref, pages.append)) == []
+    assert _channel_page(session, endpoints, EMPTY_CHANNEL_SLUG, 1, "/video/pay").status_code == 404
+    assert len(pages) == 1  # the empty free list; the paid list's 404 is no page
+
+
+def test_a_missing_channel_is_not_found(net):
+    session, endpoints = net
+    with pytest.raises(VideoNotFound, match="channel/nothing-here: no such channel"):
+        list(iter_channel_listing(session, endpoints, parse_ref("channel/nothing-here"), len))
+
+
+def test_a_list_that_never_ends_stops_at_a_page_with_nothing_new_or_the_page_cap(
+    listing_sandbox, net, monkeypatch
+):
+    session, endpoints = net
+    ref = parse_ref(f"channel/{COLLECTION_CHANNEL_SLUG}")
+    first = _channel_page(session, endpoints, COLLECTION_CHANNEL_SLUG, 1).content
+    # A server that answers page 1 whatever page is asked: the list ends at its second page.
+    listing_sandbox.inject("channel", first, content_type="text/html; charset=utf-8", times=2)
+    listing_sandbox.reset_stats()
+    videos = list(iter_channel_listing(session, endpoints, ref, lambda page: None))
+    channel = listing_sandbox.world.channels[COLLECTION_CHANNEL_SLUG]
+    assert [v.video_id for v in videos] == [*channel.video_ids[:20], *channel.pay_video_ids]
+    monkeypatch.setattr(channel_listing, "MAX_CHANNEL_PAGES", 2)
+    with pytest.raises(BadAnswer, match="did not end after 2 pages"):
+        list(iter_channel_listing(session, endpoints, ref, lambda page: None))

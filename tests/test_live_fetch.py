@@ -213,3 +213,71 @@ def test_status_of_a_program_with_only_its_newest_segments(frozen, nico, tmp_pat
     assert "the stored comments do not reach the begin time" in text
     [thread] = json.loads(nico("status", LIVE_ON_AIR_ID, "--db", db, "--json").stdout)
     assert thread["reached_begin"] is False and thread["history_complete"] is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"meta": "refused"}',  # meta not an object
+        b'{"meta": ["NO_PERMISSION"]}',
+        b'{"meta": {"errorCode": 403, "errorMessage": ["x"]}}',  # members of the wrong types
+        b'["meta"]',  # not an object at all
+        b"<html>Forbidden</html>",  # not JSON
+    ],
+)
+@pytest.mark.parametrize(("status", "exit_code"), [(403, 4), (401, 3)])
+def test_a_timeshift_refusal_with_a_malformed_error_body_is_refused_not_a_bug(
+    sandbox, nico, tmp_path, monkeypatch, body, status, exit_code
+):
+    monkeypatch.setenv("NICO_USER_SESSION", session_for(sandbox, MFA_EMAIL))
+    sandbox.inject("live2", body, status=status, content_type="application/json")
+    result = nico("fetch", LIVE_ENDED_ID, "--all-history", "--db", tmp_path / "n.db")
+    assert result.exit_code == exit_code, result.stderr
+    assert result.stderr.startswith("Error: ") and f"HTTP {status}" in result.stderr
+    assert "Traceback" not in result.stderr and "--debug" not in result.stderr
+
+
+def test_a_walk_that_stops_short_of_the_beginning_is_not_called_complete(
+    frozen, nico, tmp_path, world, monkeypatch
+):
+    """Only reaching the program's first moment proves the history complete. The emulator's
+    first comment comes after the begin time (as on real programs): with too few rounds allowed
+    to read the quiet slices down to the opening, the walk ends without that proof, says so,
+    and the next run walks on to the beginning."""
+    from nicocomments.live import past
+
+    monkeypatch.setattr(past, "QUIET_ROUNDS", 2)
+    db = tmp_path / "n.db"
+    result = nico("fetch", LIVE_ENDED_ID, "--all-history", "--db", db, "--interval", "0")
+    assert result.exit_code == 0, result.stderr
+    assert "stopped short of the program's beginning" in result.stdout
+    [(complete, end)] = query(db, "SELECT history_complete, history_end FROM threads")
+    assert not complete and end == past.NOTHING_NEW
+    text = " ".join(nico("status", LIVE_ENDED_ID, "--db", db).stdout.split())
+    assert "stopped short of the begin time" in text and "do not reach the begin time" in text
+    [thread] = json.loads(nico("status", LIVE_ENDED_ID, "--db", db, "--json").stdout)
+    assert thread["reached_begin"] is False and thread["history_complete"] is False
+
+    monkeypatch.setattr(past, "QUIET_ROUNDS", 200)
+    result = nico("fetch", LIVE_ENDED_ID, "--all-history", "--db", db, "--interval", "0")
+    assert result.exit_code == 0, result.stderr
+    assert "reached the program's beginning" in result.stdout
+    assert query(db, "SELECT history_complete, history_end FROM threads") == [
+        (1, past.REACHED_BEGIN)
+    ]
+    truth = expected_live_comments(world, LIVE_ENDED_ID, now=frozen)
+    assert by_no(stored_live_comments(db, LIVE_ENDED_ID)) == by_no(truth)
+
+
+def test_refresh_walks_a_complete_history_again(frozen, nico, tmp_path, world):
+    db = tmp_path / "n.db"
+    args = ("fetch", LIVE_ENDING_ID, "--all-history", "--db", db, "--interval", "0")
+    assert nico(*args).exit_code == 0
+    query(db, "DELETE FROM comments WHERE no <= 20")  # lost here, still on the server
+    result = nico(*args, "--refresh")
+    assert result.exit_code == 0, result.stderr
+    assert "already complete" not in result.stdout
+    assert "reached the program's beginning" in result.stdout
+    truth = expected_live_comments(world, LIVE_ENDING_ID, now=frozen)
+    assert by_no(stored_live_comments(db, LIVE_ENDING_ID)) == by_no(truth)
+    assert query(db, "SELECT history_complete, catchup_when FROM threads") == [(1, None)]

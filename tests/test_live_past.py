@@ -80,8 +80,11 @@ class FakeServer:
                 return
             until = moment if self.chain_from_seed else (k - 1) * SLICE
             yield BackwardSegment(f"back:{until}:0", until)
-            yield MessageSegment(f"seg:{until}", until, k * SLICE, previous=True)
-            yield MessageSegment(f"seg:{k * SLICE}", k * SLICE, (k + 1) * SLICE)
+            # A server that lost the older part has no slices there either.
+            if self._served_slice((k - 1) * SLICE):
+                yield MessageSegment(f"seg:{until}", until, k * SLICE, previous=True)
+            if self._served_slice(k * SLICE):
+                yield MessageSegment(f"seg:{k * SLICE}", k * SLICE, (k + 1) * SLICE)
             yield ReadyForNext((k + 1) * SLICE)
         finally:
             self.closed_views += 1
@@ -108,6 +111,9 @@ class FakeServer:
         page = [i for i in self.items if start <= self.moment(i) < start + SLICE and self._kept(i)]
         self.served += [i.message_id for i in page]
         return sorted(page, key=self.moment)
+
+    def _served_slice(self, start: int) -> bool:
+        return self.lost_before is None or start >= self.lost_before
 
     def _kept(self, item: LiveItem) -> bool:
         return self.lost_before is None or self.moment(item) >= self.lost_before
@@ -250,7 +256,7 @@ class _Everything:
         return True
 
 
-def test_a_chain_that_cannot_go_further_ends_with_nothing_new():
+def test_a_server_that_lost_the_older_part_ends_with_nothing_new_not_the_beginning():
     items = _program(100)
     lost = OPEN + 40 * 7.3  # the server lost everything before comment 41
     server = FakeServer(items, now=OPEN + 1000, chain_limit=4, lost_before=lost)
@@ -261,14 +267,29 @@ def test_a_chain_that_cannot_go_further_ends_with_nothing_new():
     _check_invariants(server, batches)
 
 
-def test_a_program_whose_first_comment_came_late_ends_after_one_more_round():
+def test_a_program_whose_first_comment_came_late_steps_back_slice_by_slice_to_its_beginning():
+    # As real programs: nothing between the opening and the first comment, 500 s later. Only
+    # reading those seconds' slices shows the beginning was reached.
     items = _program(50, start=BEGIN + 200)
     server = FakeServer(items, now=BEGIN + 700)
     batches = _walk(server)
     assert sorted(_ids(batches)) == sorted(i.message_id for i in items)
-    assert batches[-1].done == NOTHING_NEW  # more rounds, to be sure there is nothing older:
-    oldest = batches[-1].oldest_at  # one overlapping the oldest comment, one from its second
-    assert server.views == [None, oldest + RESEED_OVERLAP, oldest]
+    assert batches[-1].done == REACHED_BEGIN
+    oldest = batches[-1].oldest_at  # one round overlapping the oldest comment, one from its
+    assert server.views[:3] == [None, oldest + RESEED_OVERLAP, oldest]  # second, then slices:
+    steps = server.views[3:]
+    assert steps == sorted(steps, reverse=True) and all((s + 1) % SLICE == 0 for s in steps)
+    assert (steps[-1] // SLICE - 1) * SLICE <= OPEN  # the last one named the opening's slice
+    assert all(b.skipped == () for b in batches)  # every second in between was read
+    _check_invariants(server, batches)
+
+
+def test_without_reading_slices_a_late_first_comment_is_no_proof_of_the_beginning():
+    items = _program(50, start=BEGIN + 200)
+    server = FakeServer(items, now=BEGIN + 700)
+    batches = _walk(server, segments=False)
+    assert batches[-1].done == NOTHING_NEW
+    assert batches[-1].skipped[-1] == (OPEN, batches[-1].oldest_at + 1)
     _check_invariants(server, batches)
 
 
@@ -284,7 +305,10 @@ def test_comments_of_the_waiting_time_before_the_begin_are_kept():
 def test_an_empty_program():
     server = FakeServer([], now=BEGIN + 100)
     batches = _walk(server)
-    assert [(b.items, b.done) for b in batches][-1] == ([], NOTHING_NEW)
+    assert [(b.items, b.done) for b in batches][-1] == ([], REACHED_BEGIN)  # every slice read
+    assert min(int(uri.split(":")[1]) for uri in server.segment_reads) <= OPEN
+    server = FakeServer([], now=BEGIN + 100)
+    assert _walk(server, segments=False)[-1].done == NOTHING_NEW
 
 
 def test_resuming_from_a_stored_moment_with_known_ids():
@@ -367,4 +391,5 @@ def test_any_program_any_chain_shape(
     if segments and not next_only_now:
         # Nothing can be skipped when the segments are read: the walk gets everything.
         assert sorted(_ids(batches)) == sorted(i.message_id for i in items)
-        assert batches[-1].done in (REACHED_BEGIN, NOTHING_NEW, NO_PROGRESS)
+        # … and, its first comment 5 s after the first moment, gets there slice by slice.
+        assert batches[-1].done == REACHED_BEGIN

@@ -153,3 +153,32 @@ def test_ctrl_c_stops_following_then_the_past_is_filled(airing, tmp_path):
     after = expected_live_comments(airing.world, LIVE_ON_AIR_ID, now=time.time())
     assert stored <= {c["message_id"] for c in after}
     assert query(db, "SELECT mode, status FROM fetch_runs") == [("record", "completed")]
+
+
+def test_a_view_stream_whose_next_at_stops_advancing_ends_the_following(airing, tmp_path):
+    """A message server naming the same ``next.at`` again and again would be asked forever:
+    the following ends after a few such answers, says so, and the past is still filled."""
+    airing.live_next_stuck = True
+    stop = threading.Event()
+    outcome: list = []
+    net = network(interval=0, endpoints=Endpoints.from_env())
+    client = live_client(net, interval=0.003, timeout=10)
+
+    def run() -> None:
+        with database(str(tmp_path / "n.db")) as engine:
+            outcome.append(record_program(engine, client, LIVE_ON_AIR_ID, stop=stop))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    spinning = thread.is_alive()
+    stop.set()  # (only matters when the loop never ended by itself)
+    thread.join(timeout=60)
+    assert not spinning, "the recording kept asking the same next.at"
+    [result] = outcome
+    assert result.recording_end == "the message server's stream stopped advancing"
+    assert result.end == "reached the program's beginning"
+    now = time.time()
+    stored = {c["message_id"] for c in stored_live_comments(tmp_path / "n.db", LIVE_ON_AIR_ID)}
+    before = expected_live_comments(airing.world, LIVE_ON_AIR_ID, now=now - 30)
+    assert {c["message_id"] for c in before} <= stored

@@ -4,12 +4,17 @@ every kind everywhere; each run ends storing exactly the emulator's ground truth
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import time
 
 import pytest
 
+from nicocomments.cli.common import live_client, network
+from nicocomments.collect_live import LiveOptions, Progress, collect_program
+from nicocomments.config import Endpoints
+from nicocomments.store import database
 from nicosandbox import FAULT_KINDS, FaultPlan
 from nicosandbox.expected import expected_live_comments, expected_live_events
 from nicosandbox.liveworld import LIVE_ENDED_ID, LIVE_ENDING_ID, LIVE_LONG_ID, LIVE_ON_AIR_ID
@@ -164,3 +169,81 @@ def test_the_message_server_refusing_for_a_while_is_waited_out_and_for_good_is_e
     )  # fmt: skip
     assert result.exit_code == 5
     assert result.stderr.startswith("Error: ") and "HTTP 403" in result.stderr
+
+
+class _InterruptCatchUp(Progress):
+    """Ctrl-C after the catch-up with newer comments has committed ``pages`` answers."""
+
+    def __init__(self, pages: int) -> None:
+        self.pages = pages
+        self.phase = ""
+
+    def thread_started(self, ref, *, stored, phase) -> None:
+        self.phase = phase
+
+    def page(self, ref, *, when, added, stored, server_count) -> None:
+        if self.phase == "newer":
+            self.pages -= 1
+            if self.pages == 0:
+                raise KeyboardInterrupt
+
+
+def test_a_catch_up_interrupted_midway_resumes_and_leaves_no_gap(
+    frozen, logged_in, nico, tmp_path, world
+):
+    """A later run first walks back from now to what was stored; interrupted there, it has
+    stored the newest answers but not those between them and the earlier walk. The next run
+    must go back for them, not start from the newest stored and stop at once."""
+    db = tmp_path / "n.db"
+    args = ("--all-history", "--db", db, "--interval", "0")
+    assert nico("fetch", LIVE_ON_AIR_ID, *args).exit_code == 0
+    later = frozen + 1500  # some 1,400 comments more: many answers to catch up with
+    logged_in.clock = lambda: later
+    client = live_client(
+        network(interval=0, endpoints=Endpoints.from_env()), interval=0, timeout=10
+    )
+    with database(str(db)) as engine, pytest.raises(KeyboardInterrupt):
+        collect_program(
+            engine, client, LIVE_ON_AIR_ID, LiveOptions(all_history=True), _InterruptCatchUp(4)
+        )
+    truth = expected_live_comments(world, LIVE_ON_AIR_ID, now=later)
+    newest = max(c["no"] for c in truth)
+    stored = {c["no"] for c in stored_live_comments(db, LIVE_ON_AIR_ID)}
+    assert newest in stored and len(stored) < len(truth)  # the newest, but a gap below them
+    [thread] = json.loads(nico("status", LIVE_ON_AIR_ID, "--db", db, "--json").stdout)
+    assert thread["history_complete"] is False  # not while the catch-up is unfinished
+    text = " ".join(nico("status", LIVE_ON_AIR_ID, "--db", db).stdout.split())
+    assert "catching up" in text and "complete, reached" not in text
+
+    result = nico("fetch", LIVE_ON_AIR_ID, *args)
+    assert result.exit_code == 0, result.stderr
+    _assert_truth(db, world, LIVE_ON_AIR_ID, later)
+    [thread] = json.loads(nico("status", LIVE_ON_AIR_ID, "--db", db, "--json").stdout)
+    assert thread["history_complete"] is True and thread["reached_begin"] is True
+
+
+def test_a_catch_up_killed_midway_resumes_and_stores_exactly_the_truth(
+    frozen, logged_in, nico, tmp_path, world
+):
+    db = tmp_path / "n.db"
+    args = ("--all-history", "--db", db, "--interval", "0")
+    assert nico("fetch", LIVE_ON_AIR_ID, *args).exit_code == 0
+    first_pages = pages_stored(db)
+    later = frozen + 1500
+    logged_in.clock = lambda: later
+    # Slow requests (50 ms apart): the kill lands while the catch-up walks back.
+    process = start_fetch(db, LIVE_ON_AIR_ID, "--interval", "0", "--live-interval", "0.05")
+    deadline = time.monotonic() + 60
+    while pages_stored(db) < first_pages + 4 and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    process.stderr.close()
+    [(catching_up,)] = query(db, "SELECT catchup_when IS NOT NULL FROM threads")
+    assert catching_up, "the catch-up ended before it could be killed"
+    process = start_fetch(db, *_live_args(LIVE_ON_AIR_ID))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr[-2000:]
+    _assert_truth(db, world, LIVE_ON_AIR_ID, later)
+    assert query(db, "SELECT catchup_when, history_complete FROM threads") == [(None, 1)]

@@ -27,7 +27,7 @@ from nicocomments.live.watchsocket import (
     MessageServer,
     ProgramEnded,
     WatchConversation,
-    fetch_message_server,
+    ask_message_server,
 )
 
 VIEW_URI = "https://mpn.live.nicovideo.jp/api/view/v4/BBzJJgRIsDCeD3aiMwvVzh4SZ74yuKz5RRtRX9u"
@@ -179,7 +179,7 @@ def test_the_whole_conversation_over_a_real_socket():
             connection.recv(timeout=5)  # until the client closes
 
     with websocket_server(handler) as url:
-        assert fetch_message_server(url, timeout=10) == MessageServer(VIEW_URI, 1722837600, "a:x")
+        assert ask_message_server(url, timeout=10) == MessageServer(VIEW_URI, 1722837600, "a:x")
     assert seen["start"] == {"type": "startWatching", "data": {"reconnect": False}}
     assert seen["reply"] == {"type": "pong"}
     assert seen["user_agent"].startswith("nicocomments/")
@@ -188,7 +188,7 @@ def test_the_whole_conversation_over_a_real_socket():
 
 def _error(url, kind, **kwargs):
     with pytest.raises(kind) as info:
-        fetch_message_server(url, **kwargs)
+        ask_message_server(url, **kwargs)
     text = str(info.value)
     assert "secret" not in text and "audience_token" not in text, text
     assert "\n" not in text

@@ -151,6 +151,34 @@ def test_unserved_comments_are_marked_deleted_once(db_target):
     engine.dispose()
 
 
+def test_served_nos_leaves_out_any_number_of_skipped_ranges(db_target):
+    """A run that stepped over more than a thousand ranges of seconds (SQLite parses at most
+    1000 nested conditions): the comments posted in them are left out, the others kept."""
+    engine = _engine(db_target)
+    _crawl(engine, [_comment(no) for no in range(1, 3001)])
+    run = store.start_run(engine, video_id="sm9", protocol="nvcomment", mode="all-history")
+    posted = 1_200_000_000  # comment no N was posted at this + N (`_comment`)
+
+    def step_over(connection):
+        for k in range(1200):  # the odd numbers up to 2,399, one range each
+            second = posted + 2 * k + 1
+            store.save_skipped(connection, run, THREAD, "main", (second, second))
+        store.save_skipped(connection, run, THREAD, "main", (posted + 2901, posted + 2950))
+        # Another run's and another fork's ranges change nothing here.
+        store.save_skipped(connection, run - 1, THREAD, "main", (posted, posted + 3000))
+        store.save_skipped(connection, run, THREAD, "easy", (posted, posted + 3000))
+
+    store.save_retrying(engine, step_over)
+    with engine.connect() as connection:
+        served = store.served_nos(connection, THREAD, "main", run)
+        bounded = store.served_nos(connection, THREAD, "main", run, since=posted + 2391)
+    expected = [no for no in range(1, 3001) if (no % 2 == 0 or no > 2400)]
+    expected = [no for no in expected if not 2901 <= no <= 2950]
+    assert served == expected
+    assert bounded == [no for no in expected if no >= 2391]
+    engine.dispose()
+
+
 def test_raw_sources_and_new_forks_are_stored_as_sent():
     engine = _engine("sqlite://")
     _crawl(engine, [_comment(1, source="nicoru"), _comment(1, fork="ai", source="ai")])

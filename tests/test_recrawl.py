@@ -9,6 +9,8 @@ import json
 import pytest
 
 from nicosandbox import (
+    BIG_THREAD_ID,
+    BIG_VIDEO_ID,
     DEMO_EMAIL,
     DEMO_PASSWORD,
     MEDIUM_VIDEO_ID,
@@ -138,6 +140,97 @@ def test_one_window_never_says_a_comment_is_gone(own_sandbox, nico, tmp_path):
     # Changes the window did show are recorded.
     changed = query(db, "SELECT count(DISTINCT comment_row_id) FROM comment_observations")[0][0]
     assert 0 < changed <= len(later.nicoru) + len(later.score)
+
+
+def _nvcomment_edit(fork: str, answer: int, keep):
+    """Change the ``answer``-th answer (1: the first) for ``fork``: its comments become
+    ``keep(comments)``; answers for other forks, and earlier ones, go out as they are."""
+    seen = []
+
+    def edit(body: bytes) -> bytes | None:
+        payload = json.loads(body)
+        [thread] = payload["data"]["threads"]
+        if thread["fork"] != fork:
+            return None
+        seen.append(thread["fork"])
+        if len(seen) < answer:
+            return None
+        thread["comments"] = keep(thread["comments"])
+        return json.dumps(payload, ensure_ascii=False).encode()
+
+    return edit
+
+
+def _nothing(comments):
+    return []
+
+
+def _newest_five(comments):
+    return comments[-5:]
+
+
+def _unserved(db) -> list[tuple]:
+    return query(
+        db,
+        "SELECT c.fork, count(*) FROM comment_observations o JOIN comments c "
+        "ON c.id = o.comment_row_id WHERE o.is_deleted GROUP BY c.fork ORDER BY c.fork",
+    )
+
+
+# fork, which answer of the refresh, what it keeps: an empty first page, an empty answer in
+# the middle of the walk (the first page held 1,000 of main's 2,000), a cut owner answer.
+BAD_ANSWERS = {
+    "main: empty first page": ("main", 1, _nothing),
+    "main: empty second page": ("main", 2, _nothing),
+    "owner: empty answer": ("owner", 1, _nothing),
+    "owner: the newest five only": ("owner", 1, _newest_five),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ANSWERS))
+def test_an_empty_or_cut_answer_never_says_comments_are_gone(own_sandbox, nico, tmp_path, case):
+    """A complete pass concludes "no longer served" only from answers that held comments: the
+    emulator deleted nothing, so a refresh whose walk meets an empty (or cut) answer marks
+    nothing deleted, however many stored comments that answer left out."""
+    fork, answer, keep = BAD_ANSWERS[case]
+    db = tmp_path / "n.db"
+    first = nico("fetch", BIG_VIDEO_ID, "--all-history", "--db", db, *FAST)
+    assert first.exit_code == 0, first.stderr
+    stored = dict(query(db, "SELECT fork, count(*) FROM comments GROUP BY fork"))
+    assert stored["owner"] == 20 and stored["main"] > 1000 and stored["easy"]  # two main pages
+    own_sandbox.tamper("nvcomment", _nvcomment_edit(fork, answer, keep))
+
+    result = nico("fetch", BIG_VIDEO_ID, "--all-history", "--refresh", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert own_sandbox.stats.injected["nvcomment"] == 1  # the bad answer was sent
+    assert _unserved(db) == []
+    assert query(db, "SELECT count(*) FROM comments WHERE is_deleted") == [(0,)]
+    assert "no longer served" not in result.stdout
+
+
+def test_a_walk_ending_on_an_empty_answer_concludes_only_what_it_covered(
+    own_sandbox, nico, tmp_path
+):
+    """Comment no 1 deleted: today's server leaves it out, so the walk never reaches it and
+    ends on an empty answer. The comments the walk's pages covered and no longer hold are
+    concluded; comment no 1, which only the empty answer left out, is not. An owner answer
+    running from no 1 to the newest is whole: what it leaves out is concluded."""
+    db = tmp_path / "n.db"
+    assert nico("fetch", BIG_VIDEO_ID, "--all-history", "--db", db, *FAST).exit_code == 0
+    table = own_sandbox.world.threads[(BIG_THREAD_ID, "main")].comments
+    for no in (1, 700, 1500):
+        table.deleted[table.nos.index(no)] = 1
+    owner = own_sandbox.world.threads[(BIG_THREAD_ID, "owner")].comments
+    owner.deleted[owner.nos.index(5)] = 1
+
+    result = nico("fetch", BIG_VIDEO_ID, "--all-history", "--refresh", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert query(db, "SELECT history_end FROM threads WHERE fork = 'main'") == [
+        ("the server returned no older comments",)
+    ]
+    deleted = "SELECT fork, no FROM comments WHERE is_deleted ORDER BY fork, no"
+    assert query(db, deleted) == [("main", 700), ("main", 1500), ("owner", 5)]
+    assert "3 no longer served" in result.stdout
 
 
 def test_the_answers_voltage_zone_is_kept_raw(own_sandbox, nico, tmp_path):

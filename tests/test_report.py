@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from nicocomments import store
-from nicocomments.analysis.report import build_report
+from nicocomments.analysis import load_comments, load_observations
+from nicocomments.analysis.report import build_report, video_summary, write_report
 from nicocomments.records import Comment, ThreadRef, VideoInfo
 from tests.conftest import ROOT
 
@@ -47,8 +48,9 @@ def _comments(video_id: str, count: int, *, burst_at_ms: int) -> list[Comment]:
     return out
 
 
-def make_db(path: Path) -> Path:
-    """Two videos; sm2 fetched twice, the second time with deletions and nicoru changes."""
+def make_db(path: Path | str) -> Path | str:
+    """Two videos; sm2 fetched twice, the second time with deletions and nicoru changes (``path``:
+    an SQLite file or a database URL)."""
     engine = store.open_db(str(path))
     for video_id, burst in (("sm1", 30_000), ("sm2", 90_000)):
         refs = (ThreadRef(THREAD + video_id[-1], "main", "default"),)
@@ -108,12 +110,66 @@ def test_one_page_per_list_of_videos_self_contained_and_escaped(report_db):
     assert "system-ui" in page and "Hiragino Sans" in page  # the reader's own fonts
 
 
+def test_the_page_is_written_as_it_is_made(report_db, tmp_path):
+    """Head and summary first, then each video's section as soon as its charts are drawn: a
+    report of many videos holds one video's charts at a time. The page is the same."""
+    target = tmp_path / "streamed.html"
+    written: dict[str, str] = {}
+    engine = store.open_db(str(report_db), read_only=True)
+    with target.open("w", encoding="utf-8") as out:
+
+        def charting(video_id: str) -> None:
+            out.flush()
+            written[video_id] = target.read_text(encoding="utf-8")
+
+        write_report(engine, ["sm1", "sm2"], out, tokenizer="ngram", progress=charting)
+    whole = build_report(engine, ["sm1", "sm2"], tokenizer="ngram")
+    engine.dispose()
+    assert target.read_text(encoding="utf-8") == whole
+    assert written["sm1"] == whole[: whole.index('<section class="video"')]
+    assert '<table class="summary"' in written["sm1"]
+    assert list(_sections(written["sm2"])) == ["video-sm1"]
+    assert "video-sm2-density" not in written["sm2"]
+
+
+def test_the_summary_rows_count_what_the_charts_load(db_target):
+    """The summary is counted by the database before any chart (SQLite and PostgreSQL): the
+    same numbers the comments' frame gives."""
+    engine = store.open_db(str(make_db(db_target)), read_only=True)
+    with engine.connect() as connection:
+        for video_id in ("sm1", "sm2"):
+            _check_summary(connection, video_id)
+    engine.dispose()
+
+
+def _check_summary(connection, video_id: str) -> None:
+    row = video_summary(connection, video_id, tz="Asia/Tokyo")
+    frame = load_comments(
+        connection, video_id, forks=store.FORK_ORDER, include_deleted=True, tz="Asia/Tokyo"
+    )
+    observations = load_observations(connection, video_id)
+    viewers = frame[(frame["fork"] != "owner") & ~frame["is_deleted"]]
+    assert row == {
+        "video_id": video_id,
+        "title": f"テスト動画 {video_id}",
+        "comments": len(frame),
+        "deleted": int(frame["is_deleted"].sum()),
+        "users": int(viewers["user_id"].nunique()),
+        "first_posted_at": frame["posted_at"].min().date().isoformat(),
+        "last_posted_at": frame["posted_at"].max().date().isoformat(),
+        "length": "2:00",
+        "changes_seen": int(observations["comment_row_id"].nunique()),
+    }
+    assert row["deleted"] == (15 if video_id == "sm2" else 0)
+
+
 def test_nico_report_command(nico, report_db, tmp_path):
     target = tmp_path / "out.html"
     result = nico("report", "sm2", "-o", target, "--tokenizer", "ngram", "--db", report_db)
     assert result.exit_code == 0, result.stderr
     assert "Wrote the report of 1 video(s)" in result.stderr
     assert list(_sections(target.read_text())) == ["video-sm2"]
+    assert not target.with_name("out.html.part").exists()
     every = nico("report", "--all", "-o", tmp_path / "all.html", "--db", report_db)
     assert every.exit_code == 0 and len(_sections((tmp_path / "all.html").read_text())) == 2
     for args, code, message in (

@@ -33,7 +33,6 @@ so DuckDB does the grouping over any number of comments::
 
 from nicocomments.analysis.changes import (
     CHANGE_COLUMNS,
-    CHANGE_KINDS,
     OBSERVATION_DTYPES,
     Changes,
     diff_video,
@@ -73,6 +72,7 @@ from nicocomments.analysis.load import (
 from nicocomments.analysis.scan import CommentScan, scan_comments
 from nicocomments.analysis.summary import VideoSummary, summarize_video
 from nicocomments.analysis.terms import make_tokenizer, normalize, top_terms
+from nicocomments.records import CHANGE_KINDS
 
 __all__ = [
     "CHANGE_COLUMNS",

@@ -23,6 +23,7 @@ from nicocomments.analysis.load import (
     typed,
 )
 from nicocomments.errors import BadInput
+from nicocomments.records import CHANGE_KINDS
 from nicocomments.schema import comment_observations, comments, fetch_runs
 from nicocomments.store import posted_unix
 
@@ -39,9 +40,6 @@ OBSERVATION_DTYPES: dict[str, object] = {
     "is_deleted": "bool",
     "seen_at": UTC_TIME,
 }
-
-#: The change kinds of `diff_video`, in the order tables and JSON list them.
-CHANGE_KINDS = ("added", "deleted", "nicoru_changed", "score_changed")
 
 #: The columns of each of `diff_video`'s frames.
 CHANGE_COLUMNS = (
@@ -192,31 +190,36 @@ def diff_video(
     since: datetime | None = None,
     runs: tuple[int | None, int | None] | None = None,
 ) -> Changes:
-    """Comments added, deleted (or no longer served), and with another nicoru count or score,
-    between the state after run A and the state after run B (``runs=(A, B)``; None: the
-    video's first run, its last run). ``since``: A is the last run that started before it.
-    Without either, everything since the first run that stored the video's comments.
+    """Comments added, deleted (or no longer served), restored (deleted before, served again),
+    and with another nicoru count or score, between the state after run A and the state after
+    run B (``runs=(A, B)``; None: the video's first run, its last run). ``since``: A is the
+    last run that started before it. Without either, everything since the first run that
+    stored the video's comments.
 
     Example::
 
         >>> diff_video("nico-demo.db", "sm9").counts()
-        {'added': 0, 'deleted': 0, 'nicoru_changed': 0, 'score_changed': 0}
+        {'added': 0, 'deleted': 0, 'restored': 0, 'nicoru_changed': 0, 'score_changed': 0}
     """
     with _connection(db) as connection:
         video_runs = connection.execute(
-            select(fetch_runs.c.id, fetch_runs.c.started_at)
+            select(fetch_runs.c.id, fetch_runs.c.started_at, fetch_runs.c.finished_at)
             .where(fetch_runs.c.video_id == video_id)
             .order_by(fetch_runs.c.id)
         ).all()
         first_run, last_run = _bounds(video_runs, since, runs)
         observations = load_observations(connection, video_id)
         posted = posted_unix(connection.dialect.name).label("posted_at")
-        changed_ids = observations["comment_row_id"].unique().tolist()
         wanted = comments.c.run_id > (first_run if first_run is not None else -1)
         if last_run is not None:
             wanted &= comments.c.run_id <= last_run
-        if changed_ids:
-            wanted |= comments.c.id.in_(changed_ids)
+        # The comments seen to change, asked of the database (however many there are: one
+        # bound value per comment would pass SQLite's limit on a big video).
+        wanted |= (
+            select(comment_observations.c.id)
+            .where(comment_observations.c.comment_row_id == comments.c.id)
+            .exists()
+        )
         query = select(
             comments.c.id,
             comments.c.run_id.label("stored_by"),
@@ -233,18 +236,14 @@ def diff_video(
             comments.c.deleted_reason,
         ).where((comments.c.video_id == video_id) & wanted)
         rows = load_query(query, connection)
-        seen = {
-            run_id: finished or started
-            for run_id, started, finished in connection.execute(
-                select(fetch_runs.c.id, fetch_runs.c.started_at, fetch_runs.c.finished_at)
-            )
-        }
+    seen = {run_id: finished or started for run_id, started, finished in video_runs}
     rows["posted_at"] = _unix_to_utc(rows["posted_at"])
     return _changes(video_id, first_run, last_run, rows, observations, seen)
 
 
 def _bounds(video_runs, since, runs) -> tuple[int | None, int | None]:
-    ids = [run_id for run_id, _ in video_runs]
+    """The runs A and B of `diff_video`; ``video_runs`` are (id, started_at, finished_at)."""
+    ids = [run_id for run_id, _, _ in video_runs]
     if since is not None and runs is not None:
         raise BadInput("give --since or --runs, not both")
     if runs is not None:
@@ -255,7 +254,7 @@ def _bounds(video_runs, since, runs) -> tuple[int | None, int | None]:
             ids[-1] if last is None and ids else last
         )
     if since is not None:
-        before = [run_id for run_id, started in video_runs if started < since]
+        before = [run_id for run_id, started, _ in video_runs if started < since]
         return (before[-1] if before else None), (ids[-1] if ids else None)
     return (ids[0] if ids else None), (ids[-1] if ids else None)
 
@@ -294,6 +293,9 @@ def _changes(video_id, first_run, last_run, rows, observations, seen) -> Changes
     alive = ~deleted_a & ~deleted_b
     picks = {
         "deleted": both[~deleted_a & deleted_b],
+        # Deleted (or no longer served) at A, served again at B: moderation undone, or a
+        # comment a pass missed.
+        "restored": both[deleted_a & ~deleted_b],
         "nicoru_changed": both[alive & (nicoru_a != nicoru_b)],
         "score_changed": both[alive & (score_a != score_b)],
     }

@@ -9,17 +9,20 @@ Each video gets a section: comment density over video time with the highlights m
 most frequent comments on hover), posting activity per day (zoomable, with a range slider),
 commands and colours, top terms, users' share, and, when re-crawls saw changes, deletions and
 nicoru changes over time. A summary table on top has one row per video, linking to its section.
-`build_report` takes a list of video ids, so a collection or a dataset is one more list.
+`write_report` takes a list of video ids, so a collection or a dataset is one more list, and
+writes the page as it is made: one video's charts in memory at a time, however many videos.
 """
 
 from __future__ import annotations
 
 import html
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TextIO
 
 import pandas as pd
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, case, func, select
 
 from nicocomments.analysis.changes import load_observations, observation_series
 from nicocomments.analysis.compute import (
@@ -34,6 +37,8 @@ from nicocomments.analysis.terms import top_terms
 from nicocomments.commands import COLORS, color_code
 from nicocomments.errors import BadInput
 from nicocomments.records import video_clock
+from nicocomments.schema import comment_observations, comments, videos
+from nicocomments.store import posted_unix
 
 FONT_FAMILY = (
     "system-ui, -apple-system, 'Hiragino Sans', 'Hiragino Kaku Gothic ProN', 'Yu Gothic UI', "
@@ -68,43 +73,96 @@ class Chart:
     figure: object  # plotly.graph_objects.Figure
 
 
-def build_report(
+def write_report(
     db: str | Engine | Connection,
     video_ids: Sequence[str],
+    out: TextIO,
     *,
     tz: str = JAPAN,
     bin: str = "10s",
     terms: int = 20,
     tokenizer: str = "auto",
     progress: Callable[[str], None] | None = None,
-) -> str:
-    """The report of ``video_ids`` as one HTML document (a str). ``progress(video_id)`` is
-    told as each video starts."""
+) -> None:
+    """Write the report of ``video_ids`` to ``out`` (a text stream) as one HTML document, part
+    by part as it is made: the head and the summary table (read from the database first), then
+    each video's section as soon as its charts are drawn. So a report of many videos never
+    holds more than one video's charts. ``progress(video_id)`` is told as each video's charts
+    start."""
     if not video_ids:
         raise BadInput("give at least one video for the report")
     plotly_js = _plotly_js()
-    sections, rows = [], []
-    with _connection(db) as connection:
-        for video_id in video_ids:
-            if progress is not None:
-                progress(video_id)
-            row, charts = video_charts(
-                connection, video_id, tz=tz, bin=bin, terms=terms, tokenizer=tokenizer
-            )
-            rows.append(row)
-            sections.append(_section(row, charts))
     title = f"nico report: {video_ids[0]}" if len(video_ids) == 1 else "nico report"
     title += "" if len(video_ids) == 1 else f" ({len(video_ids)} videos)"
-    return (
-        '<!DOCTYPE html>\n<html lang="ja">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<style>{PAGE_STYLE}</style>\n"
-        f'<script type="text/javascript">{plotly_js}</script>\n</head>\n<body>\n'
-        f"<h1>{html.escape(title)}</h1>\n{_summary_table(rows)}\n"
-        + "\n".join(sections)
-        + "\n</body>\n</html>\n"
-    )
+    with _connection(db) as connection:
+        rows = [video_summary(connection, video_id, tz=tz) for video_id in video_ids]
+        out.write(
+            '<!DOCTYPE html>\n<html lang="ja">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{html.escape(title)}</title>\n"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<style>{PAGE_STYLE}</style>\n"
+            '<script type="text/javascript">'
+        )
+        out.write(plotly_js)
+        out.write(
+            f"</script>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n{_summary_table(rows)}\n"
+        )
+        for index, row in enumerate(rows):
+            if progress is not None:
+                progress(row["video_id"])
+            charts = video_charts(
+                connection, row["video_id"], tz=tz, bin=bin, terms=terms, tokenizer=tokenizer
+            )
+            out.write(("\n" if index else "") + _section(row, charts))
+    out.write("\n</body>\n</html>\n")
+
+
+def build_report(db: str | Engine | Connection, video_ids: Sequence[str], **options) -> str:
+    """The page `write_report` writes, as one str (``options``: those of `write_report`)."""
+    page = io.StringIO()
+    write_report(db, video_ids, page, **options)
+    return page.getvalue()
+
+
+def video_summary(connection: Connection, video_id: str, *, tz: str = JAPAN) -> dict:
+    """One video's row of the summary table (plain data), counted by the database: its
+    comments (every fork `load_comments` knows, deleted ones included), the deleted ones, the
+    viewers (users of the comments not deleted, owner's left out), the first and last day
+    posted (in ``tz``), its length, and how many comments re-crawls saw change."""
+    video = connection.execute(
+        select(videos.c.title, videos.c.duration_s).where(videos.c.video_id == video_id)
+    ).one_or_none()
+    if video is None:
+        raise BadInput(f"{video_id} is not in the database")
+    posted = posted_unix(connection.dialect.name)
+    viewer = (comments.c.fork != "owner") & ~comments.c.is_deleted
+    stored, deleted, users, first, last = connection.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((comments.c.is_deleted, 1), else_=0)), 0),
+            func.count(func.distinct(case((viewer, comments.c.user_id)))),
+            func.min(posted),
+            func.max(posted),
+        ).where((comments.c.video_id == video_id) & comments.c.fork.in_(list(FORKS)))
+    ).one()
+    changes_seen = connection.execute(
+        select(func.count(func.distinct(comment_observations.c.comment_row_id)))
+        .select_from(comment_observations)
+        .join(comments, comments.c.id == comment_observations.c.comment_row_id)
+        .where(comments.c.video_id == video_id)
+    ).scalar()
+    title, duration = video
+    return {
+        "video_id": video_id,
+        "title": title,
+        "comments": int(stored),
+        "deleted": int(deleted),
+        "users": int(users),
+        "first_posted_at": _day_of(first, tz),
+        "last_posted_at": _day_of(last, tz),
+        "length": None if duration is None else video_clock(int(duration)),
+        "changes_seen": int(changes_seen or 0),
+    }
 
 
 def video_charts(
@@ -115,28 +173,16 @@ def video_charts(
     bin: str = "10s",
     terms: int = 20,
     tokenizer: str = "auto",
-) -> tuple[dict, list[Chart]]:
-    """One video's summary row (plain data) and its charts."""
+) -> list[Chart]:
+    """One video's charts."""
     everything = load_comments(connection, video_id, forks=FORKS, include_deleted=True, tz=tz)
-    videos = load_videos(connection, video_id)
-    if videos.empty:
+    videos_frame = load_videos(connection, video_id)
+    if videos_frame.empty:
         raise BadInput(f"{video_id} is not in the database")
-    duration = videos["duration_s"].iloc[0]
+    duration = videos_frame["duration_s"].iloc[0]
     length = None if pd.isna(duration) else int(duration)
     viewers = everything[(everything["fork"] != "owner") & ~everything["is_deleted"]]
     observations = load_observations(connection, video_id, tz=tz)
-    title = videos["title"].iloc[0]
-    row = {
-        "video_id": video_id,
-        "title": None if pd.isna(title) else str(title),
-        "comments": len(everything),
-        "deleted": int(everything["is_deleted"].sum()),
-        "users": int(viewers["user_id"].nunique()),
-        "first_posted_at": _day(everything["posted_at"].min()),
-        "last_posted_at": _day(everything["posted_at"].max()),
-        "length": None if length is None else video_clock(length),
-        "changes_seen": int(observations["comment_row_id"].nunique()),
-    }
     charts = [
         _density_chart(viewers, bin, length),
         _activity_chart(viewers),
@@ -146,7 +192,7 @@ def video_charts(
     ]
     if not observations.empty:
         charts.append(_changes_chart(observations))
-    return row, charts
+    return charts
 
 
 # --- the charts ----------------------------------------------------------------------------------
@@ -392,8 +438,11 @@ def _anchor(video_id: str) -> str:
     return "video-" + "".join(c if c.isalnum() else "-" for c in video_id)
 
 
-def _day(value) -> str | None:
-    return None if value is None or value != value else value.date().isoformat()
+def _day_of(unix_seconds: int | None, tz: str) -> str | None:
+    """The day (ISO 8601, in ``tz``) of a moment in Unix seconds."""
+    if unix_seconds is None:
+        return None
+    return pd.Timestamp(int(unix_seconds), unit="s", tz="UTC").tz_convert(tz).date().isoformat()
 
 
 def _swatch(value: str) -> str:

@@ -276,12 +276,52 @@ def facts(scan: CommentScan) -> dict:
 
 
 def monthly_counts(scan: CommentScan):
-    """Comments per month of posting (in ``scan.tz``): month start (text), comments."""
-    local = f"timezone({_literal(scan.tz)}, posted_at)"
+    """Comments per month of posting (in ``scan.tz``): month start (text), comments.
+
+    Converting every row's time to the zone is most of the work, so it is avoided: in a zone
+    whose offset never changes (Japan, UTC) a month is that of the UTC time shifted by the
+    offset (integer arithmetic); in others the rows are counted per quarter hour of UTC (every
+    zone's month starts on one) and only those buckets are converted."""
+    offset_s = fixed_offset_s(scan.tz)
+    if offset_s is not None:
+        month = f"date_trunc('month', make_timestamp(epoch_us(posted_at) + {offset_s * 10**6}))"
+        return scan.query(
+            f"WITH m AS (SELECT {month} AS m, count(*) AS comments FROM {{rows}} GROUP BY m) "
+            "SELECT strftime(m, '%Y-%m-%d') AS month, comments FROM m ORDER BY month"
+        )
+    bucket = f"to_timestamp(b * {BUCKET_S})"
     return scan.query(
-        f"SELECT strftime(date_trunc('month', {local}), '%Y-%m-%d') AS month, "
-        "count(*) AS comments FROM {rows} GROUP BY month ORDER BY month"
+        f"WITH q AS (SELECT epoch_ms(posted_at) // {BUCKET_S * 1000} AS b, count(*) AS n "
+        "FROM {rows} GROUP BY b) "
+        f"SELECT strftime(date_trunc('month', timezone({_literal(scan.tz)}, {bucket})), "
+        "'%Y-%m-%d') AS month, CAST(sum(n) AS BIGINT) AS comments FROM q "
+        "GROUP BY month ORDER BY month"
     )
+
+
+@functools.cache
+def fixed_offset_s(tz: str) -> int | None:
+    """The UTC offset of zone ``tz`` in seconds if it is the same at every month start from
+    2006 (before Niconico) to 2100, else None (daylight saving time, or a zone that moved)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        zone = ZoneInfo(tz)
+    except (
+        KeyError,
+        ValueError,
+        OSError,
+    ):  # not a zone name zoneinfo knows: DuckDB's (ICU's) rules
+        return None
+    offsets = {
+        datetime(year, month, 1, tzinfo=zone).utcoffset()
+        for year in range(2006, 2101)
+        for month in range(1, 13)
+    }
+    if len(offsets) != 1:
+        return None
+    return int(offsets.pop().total_seconds())
 
 
 def video_counts(scan: CommentScan, n: int):

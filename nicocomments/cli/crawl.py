@@ -1,4 +1,5 @@
-"""`nico crawl`: every comment of every video of a user, mylist, series, tag or search."""
+"""`nico crawl`: every comment of every video of a user, mylist, series, tag, search or
+channel."""
 
 from __future__ import annotations
 
@@ -45,9 +46,9 @@ def crawl(
         list[str] | None,
         typer.Argument(
             metavar="REF...",
-            help="Collections: user/ID, mylist/ID, series/ID, tag/TAG, search/WORDS, or their "
-            "nicovideo.jp URLs (…/user/ID, …/mylist/ID, …/user/U/mylist/ID, …/series/ID, "
-            "…/tag/TAG).",
+            help="Collections: user/ID, mylist/ID, series/ID, tag/TAG, search/WORDS, "
+            "channel/SLUG, or their nicovideo.jp URLs (…/user/ID, …/mylist/ID, "
+            "…/user/U/mylist/ID, …/series/ID, …/tag/TAG, https://ch.nicovideo.jp/SLUG).",
             show_default=False,
         ),
     ] = None,
@@ -137,8 +138,9 @@ def crawl(
     db: str,
     verbose: int,
 ) -> None:
-    """Crawl whole collections: every video of a user, a mylist, a series, a tag or a search,
-    each fetched like `nico fetch` and recorded per collection (`nico status` shows them).
+    """Crawl whole collections: every video of a user, a mylist, a series, a tag, a search or
+    a channel, each fetched like `nico fetch` and recorded per collection (`nico status` shows
+    them). A channel is listed from its video list pages, best effort, without comment counts.
 
     The listing is stored first; then each video is fetched and marked complete, or failed
     with its reason (deleted, private: the crawl goes on). Stop it at any time (Ctrl-C, a
@@ -157,6 +159,7 @@ def crawl(
         nico crawl user/7000001 --all-history
         nico crawl https://www.nicovideo.jp/mylist/58000001 --dry-run
         nico crawl tag/VOCALOID --since-last
+        nico crawl channel/ch2632720 --dry-run
         nico crawl --sql "SELECT video_id FROM collection_videos WHERE state = 'partial'"
     """
     targets = _refs(refs or [], from_file, sql)
@@ -219,12 +222,6 @@ def _crawl(
 
 def _refs(raw: list[str], from_file: Path | None, sql: str | None) -> list[CollectionRef]:
     refs = [parse_ref(text) for text in raw]
-    for ref in refs:
-        if ref.kind == "channel":
-            raise BadInput(
-                f"{ref.name}: crawling a channel's videos is not supported yet; list their ids "
-                "in a file and use --from-file"
-            )
     if from_file is not None:
         refs.append(CollectionRef("file", str(from_file.resolve())))
     if sql is not None:
@@ -316,13 +313,19 @@ def _print_plan(plan: Plan, all_history: bool, interval: float) -> None:
         f"{requests:,} requests, {_duration(requests * interval)} at --interval {interval:g} "
         f"(the listing took {plan.listing_requests} requests)."
     )
+    unknown = sum(1 for _, count in plan.videos if count is None)
+    if unknown:
+        out.print(
+            f"{unknown:,} of these videos have no listed comment count (a channel's pages, a "
+            "file or a query do not give one): each is counted as one page, so expect more."
+        )
     table = Table()
     table.add_column("video")
     table.add_column("listed comments", justify="right")
     table.add_column("requests", justify="right")
     for video_id, count in plan.videos:
         pages = Plan(0, "", 0, [(video_id, count)]).pages(all_history)
-        table.add_row(video_id, "" if count is None else f"{count:,}", str(pages))
+        table.add_row(video_id, "unknown" if count is None else f"{count:,}", str(pages))
     out.print(table)
 
 

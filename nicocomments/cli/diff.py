@@ -24,11 +24,7 @@ from nicocomments.cli.common import (
 from nicocomments.errors import BadInput
 from nicocomments.ids import parse_video_id
 from nicocomments.limits import shown
-from nicocomments.records import video_clock
-
-# What `nicocomments.analysis.CHANGE_KINDS` lists (the analysis layer, and pandas with it, is
-# loaded only when the command runs).
-CHANGE_KINDS = ("added", "deleted", "nicoru_changed", "score_changed")
+from nicocomments.records import CHANGE_KINDS, video_clock
 
 SHOWN_PER_KIND = 10  # the table lists this many comments of each kind (JSON and CSV: all)
 
@@ -60,9 +56,9 @@ def diff(
 ) -> None:
     """Show what changed in a video's stored comments between fetches: comments added,
     deleted (or no longer served: today's server leaves deleted comments out, which a complete
-    pass such as **nico fetch --all-history --refresh** notices), and comments whose nicoru
-    count or NG score moved, per fork. Without --since or --runs: everything since the first
-    fetch.
+    pass such as **nico fetch --all-history --refresh** notices), restored (deleted before,
+    served again), and comments whose nicoru count or NG score moved, per fork. Without
+    --since or --runs: everything since the first fetch.
 
     **Examples**
 

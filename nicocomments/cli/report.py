@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -72,7 +74,7 @@ def report(
     """
     if sum((bool(videos), every, collection is not None)) != 1:
         raise BadInput("give videos, --all or --collection (one of them)")
-    from nicocomments.analysis.report import build_report
+    from nicocomments.analysis.report import write_report
 
     with store.database(db, read_only=True) as engine, engine.connect() as connection:
         if every:
@@ -88,17 +90,18 @@ def report(
         target = output or Path(f"{video_ids[0]}.html" if len(video_ids) == 1 else "report.html")
         if target.is_dir():
             raise BadInput(f"{target} is a directory")
-        page = build_report(
-            connection,
-            video_ids,
-            tz=tz,
-            bin=bin_size,
-            terms=terms,
-            tokenizer=tokenizer,
-            progress=lambda video_id: err.print(f"Charting {video_id}…"),
-        )
-    _write(target, page)
-    size = len(page.encode("utf-8")) / 1_000_000
+        with _writing(target) as out:
+            write_report(
+                connection,
+                video_ids,
+                out,
+                tz=tz,
+                bin=bin_size,
+                terms=terms,
+                tokenizer=tokenizer,
+                progress=lambda video_id: err.print(f"Charting {video_id}…"),
+            )
+    size = target.stat().st_size / 1_000_000
     err.print(f"Wrote the report of {len(video_ids):,} video(s) to {target} ({size:.1f} MB).")
 
 
@@ -117,11 +120,14 @@ def _collection_videos(connection, ref: str, db: str) -> list[str]:
     return video_ids
 
 
-def _write(target: Path, text: str) -> None:
-    """Beside the target, then renamed over it: a failure never leaves half a page."""
+@contextmanager
+def _writing(target: Path) -> Iterator[TextIO]:
+    """A text stream to write the page into as it is made: beside the target, renamed over it
+    once whole, so a failure (or Ctrl-C) never leaves half a page."""
     partial = target.with_name(target.name + ".part")
     try:
-        partial.write_text(text, encoding="utf-8")
+        with partial.open("w", encoding="utf-8") as out:
+            yield out
         os.replace(partial, target)
     except OSError as exc:
         raise BadInput(f"cannot write {target}: {exc.strerror or exc}") from None

@@ -82,7 +82,7 @@ def _collections(db: str, as_json: bool) -> None:
                 for state in ("complete", "partial", "pending", "failed")
             ),
             f"{r.comments_stored:,}",
-            f"{r.comments_listed:,}",
+            "unknown" if r.comments_listed is None else f"{r.comments_listed:,}",
             r.crawled_at.strftime("%Y-%m-%d %H:%M UTC") if r.crawled_at else "not finished",
         )
     out.print(table)

@@ -32,13 +32,11 @@ def print_status(report: store.StatusReport, *, details: bool) -> None:
             count = sum(b - a + 1 for a, b in gaps)
             out.print(f"  missing {count:,} numbers in {len(gaps):,} ranges: {format_ranges(gaps)}")
         if s.fork == LIVE_FORK:
-            reached = report.reached_begin(s)
-            if reached is not None:
-                out.print(
-                    "  the stored comments reach the begin time"
-                    if reached
-                    else "  the stored comments do not reach the begin time"
-                )
+            out.print(
+                "  the stored comments reach the begin time"
+                if report.reached_begin(s)
+                else "  the stored comments do not reach the begin time"
+            )
         for run in report.runs[key]:
             started = run["started_at"].strftime("%Y-%m-%d %H:%M")
             out.print(
@@ -47,15 +45,17 @@ def print_status(report: store.StatusReport, *, details: bool) -> None:
             )
 
 
-def history_state(summary: store.ThreadSummary, reached_begin: bool | None = None) -> str:
+def history_state(summary: store.ThreadSummary) -> str:
+    if summary.catchup_when is not None:  # never "complete" with a stretch left unread
+        return "catching up with newer comments, resumable"
     if summary.fork == LIVE_FORK and not summary.history_complete:
+        if summary.history_end is not None:
+            return f"stopped short of the begin time ({summary.history_end}), resumable"
         if summary.history_when is not None:
             return "walking back, resumable"
         return "newest segments only"
-    if summary.fork == LIVE_FORK:
-        if reached_begin:
-            return "complete, reached the begin time"
-        return "complete" + (f" ({summary.history_end})" if summary.history_end else "")
+    if summary.fork == LIVE_FORK:  # only reaching the beginning completes a live history
+        return "complete, reached the begin time"
     if summary.fork == "owner":
         return "read whole"
     if summary.history_complete:
@@ -93,8 +93,7 @@ def _table(report: store.StatusReport) -> Table:
             f"{sum(b - a + 1 for a, b in gaps):,}" + (" filtered" if s.fork == LIVE_FORK else ""),
             _date(s.oldest),
             _date(s.newest),
-            history_state(s, report.reached_begin(s))
-            + (f", {s.skipped} skipped seconds" if s.skipped else ""),
+            history_state(s) + (f", {s.skipped} skipped seconds" if s.skipped else ""),
         )
     return table
 

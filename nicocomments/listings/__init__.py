@@ -1,6 +1,9 @@
 """The collections `nico crawl` lists: references (`refs`), listing answers (`parse`, pure) and
-fetching them (`client`: nvapi listings, Snapshot Search)."""
+fetching them (`client`: nvapi listings, Snapshot Search); a channel's list pages (`channel`,
+parsed by `channel_page`)."""
 
+from nicocomments.listings.channel import iter_channel_listing
+from nicocomments.listings.channel_page import parse_channel_page
 from nicocomments.listings.client import (
     SNAPSHOT_CAP,
     SnapshotSearch,
@@ -17,6 +20,8 @@ __all__ = [
     "ListingPage",
     "SnapshotRefused",
     "SnapshotSearch",
+    "iter_channel_listing",
     "iter_nvapi_listing",
+    "parse_channel_page",
     "parse_ref",
 ]

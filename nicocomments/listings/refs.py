@@ -23,7 +23,7 @@ KINDS = {
     "series": "nvapi: /v2/series/{id}",
     "tag": "Snapshot Search, targets=tagsExact",
     "search": "Snapshot Search, targets=title,description,tags",
-    "channel": "the channel's video list pages (parsed; crawling them is not supported yet)",
+    "channel": "the channel's video list pages, free and paid (HTML, 20 a page; no counts)",
     "file": "video ids from a file, one a line (--from-file)",
     "sql": "video ids from a query on the database itself (--sql)",
 }

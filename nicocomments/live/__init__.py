@@ -48,6 +48,6 @@ from nicocomments.live.watchsocket import (  # noqa: F401
     ProgramEnded,
     SeatKeeper,
     WatchConversation,
+    ask_message_server,
     disconnect_error,
-    fetch_message_server,
 )

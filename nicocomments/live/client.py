@@ -35,7 +35,7 @@ from nicocomments.live.parse import (
     parse_packed_segment,
 )
 from nicocomments.live.watch import ProgramInfo, parse_program_info
-from nicocomments.live.watchsocket import DEFAULT_TIMEOUT, MessageServer, fetch_message_server
+from nicocomments.live.watchsocket import DEFAULT_TIMEOUT, MessageServer, ask_message_server
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class LiveClient:
         endpoints: Endpoints,
         *,
         socket_timeout: float = DEFAULT_TIMEOUT,
-        fetch_socket: Callable[..., MessageServer] = fetch_message_server,
+        fetch_socket: Callable[..., MessageServer] = ask_message_server,
     ) -> None:
         self.session = session
         self.message_session = message_session
@@ -105,11 +105,13 @@ class LiveClient:
             if method == "POST" and code == ALREADY_RESERVED:
                 log.info("the timeshift of %s was reserved already", program_id)
                 continue
+            status = response.status_code
+            # No errorCode nico knows (or none readable): the HTTP status says what it can.
+            fallback = LoginRequired if status == 401 else Refused
             kind, text = TIMESHIFT_ERRORS.get(
-                code or "",
-                (Refused, f"the timeshift API refused {{program}}: HTTP {response.status_code}"),
+                code or "", (fallback, f"the timeshift API refused {{program}}: HTTP {status}")
             )
-            raise kind(text.format(program=program_id, message=message or code))
+            raise kind(text.format(program=program_id, message=message or code), status=status)
 
     def message_server(self, info: ProgramInfo) -> MessageServer:
         if info.web_socket_url is None:
@@ -154,9 +156,14 @@ class LiveClient:
 
 
 def _api_error(response: requests.Response) -> tuple[str | None, str | None]:
+    """The answer's ``meta.errorCode`` and ``meta.errorMessage``; None for each that is not a
+    string, or when the body is not the API's JSON object (a CDN's error page, say)."""
     try:
-        meta = response.json().get("meta") or {}
-    except (ValueError, AttributeError):
+        body = response.json()
+    except ValueError:
+        return None, None
+    meta = body.get("meta") if isinstance(body, dict) else None
+    if not isinstance(meta, dict):
         return None, None
     code, message = meta.get("errorCode"), meta.get("errorMessage")
     return (code if isinstance(code, str) else None, message if isinstance(message, str) else None)

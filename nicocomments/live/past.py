@@ -30,10 +30,19 @@ The rules, and why:
   where a seed 5 s before it leaves those seconds to no round. A round that brings nothing new
   (a chain too short to get past the overlap) gets one more try seeded at the oldest
   message's own second.
-* Stop when a round reaches the program's first moment (a message at or before both the begin
-  time and vposBaseTime: comments of the waiting time between opening and beginning are kept),
-  when that last try adds nothing new either, when re-seeding would not move back, or when no
-  view answer names a backward segment.
+* The beginning is reached when the walk has read down to the program's first moment (the
+  earlier of its begin time and vposBaseTime: comments of the waiting time between opening and
+  beginning are kept): a message at or before it, or a segment (a time slice, read whole)
+  starting at or before it. Nothing else is evidence: a chain that ends, or a round that brings
+  nothing new, may be the server's early end (*reported*) or its having lost the older part.
+  Real programs' first comment comes some time after they begin, so when a round brings nothing
+  new the walk steps back slice by slice (a view seeded at the second before the lowest moment
+  read names that slice and the one before it) through the quiet seconds down to the first
+  moment, at most `QUIET_ROUNDS` rounds.
+* Stop when the beginning is reached (`REACHED_BEGIN`, the only ending that proves the history
+  complete); when a round brings nothing new and stepping back reads no lower
+  (`NOTHING_NEW`); when re-seeding would not move back (`NO_PROGRESS`); or when no view answer
+  names a backward segment (`NO_BACKWARD`).
 """
 
 from __future__ import annotations
@@ -59,6 +68,7 @@ FetchSegment = Callable[[str], Iterable[LiveItem]]  # one segment's messages, pa
 PROBE_STEP = 90  # seconds: the first step back when a view answer names no backward segment
 BEGIN_PROBE_OFFSET = 60  # seconds after the begin time: the last moment probed
 RESEED_OVERLAP = 5  # seconds after the oldest message reached that a re-seeded round starts
+QUIET_ROUNDS = 200  # rounds stepping back slice by slice through seconds with no new message
 
 # Why a walk ended.
 REACHED_BEGIN = "reached the program's beginning"
@@ -131,6 +141,7 @@ def iter_past(
                 continue
             segments_read.add(segment.uri)
             new = walk.take(list(fetch_segment(segment.uri)), seen)
+            walk.read_slice(segment)
             added += len(new)
             yield PastBatch(new, segment.uri, chain, moment, walk.oldest_at)
         skipped = _window(covered, target)
@@ -147,13 +158,13 @@ def iter_past(
                 next_seed, done = walk.next_round(moment, added)
                 if done is not None and done != REACHED_BEGIN:
                     # The beginning was not reached: what lies before here is not known.
-                    skipped += _window(walk.floor, walk.oldest_ceiling or target)
+                    skipped += _window(walk.floor, walk.covered_to or target)
             yield PastBatch(new, uri, chain, moment, walk.oldest_at, skipped, done)
             if done is not None:
                 return
             skipped = ()
             uri = following
-        seed, chain, target = next_seed, chain + 1, walk.oldest_ceiling
+        seed, chain, target = next_seed, chain + 1, walk.covered_to
 
 
 class _Walk:
@@ -163,7 +174,9 @@ class _Walk:
         self.floor = floor  # the program's first moment
         self.vpos_base_time = vpos_base_time
         self.oldest: float | None = None  # the oldest message's moment
+        self.lowest_slice: int | None = None  # where the oldest segment read starts
         self.tried_at: int | None = None  # the last seed tried without overlap
+        self.quiet_rounds = 0  # rounds spent stepping back slice by slice
 
     def take(self, items: list[LiveItem], seen: MutableSet[str]) -> list[LiveItem]:
         new = []
@@ -177,6 +190,12 @@ class _Walk:
             new.append(item)
         return new
 
+    def read_slice(self, segment: MessageSegment) -> None:
+        """A segment read whole: every message of its seconds is had."""
+        start = segment.from_at
+        if start is not None and (self.lowest_slice is None or start < self.lowest_slice):
+            self.lowest_slice = start
+
     def _moment(self, item: LiveItem) -> float | None:
         """A comment's moment from its vpos; any other message's from its posting time."""
         if isinstance(item, LiveComment):
@@ -189,32 +208,40 @@ class _Walk:
         return None if self.oldest is None else math.floor(self.oldest)
 
     @property
-    def oldest_ceiling(self) -> int | None:
-        """The second after the oldest message's: what the next round must cover up to, since
-        messages of that same second may not have come yet."""
-        oldest = self.oldest_at
-        return None if oldest is None else oldest + 1
+    def covered_to(self) -> int | None:
+        """The second down to which everything is read: the start of the oldest slice read, or
+        the second after the oldest message's (messages of that same second may not have come
+        yet), whichever is lower. What the next round must cover up to."""
+        bounds = [self.lowest_slice, None if self.oldest is None else self.oldest_at + 1]
+        known = [bound for bound in bounds if bound is not None]
+        return min(known) if known else None
 
-    def reached_floor(self) -> bool:
-        oldest = self.oldest_at
-        return oldest is not None and oldest <= self.floor
+    def reached_begin(self) -> bool:
+        """The one rule: a message or a slice start at or before the program's first moment."""
+        return any(
+            low is not None and low <= self.floor for low in (self.oldest_at, self.lowest_slice)
+        )
 
     def next_round(self, moment: int | None, added: int) -> tuple[int | None, str | None]:
         """Where the next round is seeded, or why the walk ends. A round that brought something
         new starts 5 s after the oldest message; one that brought nothing new (or would not
         move back) gets one more try at the oldest message's own second, where the chain
-        cannot spend itself on the overlap; the walk ends when that brings nothing either."""
-        if self.reached_floor():
+        cannot spend itself on the overlap; after that, rounds step back slice by slice from
+        the lowest moment read, until the first moment (or nothing lower is read)."""
+        if self.reached_begin():
             return None, REACHED_BEGIN
         oldest = self.oldest_at
-        if oldest is None:
-            return None, NOTHING_NEW
         before = math.inf if moment is None else moment
-        if added and oldest + RESEED_OVERLAP < before:
-            return oldest + RESEED_OVERLAP, None
-        if oldest < before and self.tried_at != oldest:
-            self.tried_at = oldest
-            return oldest, None
+        if oldest is not None:
+            if added and oldest + RESEED_OVERLAP < before:
+                return oldest + RESEED_OVERLAP, None
+            if oldest < before and self.tried_at != oldest:
+                self.tried_at = oldest
+                return oldest, None
+        low = self.covered_to
+        if low is not None and low - 1 < before and self.quiet_rounds < QUIET_ROUNDS:
+            self.quiet_rounds += 1
+            return low - 1, None
         return None, NO_PROGRESS if added else NOTHING_NEW
 
 

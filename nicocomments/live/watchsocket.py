@@ -5,7 +5,8 @@ Two parts, kept apart so the protocol is testable without a socket:
 * `WatchConversation` is the conversation alone (sans-I/O): the JSON text to send first
   (``startWatching``), the replies to each server message (``pong`` for ``ping``), the
   `MessageServer` once ``messageServer`` arrives, and a typed error for ``disconnect``.
-* `fetch_message_server` is the thin transport: open the socket, run the conversation, close —
+* `ask_message_server` (not a `fetch_*`: it returns the conversation's result, not a raw
+  answer) is the thin transport: open the socket, run the conversation, close —
   all within one deadline.
 
 The client is ``websockets``' synchronous one: it is maintained, has no dependencies of its
@@ -152,7 +153,7 @@ def parse_message_server(data: Any) -> MessageServer:
     return MessageServer(view_uri, _moment(data.get("vposBaseTime")), hashed_user_id)
 
 
-def fetch_message_server(
+def ask_message_server(
     web_socket_url: str,
     *,
     timeout: float = DEFAULT_TIMEOUT,

@@ -38,7 +38,7 @@ class CollectionReport:
     listed: int = 0
     states: dict[str, int] = field(default_factory=dict)
     comments_stored: int = 0
-    comments_listed: int = 0  # the listing's counts, summed
+    comments_listed: int | None = None  # the listing's counts, summed; None: it gave none
     crawled_at: datetime | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)  # (video id, reason)
 
@@ -232,14 +232,15 @@ def collection_reports(connection: Connection, name: str | None = None) -> list[
             select(
                 collection_videos.c.state,
                 func.count(),
-                func.coalesce(func.sum(collection_videos.c.comment_count), 0),
+                func.sum(collection_videos.c.comment_count),
             )
             .where(where)
             .group_by(collection_videos.c.state)
         ):
             report.states[state] = count
             report.listed += count
-            report.comments_listed += listed
+            if listed is not None:  # a channel's pages, a file, a query: no count to add up
+                report.comments_listed = (report.comments_listed or 0) + int(listed)
         report.comments_stored = connection.execute(
             select(func.count())
             .select_from(comments)

@@ -18,7 +18,7 @@ from operator import itemgetter
 from sqlalchemy import Connection, func, select
 
 from nicocomments.records import COMMENT_FIELDS, LIVE_FORK, ThreadRef
-from nicocomments.schema import comments, live_events, threads, videos
+from nicocomments.schema import comments, live_events, videos
 from nicocomments.store.write import insert_comments_sql, insert_on_conflict, upsert_threads
 
 LIVE_COMMENT_FIELDS = (*COMMENT_FIELDS, "message_id", "is_overflowed", "name")
@@ -124,23 +124,3 @@ def oldest_live_moment(connection: Connection, program_id: str) -> int | None:
     if base is None or lowest is None:
         return None
     return int(base.timestamp()) + int(lowest) // 1000
-
-
-def live_event_rows(connection: Connection, program_id: str) -> list[dict]:
-    query = (
-        select(live_events).where(live_events.c.video_id == program_id).order_by(live_events.c.id)
-    )
-    return [dict(row) for row in connection.execute(query).mappings()]
-
-
-def live_thread_state(connection: Connection, program_id: str) -> dict | None:
-    row = (
-        connection.execute(
-            select(threads).where(
-                (threads.c.thread_id == program_id) & (threads.c.fork == LIVE_FORK)
-            )
-        )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row is not None else None

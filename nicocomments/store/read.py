@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import (
@@ -29,6 +29,16 @@ class ThreadState:
     history_complete: bool
     catchup_when: int | None
     catchup_stop_no: int | None
+
+    def forgotten(self) -> ThreadState:
+        """This state once `store.forget_history` has run: what is stored, no walk."""
+        return replace(
+            self,
+            history_when=None,
+            history_complete=False,
+            catchup_when=None,
+            catchup_stop_no=None,
+        )
 
 
 def thread_state(connection: Connection, thread_id: str, fork: str) -> ThreadState:
@@ -67,6 +77,13 @@ class ThreadSummary:
     history_when: int | None
     history_end: str | None
     skipped: int  # ranges of seconds a walk had to step over
+    catchup_when: int | None = None  # set while a catch-up with newer comments is unfinished
+
+    @property
+    def complete(self) -> bool:
+        """The history is complete: walked to its beginning, and no catch-up with newer
+        comments left unfinished (the stretch below what it stored is not read yet)."""
+        return self.history_complete and self.catchup_when is None
 
     @property
     def server_count(self) -> int | None:
@@ -151,6 +168,7 @@ def thread_summaries(connection: Connection, video_id: str | None = None) -> lis
                 history_when=row["history_when"],
                 history_end=row["history_end"],
                 skipped=row["skipped"] or 0,
+                catchup_when=row["catchup_when"],
             )
         )
     return summaries
@@ -221,14 +239,17 @@ def served_nos(
         where &= posted >= since
     if until is not None:
         where &= posted <= until
-    skipped = select(skipped_seconds.c.from_second, skipped_seconds.c.to_second).where(
-        (skipped_seconds.c.run_id == run_id)
-        & (skipped_seconds.c.thread_id == thread_id)
+    # One NOT EXISTS however many ranges the run stepped over (one condition per range would
+    # grow the statement past what the database parses).
+    stepped_over = select(skipped_seconds.c.id).where(
+        (skipped_seconds.c.thread_id == thread_id)
         & (skipped_seconds.c.fork == fork)
+        & (skipped_seconds.c.run_id == run_id)
+        & posted.between(skipped_seconds.c.from_second, skipped_seconds.c.to_second)
     )
-    for low, high in connection.execute(skipped).all():
-        where &= ~posted.between(low, high)
-    return list(connection.execute(select(comments.c.no).where(where)).scalars())
+    where &= ~stepped_over.exists()
+    query = select(comments.c.no).where(where).order_by(comments.c.no)
+    return list(connection.execute(query).scalars())
 
 
 def posted_at_of(connection: Connection, thread_id: str, fork: str, no: int) -> int | None:
@@ -366,13 +387,12 @@ class StatusReport:
             out.append(item)
         return out
 
-    def reached_begin(self, summary: ThreadSummary) -> bool | None:
-        """A live program's: whether its oldest stored comment is at or before its begin
-        time (None when that is not known)."""
-        begin = self.videos.get(summary.video_id, {}).get("begin_at")
-        if begin is None or summary.oldest is None:
-            return None
-        return summary.oldest <= begin
+    def reached_begin(self, summary: ThreadSummary) -> bool:
+        """A live program's: whether its walk through the past reached the program's
+        beginning. The walk decides that by its one rule (`nicocomments.live.past`) and only
+        then marks the history complete, so this is that mark, never a guess from the stored
+        comments' dates (a program's first comment comes after its begin time)."""
+        return summary.history_complete
 
 
 def status_report(connection: Connection, video_id: str | None = None) -> StatusReport:
@@ -401,7 +421,8 @@ def _summary_dict(s: ThreadSummary, missing: list, runs: list[dict]) -> dict:
         "comment_count": s.comment_count,
         "oldest": s.oldest.isoformat() if s.oldest else None,
         "newest": s.newest.isoformat() if s.newest else None,
-        "history_complete": s.history_complete,
+        "history_complete": s.complete,
+        "catching_up": s.catchup_when is not None,
         "history_when": s.history_when,
         "history_end": s.history_end,
         "skipped_ranges": s.skipped,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, select, update
 
@@ -13,6 +14,8 @@ from nicocomments import __version__
 from nicocomments.errors import NicoError
 from nicocomments.schema import comments, fetch_runs, threads, videos
 from nicocomments.store.write import now_utc, save_retrying, sync_search_index
+
+T = TypeVar("T")
 
 
 def start_run(
@@ -135,13 +138,14 @@ def discard_run(
 
 
 def run_recorded(
-    engine: Engine, run_id: int, work: Callable[[], None], unsaved_requests: Callable[[], int]
-) -> None:
+    engine: Engine, run_id: int, work: Callable[[], T], unsaved_requests: Callable[[], int]
+) -> T:
     """Do a fetch's ``work`` and record how its run ended, however it ends: completed, failed
     (a `NicoError`, or a bug named by its type) or interrupted (Ctrl-C), with the requests
-    not counted yet; the search index takes what was stored unless the run was interrupted."""
+    not counted yet; the search index takes what was stored unless the run was interrupted.
+    Returns what ``work`` returns."""
     try:
-        work()
+        done = work()
     except KeyboardInterrupt:
         finish_run(engine, run_id, "interrupted", error="interrupted", requests=unsaved_requests())
         raise
@@ -160,3 +164,4 @@ def run_recorded(
         raise
     sync_search_index(engine)
     finish_run(engine, run_id, "completed", requests=unsaved_requests())
+    return done

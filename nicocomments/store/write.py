@@ -1,9 +1,10 @@
 """Writing: videos, threads, comments, run records and the search index.
 
 Writing videos, threads, comments and walk state is idempotent: the same page saved twice is
-stored once (`save_comments` skips comments already stored, `upsert_*` overwrite, `ensure_*`
-add what is missing, counts only move forward); `save_skipped` adds a row each time, as the run
-records of `store.runs` do.
+stored once (`save_comments` stores a comment once and, for fetches, brings a stored one to the
+state the server reports, recording a change only when there is one; `upsert_*` overwrite,
+`ensure_*` add what is missing, counts only move forward); `save_skipped` adds a row each time,
+as the run records of `store.runs` do.
 
 Functions take the caller's connection, so the caller decides what one transaction holds; those
 that open their own transaction (`sync_search_index`, and `start_run`, `rename_run_video`,
@@ -39,7 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from nicocomments.interrupts import deferred_interrupt
 from nicocomments.records import COMMENT_FIELDS, Comment, ThreadRef, ThreadStatus, VideoInfo
-from nicocomments.schema import skipped_seconds, threads, videos
+from nicocomments.schema import comments, skipped_seconds, threads, videos
 from nicocomments.store.db import WRITE_OPTION, database_failure, is_contention
 
 log = logging.getLogger(__name__)
@@ -233,12 +234,13 @@ def save_comments(
 ) -> int:
     """Insert comments not stored yet; return how many were new.
 
-    With ``observe`` (fetches, not imports), a comment stored before whose nicoru count, score
-    or deletion the server now reports differently is updated to that state, and the change is
-    recorded in ``comment_observations`` (`_observe_page`).
+    With ``observe`` (fetches, which always have their run: not imports), a comment stored
+    before whose nicoru count, score or deletion the server now reports differently is updated
+    to that state, and the change is recorded in ``comment_observations`` (`_observe_page`).
 
-    The one hot path of the program: a single prepared statement, executemany over plain tuples,
-    timestamps converted by the database itself."""
+    The one hot path of the program: one prepared statement, executemany over plain tuples,
+    timestamps converted by the database itself (observing adds two one-row queries, and the
+    set-based comparison only for a page where something changed)."""
     if not batch:
         return 0
     dialect = connection.dialect.name
@@ -251,8 +253,6 @@ def save_comments(
     if not observe:
         result = connection.exec_driver_sql(insert_comments_sql(dialect), rows)
         return max(result.rowcount, 0)
-    if run_id is None:
-        return _observe_page(connection, run_id, rows)
     # The cheap first look: the plain insert, where a stored comment in another state counts
     # as a (no-op) update. Only a page that has some goes the set-based way below.
     newest = connection.exec_driver_sql(_NEWEST_ID).scalar() or 0
@@ -264,30 +264,11 @@ def save_comments(
 
 
 # --- change tracking ---------------------------------------------------------------------------
-# A page is copied into a temporary table (one executemany, no index), inserted from there, and
-# compared with the stored rows in one join on the comments' key: everything set-based, in SQL.
-# An unchanged re-crawl costs the copy and one join, and writes nothing else.
+# A page the upsert of `save_comments` found stored comments in another state in is copied
+# into a temporary table (one executemany, no index) and compared with the stored rows in one
+# join on the comments' key: everything set-based, in SQL. An unchanged re-crawl costs the
+# upsert and two one-row queries, and writes nothing else.
 PAGE_TABLE = "nico_page_comments"
-_COLUMN_TYPES = {
-    "video_id": "TEXT",
-    "run_id": "BIGINT",
-    "thread_id": "TEXT",
-    "fork": "TEXT",
-    "no": "INTEGER",
-    "vpos_ms": "BIGINT",
-    "date_usec": "INTEGER",
-    "content": "TEXT",
-    "commands": "TEXT",
-    "user_id": "TEXT",
-    "is_premium": "BOOLEAN",
-    "is_anonymous": "BOOLEAN",
-    "is_deleted": "BOOLEAN",
-    "deleted_reason": "SMALLINT",
-    "score": "INTEGER",
-    "nicoru_count": "INTEGER",
-    "comment_id": "TEXT",
-    "source": "TEXT",
-}
 _KEY_JOIN = "c.thread_id = p.thread_id AND c.fork = p.fork AND c.no = p.no"
 # A deleted chat carries no counts (legacy leaves them out): the last known ones stay. Legacy
 # also leaves out a zero score or nicoru count, so a missing one reads as 0.
@@ -314,15 +295,15 @@ def _page_sql(dialect: str) -> dict[str, str]:
     create, param = f"CREATE TEMP TABLE IF NOT EXISTS {PAGE_TABLE}", mark
     columns = ", ".join(_INSERT_COLUMNS)
     values = ", ".join(timestamp if c == "posted_at" else mark for c in _INSERT_COLUMNS)
-    types = {**_COLUMN_TYPES, "posted_at": "TEXT" if dialect == "sqlite" else "TIMESTAMPTZ"}
+    # The comments table's own column types (posted_at as the database converts it).
+    compiler = (sqlite if dialect == "sqlite" else postgresql).dialect()
+    types = {c: comments.c[c].type.compile(dialect=compiler) for c in _INSERT_COLUMNS}
+    types["posted_at"] = "TEXT" if dialect == "sqlite" else "TIMESTAMPTZ"
     typed = ", ".join(f"{c} {types[c]}" for c in _INSERT_COLUMNS)
     joined = f"FROM {table} AS p JOIN comments AS c ON {_KEY_JOIN} WHERE {_DIFFERS}"
     return {
         "create": f"{create} ({typed})",
         "fill": f"INSERT INTO {table} ({columns}) VALUES ({values})",
-        # WHERE true: SQLite's parser needs it between SELECT … FROM and ON CONFLICT.
-        "insert": f"INSERT INTO comments ({columns}) SELECT {columns} FROM {table} "
-        "WHERE true ORDER BY thread_id, fork, no ON CONFLICT (thread_id, fork, no) DO NOTHING",
         "changed": f"SELECT count(*) {joined}",
         # The state a comment changed from, the first time it changes: what the run that first
         # stored it saw.
@@ -360,24 +341,23 @@ _UPSERT_SQL = {
 }
 
 
-def _observe_page(connection: Connection, run_id: int | None, rows: list[tuple]) -> int:
+def _observe_page(connection: Connection, run_id: int, rows: list[tuple]) -> int:
+    """Compare ``rows`` (values of `_INSERT_COLUMNS`) with the stored comments of the same
+    keys: record in ``comment_observations`` what ``run_id`` saw differ (after the state it
+    changed from, the first time), and bring those comments to it. Returns how many differed."""
     sql = _PAGE_SQL[connection.dialect.name]
     connection.exec_driver_sql(sql["create"])
     connection.exec_driver_sql(sql["fill"], rows)
     try:
-        added = max(connection.exec_driver_sql(sql["insert"]).rowcount, 0)
-        if connection.exec_driver_sql(sql["changed"]).scalar():
-            _record_changes(connection, sql, run_id)
+        changed = connection.exec_driver_sql(sql["changed"]).scalar() or 0
+        if changed:
+            seen_at = _timestamp(connection, now_utc())
+            connection.exec_driver_sql(sql["baseline"], (seen_at,))
+            connection.exec_driver_sql(sql["observe"], (run_id, seen_at))
+            connection.exec_driver_sql(sql["update"])
     finally:
         connection.exec_driver_sql(sql["clear"])
-    return added
-
-
-def _record_changes(connection: Connection, sql: dict[str, str], run_id: int | None) -> None:
-    seen_at = _timestamp(connection, now_utc())
-    connection.exec_driver_sql(sql["baseline"], (seen_at,))
-    connection.exec_driver_sql(sql["observe"], (run_id, seen_at))
-    connection.exec_driver_sql(sql["update"])
+    return changed
 
 
 def _timestamp(connection: Connection, moment: datetime):
@@ -388,24 +368,15 @@ def _timestamp(connection: Connection, moment: datetime):
 
 
 def save_unserved(
-    connection: Connection, run_id: int | None, thread_id: str, fork: str, nos: Sequence[int]
+    connection: Connection, run_id: int, thread_id: str, fork: str, nos: Sequence[int]
 ) -> int:
     """Mark stored comments a complete pass of ``run_id`` no longer found as deleted ("no
     longer served": today's servers leave deleted comments out) and record the change. Returns
     how many changed (comments already marked deleted are left as they are)."""
     if not nos:
         return 0
-    sql = _PAGE_SQL[connection.dialect.name]
-    connection.exec_driver_sql(sql["create"])
     rows = [(None, run_id, *Comment(thread_id, fork, no, 0, 0, "", is_deleted=True)) for no in nos]
-    connection.exec_driver_sql(sql["fill"], rows)
-    try:
-        changed = connection.exec_driver_sql(sql["changed"]).scalar() or 0
-        if changed:
-            _record_changes(connection, sql, run_id)
-    finally:
-        connection.exec_driver_sql(sql["clear"])
-    return changed
+    return _observe_page(connection, run_id, rows)
 
 
 def save_voltage_zone(connection: Connection, video_id: str, raw: str) -> None:
@@ -417,6 +388,20 @@ def set_history(connection: Connection, thread_id: str, fork: str, **values) -> 
     """Update a thread's walk state: history_when, history_complete, history_end, catchup_*."""
     key = (threads.c.thread_id == thread_id) & (threads.c.fork == fork)
     connection.execute(update(threads).where(key).values(values))
+
+
+def forget_history(connection: Connection, thread_id: str, fork: str) -> None:
+    """Forget a thread's walks (``--refresh``): the next one starts from now, all over."""
+    set_history(
+        connection,
+        thread_id,
+        fork,
+        history_when=None,
+        history_complete=False,
+        history_end=None,
+        catchup_when=None,
+        catchup_stop_no=None,
+    )
 
 
 def save_skipped(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from nicosandbox.routes import (
     account,
+    channel,
     flapi,
     live,
     live2,
@@ -33,5 +34,6 @@ SURFACES = (
     live.SURFACE,
     live2.SURFACE,
     mpn.SURFACE,
+    channel.SURFACE,
 )
 ROUTE_GROUPS = tuple(surface.group for surface in SURFACES)

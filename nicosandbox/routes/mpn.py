@@ -5,7 +5,8 @@ come from the watch WebSocket's ``messageServer`` (``viewUri``) and from its own
   ``?at=<T>``: held until the clock reaches T (at most one segment's length), then, with T
   capped at now and at the program's end: ``backward`` (everything before the slice holding
   T), ``previous`` (the slice before it), ``segment`` (the slice holding T) and, while the
-  program is on air or T is before its end, ``next{at: the slice's end}``. Slices are
+  program is on air or T is before its end, ``next{at: the slice's end}`` (``next{at: T}``
+  with the ``live_next_stuck`` fault: a stream that stops advancing). Slices are
   ``live_segment_seconds`` long, aligned to multiples of it; the first starts at the opening.
 * ``GET /mpn/data/segment/v4/<view>/<start>``: the slice's messages as a length-delimited
   stream of ChunkedMessages; a slice not over yet is held until it is (or a slice's length has
@@ -104,7 +105,7 @@ class MpnRoutes:
             return web.Response(200, body, PROTOBUF)
         if not at.isdigit():
             return web.text("bad at", status=400)
-        moment = int(at)
+        moment = asked = int(at)
         if moment > now:
             self._hold_until(moment)
             now = self.state.clock()
@@ -135,7 +136,8 @@ class MpnRoutes:
             )
         )
         if start + size < program.end_time:
-            entries.append(ndgrwire.view_entry_next(start + size))
+            stuck = self.state.settings.live_next_stuck
+            entries.append(ndgrwire.view_entry_next(asked if stuck else start + size))
         return web.Response(200, ndgrwire.delimited(entries), PROTOBUF)
 
     def segment(

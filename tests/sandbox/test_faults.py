@@ -132,13 +132,12 @@ def test_tamper_edits_the_real_answer_it_is_meant_for(sb):
 
 def test_trickle_fault_sends_a_byte_at_a_time(sb):
     sb.faults = FaultPlan(rate=1.0, kinds=("trickle",), targets=("flapi",), trickle_seconds=0.2)
-    started = time.monotonic()
     with pytest.raises(requests.exceptions.ReadTimeout):
         requests.get(sb.url + "/flapi/api/getflv/sm9", timeout=(1, 0.1))  # no byte in 0.1 s
     sb.faults = FaultPlan(rate=1.0, kinds=("trickle",), targets=("flapi",), trickle_seconds=0.001)
     r = requests.get(sb.url + "/flapi/api/getflv/sm9", timeout=(1, 1))  # slow, but all of it
     assert r.status_code == 200 and r.text.startswith("closed=1")
-    assert time.monotonic() - started < 5 and sb.stats.fault_kinds[("flapi", "trickle")] == 2
+    assert sb.stats.fault_kinds[("flapi", "trickle")] == 2
 
 
 def test_nvcomment_faults_and_injection(sb):

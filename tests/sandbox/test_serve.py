@@ -81,6 +81,7 @@ def test_endpoints_and_env(sb):
             "NICO_SNAPSHOT_URL": f"{sb.url}/snapshot",
             "NICO_LIVE_URL": f"{sb.url}/live",
             "NICO_LIVE2_URL": f"{sb.url}/live2",
+            "NICO_CHANNEL_URL": f"{sb.url}/channel",
         }
     )
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", sb.url)
@@ -91,7 +92,7 @@ def test_endpoints_and_env(sb):
 
 def test_every_surface_is_mounted_under_its_group(sb):
     assert tuple(surface.group for surface in SURFACES) == ROUTE_GROUPS
-    assert len(set(ROUTE_GROUPS)) == len(ROUTE_GROUPS) == 10
+    assert len(set(ROUTE_GROUPS)) == len(ROUTE_GROUPS) == 11
     # every NICO_*_URL nico reads has the one surface that answers it
     assert sorted(s.env_var for s in SURFACES if s.env_var) == sorted(ENDPOINT_ENV_VARS.values())
     for surface in SURFACES:
@@ -186,7 +187,8 @@ def test_a_stop_signal_while_it_announces_itself_stops_it_cleanly(signum):
     assert process.returncode == 0, stderr
     assert stderr.decode() == "Emulator stopped.\n"
     assert output.startswith("Niconico emulator listening on http://127.0.0.1:")
-    assert output.count("export NICO_") == 7 and output.endswith("Press Ctrl-C to stop.\n")
+    assert output.count("export NICO_") == len(ENDPOINT_ENV_VARS)
+    assert output.endswith("Press Ctrl-C to stop.\n")
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
