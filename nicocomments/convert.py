@@ -121,8 +121,12 @@ def convert_files(
                 yield UnitResult(str(path), str(path), failed=[ImportResult(str(path), error=exc)])
                 continue
             for unit in units:
-                done = dataset.read_manifest(directory).get("units", {}).get(unit.name)
+                manifest = dataset.read_manifest(directory).get("units", {})
+                done = manifest.get(unit.name)
+                stale = _earlier_names(manifest, unit)
                 if done is not None and done.get("signature") == unit.signature:
+                    for name in stale:
+                        dataset.forget_unit(directory, name)
                     yield UnitResult(
                         unit.name,
                         unit.source,
@@ -158,6 +162,8 @@ def convert_files(
                         "failed": [r.source for r in result.failed],
                     },
                 )
+                for name in stale:  # only now: until the new unit is whole, the old one stays
+                    dataset.forget_unit(directory, name)
                 yield result
     finally:
         connection.close()
@@ -201,6 +207,27 @@ def _unit_name(kind: str, path: Path) -> str:
     same file imported again is the same one."""
     where = hashlib.sha1(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()
     return dataset.unit_name(kind, path.name, where[:10])
+
+
+def _earlier_names(units: dict, unit: _Unit) -> list[str]:
+    """Units of the manifest ``units`` that are ``unit`` under another name, to be replaced by
+    it rather than kept beside it: recorded from the same place under an earlier naming, or
+    from a file of the same name and size that is no longer where it was (moved here)."""
+    here = Path(unit.source).resolve()
+    earlier = []
+    for name, entry in units.items():
+        source = entry.get("source")
+        if name == unit.name or not isinstance(source, str):
+            continue
+        there = Path(source).resolve()
+        moved = (
+            not there.exists()
+            and there.name == here.name
+            and (entry.get("signature") or {}).get("bytes") == unit.signature.get("bytes")
+        )
+        if there == here or moved:
+            earlier.append(name)
+    return earlier
 
 
 def _state(paths: list[Path]) -> str:

@@ -190,3 +190,35 @@ def test_cli_import_to_dataset(nico, tmp_path):
         f"Error: cannot import {tmp_path / 'sm5.jsonl'}: line 1 is not JSON (or not UTF-8); "
         "nothing of it was stored"
     ]
+
+
+def test_a_unit_moved_or_named_the_old_way_is_replaced_not_doubled(tmp_path):
+    """An archive moved to another directory (same name and size, gone from where it was),
+    or recorded under an earlier version's name (the file name alone), is the same unit: its
+    rows are replaced, never kept twice."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = _zip(tmp_path / "a", "0001.zip", NII_FILES[:1])
+    out = tmp_path / "ds"
+    assert [r.added for r in convert_files([first], out)] == [5]
+    once = dataset_comments(out)
+    moved = tmp_path / "b" / "0001.zip"
+    os.replace(first, moved)
+    assert [r.added for r in convert_files([moved], out)] == [5]
+    assert dataset_comments(out) == once
+    assert len(json.loads((out / "_nico_manifest.json").read_text())["units"]) == 1
+    # the naming of an earlier version: the unit's files and manifest line under another name
+    json_path = out / "_nico_manifest.json"
+    manifest = json.loads(json_path.read_text())
+    [(name, entry)] = manifest["units"].items()
+    manifest["units"] = {"zip-0001.zip": entry}
+    json_path.write_text(json.dumps(manifest))
+    for path in out.glob("*=*/*.parquet"):
+        path.rename(path.with_name(path.name.replace(name, "zip-0001.zip")))
+    assert [r.added for r in convert_files([moved], out)] == [5]  # imported again, once
+    assert dataset_comments(out) == once
+    assert list(json.loads(json_path.read_text())["units"]) == [name]
+    # a different archive of the same name elsewhere, its first still in place: both kept
+    other = _zip(tmp_path / "a", "0001.zip", NII_FILES[2:3])
+    assert [r.added for r in convert_files([other], out)] == [6]
+    assert len(dataset_comments(out)) == 11

@@ -267,6 +267,18 @@ def record_unit(directory: Path, by: str, unit: str, entry: dict[str, Any]) -> N
     os.replace(partial, directory / MANIFEST)
 
 
+def forget_unit(directory: Path, unit: str) -> None:
+    """Delete unit ``unit``'s files, then its line in the manifest (a crash between the two
+    leaves a line without files, which the next `forget_unit` removes)."""
+    remove_unit(directory, unit)
+    manifest = read_manifest(directory)
+    if manifest.get("units", {}).pop(unit, None) is None:
+        return
+    partial = directory / (MANIFEST + ".part")
+    partial.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+    os.replace(partial, directory / MANIFEST)
+
+
 def check_partitioning(directory: Path, by: str) -> dict:
     """Refuse to mix partitionings in one directory; the manifest."""
     manifest = read_manifest(directory)
