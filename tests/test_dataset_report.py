@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 
@@ -201,3 +202,20 @@ def test_the_dataset_report_draws_every_chart_in_headless_chromium(nico, databas
     assert set(charts) == {f"video-{v}-{c}" for v in ("sm1", "sm2", "sm3") for c in CHARTS}
     assert all(painted > 0 for painted in charts.values()), charts
     assert console_errors(dumped.stderr) == []
+
+
+def test_a_videos_section_reads_its_own_partition_only(nico, databases, tmp_path):
+    """In a dataset partitioned by video, a video's charts read ``DIR/video=ID/`` only, not the
+    schema of every file of the corpus before each query (seconds each on thousands of
+    videos): another video's unreadable file does not concern it."""
+    from nicocomments.analysis.scan import scan_comments
+
+    _, directory = databases
+    copy = tmp_path / "comments"
+    shutil.copytree(directory, copy)
+    (copy / "video=sm2" / "zz-not-parquet.parquet").write_bytes(b"not a parquet file")
+    assert scan_comments(copy, "sm1").rows("SELECT count(*) FROM {rows}") == [(600,)]
+    charts = dataset_report.dataset_video_charts(copy, "sm1", tokenizer="ngram")
+    assert [chart.key for chart in charts] == list(CHARTS)
+    with pytest.raises(Exception, match="not-parquet"):
+        scan_comments(copy, "sm2").rows("SELECT count(*) FROM {rows}")
