@@ -169,10 +169,13 @@ def test_the_summary_table_of_a_big_corpus_is_capped(nico, databases, tmp_path, 
 def test_bad_dataset_reports_fail_with_one_line_and_write_nothing(nico, databases, tmp_path):
     db, directory = databases
     (tmp_path / "empty").mkdir()
+    (tmp_path / "unwritten").mkdir()  # a dataset's manifest, no file written yet
+    (tmp_path / "unwritten" / "_nico_manifest.json").write_text('{"by": "video", "units": {}}')
     target = tmp_path / "out.html"
     for args, code, message in (
         (("--dataset", tmp_path / "nowhere", "--all"), 2, "no such dataset directory"),
         (("--dataset", tmp_path / "empty", "--all"), 2, "not a comment dataset"),
+        (("--dataset", tmp_path / "unwritten", "--all"), 2, "holds no comments"),
         (("--dataset", directory, "sm404"), 4, "sm404 is not in the dataset"),
         (("--dataset", directory, "sm1", "sm404", "sm405"), 4, "sm404 (and 1 more) is not in"),
         (("--dataset", directory, "--collection", "user/1"), 2, "--dataset and --collection"),
@@ -181,6 +184,13 @@ def test_bad_dataset_reports_fail_with_one_line_and_write_nothing(nico, database
         (("--dataset", directory, "sm1", "--all"), 2, "(one of them)"),
         (("sm1", "--top", "3", "--db", db), 2, "--top caps the sections of a --dataset report"),
         (("--dataset", directory, "--all", "-o", tmp_path), 2, "is a directory"),
+        # Bad options are bad input (they were exit 1, "a bug"), told before anything is drawn.
+        (("--dataset", directory, "--all", "--tz", "Nowhere/Zone"), 2, "unknown time zone"),
+        (("sm1", "--tz", "Nowhere/Zone", "--db", db), 2, "unknown time zone"),
+        (("--dataset", directory, "--all", "--bin", "abc"), 2, "bin must be a duration"),
+        (("sm1", "--bin", "abc", "--db", db), 2, "bin must be a duration"),
+        (("--dataset", directory, "sm1", "--tokenizer", "nope"), 2, "unknown tokenizer"),
+        (("sm1", "--tokenizer", "nope", "--db", db), 2, "unknown tokenizer"),
     ):
         output = () if "-o" in args else ("-o", target)
         failed = nico("report", *args, *output)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
@@ -21,6 +22,7 @@ from nicocomments.cli.common import (
 )
 from nicocomments.errors import BadInput, VideoNotFound
 from nicocomments.ids import parse_video_id
+from nicocomments.limits import shown
 
 
 @guarded
@@ -105,6 +107,7 @@ def report(
         nico report --collection user/12345 -o uploads.html
         nico report --dataset comments/ --all --top 50 -o corpus.html
     """
+    tokenizer = _check_options(tz, bin_size, tokenizer)
     if dataset is not None:
         if context.get_parameter_source("db").name == "COMMANDLINE":
             raise BadInput("--dataset reads DIR, not a database: leave out --db")
@@ -145,6 +148,23 @@ def report(
             )
     size = target.stat().st_size / 1_000_000
     err.print(f"Wrote the report of {len(video_ids):,} video(s) to {target} ({size:.1f} MB).")
+
+
+def _check_options(tz: str, bin_size: str, tokenizer: str) -> str:
+    """A bad --tz, --bin or --tokenizer is bad input (exit 2), told before anything is drawn;
+    the tokenizer's name, lower-cased."""
+    from nicocomments.analysis import bin_milliseconds, make_tokenizer
+
+    try:
+        ZoneInfo(tz)
+    except (ValueError, OSError, ZoneInfoNotFoundError):  # OSError: a name too long for a file
+        raise BadInput(f"unknown time zone {shown(tz)}") from None
+    try:
+        bin_milliseconds(bin_size)
+        make_tokenizer(tokenizer.lower())
+    except (ValueError, ImportError) as exc:
+        raise BadInput(str(exc)) from None
+    return tokenizer.lower()
 
 
 def _dataset_report(
