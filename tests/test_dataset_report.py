@@ -163,6 +163,7 @@ def test_the_summary_table_of_a_big_corpus_is_capped(nico, databases, tmp_path, 
     text = page.read_text()
     assert list(summary_rows(text)) == ["sm3", "sm1"] and list(_sections(text)) == ["video-sm3"]
     assert "The table lists the 2 busiest of the 3 videos." in text
+    assert "The busiest video has a section (--top 1)" in text
     assert "2,100 comments of 3 video(s)" in text
 
 

@@ -202,10 +202,9 @@ def _dataset_notes(selection: DatasetSelection) -> str:
             "videos."
         )
     if len(selection.charted) < len(selection.rows):
-        notes.append(
-            f"The {len(selection.charted):,} busiest have a section (--top "
-            f"{len(selection.charted):,}); the others are listed without one."
-        )
+        charted = len(selection.charted)
+        which = "The busiest video has" if charted == 1 else f"The {charted:,} busiest have"
+        notes.append(f"{which} a section (--top {charted:,}); the others are listed without one.")
     return "\n".join(f'<p class="note">{note}</p>' for note in notes)
 
 
