@@ -221,14 +221,16 @@ def chromium(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def drawn_charts(dom: str) -> dict[str, int]:
-    """Each chart's id → how many trace groups Plotly drew into its SVG (0: not drawn)."""
+    """Each chart's id → how many shapes Plotly drew into its traces' SVG (0: not drawn). A
+    path that only moves the pen (``M498,125.5``: a line through one point) draws nothing."""
     import lxml.html
 
     root = lxml.html.fromstring(dom)
     out = {}
     for div in root.xpath('//div[@data-chart]//div[contains(@class, "plotly-graph-div")]'):
         svg = div.xpath('.//svg[contains(@class, "main-svg")]')
-        painted = div.xpath('.//g[contains(concat(" ", @class, " "), " trace ")]//path[@d]')
+        paths = div.xpath('.//g[contains(concat(" ", @class, " "), " trace ")]//path[@d]')
+        painted = [p for p in paths if re.search(r"[LHVCSQTAZlhvcsqtaz]", p.get("d"))]
         out[div.get("id")] = len(painted) if svg else 0
     return out
 
@@ -297,4 +299,63 @@ def test_the_report_of_the_demo_database_draws(sandbox, nico, tmp_path):
     dumped = chromium("--dump-dom", page.resolve().as_uri(), cwd=tmp_path)
     charts = drawn_charts(dumped.stdout)
     assert len(charts) >= len(CHARTS) and all(charts.values()), charts
+    assert console_errors(dumped.stderr) == []
+
+
+# --- a live program -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live_db(tmp_path_factory):
+    """`nico demo --live`'s database: lv1001 on air, lv1002 ended (fork live, no owner
+    thread, vpos 0 before the program begins), fetched from the emulator."""
+    from typer.testing import CliRunner
+
+    from nicocomments.cli import app
+
+    db = tmp_path_factory.mktemp("live") / "live.db"
+    result = CliRunner().invoke(app, ["demo", "--live", "--db", str(db)], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return db
+
+
+def test_a_live_programs_charts_cover_the_whole_program(live_db):
+    """Density runs from vpos 0 (before the program begins) to its end, not for
+    ``duration_s`` (end − begin) only, which left its last minutes out; posting activity of a
+    one-hour program is per minute, not a single day."""
+    from sqlalchemy import text
+
+    from nicocomments.analysis.report import video_charts, video_summary
+
+    engine = store.open_db(str(live_db), read_only=True)
+    with engine.connect() as connection:
+        stored, late = connection.execute(
+            text(
+                "SELECT count(*), count(*) FILTER (WHERE vpos_ms > 1000 * duration_s) "
+                "FROM comments JOIN videos USING (video_id) WHERE video_id = 'lv1002'"
+            )
+        ).one()
+        row = video_summary(connection, "lv1002")
+        charts = video_charts(connection, "lv1002", tokenizer="ngram")
+    engine.dispose()
+    assert late > 0  # comments past end − begin: the program's last minutes
+    by_key = {chart.key: chart for chart in charts}
+    assert list(by_key) == list(CHARTS) and row["comments"] == stored
+    bars = by_key["density"].figure.data[0]
+    assert sum(bars.y) == stored
+    activity = by_key["activity"]
+    assert activity.title == "Posting activity per minute (drag to zoom)"
+    assert sum(activity.figure.data[0].y) == stored and len(activity.figure.data[0].y) > 30
+
+
+@pytest.mark.usefixtures("browser")
+def test_the_report_of_a_live_program_draws_in_headless_chromium(nico, live_db, tmp_path):
+    page = tmp_path / "live.html"
+    result = nico("report", "--all", "-o", page, "--tokenizer", "ngram", "--db", live_db)
+    assert result.exit_code == 0, result.stderr
+    dumped = chromium("--dump-dom", page.resolve().as_uri(), cwd=tmp_path)
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    charts = drawn_charts(dumped.stdout)
+    assert set(charts) == {f"video-{p}-{c}" for p in ("lv1001", "lv1002") for c in CHARTS}
+    assert all(painted > 0 for painted in charts.values()), charts
     assert console_errors(dumped.stderr) == []

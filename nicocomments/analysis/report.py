@@ -33,6 +33,7 @@ from nicocomments.analysis.compute import (
     user_stats,
 )
 from nicocomments.analysis.load import FORKS, JAPAN, _connection, load_comments, load_videos
+from nicocomments.analysis.scan import CommentScan
 from nicocomments.analysis.terms import top_terms
 from nicocomments.commands import COLORS, color_code
 from nicocomments.errors import BadInput
@@ -47,6 +48,7 @@ FONT_FAMILY = (
 CHART_CONFIG = {"displaylogo": False, "responsive": True}
 TOP_COMMENTS = 3  # shown on hover over a highlight
 TOP_USERS = 15
+ACTIVITY_DAYS = 3  # posting spread over fewer days: activity per hour or minute
 TICK_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)  # seconds of video per tick
 PALETTE = {"main": "#1f77b4", "owner": "#7f7f7f", "easy": "#2ca02c"}
 
@@ -181,10 +183,11 @@ def video_charts(
         raise BadInput(f"{video_id} is not in the database")
     duration = videos_frame["duration_s"].iloc[0]
     length = None if pd.isna(duration) else int(duration)
+    span = vpos_span(videos_frame.iloc[0], length)
     viewers = everything[(everything["fork"] != "owner") & ~everything["is_deleted"]]
     observations = load_observations(connection, video_id, tz=tz)
     charts = [
-        _density_chart(viewers, bin, length),
+        _density_chart(viewers, bin, span),
         _activity_chart(viewers),
         _commands_chart(viewers),
         _terms_chart(viewers, terms, tokenizer),
@@ -219,11 +222,8 @@ def _density_chart(viewers: pd.DataFrame, bin: str, length: int | None) -> Chart
         ends = peaks["end"].dt.total_seconds()
         hover = []
         for start, end, count in zip(starts, ends, peaks["comments"], strict=True):
-            inside = viewers[
-                (viewers["vpos_ms"] >= start * 1000) & (viewers["vpos_ms"] < end * 1000)
-            ]
-            top = inside["content"].value_counts().head(TOP_COMMENTS)
-            lines = "<br>".join(f"{html.escape(str(t))} ×{n}" for t, n in top.items())
+            top = top_texts_between(viewers, start, end)
+            lines = "<br>".join(f"{html.escape(str(t))} ×{n}" for t, n in top)
             hover.append(
                 f"<b>{video_clock(start)}–{video_clock(end)}</b>: {int(count)} comments<br>{lines}"
             )
@@ -260,21 +260,25 @@ def _density_chart(viewers: pd.DataFrame, bin: str, length: int | None) -> Chart
 def _activity_chart(viewers: pd.DataFrame) -> Chart:
     go = _plotly()
     days = activity(viewers, freq="1D")
+    freq, unit, shown = activity_period(days.index)
+    if freq != "1D":
+        days = activity(viewers, freq=freq)
     figure = go.Figure(
         go.Scatter(
             x=days.index,
             y=days["comments"],
-            mode="lines",
+            # One period alone is a point: a line through it would draw nothing.
+            mode="lines" if len(days) > 1 else "markers",
             line={"shape": "hv", "color": PALETTE["main"]},
-            name="comments per day",
-            hovertemplate="%{x|%Y-%m-%d}: %{y} comments<extra></extra>",
+            name=f"comments per {unit}",
+            hovertemplate=f"%{{x|{shown}}}: %{{y}} comments<extra></extra>",
         )
     )
     figure.update_layout(
-        xaxis={"title": "day posted", "rangeslider": {"visible": True}, "type": "date"},
-        yaxis={"title": "comments per day"},
+        xaxis={"title": f"{unit} posted", "rangeslider": {"visible": True}, "type": "date"},
+        yaxis={"title": f"comments per {unit}"},
     )
-    return Chart("activity", "Posting activity per day (drag to zoom)", figure)
+    return Chart("activity", f"Posting activity per {unit} (drag to zoom)", figure)
 
 
 def _commands_chart(viewers: pd.DataFrame) -> Chart:
@@ -381,6 +385,44 @@ def _changes_chart(observations: pd.DataFrame) -> Chart:
     figure.update_yaxes(title_text="comments", secondary_y=False)
     figure.update_yaxes(title_text="nicoru", secondary_y=True)
     return Chart("changes", "Deletions and nicoru changes seen by re-crawls", figure)
+
+
+def vpos_span(video: pd.Series, length: int | None) -> int | None:
+    """Seconds of comment positions (vpos) the density chart covers: the video's length; for a
+    live program, from vpos 0 (``vpos_base_at``, before it begins) to its end, so neither the
+    opening nor the last minutes fall outside (``duration_s`` is end − begin only)."""
+    base, end = video.get("vpos_base_at"), video.get("end_at")
+    if base is None or end is None or pd.isna(base) or pd.isna(end):
+        return length
+    return max(int((end - base).total_seconds()), 1)
+
+
+def activity_period(days: pd.DatetimeIndex) -> tuple[str, str, str]:
+    """(pandas frequency, its name, a d3 time format) for posting activity: per day, unless the
+    comments were all posted within a few days (a live program, a short burst), then per hour
+    or per minute, so the chart has more than a point or two."""
+    span = days.max() - days.min() if len(days) else pd.Timedelta(0)
+    if span >= pd.Timedelta(days=ACTIVITY_DAYS):
+        return "1D", "day", "%Y-%m-%d"
+    if span >= pd.Timedelta(days=1):
+        return "1h", "hour", "%Y-%m-%d %H:00"
+    return "1min", "minute", "%Y-%m-%d %H:%M"
+
+
+def top_texts_between(viewers, start_s: float, end_s: float) -> list[tuple[str, int]]:
+    """The `TOP_COMMENTS` most frequent texts posted at video times [start_s, end_s): of a
+    frame, or of a dataset's `CommentScan` (DuckDB counts)."""
+    if isinstance(viewers, CommentScan):
+        return [
+            (text, int(n))
+            for text, n in viewers.rows(
+                "SELECT content, count(*) AS n FROM {rows} WHERE content IS NOT NULL "
+                f"AND vpos_ms >= {int(start_s * 1000)} AND vpos_ms < {int(end_s * 1000)} "
+                f"GROUP BY content ORDER BY n DESC, content LIMIT {TOP_COMMENTS}"
+            )
+        ]
+    inside = viewers[(viewers["vpos_ms"] >= start_s * 1000) & (viewers["vpos_ms"] < end_s * 1000)]
+    return [(t, int(n)) for t, n in inside["content"].value_counts().head(TOP_COMMENTS).items()]
 
 
 # --- the page ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
@@ -21,10 +22,12 @@ from nicocomments.cli.common import (
 )
 from nicocomments.errors import BadInput, VideoNotFound
 from nicocomments.ids import parse_video_id
+from nicocomments.limits import shown
 
 
 @guarded
 def report(
+    context: typer.Context,
     videos: Annotated[
         list[str] | None,
         typer.Argument(
@@ -32,7 +35,9 @@ def report(
         ),
     ] = None,
     *,
-    every: Annotated[bool, typer.Option("--all", help="Every video in the database.")] = False,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every video in the database (or the dataset).")
+    ] = False,
     collection: Annotated[
         str | None,
         typer.Option(
@@ -52,6 +57,29 @@ def report(
             help="Where to write (default: <video>.html, or report.html for several).",
         ),
     ] = None,
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            "--dataset",
+            metavar="DIR",
+            help="Report on the Parquet dataset in DIR (nico import --to, nico export "
+            "--partitioned) instead of the database, DuckDB doing the counting: give videos "
+            "or --all (not --collection). Titles, lengths and re-crawl changes are the "
+            "database's, absent here.",
+            show_default=False,
+        ),
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            "--top",
+            metavar="N",
+            min=1,
+            help="With --dataset: only the N busiest videos get a section (default 20); the "
+            "summary table lists up to 1,000.",
+            show_default=False,
+        ),
+    ] = None,
     bin_size: BinOption = "10s",
     terms: Annotated[int, typer.Option("--terms", min=1, help="How many top terms.")] = 20,
     tz: TimeZoneOption = "Asia/Tokyo",
@@ -60,10 +88,16 @@ def report(
 ) -> None:
     """Write one self-contained HTML file of interactive charts (Plotly, inlined: it opens
     offline, anywhere): comment density over video time with the highlights marked (their top
-    comments on hover), posting activity per day (zoomable), commands and colours, top terms,
+    comments on hover), posting activity per day (per hour or minute when it spans a few
+    days, as a live program's does; zoomable), commands and colours, top terms,
     users' share, and for re-crawled videos the deletions and nicoru changes over time. With
     several videos (or --all), a summary table on top links to each video's section. Needs
     the report extra: pip install 'nicocomments[report]'.
+
+    With --dataset DIR, the same charts from a Parquet dataset (DuckDB counts; nothing is
+    loaded whole): the summary table has one row per video (the 1,000 busiest at most) and
+    the --top N busiest get a section. A dataset keeps comments only, so titles, lengths and
+    re-crawl changes are absent, and the page says so.
 
     **Examples**
 
@@ -71,7 +105,18 @@ def report(
         nico report sm9 so23335421 -o two.html
         nico report --all -o everything.html
         nico report --collection user/12345 -o uploads.html
+        nico report --dataset comments/ --all --top 50 -o corpus.html
     """
+    tokenizer = _check_options(tz, bin_size, tokenizer)
+    if dataset is not None:
+        if context.get_parameter_source("db").name == "COMMANDLINE":
+            raise BadInput("--dataset reads DIR, not a database: leave out --db")
+        _dataset_report(
+            dataset, videos, every, collection, top, output, bin_size, terms, tz, tokenizer
+        )
+        return
+    if top is not None:
+        raise BadInput("--top caps the sections of a --dataset report: add --dataset DIR")
     if sum((bool(videos), every, collection is not None)) != 1:
         raise BadInput("give videos, --all or --collection (one of them)")
     from nicocomments.analysis.report import write_report
@@ -103,6 +148,71 @@ def report(
             )
     size = target.stat().st_size / 1_000_000
     err.print(f"Wrote the report of {len(video_ids):,} video(s) to {target} ({size:.1f} MB).")
+
+
+def _check_options(tz: str, bin_size: str, tokenizer: str) -> str:
+    """A bad --tz, --bin or --tokenizer is bad input (exit 2), told before anything is drawn;
+    the tokenizer's name, lower-cased."""
+    from nicocomments.analysis import bin_milliseconds, make_tokenizer
+
+    try:
+        ZoneInfo(tz)
+    except (ValueError, OSError, ZoneInfoNotFoundError):  # OSError: a name too long for a file
+        raise BadInput(f"unknown time zone {shown(tz)}") from None
+    try:
+        bin_milliseconds(bin_size)
+        make_tokenizer(tokenizer.lower())
+    except (ValueError, ImportError) as exc:
+        raise BadInput(str(exc)) from None
+    return tokenizer.lower()
+
+
+def _dataset_report(
+    directory: Path,
+    videos: list[str] | None,
+    every: bool,
+    collection: str | None,
+    top: int | None,
+    output: Path | None,
+    bin_size: str,
+    terms: int,
+    tz: str,
+    tokenizer: str,
+) -> None:
+    """`nico report --dataset DIR`: the page written part by part as DuckDB counts."""
+    if collection is not None:
+        raise BadInput("--dataset and --collection are alternatives: a dataset has no collections")
+    if bool(videos) == every:
+        raise BadInput("give videos or --all with --dataset (one of them)")
+    from nicocomments.analysis.dataset_report import (
+        DEFAULT_TOP,
+        select_dataset_videos,
+        write_dataset_report,
+    )
+
+    video_ids = None if every else [parse_video_id(v) for v in videos or ()]
+    selection = select_dataset_videos(
+        directory, video_ids, top=DEFAULT_TOP if top is None else top, tz=tz
+    )
+    single = selection.videos == 1
+    target = output or Path(f"{selection.rows[0]['video_id']}.html" if single else "report.html")
+    if target.is_dir():
+        raise BadInput(f"{target} is a directory")
+    with _writing(target) as out:
+        write_dataset_report(
+            selection,
+            out,
+            tz=tz,
+            bin=bin_size,
+            terms=terms,
+            tokenizer=tokenizer,
+            progress=lambda video_id: err.print(f"Charting {video_id}…"),
+        )
+    size = target.stat().st_size / 1_000_000
+    err.print(
+        f"Wrote the report of {selection.videos:,} video(s), {len(selection.charted):,} "
+        f"charted, to {target} ({size:.1f} MB)."
+    )
 
 
 def _collection_videos(connection, ref: str, db: str) -> list[str]:
