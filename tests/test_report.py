@@ -359,3 +359,17 @@ def test_the_report_of_a_live_program_draws_in_headless_chromium(nico, live_db, 
     assert set(charts) == {f"video-{p}-{c}" for p in ("lv1001", "lv1002") for c in CHARTS}
     assert all(painted > 0 for painted in charts.values()), charts
     assert console_errors(dumped.stderr) == []
+
+
+def test_nico_analyze_keeps_a_live_programs_last_minutes_inside(live_db):
+    """`nico analyze` (summarize_video) measures a program as the report draws it, from vpos
+    0 to its end: nothing of lv1002 lies "after the end"."""
+    from nicocomments.analysis import summarize_video
+
+    engine = store.open_db(str(live_db), read_only=True)
+    try:
+        result = summarize_video(engine, "lv1002", tokenizer="ngram")
+    finally:
+        engine.dispose()
+    assert result.summary["outside_video"]["after_end"] == 0
+    assert int(result.density["comments"].sum()) == result.summary["comments"]

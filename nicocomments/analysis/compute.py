@@ -443,3 +443,13 @@ def _user_frame(source: CommentScan, step: int) -> pd.DataFrame:
 
 def _zoned(values: pd.Series, dtype) -> pd.Series:
     return pd.to_datetime(values, utc=True).dt.tz_convert(dtype.tz).astype(dtype)
+
+
+def vpos_span(video: pd.Series, length: int | None) -> int | None:
+    """Seconds of comment positions (vpos) the density chart covers: the video's length; for a
+    live program, from vpos 0 (``vpos_base_at``, before it begins) to its end, so neither the
+    opening nor the last minutes fall outside (``duration_s`` is end − begin only)."""
+    base, end = video.get("vpos_base_at"), video.get("end_at")
+    if base is None or end is None or pd.isna(base) or pd.isna(end):
+        return length
+    return max(int((end - base).total_seconds()), 1)

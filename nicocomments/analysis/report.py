@@ -31,6 +31,7 @@ from nicocomments.analysis.compute import (
     density,
     highlights,
     user_stats,
+    vpos_span,
 )
 from nicocomments.analysis.load import FORKS, JAPAN, _connection, load_comments, load_videos
 from nicocomments.analysis.scan import CommentScan
@@ -385,16 +386,6 @@ def _changes_chart(observations: pd.DataFrame) -> Chart:
     figure.update_yaxes(title_text="comments", secondary_y=False)
     figure.update_yaxes(title_text="nicoru", secondary_y=True)
     return Chart("changes", "Deletions and nicoru changes seen by re-crawls", figure)
-
-
-def vpos_span(video: pd.Series, length: int | None) -> int | None:
-    """Seconds of comment positions (vpos) the density chart covers: the video's length; for a
-    live program, from vpos 0 (``vpos_base_at``, before it begins) to its end, so neither the
-    opening nor the last minutes fall outside (``duration_s`` is end − begin only)."""
-    base, end = video.get("vpos_base_at"), video.get("end_at")
-    if base is None or end is None or pd.isna(base) or pd.isna(end):
-        return length
-    return max(int((end - base).total_seconds()), 1)
 
 
 def activity_period(days: pd.DatetimeIndex) -> tuple[str, str, str]:

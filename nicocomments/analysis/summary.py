@@ -18,6 +18,7 @@ from nicocomments.analysis.compute import (
     density,
     highlights,
     outside_video,
+    vpos_span,
 )
 from nicocomments.analysis.load import FORKS, JAPAN, load_comments, load_videos
 from nicocomments.analysis.scan import (
@@ -78,8 +79,11 @@ def summarize_video(
             "users": int(viewers["user_id"].nunique()),
         }
         first, last = everything["posted_at"].min(), everything["posted_at"].max()
-    duration = load_videos(db, video_id)["duration_s"]
+    videos = load_videos(db, video_id)
+    duration = videos["duration_s"]
     length = None if duration.empty or pd.isna(duration.iloc[0]) else int(duration.iloc[0])
+    if not videos.empty:  # a live program: from vpos 0 to its end, as the report draws it
+        length = vpos_span(videos.iloc[0], length)
     peaks = highlights(viewers, n=top, bin=bin, length=length)
     days = activity(viewers, freq="1D")
     busiest = None
