@@ -356,3 +356,14 @@ def test_unknown_zone_is_left_to_duckdb():
     from nicocomments.analysis import scan
 
     assert scan.fixed_offset_s("Not/AZone") is None
+
+
+def test_a_dataset_with_nothing_written_yet_is_bad_input(nico, tmp_path):
+    """A manifest and no files (an import that wrote nothing yet): exit 2 saying so, not a
+    damaged file (exit 7)."""
+    (tmp_path / "_nico_manifest.json").write_text('{"by": "month", "units": {}}')
+    with pytest.raises(BadInput, match="holds no comments yet"):
+        na.scan_comments(tmp_path)
+    for args in (("--all",), ("sm9",)):
+        result = nico("analyze", *args, "--dataset", tmp_path)
+        assert result.exit_code == 2 and "holds no comments yet" in result.stderr

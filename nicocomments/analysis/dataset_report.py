@@ -39,7 +39,6 @@ from nicocomments.analysis.report import (
 )
 from nicocomments.analysis.scan import CommentScan, scan_comments
 from nicocomments.errors import BadInput, VideoNotFound
-from nicocomments.formats import dataset
 
 DEFAULT_TOP = 20  # videos with a full section, busiest first
 SUMMARY_ROWS = 1_000  # videos listed in the summary table, busiest first
@@ -75,8 +74,6 @@ def select_dataset_videos(
     if top < 1:
         raise BadInput("--top must be at least 1")
     everything = scan_comments(directory, forks=FORKS, include_deleted=True, tz=tz)
-    if not any(everything.directory.glob(dataset.FILE_GLOB)):  # a manifest, nothing written yet
-        raise BadInput(f"the dataset {everything.directory} holds no comments")
     listed = None if video_ids is None else list(dict.fromkeys(video_ids))  # given twice: one row
     if listed is not None and not listed:
         raise BadInput("give at least one video for the report")

@@ -95,6 +95,8 @@ def scan_comments(
     if not path.is_dir():
         raise BadInput(f"{shown(str(directory))}: no such dataset directory")
     dataset.dataset_partitioning(path)  # a BadInput if it is not one
+    if not any(path.glob(dataset.FILE_GLOB)):  # a manifest, nothing written yet
+        raise BadInput(f"the dataset {path} holds no comments yet")
     if forks is None:
         return CommentScan(path, video_id, None, include_deleted, tz)
     unknown = {f for f in forks if not is_fork_name(f)}
