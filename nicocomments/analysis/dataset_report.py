@@ -37,7 +37,7 @@ from nicocomments.analysis.report import (
     _terms_chart,
     _users_chart,
 )
-from nicocomments.analysis.scan import CommentScan, scan_comments
+from nicocomments.analysis.scan import VIEWER_FORKS, CommentScan, scan_comments
 from nicocomments.errors import BadInput, VideoNotFound
 
 DEFAULT_TOP = 20  # videos with a full section, busiest first
@@ -46,7 +46,6 @@ SUMMARY_ROWS = 1_000  # videos listed in the summary table, busiest first
 DATASET_STYLE = (
     "table.dataset td:nth-child(2), table.dataset th:nth-child(2) { text-align: right; }\n"
 )
-VIEWER_FORKS = tuple(f for f in FORKS if f != "owner")  # what the charts count (as `report`)
 
 
 @dataclass
