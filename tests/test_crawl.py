@@ -419,3 +419,23 @@ def test_report_of_a_collection(site, nico, tmp_path):
     assert sections == [v for v in videos if v not in gone]
     missing = nico("report", "--collection", "mylist/999", "-o", page, "--db", db)
     assert missing.exit_code == 4 and missing.stderr.startswith("Error: no collection mylist/999")
+
+
+# --- review fixes -------------------------------------------------------------------------------
+
+
+def test_nvapi_503s_are_retried_and_one_that_persists_is_one_clear_error(site, nico, tmp_path):
+    db = tmp_path / "c.db"
+    down = b"<html><body>503 Service Temporarily Unavailable</body></html>"
+    site.inject("nvapi", down, status=503, content_type="text/html", times=2)
+    result = nico("crawl", f"mylist/{COLLECTION_MYLIST_ID}", "--dry-run", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert site.stats.injected["nvapi"] == 2
+    assert f"of {len(site.world.mylists[COLLECTION_MYLIST_ID].video_ids)} listed" in result.stdout
+    site.inject("nvapi", down, status=503, content_type="text/html", times=3)
+    result = nico("crawl", f"series/{COLLECTION_SERIES_ID}", "--dry-run", "--retries", "2",
+                  "--db", db, *FAST)  # fmt: skip
+    assert result.exit_code == 5, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"Error: listing series/{COLLECTION_SERIES_ID}: "), error
+    assert "HTTP 503" in error and error.endswith("try again later")
