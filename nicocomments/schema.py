@@ -321,7 +321,7 @@ collections = Table(
         "since",
         UTCDateTime,
         doc="--since-last asks for comments from here: the last crawl's start, or the search "
-        "index's time then if older",
+        "index's time then if older (a day before that start when the index would not say)",
     ),
     Column("listed_total", Integer, doc="videos the listing held"),
 )
