@@ -115,7 +115,6 @@ def save_listing(
                 video_id=video.video_id,
                 position=position,
                 state="pending",
-                attempts=0,
                 **values,
             )
             connection.execute(
@@ -216,11 +215,7 @@ def begin_video(connection: Connection, collection_id: int, video_id: str) -> No
     connection.execute(
         update(collection_videos)
         .where(_video(collection_id, video_id))
-        .values(
-            state="partial",
-            reason="started, not finished",
-            attempts=collection_videos.c.attempts + 1,
-        )
+        .values(state="partial", reason="started, not finished")
     )
 
 
