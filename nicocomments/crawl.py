@@ -434,9 +434,9 @@ def run_crawl(
                     all_history=options.all_history, progress=between_pages,
                 )  # fmt: skip
             except BaseException as exc:
-                stop.set()
-                with lock:
+                with lock:  # first, so that what stops the others is the one raised
                     failures.append(exc)
+                stop.set()
                 return
             with lock:
                 result.outcomes.append(outcome)
