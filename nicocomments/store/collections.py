@@ -19,6 +19,7 @@ from nicocomments.store.write import insert_on_conflict, now_utc
 
 STATES = ("pending", "partial", "complete", "failed")
 TO_FETCH = ("pending", "partial")
+DELETE_BATCH = 500  # ids a statement: far below SQLite's limit on bound values
 
 
 @dataclass(frozen=True)
@@ -161,13 +162,16 @@ def listed_ids(connection: Connection, collection_id: int) -> list[str]:
 def drop_unlisted(connection: Connection, collection_id: int, video_ids: Iterable[str]) -> int:
     """Forget the listed videos not in ``video_ids`` (a file or query that no longer names
     them); their comments stay. How many were."""
-    result = connection.execute(
-        delete(collection_videos).where(
-            collection_videos.c.collection_id == collection_id,
-            collection_videos.c.video_id.not_in(list(video_ids)),
+    keep = set(video_ids)
+    gone = [video_id for video_id in listed_ids(connection, collection_id) if video_id not in keep]
+    for start in range(0, len(gone), DELETE_BATCH):  # bound values a statement, not one a id
+        connection.execute(
+            delete(collection_videos).where(
+                collection_videos.c.collection_id == collection_id,
+                collection_videos.c.video_id.in_(gone[start : start + DELETE_BATCH]),
+            )
         )
-    )
-    return result.rowcount
+    return len(gone)
 
 
 def _unwalked(video_id):
