@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, text
 
@@ -35,11 +34,16 @@ from nicocomments.ids import parse_video_id
 from nicocomments.limits import shown
 from nicocomments.listings import CollectionRef, ListedVideo, SnapshotSearch, iter_nvapi_listing
 from nicocomments.listings.channel import iter_channel_listing
+from nicocomments.progress import Progress
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000  # comments in a past-log page
 SNAPSHOT_ID_BATCH = 50  # video ids per Snapshot Search request (--since-last over a listing)
+# Snapshot Search's index is rebuilt once a day: when it won't say when, it is at most this old.
+INDEX_AGE_S = 86_400
+# Listed again by every crawl: the file or the query may have changed since the last one.
+RELISTED_KINDS = ("file", "sql")
 
 
 @dataclass(frozen=True)
@@ -140,21 +144,6 @@ def account_key(user_session: str | None) -> str:
     return hashlib.sha256(user_session.encode()).hexdigest()[:32]
 
 
-def pause_all(pacer: HostPacer, client: CommentClient) -> Callable[[float], None]:
-    """A ``sleep`` for a comment client's TOO_MANY_REQUESTS waits that holds every worker of
-    the budget off the comment server instead of sleeping one (its next request waits)."""
-
-    def hold(seconds: float) -> None:
-        watch = getattr(client, "watch", None)
-        server = getattr(watch, "server", None)
-        if server:
-            pacer.hold(urlsplit(server).netloc, seconds)
-        else:
-            time.sleep(seconds)
-
-    return hold
-
-
 # --- listing ----------------------------------------------------------------------------------
 
 
@@ -250,9 +239,11 @@ def plan_crawl(
 ) -> Plan:
     """List the collection as needed and store the listing; what is left to fetch.
 
-    A first crawl lists it all. A crawl that was stopped lists nothing again. ``since_last``
-    lists again for new videos and asks Snapshot Search which listed videos have comments from
-    the last crawl on; those go back to pending."""
+    A first crawl lists it all; a file or a query is listed by every crawl. A crawl of another
+    collection that was stopped lists nothing again. ``since_last`` lists again for new videos
+    and asks Snapshot Search which listed videos have comments from the last crawl on; those
+    go back to pending. With ``all_history``, a video a crawl without it completed (its
+    current window) is fetched again, for the history its threads do not have yet."""
     collection_id = store.save_retrying(
         engine, lambda c: store.ensure_collection(c, ref.name, ref.kind, ref.key)
     )
@@ -271,18 +262,20 @@ def plan_crawl(
                 "first (--since-last refreshes a finished crawl)"
             )
         _refresh(engine, lister, ref, collection_id, int(row.since.timestamp()), progress, clock)
-    elif row.listed_at is None:
-        _list(engine, lister, ref, collection_id, progress, clock)
+    elif row.listed_at is None or ref.kind in RELISTED_KINDS:
+        # A crawl that was stopped goes on from when it started: that is where the next
+        # --since-last asks from.
+        _list(engine, lister, ref, collection_id, progress, clock, restart=not unfinished)
     with engine.connect() as connection:
-        videos = store.videos_to_fetch(connection, collection_id)
+        videos = store.videos_to_fetch(connection, collection_id, all_history=options.all_history)
         listed = len(store.listed_ids(connection, collection_id))
     plan = Plan(collection_id, ref.name, listed, videos, lister.requests_made - before)
     progress.planned(plan)
     return plan
 
 
-def _list(engine, lister, ref, collection_id, progress, clock) -> None:
-    started = _since_point(lister, clock)
+def _list(engine, lister, ref, collection_id, progress, clock, *, restart: bool) -> None:
+    started = _since_point(lister, clock) if restart else None
     videos = []
     for video in lister.iter_videos(engine, ref):
         videos.append(_listed(video))
@@ -293,14 +286,16 @@ def _list(engine, lister, ref, collection_id, progress, clock) -> None:
         log.info("%s lists no videos", ref.name)
 
     def save(connection) -> None:
-        store.save_listing(connection, collection_id, _unique_listed(videos))
+        listed = _unique_listed(videos)
+        store.save_listing(connection, collection_id, listed)
+        if ref.kind in RELISTED_KINDS:  # the collection is what the file or query says now
+            store.drop_unlisted(connection, collection_id, [v.video_id for v in listed])
         store.set_collection(
             connection,
             collection_id,
             listed_at=store.now_utc(),
-            listed_total=len(videos),
-            crawl_started_at=started,
             title=lister.title,
+            **({} if started is None else {"crawl_started_at": started}),
         )
 
     store.save_retrying(engine, save)
@@ -341,10 +336,17 @@ def _unique_listed(videos: list[store.Listed]) -> list[store.Listed]:
 
 def _since_point(lister: Lister, clock) -> int:
     """Where the next --since-last asks from: now, or the search index's build time if older
-    (comments after the index was built are not in it yet, whatever their time)."""
+    (comments after the index was built are not in it yet, whatever their time); a day before
+    now when the index won't say (it is rebuilt daily)."""
     now = int(clock())
     index_time = lister.snapshot.index_time()
-    return min(now, index_time) if index_time is not None else now
+    if index_time is None:
+        log.warning(
+            "Snapshot Search did not say when its index was built: the next --since-last "
+            "asks from a day before this crawl started"
+        )
+        return now - INDEX_AGE_S
+    return min(now, index_time)
 
 
 # --- fetching ---------------------------------------------------------------------------------
@@ -357,19 +359,29 @@ def crawl_video(
     video_id: str,
     *,
     all_history: bool = True,
+    progress: Progress | None = None,
 ) -> VideoOutcome:
     """Fetch one video of a collection and record how it went. A video already complete is
-    skipped; one that cannot be read is ``failed`` with its reason; a server or network
-    failure leaves it ``partial`` (the next crawl resumes it). `AuthError` is raised: no later
-    video would do better."""
+    skipped (with ``all_history``: once its threads' histories are complete, whatever crawl
+    completed it); one that cannot be read is ``failed`` with its reason; a server or network
+    failure, or an interrupt, leaves it ``partial`` (the next crawl resumes it). `AuthError`
+    is raised: no later video would do better."""
     with engine.connect() as connection:
         state = store.video_crawl_state(connection, collection_id, video_id)
-    if state in ("complete", "failed"):
+        done = state == "failed" or (
+            state == "complete"
+            and (not all_history or store.history_complete(connection, video_id))
+        )
+    if done:
         return VideoOutcome(video_id, "skipped")
     store.save_retrying(engine, lambda c: store.begin_video(c, collection_id, video_id))
     before = client.requests_made
+    options = FetchOptions(all_history=all_history)
     try:
-        result = collect_video(engine, client, video_id, FetchOptions(all_history=all_history))
+        result = collect_video(engine, client, video_id, options, progress)
+    except KeyboardInterrupt:
+        _end(engine, collection_id, video_id, "partial", "interrupted", client, before)
+        raise
     except Refused as exc:
         return _end(engine, collection_id, video_id, "failed", str(exc), client, before)
     except AuthError as exc:
@@ -400,7 +412,8 @@ def run_crawl(
     progress: CrawlProgress,
 ) -> CrawlResult:
     """Fetch the videos of ``plan`` with ``options.workers`` threads (each its own client, all
-    on one budget). Stops at the first `AuthError` (raised once every worker has stopped)."""
+    on one budget). Stops at the first `AuthError`, or on Ctrl-C (`KeyboardInterrupt`), once
+    every worker has stored the page it was on; then raises it."""
     result = CrawlResult(plan)
     pending = list(plan.videos)
     lock = threading.Lock()
@@ -409,6 +422,7 @@ def run_crawl(
 
     def worker() -> None:
         client = make_client()
+        between_pages = _StopBetweenPages(stop)
         while not stop.is_set():
             with lock:
                 if not pending:
@@ -416,12 +430,13 @@ def run_crawl(
                 video_id, _ = pending.pop(0)
             try:
                 outcome = crawl_video(
-                    engine, client, plan.collection_id, video_id, all_history=options.all_history
-                )
+                    engine, client, plan.collection_id, video_id,
+                    all_history=options.all_history, progress=between_pages,
+                )  # fmt: skip
             except BaseException as exc:
-                stop.set()
-                with lock:
+                with lock:  # first, so that what stops the others is the one raised
                     failures.append(exc)
+                stop.set()
                 return
             with lock:
                 result.outcomes.append(outcome)
@@ -432,19 +447,36 @@ def run_crawl(
         worker()
     else:
         with ThreadPoolExecutor(workers, thread_name_prefix="nico-crawl") as pool:
-            for future in [pool.submit(worker) for _ in range(workers)]:
-                future.result()
+            futures = [pool.submit(worker) for _ in range(workers)]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:  # Ctrl-C reaches this thread only: tell the workers
+                stop.set()
+                raise
     if failures:
         raise failures[0]
-    finish_if_done(engine, plan.collection_id)
+    finish_if_done(engine, plan.collection_id, all_history=options.all_history)
     return result
 
 
-def finish_if_done(engine: Engine, collection_id: int) -> bool:
+class _StopBetweenPages(Progress):
+    """Ends a worker's fetch after the page it stored once the crawl is stopping (the
+    interrupt itself only ever reaches the main thread)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+
+    def page(self, *args, **kwargs) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
+
+
+def finish_if_done(engine: Engine, collection_id: int, *, all_history: bool = False) -> bool:
     """Once no video of the collection is left to fetch: the crawl is over, and the next
     --since-last asks from when it started."""
     with engine.connect() as connection:
-        if store.videos_to_fetch(connection, collection_id):
+        if store.videos_to_fetch(connection, collection_id, all_history=all_history):
             return False
     store.save_retrying(engine, lambda c: _finished(c, collection_id))
     return True

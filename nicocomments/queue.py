@@ -3,8 +3,9 @@ by any number of `nico worker` processes on any machines that reach the database
 
 procrastinate (a PostgreSQL task queue; the optional extra ``crawl``) brings what a crawl needs
 from a queue: jobs claimed by one worker at a time, retries with backoff, a lock per video (no
-two workers on one video, whatever collection asked for it) and a queueing lock per collection
-and video (enqueueing the same crawl again adds nothing). The job is `crawl.crawl_video`, as
+two workers on one video, whatever collection asked for it) and a queueing lock per collection,
+video and mode (enqueueing the same crawl again adds nothing; an --all-history crawl is queued
+even where a crawl without it is). The job is `crawl.crawl_video`, as
 in-process workers run it; the request budget is `crawl.SharedBudget`, in the same database.
 Nothing here prints.
 """
@@ -107,7 +108,7 @@ def enqueue(engine: Engine, plan: Plan, all_history: bool) -> tuple[int, int]:
             try:
                 task.configure(
                     lock=f"video:{video_id}",
-                    queueing_lock=f"crawl:{plan.collection_id}:{video_id}",
+                    queueing_lock=queueing_lock(plan.collection_id, video_id, all_history),
                 ).defer(
                     collection_id=plan.collection_id, video_id=video_id, all_history=all_history
                 )
@@ -115,6 +116,12 @@ def enqueue(engine: Engine, plan: Plan, all_history: bool) -> tuple[int, int]:
             except procrastinate.exceptions.AlreadyEnqueued:
                 already += 1
     return queued, already
+
+
+def queueing_lock(collection_id: int, video_id: str, all_history: bool) -> str:
+    """One queued job per collection, video and mode: a job for the current window must not
+    keep out one for the whole history (it would complete the video without it)."""
+    return f"crawl:{collection_id}:{video_id}:{'all-history' if all_history else 'window'}"
 
 
 def run_worker(context: WorkerContext, *, burst: bool, name: str | None = None) -> None:
@@ -154,7 +161,7 @@ def _run_job(collection_id: int, video_id: str, all_history: bool) -> str:
         context.done += 1
     elif outcome.state == "failed":
         context.failed += 1
-    finish_if_done(context.engine, collection_id)
+    finish_if_done(context.engine, collection_id, all_history=all_history)
     return outcome.state
 
 

@@ -321,9 +321,8 @@ collections = Table(
         "since",
         UTCDateTime,
         doc="--since-last asks for comments from here: the last crawl's start, or the search "
-        "index's time then if older",
+        "index's time then if older (a day before that start when the index would not say)",
     ),
-    Column("listed_total", Integer, doc="videos the listing held"),
 )
 
 collection_videos = Table(
@@ -352,7 +351,6 @@ collection_videos = Table(
     Column("reason", Text, doc="why it is partial or failed"),
     Column("stored", Integer, doc="comments stored at its last fetch"),
     Column("fetched_at", UTCDateTime, doc="end of its last fetch"),
-    Column("attempts", Integer, nullable=False, default=0, doc="fetches started"),
     Index(None, "collection_id", "state"),
 )
 

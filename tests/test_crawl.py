@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -28,6 +29,7 @@ from nicosandbox.collection import (
     COLLECTION_USER_ID,
     DELETED,
     PRIVATE,
+    SMALL_TAG,
     channel_video_id_at,
     video_id_at,
 )
@@ -419,3 +421,168 @@ def test_report_of_a_collection(site, nico, tmp_path):
     assert sections == [v for v in videos if v not in gone]
     missing = nico("report", "--collection", "mylist/999", "-o", page, "--db", db)
     assert missing.exit_code == 4 and missing.stderr.startswith("Error: no collection mylist/999")
+
+
+# --- review fixes -------------------------------------------------------------------------------
+
+
+def test_all_history_after_a_window_crawl_walks_what_the_window_left(site, nico, tmp_path):
+    """A crawl without --all-history completes each video's current window; a crawl with it
+    afterwards walks every thread's history all the same (the threads' own state says what
+    is left), and the next one finds nothing left."""
+    db = tmp_path / "c.db"
+    ref = f"tag/{SMALL_TAG}"
+    world = site.world
+    videos = readable(world, [v for v, tags in world.tags.items() if SMALL_TAG in tags])
+    assert any(
+        len(world.threads[k].comments) > 1000 for v in videos for k in world.videos[v].threads
+    )
+    result = nico("crawl", ref, "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert stored(db) != truth(world, videos)  # the long video's window, not its history
+    site.reset_stats()
+    result = nico("crawl", ref, "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert stored(db) == truth(world, videos)
+    assert sorted(site.stats.watch) == sorted(videos) and max(site.stats.watch.values()) == 1
+    site.reset_stats()
+    result = nico("crawl", ref, "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert not site.stats.watch and "0 videos fetched" in result.stdout
+
+
+def test_nvapi_503s_are_retried_and_one_that_persists_is_one_clear_error(site, nico, tmp_path):
+    db = tmp_path / "c.db"
+    down = b"<html><body>503 Service Temporarily Unavailable</body></html>"
+    site.inject("nvapi", down, status=503, content_type="text/html", times=2)
+    result = nico("crawl", f"mylist/{COLLECTION_MYLIST_ID}", "--dry-run", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert site.stats.injected["nvapi"] == 2
+    assert f"of {len(site.world.mylists[COLLECTION_MYLIST_ID].video_ids)} listed" in result.stdout
+    site.inject("nvapi", down, status=503, content_type="text/html", times=3)
+    result = nico("crawl", f"series/{COLLECTION_SERIES_ID}", "--dry-run", "--retries", "2",
+                  "--db", db, *FAST)  # fmt: skip
+    assert result.exit_code == 5, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"Error: listing series/{COLLECTION_SERIES_ID}: "), error
+    assert "HTTP 503" in error and error.endswith("try again later")
+
+
+@pytest.mark.parametrize(
+    "answer", [(b"<html>maintenance</html>", 200, 1), (b"busy", 503, 2)], ids=["garbage", "503"]
+)
+def test_without_the_index_time_since_last_will_ask_from_a_day_before(site, nico, tmp_path, answer):
+    """The search index's time unknown (an answer that is not its version, or none after the
+    retries): the next --since-last asks from a day before the crawl started (the index is
+    rebuilt daily), not from now, and says so."""
+    body, status, times = answer
+    db = tmp_path / "c.db"
+    site.inject("snapshot", body, status=status, content_type="text/html", times=times)
+    started = int(time.time())
+    result = nico("crawl", f"series/{COLLECTION_SERIES_ID}", "--dry-run", "--retries", "1",
+                  "--db", db, *FAST)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert site.stats.injected["snapshot"] == times
+    (since,) = query(db, "SELECT CAST(strftime('%s', crawl_started_at) AS INTEGER) "
+                         "FROM collections")[0]  # fmt: skip
+    assert started - 86_400 <= since <= int(time.time()) - 86_400
+    assert "a day before" in result.stderr
+
+
+def test_a_file_and_a_query_are_listed_again_by_every_crawl(site, nico, tmp_path):
+    db = tmp_path / "c.db"
+    ids = [video_id_at(i) for i in range(20, 30)]
+    listing = tmp_path / "ids.txt"
+    sql = ("SELECT video_id FROM collection_videos WHERE collection_id = "
+           "(SELECT id FROM collections WHERE kind = 'file')")  # fmt: skip
+
+    def crawl_both():
+        for option, value in (("--from-file", listing), ("--sql", sql)):
+            result = nico("crawl", option, value, "--all-history", "--db", db, *FAST)
+            assert result.exit_code == 0, result.stderr
+
+    def listed(kind):
+        statement = ("SELECT video_id FROM collection_videos WHERE collection_id = "
+               "(SELECT id FROM collections WHERE kind = ?) ORDER BY video_id")  # fmt: skip
+        rows = query(db, statement, kind)
+        return [video_id for (video_id,) in rows]
+
+    listing.write_text("\n".join(ids[:5]), encoding="utf-8")
+    crawl_both()
+    assert listed("file") == listed("sql") == ids[:5]
+    listing.write_text("\n".join(ids[3:]), encoding="utf-8")
+    site.reset_stats()
+    crawl_both()
+    assert listed("file") == listed("sql") == ids[3:]  # what the file and the query say now
+    assert stored(db) == truth(site.world, ids)  # the comments of the dropped ones stay
+    assert set(site.stats.watch) >= set(ids[5:])
+
+
+def test_ctrl_c_stops_a_crawl_with_workers(site, tmp_path):
+    """SIGINT with --workers 3: every worker stores the page it is on and stops; the crawl
+    exits 130 (interrupted) at once, its unfinished videos partial, and the same command
+    resumes it."""
+    db = tmp_path / "c.db"
+    ref, listed = REFS["user"]
+    command = [sys.executable, "-m", "nicocomments", "crawl", ref, "--all-history",
+               "--workers", "3", "--db", str(db), "--backoff", "0"]  # fmt: skip
+    process = subprocess.Popen(
+        [*command, "--interval", "0.05"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, env=dict(os.environ),
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while _complete(db) < 10 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.poll() is None, process.stderr.read()[-500:]
+    process.send_signal(signal.SIGINT)
+    stopped = time.monotonic()
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-2000:]
+    assert time.monotonic() - stopped < 5
+    assert stderr.strip().splitlines()[-1].startswith("Error: interrupted")
+    videos = listed(site.world)
+    assert _complete(db) < len(videos) / 2
+    partial = query(db, "SELECT reason FROM collection_videos WHERE state = 'partial'")
+    assert len(partial) <= 3 and all(reason == "interrupted" for (reason,) in partial)
+    resumed = subprocess.run([*command, "--interval", "0"], capture_output=True, text=True,
+                             env=dict(os.environ), timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert stored(db) == truth(site.world, videos)
+
+
+def test_too_many_requests_holds_every_worker_of_the_crawl(site, tmp_path):
+    """Two workers' comment clients, as a crawl makes them, on one pacer (a public hook, the
+    one their sessions wait on): the comment server's TOO_MANY_REQUESTS to one holds the
+    other's next request too."""
+    from nicocomments import store
+    from nicocomments.cli.common import crawl_network, network_settings
+
+    wait = 1.0
+    with store.database(str(tmp_path / "c.db")) as engine:
+        crawler = crawl_network(engine, network_settings(0, 2, 0, 0, 10), wait)
+        first, second = crawler.make_client(), crawler.make_client()
+    assert first.pacer is second.pacer is first.session.pacer is second.session.pacer
+    video_id = video_id_at(1)
+    refs = [
+        next(t for t in client.video_info(video_id).threads if t.fork == "main")
+        for client in (first, second)
+    ]
+    held = threading.Event()
+    first.on_wait = lambda message: held.set()
+    took = []
+
+    def second_worker():
+        held.wait(10)
+        start = time.monotonic()
+        second.thread_page(refs[1])
+        took.append(time.monotonic() - start)
+
+    other = threading.Thread(target=second_worker)
+    other.start()
+    site.inject("nvcomment", b"", status=429, content_type="application/json")
+    start = time.monotonic()
+    page = first.thread_page(refs[0])
+    took.append(time.monotonic() - start)
+    other.join(10)
+    assert held.is_set() and page.comments
+    assert len(took) == 2 and min(took) >= wait * 0.9, took

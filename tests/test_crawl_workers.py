@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy
 
 from nicocomments.records import Comment
-from nicosandbox.collection import COLLECTION_TAG, COLLECTION_USER_ID
+from nicosandbox.collection import COLLECTION_TAG, COLLECTION_USER_ID, SMALL_TAG
 from tests.helpers import sorted_truth
 from tests.test_crawl import REFS, truth
 from tests.test_postgres import COLUMNS
@@ -88,3 +88,26 @@ def test_the_queue_needs_postgresql(site, nico, tmp_path):
     assert "PostgreSQL" in result.stderr
     result = nico("worker", "--db", tmp_path / "c.db", "--burst")
     assert result.exit_code == 2 and "PostgreSQL" in result.stderr
+
+
+@pytest.mark.postgres
+def test_an_all_history_crawl_is_queued_beside_one_without(site, nico, pg_url):
+    """Jobs of a crawl without --all-history (the current windows) do not keep out those of one
+    with it: both are queued, and the workers end with every video's whole history."""
+    ref = f"tag/{SMALL_TAG}"
+    world = site.world
+    videos = [
+        v for v, tags in world.tags.items() if SMALL_TAG in tags and not world.videos[v].deleted
+    ]
+    window = nico("crawl", ref, "--enqueue", "--db", pg_url, *FAST)
+    assert f"{len(videos)} videos queued" in window.stdout, window.stderr
+    whole = nico("crawl", ref, "--all-history", "--enqueue", "--db", pg_url, *FAST)
+    assert f"{len(videos)} videos queued" in whole.stdout, whole.stderr
+    again = nico("crawl", ref, "--all-history", "--enqueue", "--db", pg_url, *FAST)
+    assert f"0 videos queued ({len(videos)} were queued already)" in again.stdout
+    worker = _worker(pg_url)
+    _, stderr = worker.communicate(timeout=300)
+    assert worker.returncode == 0, stderr[-2000:]
+    assert stored_pg(pg_url) == truth(world, videos)
+    states = dict(query_pg(pg_url, "SELECT state, count(*) FROM collection_videos GROUP BY 1"))
+    assert states == {"complete": len(videos)}

@@ -22,7 +22,7 @@ from rich.logging import RichHandler
 from nicocomments import auth, store
 from nicocomments.collect import CommentClient
 from nicocomments.config import Endpoints, config_dir, default_db
-from nicocomments.crawl import SharedBudget, account_key, pause_all
+from nicocomments.crawl import SharedBudget, account_key
 from nicocomments.errors import BadInput, ExitStatus, LoginRequired, NicoError, VideoNotFound
 from nicocomments.http import (
     PACER,
@@ -399,8 +399,11 @@ def explain_login(exc: LoginRequired, net: Network) -> LoginRequired:
     return exc.but(hint=hint)
 
 
-def comment_client(protocol: str, net: Network, rate_limit_wait: float = 60.0) -> CommentClient:
-    """The client of ``protocol`` (`PROTOCOLS`; auto is nvcomment) on the network context."""
+def comment_client(
+    protocol: str, net: Network, rate_limit_wait: float = 60.0, *, shared_waits: bool = False
+) -> CommentClient:
+    """The client of ``protocol`` (`PROTOCOLS`; auto is nvcomment) on the network context.
+    ``shared_waits``: a TOO_MANY_REQUESTS holds every client on the session's pacer."""
     if protocol == "legacy":
         return LegacyClient(net.session, net.endpoints)
     return NvcommentClient(
@@ -408,6 +411,7 @@ def comment_client(protocol: str, net: Network, rate_limit_wait: float = 60.0) -
         net.endpoints,
         logged_in=net.session_origin is not None,
         rate_limit_wait=rate_limit_wait,
+        pacer=net.session.pacer if shared_waits else None,
     )
 
 
@@ -437,9 +441,8 @@ def crawl_network(engine, settings: dict, rate_limit_wait: float) -> CrawlNetwor
         worker = network(**settings, pacer=pacer)
         with lock:
             sessions.append(worker.session)
-        client = comment_client("nvcomment", worker, rate_limit_wait)
-        client._sleep = pause_all(worker.session.pacer, client)  # TOO_MANY_REQUESTS holds all
-        return client
+        # TOO_MANY_REQUESTS holds every worker of the budget, not one
+        return comment_client("nvcomment", worker, rate_limit_wait, shared_waits=True)
 
     return CrawlNetwork(net, make_client, sessions)
 

@@ -15,7 +15,8 @@ from typing import Any
 import requests
 
 from nicocomments.config import Endpoints
-from nicocomments.errors import BadAnswer, BadInput
+from nicocomments.errors import BadAnswer, BadInput, NicoError, ServerUnavailable
+from nicocomments.http import FRONTEND_HEADERS, RETRY_STATUSES, answer_json, maybe_json
 from nicocomments.listings.parse import (
     ListedVideo,
     ListingPage,
@@ -33,7 +34,6 @@ from nicocomments.records import JST, MIN_POSTED_AT
 
 log = logging.getLogger(__name__)
 
-FRONTEND_HEADERS = {"X-Frontend-Id": "6", "X-Frontend-Version": "0"}
 NVAPI_PAGE_SIZE = 100
 SNAPSHOT_PATH = "/api/v2/snapshot/video/contents/search"
 SNAPSHOT_VERSION_PATH = "/api/v2/snapshot/version"
@@ -44,16 +44,14 @@ SNAPSHOT_FIELDS = "contentId,title,startTime,commentCounter,lastCommentTime"
 SNAPSHOT_TARGETS = {"tag": "tagsExact", "search": "title,description,tags"}
 MAINTENANCE_WAIT_S = 300.0  # the guide: at least five minutes after a 503
 MAINTENANCE_TRIES = 3
+# Snapshot Search's 503 is answered by its own (long) wait, not the session's backoff.
+SNAPSHOT_RETRY_STATUSES = RETRY_STATUSES - {503}
 MAX_PAGES = 10_000  # a listing that never ends is a broken server
 
 
 def fetch_nvapi(session: requests.Session, endpoints: Endpoints, path: str, **params: Any):
-    return session.get(
-        endpoints.url("nvapi", path), params=params, headers=FRONTEND_HEADERS, retry_statuses=_RETRY
-    )
-
-
-_RETRY = frozenset({429, 500, 502, 504})  # 503 is answered by our own (long) wait
+    """One nvapi request; what the session retries (5xx, 429) is retried with its backoff."""
+    return session.get(endpoints.url("nvapi", path), params=params, headers=FRONTEND_HEADERS)
 
 
 def fetch_user_videos(session, endpoints: Endpoints, user_id: str, page: int):
@@ -83,20 +81,16 @@ def iter_nvapi_listing(
 ) -> Iterator[ListedVideo]:
     """Every video of a user's uploads, a mylist or a series, page by page."""
     for page_number in range(1, MAX_PAGES + 1):
-        if ref.kind == "user":
-            response = fetch_user_videos(session, endpoints, ref.key, page_number)
-            parse = parse_user_videos
-        elif ref.kind == "mylist":
-            response = fetch_mylist(session, endpoints, ref.key, page_number)
-            parse = parse_mylist
-        elif ref.kind == "series":
-            response = fetch_series(session, endpoints, ref.key)
-            parse = parse_series
-        else:
-            raise ValueError(f"not an nvapi listing: {ref.kind}")
-        payload = _json(response, ref.name)
-        if not response.ok or nvapi_error(payload):
-            raise collection_error(nvapi_error(payload), response.status_code, ref.name)
+        try:
+            response, parse = _fetch_listing_page(session, endpoints, ref, page_number)
+        except ServerUnavailable as exc:  # still failing after every retry
+            raise exc.but(where=f"listing {ref.name}", hint="try again later") from None
+        payload = (
+            answer_json(response, f"nvapi ({ref.name})") if response.ok else maybe_json(response)
+        )
+        code = nvapi_error(payload)
+        if not response.ok or code:
+            raise collection_error(code, response.status_code, ref.name)
         page = parse(payload)
         on_page(page)
         yield from page.videos
@@ -108,6 +102,17 @@ def iter_nvapi_listing(
         if page.has_next is None and total is not None and page_number * NVAPI_PAGE_SIZE >= total:
             return
     raise BadAnswer(f"{ref.name}: the listing did not end after {MAX_PAGES} pages")
+
+
+def _fetch_listing_page(session, endpoints: Endpoints, ref: CollectionRef, page_number: int):
+    """The answer of one page of ``ref``'s listing, and its parser."""
+    if ref.kind == "user":
+        return fetch_user_videos(session, endpoints, ref.key, page_number), parse_user_videos
+    if ref.kind == "mylist":
+        return fetch_mylist(session, endpoints, ref.key, page_number), parse_mylist
+    if ref.kind == "series":
+        return fetch_series(session, endpoints, ref.key), parse_series
+    raise ValueError(f"not an nvapi listing: {ref.kind}")
 
 
 # --- Snapshot Search ------------------------------------------------------------------------------
@@ -228,7 +233,9 @@ class SnapshotSearch:
                 self.sleep(wait)
             started = self.clock()
             response = self.session.get(
-                self.endpoints.url("snapshot", SNAPSHOT_PATH), params=params, retry_statuses=_RETRY
+                self.endpoints.url("snapshot", SNAPSHOT_PATH),
+                params=params,
+                retry_statuses=SNAPSHOT_RETRY_STATUSES,
             )
             self.requests_made += 1
             took = self.clock() - started
@@ -241,26 +248,23 @@ class SnapshotSearch:
                     self.on_wait(message)
                 self._next_at = self.clock() + self.maintenance_wait
                 continue
-            page = parse_snapshot(_json(response, "Snapshot Search", strict=False))
+            page = parse_snapshot(_snapshot_json(response))
             if self.on_page is not None:
                 self.on_page(page)
             return page
         raise AssertionError("unreachable")  # pragma: no cover
 
     def index_time(self) -> int | None:
-        """When the search index was last rebuilt (Unix s), or None if the server won't say."""
+        """When the search index was last rebuilt (Unix s), or None if the server won't say
+        (it failed, or answered something else than its version)."""
         try:
             response = self.session.get(self.endpoints.url("snapshot", SNAPSHOT_VERSION_PATH))
             self.requests_made += 1
-        except Exception as exc:  # the version is a refinement; a listing goes on without it
-            log.info("no Snapshot Search version: %s", exc)
+            payload = answer_json(response, "Snapshot Search's version") if response.ok else None
+        except NicoError as exc:
+            log.info("no Snapshot Search index time: %s", exc)
             return None
-        if not response.ok:
-            return None
-        try:
-            return parse_snapshot_version(response.json())
-        except ValueError:
-            return None
+        return parse_snapshot_version(payload)
 
 
 def _iso(seconds: int) -> str:
@@ -269,17 +273,11 @@ def _iso(seconds: int) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def _json(response: requests.Response, what: str, *, strict: bool = True) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        if strict and response.ok:
-            raise BadAnswer(
-                f"{what}: the answer is not JSON (HTTP {response.status_code})"
-            ) from None
-        if not strict:
-            status = response.status_code
-            if status == 503:
-                return {"meta": {"status": 503, "errorCode": "MAINTENANCE"}}
-            raise BadAnswer(f"{what}: the answer is not JSON (HTTP {status})") from None
-        return None
+def _snapshot_json(response: requests.Response) -> Any:
+    """Snapshot Search's answer, its errors included; a bare 503 is its maintenance."""
+    payload = maybe_json(response)
+    if payload is not None:
+        return payload
+    if response.status_code == 503:
+        return {"meta": {"status": 503, "errorCode": "MAINTENANCE"}}
+    return answer_json(response, "Snapshot Search")  # the BadAnswer saying what it was

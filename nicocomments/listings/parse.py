@@ -8,9 +8,9 @@ errors; Snapshot Search answers ``{"meta": {"status", "totalCount"}, "data": [..
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from nicocomments.chats import unix_seconds
 from nicocomments.errors import BadAnswer, Refused, ServerError, VideoNotFound
 from nicocomments.ids import parse_video_id
 from nicocomments.limits import shown
@@ -130,9 +130,9 @@ def parse_snapshot(payload: Any) -> ListingPage:
             ListedVideo(
                 _video_id(content_id),
                 title=_str(row.get("title")),
-                posted_at=_unix(row.get("startTime")),
+                posted_at=_listed_time(row.get("startTime")),
                 comment_count=_int(row.get("commentCounter")),
-                last_comment_at=_unix(row.get("lastCommentTime")),
+                last_comment_at=_listed_time(row.get("lastCommentTime")),
             )
         )
     return ListingPage(videos, total=_int(meta.get("totalCount")))
@@ -141,7 +141,7 @@ def parse_snapshot(payload: Any) -> ListingPage:
 def parse_snapshot_version(payload: Any) -> int | None:
     """``/api/v2/snapshot/version`` → when the index was last rebuilt (Unix s)."""
     if isinstance(payload, dict):
-        return _unix(payload.get("last_modified"))
+        return _listed_time(payload.get("last_modified"))
     return None
 
 
@@ -161,9 +161,9 @@ def _nvapi_video(video: Any, what: str) -> ListedVideo:
     return ListedVideo(
         _video_id(video["id"]),
         title=_str(video.get("title")),
-        posted_at=_unix(video.get("registeredAt")),
+        posted_at=_listed_time(video.get("registeredAt")),
         comment_count=_int(count.get("comment")) if isinstance(count, dict) else None,
-        last_comment_at=_unix(video.get("latestCommentAt")),
+        last_comment_at=_listed_time(video.get("latestCommentAt")),
     )
 
 
@@ -192,14 +192,12 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _unix(value: Any) -> int | None:
-    """ISO 8601 (``2007-03-06T00:33:00+09:00``) → Unix seconds; None when absent or unreadable."""
-    if not isinstance(value, str):
+def _listed_time(value: Any) -> int | None:
+    """A listing's time (ISO 8601 naming its zone) in Unix seconds; None when absent or
+    unreadable: a listing's times are for the record, never a reason to refuse it."""
+    if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return unix_seconds(value)
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        return None
-    return int(moment.timestamp())

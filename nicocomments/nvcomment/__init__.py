@@ -24,7 +24,6 @@ from nicocomments.nvcomment.parse import (  # noqa: F401
     parse_api_response,
     parse_comment,
     parse_error,
-    parse_json,
     parse_thread_key,
     parse_threads,
     parse_watch_data,

@@ -11,8 +11,8 @@ import string
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-import orjson
 import requests
 
 from nicocomments.config import Endpoints
@@ -24,7 +24,14 @@ from nicocomments.errors import (
     SessionExpired,
     VideoNotFound,
 )
-from nicocomments.http import SERVER_ERRORS, retry_after
+from nicocomments.http import (
+    FRONTEND_HEADERS,
+    SERVER_ERRORS,
+    HostPacer,
+    answer_json,
+    maybe_json,
+    retry_after,
+)
 from nicocomments.limits import checked_page
 from nicocomments.nvcomment.parse import (
     PAGE_SIZE,
@@ -32,7 +39,6 @@ from nicocomments.nvcomment.parse import (
     WatchData,
     parse_api_response,
     parse_error,
-    parse_json,
     parse_thread_key,
     parse_threads,
     parse_watch_data,
@@ -48,7 +54,6 @@ from nicocomments.watchpage import parse_watch_page
 log = logging.getLogger(__name__)
 
 
-FRONTEND_HEADERS = {"X-Frontend-Id": "6", "X-Frontend-Version": "0"}
 # What yt-dlp, nndownload and comment-zouryou send; text/plain avoids a CORS preflight in
 # browsers and every server seen accepts it (protocol.md "Uncertain" #10).
 THREADS_HEADERS = {
@@ -104,22 +109,15 @@ def fetch_thread_key(
     )
 
 
-def _json(response: requests.Response, what: str) -> Any:
-    try:
-        return parse_json(response.content)
-    except orjson.JSONDecodeError as exc:
-        # orjson says why in its first words: "unexpected character", "depth limit exceeded"…
-        why = str(exc).split(":", 1)[0]
-        raise BadAnswer(
-            f"{what} answered HTTP {response.status_code} without readable JSON ({why})"
-        ) from None
-
-
 # --- the client ----------------------------------------------------------------------------
 
 
 class NvcommentClient:
-    """Reads one video's threads through watch data and ``/v1/threads``."""
+    """Reads one video's threads through watch data and ``/v1/threads``.
+
+    With a ``pacer`` (the one its session's requests wait on), a TOO_MANY_REQUESTS holds the
+    comment server on it instead of sleeping: every client sharing that pacer waits, not just
+    this one (the workers of a crawl)."""
 
     protocol = "nvcomment"
 
@@ -133,6 +131,7 @@ class NvcommentClient:
         rate_limit_retries: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[str], None] | None = None,
+        pacer: HostPacer | None = None,
     ) -> None:
         self.session = session
         self.endpoints = endpoints
@@ -141,6 +140,7 @@ class NvcommentClient:
         self.rate_limit_retries = rate_limit_retries
         self._sleep = sleep
         self.on_wait = on_wait  # told about every wait, for the user interface
+        self.pacer = pacer
         self.watch: WatchData | None = None
 
     @property
@@ -158,11 +158,11 @@ class NvcommentClient:
             )
         except ServerUnavailable as exc:
             # Down even after retries: the answer may still say why (MAINTENANCE).
-            code = parse_error(_maybe_json(exc.response)) if exc.response is not None else None
+            code = parse_error(maybe_json(exc.response)) if exc.response is not None else None
             if code:
                 raise watch_error(code, None, video_id) from None
             raise
-        payload = _maybe_json(response)
+        payload = maybe_json(response)
         answered = isinstance(payload, dict) and "meta" in payload
         if answered and (response.ok or parse_error(payload)):
             return _parsed_watch_data(payload, video_id)
@@ -171,7 +171,7 @@ class NvcommentClient:
         embedded = parse_watch_page(page.content)
         if embedded is None:
             page = fetch_watch_page(self.session, self.endpoints, video_id, as_json=True)
-            embedded = _maybe_json(page)
+            embedded = maybe_json(page)
             if embedded is None:
                 if page.status_code == 404:
                     raise VideoNotFound(f"{video_id} was not found")
@@ -199,14 +199,14 @@ class NvcommentClient:
             }
             response = fetch_threads(self.session, self.watch.server, body)
             if response.ok:
-                for page in parse_threads(_json(response, "the comment server")):
+                for page in parse_threads(answer_json(response, "the comment server")):
                     if (page.thread.thread_id, page.thread.fork) == (ref.thread_id, ref.fork):
                         return checked_page(page, ref, self.watch.video.posted_at)
                 raise BadAnswer(
                     f"the comment server's answer has no thread {ref.thread_id} ({ref.fork})"
                 )
             # An error may come without JSON: a CDN's bare 429 or HTML page has no errorCode.
-            code = parse_error(_maybe_json(response))
+            code = parse_error(maybe_json(response))
             if code == "EXPIRED_TOKEN" and not renewed:
                 renewed = True
                 self._renew_thread_key()
@@ -219,9 +219,12 @@ class NvcommentClient:
                 wait = self.rate_limit_wait if wait is None else wait
                 message = f"the comment server says TOO_MANY_REQUESTS; waiting {wait:.0f} s"
                 log.info(message)
+                if self.pacer is not None:  # the next request waits it out, with everyone's
+                    self.pacer.hold(urlsplit(self.watch.server).netloc, wait)
                 if self.on_wait is not None:
                     self.on_wait(message)
-                self._sleep(wait)
+                if self.pacer is None:
+                    self._sleep(wait)
                 continue
             raise self._thread_error(code, response.status_code, ref, when)
 
@@ -231,7 +234,9 @@ class NvcommentClient:
         try:
             response = fetch_thread_key(self.session, self.endpoints, video_id)
             if response.ok:
-                self.watch = _replace_key(self.watch, parse_thread_key(_json(response, "nvapi")))
+                self.watch = _replace_key(
+                    self.watch, parse_thread_key(answer_json(response, "nvapi"))
+                )
                 return
             log.info("nvapi answered HTTP %s; reading the watch data again", response.status_code)
         except BadAnswer as exc:
@@ -277,13 +282,3 @@ def _parsed_watch_data(payload: Any, video_id: str) -> WatchData:
 
 def _replace_key(watch: WatchData, key: str, server: str | None = None) -> WatchData:
     return WatchData(watch.video, server or watch.server, key, watch.language, watch.viewer_id)
-
-
-def _maybe_json(response: requests.Response) -> Any:
-    content_type = response.headers.get("Content-Type", "")
-    if "json" not in content_type and response.content[:1] not in (b"{", b"["):
-        return None
-    try:
-        return parse_json(response.content)
-    except orjson.JSONDecodeError:
-        return None

@@ -302,9 +302,3 @@ def parse_thread_key(payload: Any) -> str:
     if not isinstance(key, str) or not key:
         raise BadAnswer("nvapi gave an empty thread key, or one that is not a string")
     return key
-
-
-def parse_json(data: bytes) -> Any:
-    """JSON from the network: orjson, because a history is a thousand answers of a thousand
-    comments and the stdlib parser takes twice as long as the rest of reading them."""
-    return orjson.loads(data)

@@ -12,13 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, inspect, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, inspect, or_, select, update
 
-from nicocomments.schema import collection_videos, collections, comments, rate_budgets
+from nicocomments.schema import collection_videos, collections, comments, rate_budgets, threads
 from nicocomments.store.write import insert_on_conflict, now_utc
 
 STATES = ("pending", "partial", "complete", "failed")
 TO_FETCH = ("pending", "partial")
+DELETE_BATCH = 500  # ids a statement: far below SQLite's limit on bound values
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,6 @@ def save_listing(
                 video_id=video.video_id,
                 position=position,
                 state="pending",
-                attempts=0,
                 **values,
             )
             connection.execute(
@@ -159,16 +159,51 @@ def listed_ids(connection: Connection, collection_id: int) -> list[str]:
     )
 
 
-def videos_to_fetch(connection: Connection, collection_id: int) -> list[tuple[str, int | None]]:
-    """``(video id, listed comment count)`` of every video still to fetch, in listing order."""
+def drop_unlisted(connection: Connection, collection_id: int, video_ids: Iterable[str]) -> int:
+    """Forget the listed videos not in ``video_ids`` (a file or query that no longer names
+    them); their comments stay. How many were."""
+    keep = set(video_ids)
+    gone = [video_id for video_id in listed_ids(connection, collection_id) if video_id not in keep]
+    for start in range(0, len(gone), DELETE_BATCH):  # bound values a statement, not one a id
+        connection.execute(
+            delete(collection_videos).where(
+                collection_videos.c.collection_id == collection_id,
+                collection_videos.c.video_id.in_(gone[start : start + DELETE_BATCH]),
+            )
+        )
+    return len(gone)
+
+
+def _unwalked(video_id):
+    """Whether a thread of ``video_id`` has a history not walked to its first comment yet
+    (but the owner's, which one answer holds whole: no crawl walks it)."""
+    return exists().where(
+        threads.c.video_id == video_id,
+        threads.c.fork != "owner",
+        threads.c.history_complete.is_(False),
+    )
+
+
+def history_complete(connection: Connection, video_id: str) -> bool:
+    """Whether every thread stored of ``video_id`` has its whole history (`_unwalked`)."""
+    return not connection.execute(select(_unwalked(video_id))).scalar()
+
+
+def videos_to_fetch(
+    connection: Connection, collection_id: int, *, all_history: bool = False
+) -> list[tuple[str, int | None]]:
+    """``(video id, listed comment count)`` of every video still to fetch, in listing order;
+    with ``all_history`` also those complete but for the history of a thread (a crawl without
+    --all-history completed them)."""
+    to_fetch = collection_videos.c.state.in_(TO_FETCH)
+    if all_history:
+        complete = collection_videos.c.state == "complete"
+        to_fetch = or_(to_fetch, and_(complete, _unwalked(collection_videos.c.video_id)))
     return [
         (row.video_id, row.comment_count)
         for row in connection.execute(
             select(collection_videos.c.video_id, collection_videos.c.comment_count)
-            .where(
-                collection_videos.c.collection_id == collection_id,
-                collection_videos.c.state.in_(TO_FETCH),
-            )
+            .where(collection_videos.c.collection_id == collection_id, to_fetch)
             .order_by(collection_videos.c.position, collection_videos.c.video_id)
         )
     ]
@@ -184,11 +219,7 @@ def begin_video(connection: Connection, collection_id: int, video_id: str) -> No
     connection.execute(
         update(collection_videos)
         .where(_video(collection_id, video_id))
-        .values(
-            state="partial",
-            reason="started, not finished",
-            attempts=collection_videos.c.attempts + 1,
-        )
+        .values(state="partial", reason="started, not finished")
     )
 
 
