@@ -261,12 +261,10 @@ def test_killed_twice_and_resumed_it_ends_exact_and_fetches_nothing_twice(site, 
     assert site.stats.requests["nvapi"] <= 3 + 2  # the listing: 3 pages, read once (or twice)
 
 
-@pytest.mark.parametrize("kind", ["user", "tag"])
-def test_since_last_on_the_later_world_fetches_only_what_changed(site, nico, tmp_path, kind):
-    from nicosandbox.collection import add_later
-
-    ref, listed = REFS[kind]
-    db = tmp_path / "c.db"
+def crawled_then_later(site, nico, db, ref, make_later):
+    """Crawl ``ref`` whole, wait until the emulator's clock has passed the crawl, then serve a
+    later world (``make_later(world, seed=0, at=…)`` adds comments and videos): (later world,
+    the videos it changed)."""
     result = nico("crawl", ref, "--all-history", "--db", db, *FAST)
     assert result.exit_code == 0, result.stderr
     since = query(db, "SELECT CAST(strftime('%s', since) AS INTEGER) FROM collections")[0][0]
@@ -274,9 +272,19 @@ def test_since_last_on_the_later_world_fetches_only_what_changed(site, nico, tmp
     while time.time() < at:
         time.sleep(0.1)
     later = build_collection_world()
-    changed = add_later(later, seed=0, at=at)
+    changed = make_later(later, seed=0, at=at)
     site.world = later
     site.reset_stats()
+    return later, changed
+
+
+@pytest.mark.parametrize("kind", ["user", "tag"])
+def test_since_last_on_the_later_world_fetches_only_what_changed(site, nico, tmp_path, kind):
+    from nicosandbox.collection import add_later
+
+    ref, listed = REFS[kind]
+    db = tmp_path / "c.db"
+    later, changed = crawled_then_later(site, nico, db, ref, add_later)
     result = nico("crawl", ref, "--since-last", "--all-history", "--db", db, *FAST)
     assert result.exit_code == 0, result.stderr
     assert sorted(site.stats.watch) == sorted(changed)
@@ -296,16 +304,7 @@ def test_since_last_lists_a_channel_again_and_fetches_only_what_changed(site, ni
     from nicosandbox.collection import add_channel_later
 
     db = tmp_path / "c.db"
-    result = nico("crawl", CHANNEL, "--all-history", "--db", db, *FAST)
-    assert result.exit_code == 0, result.stderr
-    since = query(db, "SELECT CAST(strftime('%s', since) AS INTEGER) FROM collections")[0][0]
-    at = max(int(time.time()), since + 8)
-    while time.time() < at:
-        time.sleep(0.1)
-    later = build_collection_world()
-    changed = add_channel_later(later, seed=0, at=at)
-    site.world = later
-    site.reset_stats()
+    later, changed = crawled_then_later(site, nico, db, CHANNEL, add_channel_later)
     result = nico("crawl", CHANNEL, "--since-last", "--all-history", "--db", db, *FAST)
     assert result.exit_code == 0, result.stderr
     assert site.stats.requests["channel"] == 4 + 2  # listed again: 48 free videos, 5 paid

@@ -28,14 +28,10 @@ from nicocomments.analysis.load import FORKS, JAPAN
 from nicocomments.analysis.report import (
     PAGE_STYLE,
     Chart,
-    _activity_chart,
     _anchor,
-    _commands_chart,
-    _density_chart,
     _plotly_js,
     _section,
-    _terms_chart,
-    _users_chart,
+    viewer_charts,
 )
 from nicocomments.analysis.scan import VIEWER_FORKS, CommentScan, scan_comments
 from nicocomments.errors import BadInput, VideoNotFound
@@ -171,13 +167,7 @@ def dataset_video_charts(
     """One video's charts from the dataset: `report.video_charts`' but the re-crawl changes
     (the database's), density running to the last comment (a dataset has no lengths)."""
     viewers: CommentScan = scan_comments(directory, video_id, forks=VIEWER_FORKS, tz=tz)
-    return [
-        _density_chart(viewers, bin, None),
-        _activity_chart(viewers),
-        _commands_chart(viewers),
-        _terms_chart(viewers, terms, tokenizer),
-        _users_chart(viewers),
-    ]
+    return viewer_charts(viewers, bin=bin, span=None, terms=terms, tokenizer=tokenizer)
 
 
 # --- the page ------------------------------------------------------------------------------------

@@ -187,16 +187,23 @@ def video_charts(
     span = vpos_span(videos_frame.iloc[0], length)
     viewers = everything[(everything["fork"] != "owner") & ~everything["is_deleted"]]
     observations = load_observations(connection, video_id, tz=tz)
-    charts = [
+    charts = viewer_charts(viewers, bin=bin, span=span, terms=terms, tokenizer=tokenizer)
+    if not observations.empty:
+        charts.append(_changes_chart(observations))
+    return charts
+
+
+def viewer_charts(viewers, *, bin: str, span: int | None, terms: int, tokenizer: str) -> list:
+    """The charts of viewers' comments (a frame, or a dataset's `CommentScan`): density over
+    ``span`` seconds of video time (None: to the last comment), posting activity, commands,
+    top terms, users' share."""
+    return [
         _density_chart(viewers, bin, span),
         _activity_chart(viewers),
         _commands_chart(viewers),
         _terms_chart(viewers, terms, tokenizer),
         _users_chart(viewers),
     ]
-    if not observations.empty:
-        charts.append(_changes_chart(observations))
-    return charts
 
 
 # --- the charts ----------------------------------------------------------------------------------
