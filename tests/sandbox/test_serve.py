@@ -111,6 +111,7 @@ def test_every_setting_is_a_knob_of_the_sandbox(world):
     changed |= {"watch_page_meta": False, "snapshot_offset_cap": 40, "snapshot_maintenance": True}
     changed |= {"snapshot_index_time": 1_700_000_000, "voltage_zone": {"zones": []}}
     changed |= {"live_segment_seconds": 2.0, "live_ping_seconds": 3.0, "live_socket": "silent"}
+    changed |= {"live_next_stuck": True}
     assert set(changed) == {field.name for field in dataclasses.fields(Settings)}
     sandbox = Sandbox(world, **changed)
     assert all(getattr(sandbox, name) == value for name, value in changed.items())
