@@ -74,7 +74,7 @@ def run(size: int) -> list[Measurement]:
                 parsers = [(legacy.client, "parse_packet")]
             else:
                 client = nvcomment.NvcommentClient(session, endpoints, logged_in=True)
-                parsers = [(nvcomment.client, "parse_json"), (nvcomment.client, "parse_threads")]
+                parsers = [(nvcomment.client, "answer_json"), (nvcomment.client, "parse_threads")]
             engine = store.open_db(str(directory / f"{protocol}.db"))
             console = Console(file=open("/dev/null", "w"), force_terminal=True)  # noqa: SIM115
             ingest = [0.0]

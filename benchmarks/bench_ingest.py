@@ -95,8 +95,9 @@ def capture_pages(size: int) -> dict[str, list[bytes]]:
 
 
 def parse(key: str, answer: bytes):
+    from nicocomments.http import parse_json
     from nicocomments.legacy import parse_packet
-    from nicocomments.nvcomment import parse_json, parse_threads
+    from nicocomments.nvcomment import parse_threads
 
     if key == "legacy XML":
         return parse_packet(answer).comments
