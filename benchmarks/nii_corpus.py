@@ -92,7 +92,8 @@ def write_dataset(directory: Path, comments: int, videos: int, seed: int = 0) ->
                [{commands}][CAST(1 + hash(i, {seed} + 3) % {len(COMMANDS)} AS BIGINT)] AS commands,
                NULL AS date_usec, NULL AS user_id, false AS is_premium,
                false AS is_anonymous, false AS is_deleted, NULL AS deleted_reason,
-               NULL AS score, NULL AS nicoru_count, NULL AS comment_id, NULL AS source
+               NULL AS score, NULL AS nicoru_count, NULL AS comment_id, NULL AS source,
+               NULL AS message_id, NULL AS is_overflowed, NULL AS name
         FROM (SELECT i, 1 + i % {videos} AS video FROM range({comments}) AS t(i))
     """
     written = dataset.write_unit(connection, source, directory, by="month", unit="corpus")

@@ -80,6 +80,9 @@ def chat_comment(fields: Mapping[str, Any], content: str, default_fork: str = "m
             int_or_none(nicoru) if nicoru not in (None, "") else None,
             None,
             None,
+            None,
+            None,
+            None,
         ),
     )
 
@@ -129,6 +132,9 @@ def v1_comment(
                 int(nicoru) if type(nicoru) is int else int_or_none(nicoru),
                 None if comment_id is None else _text(comment_id),
                 None if source is None else _text(source),
+                None,
+                None,
+                None,
             ),
         )
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError):

@@ -404,7 +404,7 @@ class _Job:
         comments, events = [], []
         for item in items:
             if isinstance(item, LiveComment):
-                comments.append(_comment_row(item))
+                comments.append(item.to_comment())
             elif isinstance(item, LiveEvent):
                 events.append(_event_row(item))
         with self._lock:
@@ -438,13 +438,6 @@ class _Job:
         self.progress.page(
             self.ref, when=when, added=added, stored=self.result.stored, server_count=None
         )
-
-
-def _comment_row(comment: LiveComment) -> tuple:
-    """A `store.live.LIVE_COMMENT_FIELDS` row: the neutral comment (without a comment id: the
-    message id has a column of its own), then message id, overflowed flag and name."""
-    neutral = comment.to_comment()._replace(comment_id=None)
-    return (*neutral, comment.message_id, comment.is_overflowed, comment.name)
 
 
 def _event_row(event: LiveEvent) -> dict:

@@ -47,7 +47,13 @@ INT32 = 2**31 - 1  # integer columns are 32 bits in PostgreSQL
 INT64 = 2**63 - 1
 LAST_STORABLE_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z: the last date a database takes
 # Text columns with a length (PostgreSQL enforces it): the longest value a comment may carry.
-TEXT_LENGTHS = {"thread_id": 32, "user_id": 64, "comment_id": 24, "source": 16}
+TEXT_LENGTHS = {
+    "thread_id": 32,
+    "user_id": 64,
+    "comment_id": 24,
+    "source": 16,
+    "message_id": 64,
+}
 
 # --- comments -----------------------------------------------------------------------------------
 
@@ -70,15 +76,17 @@ def comment_problem(comment: Comment) -> str | None:
         and (c.user_id is None or len(c.user_id) <= TEXT_LENGTHS["user_id"])
         and (c.comment_id is None or len(c.comment_id) <= TEXT_LENGTHS["comment_id"])
         and (c.source is None or len(c.source) <= TEXT_LENGTHS["source"])
+        and (c.message_id is None or len(c.message_id) <= TEXT_LENGTHS["message_id"])
+        and (c.name is None or len(c.name) <= MAX_COMMENT_CHARS)
     ):
         return None
     if c.no is not None and not -INT32 <= c.no <= INT32:
         return f"comment no {_number(c.no)} is out of range"
     if not 0 <= c.posted_at <= LAST_STORABLE_SECOND:
         return f"comment {c.no} has a date out of range ({_number(c.posted_at)} Unix seconds)"
-    if len(c.content) > MAX_COMMENT_CHARS or len(c.commands) > MAX_COMMENT_CHARS:
+    if max(len(c.content), len(c.commands), len(c.name or "")) > MAX_COMMENT_CHARS:
         return f"comment {c.no} is longer than {MAX_COMMENT_CHARS:,} characters"
-    for name in ("thread_id", "user_id", "comment_id", "source"):
+    for name in ("thread_id", "user_id", "comment_id", "source", "message_id"):
         value = getattr(c, name)
         if value is not None and len(value) > TEXT_LENGTHS[name]:
             return f"comment {c.no} has a {name} longer than {TEXT_LENGTHS[name]} characters"
@@ -107,7 +115,7 @@ def comments_problem(comments: Sequence[Comment]) -> str | None:
         return None
     (
         thread_ids, _, numbers, vpos, dates, contents, commands, usecs, users, _, _, _, reasons,
-        scores, nicorus, comment_ids, sources,
+        scores, nicorus, comment_ids, sources, message_ids, _, names,
     ) = zip(*comments, strict=False)  # fmt: skip
     fits = (
         _within(numbers, INT32)
@@ -124,6 +132,8 @@ def comments_problem(comments: Sequence[Comment]) -> str | None:
         and _shorter(users, "user_id")
         and _shorter(comment_ids, "comment_id")
         and _shorter(sources, "source")
+        and _shorter(message_ids, "message_id")
+        and _longest(names) <= MAX_COMMENT_CHARS
     )
     if fits:
         return None
@@ -146,6 +156,11 @@ def _within(column: tuple, largest: int) -> bool:
 def _shorter(column: tuple, name: str) -> bool:
     values = _present(column)
     return not values or max(map(len, values)) <= TEXT_LENGTHS[name]
+
+
+def _longest(column: tuple) -> int:
+    values = _present(column)
+    return max(map(len, values)) if values else 0
 
 
 def status_problem(status: ThreadStatus) -> str | None:

@@ -58,6 +58,10 @@ class Comment(NamedTuple):
     nicoru_count: int | None = None
     comment_id: str | None = None  # nvcomment `id`; None for legacy
     source: str | None = None  # nvcomment `source` ('trunk' | 'leaf')
+    # Niconico Live only (None for videos): what a live comment carries beyond a video's.
+    message_id: str | None = None  # the message server's message id (meta.id)
+    is_overflowed: bool | None = None  # an overflowed chat (normally hidden by players)
+    name: str | None = None  # the display name the comment carried
 
 
 COMMENT_FIELDS = Comment._fields

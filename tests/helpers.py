@@ -19,7 +19,7 @@ from nicocomments.records import Comment
 STORED_COLUMNS = (
     "thread_id, fork, no, vpos_ms, CAST(strftime('%s', posted_at) AS INTEGER), content, commands, "
     "date_usec, user_id, is_premium, is_anonymous, is_deleted, deleted_reason, score, "
-    "nicoru_count, comment_id, source"
+    "nicoru_count, comment_id, source, message_id, is_overflowed, name"
 )
 BOOLEAN_FIELDS = ("is_premium", "is_anonymous", "is_deleted")
 
@@ -34,7 +34,10 @@ def stored_comments(db: Path, video_id: str | None = None) -> list[Comment]:
     comments = []
     for row in rows:
         comment = Comment(*row)
-        comments.append(comment._replace(**{f: bool(getattr(comment, f)) for f in BOOLEAN_FIELDS}))
+        booleans = {f: bool(getattr(comment, f)) for f in BOOLEAN_FIELDS}
+        if comment.is_overflowed is not None:  # live only: NULL for a video's comments
+            booleans["is_overflowed"] = bool(comment.is_overflowed)
+        comments.append(comment._replace(**booleans))
     return sorted(comments, key=_key)
 
 

@@ -367,3 +367,26 @@ def test_a_dataset_with_nothing_written_yet_is_bad_input(nico, tmp_path):
     for args in (("--all",), ("sm9",)):
         result = nico("analyze", *args, "--dataset", tmp_path)
         assert result.exit_code == 2 and "holds no comments yet" in result.stderr
+
+
+def test_a_dataset_written_before_the_live_columns_still_reads(both):
+    """Files without `message_id`, `is_overflowed` and `name` (datasets made before live
+    comments kept them): the same frame and analyses, those columns empty."""
+    import pyarrow.parquet as pq
+
+    from nicocomments.formats.dataset import FILE_GLOB, LIVE_COLUMNS
+
+    db, directory = both
+    files = sorted(directory.glob(FILE_GLOB))
+    assert files
+    for path in files:
+        table = pq.read_table(path)
+        assert set(LIVE_COLUMNS) <= set(table.column_names)
+        pq.write_table(table.drop_columns(list(LIVE_COLUMNS)), path)
+    expected = na.load_comments(db, "sm1")
+    got = na.load_comments(directory, "sm1")
+    assert got.dtypes.to_dict() == expected.dtypes.to_dict()
+    assert got[list(LIVE_COLUMNS)].isna().all().all()
+    assert_frame_equal(got.drop(columns="run_id"), expected.drop(columns="run_id"))
+    scan = na.scan_comments(directory, "sm1")
+    assert_frame_equal(na.density(scan, bin="10s"), na.density(expected, bin="10s"))

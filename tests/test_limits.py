@@ -62,13 +62,19 @@ def test_an_ordinary_comment_fits():
         ({"comment_id": "1" * 25}, "comment_id longer than 24"),
         ({"source": "s" * 17}, "source longer than 16"),
         ({"thread_id": "9" * 33}, "thread_id longer than 32"),
+        ({"message_id": "m" * 65}, "message_id longer than 64"),
+        ({"name": "n" * (MAX_COMMENT_CHARS + 1)}, "longer than 65,536 characters"),
     ],
 )
 def test_what_no_column_can_hold(fields, words):
     bad = comment(**fields)
     assert words in comment_problem(bad)
     # A batch at a time, column by column: the same answer, with None in the columns too.
-    batch = [comment(no=1, score=None), bad, comment(no=2, user_id="u", date_usec=5)]
+    batch = [
+        comment(no=1, score=None),
+        bad,
+        comment(no=2, user_id="u", date_usec=5, message_id="m", is_overflowed=True, name="n"),
+    ]
     assert comments_problem(batch) == comment_problem(bad)
     assert comments_problem([batch[0], batch[2]]) is None
 

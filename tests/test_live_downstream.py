@@ -14,8 +14,10 @@ import pytest
 from lxml import etree
 
 import nicocomments.analysis as na
+from nicocomments.records import Comment
 from nicosandbox.expected import expected_live_comments
 from nicosandbox.liveworld import LIVE_ENDED_ID
+from tests.helpers import stored_comments
 from tests.live_helpers import by_no, stored_live_comments
 
 
@@ -49,29 +51,42 @@ def test_xml_export_is_the_classic_live_logs_chat(live_db, nico, tmp_path):
     assert anonymous.get("user_id", "").startswith("a:")  # the hashed user id
 
 
-@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "parquet"])
-def test_every_column_format_round_trips_through_import(live_db, nico, tmp_path, fmt):
+def _carried_by(fmt: str, comments: list[Comment]) -> list[Comment]:
+    """What a format carries of live comments: everything for jsonl, csv and parquet; v1 JSON
+    and the classic live logs' XML have no place for the message id, the overflowed flag or the
+    name (and v1 none for date_usec)."""
+    if fmt in ("jsonl", "csv", "parquet"):
+        return comments
+    cut = {"message_id": None, "is_overflowed": None, "name": None}
+    if fmt == "json":
+        cut["date_usec"] = None
+    return [c._replace(**cut) for c in comments]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet", "json", "xml"])
+def test_every_format_round_trips_every_column_of_live_comments(live_db, nico, tmp_path, fmt):
     db, truth = live_db
-    out = tmp_path / f"lv.{fmt}"
+    stored = stored_comments(db, LIVE_ENDED_ID)
+    assert len(stored) == len(truth)
+    assert any(c.is_overflowed for c in stored) and any(c.name for c in stored)
+    assert all(c.message_id for c in stored)
+    out = tmp_path / f"export.{fmt}"  # not named after the program: the file must say it
+    if fmt == "json":
+        out = tmp_path / f"{LIVE_ENDED_ID}.json"  # v1 JSON has no place for it
     assert nico("export", LIVE_ENDED_ID, "--db", db, "--format", fmt, "-o", out).exit_code == 0
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
-        assert {r["fork"] for r in rows} == {"live"} and len(rows) == len(truth)
+        assert {"message_id", "is_overflowed", "name"} <= set(rows[0])
     elif fmt == "parquet":
-        assert pq.read_table(out).num_rows == len(truth)
-    elif fmt == "jsonl":
-        lines = out.read_text(encoding="utf-8").splitlines()
-        assert len(lines) == len(truth) and json.loads(lines[0])["fork"] == "live"
-    else:
-        [thread] = json.loads(out.read_text(encoding="utf-8"))  # the v1 threads array
-        assert thread["fork"] == "live" and len(thread["comments"]) == len(truth)
+        assert {"message_id", "is_overflowed", "name"} <= set(pq.read_schema(out).names)
     again = tmp_path / "again.db"
-    result = nico("import", out, "--video", LIVE_ENDED_ID, "--db", again)
+    result = nico("import", out, "--db", again)
     assert result.exit_code == 0, result.stderr
-    back = stored_live_comments(again, LIVE_ENDED_ID)
-    assert [(c["no"], c["content"], c["vpos_ms"]) for c in back] == [
-        (c["no"], c["content"], c["vpos_ms"]) for c in by_no(truth)
-    ]
+    assert stored_comments(again, LIVE_ENDED_ID) == _carried_by(fmt, stored)
+    # Imported again: nothing doubles (the message id is a key of its own).
+    result = nico("import", out, "--db", again)
+    assert result.exit_code == 0, result.stderr
+    assert len(stored_comments(again, LIVE_ENDED_ID)) == len(stored)
 
 
 def test_search_and_analyze_see_live_comments(live_db, nico):
@@ -116,3 +131,24 @@ def test_demo_live_shows_it_offline(nico, tmp_path, monkeypatch):
     stored = stored_live_comments(tmp_path / "nico-demo.db", "lv1002")
     assert len(stored) > 2000
     assert not list(tmp_path.glob("**/session.json"))  # the user's own session is untouched
+
+
+def test_datasets_keep_the_live_columns(live_db, nico, tmp_path):
+    """`nico export --partitioned` and `nico import --to` of a live program's export: the
+    dataset gives `load_comments` the same live columns as the database."""
+    db, truth = live_db
+    live = ["no", "message_id", "is_overflowed", "name", "user_id", "content"]
+    from_db = na.load_comments(str(db), LIVE_ENDED_ID)[live]
+    exported = tmp_path / "exported"
+    result = nico("export", "--format", "parquet", "--partitioned", exported, "--db", db)
+    assert result.exit_code == 0, result.stderr
+    jsonl = tmp_path / "lv.jsonl"
+    result = nico("export", LIVE_ENDED_ID, "--format", "jsonl", "-o", jsonl, "--db", db)
+    assert result.exit_code == 0, result.stderr
+    imported = tmp_path / "imported"
+    result = nico("import", jsonl, "--to", imported, "--by", "month")
+    assert result.exit_code == 0, result.stderr
+    for directory in (exported, imported):
+        frame = na.load_comments(directory, LIVE_ENDED_ID)[live]
+        pd.testing.assert_frame_equal(frame, from_db)
+    assert from_db["is_overflowed"].sum() == sum(r["is_overflowed"] for r in truth)

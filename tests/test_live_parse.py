@@ -170,7 +170,9 @@ def test_a_chat_maps_to_our_comment_record():
     }
     comment = _parse(message)
     assert comment == LiveComment(**shared, message_id="AQIDBA", is_overflowed=False, name="ななし")
-    assert comment.to_comment() == Comment(**shared, comment_id="AQIDBA")
+    assert comment.to_comment() == Comment(
+        **shared, message_id="AQIDBA", is_overflowed=False, name="ななし"
+    )
     assert LIVE_FORK == "live"
 
 

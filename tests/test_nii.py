@@ -25,14 +25,11 @@ from nicocomments.formats.nii import (
     nii_text_objects_sql,
     read_nii,
 )
+from nicocomments.records import Comment
 from tests.conftest import fixture_path
 
 TRICKY = fixture_path("nii/tricky-lines.jsonl").read_bytes().splitlines()
-COLUMNS = (
-    "thread_id, fork, no, vpos_ms, posted_at, content, commands, date_usec, user_id, "
-    "is_premium, is_anonymous, is_deleted, deleted_reason, score, nicoru_count, comment_id, "
-    "source"
-)
+COLUMNS = ", ".join(Comment._fields)
 
 
 def in_python(data: bytes):

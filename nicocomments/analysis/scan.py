@@ -56,9 +56,13 @@ class CommentScan:
             conditions.append("NOT is_deleted")
         return " AND ".join(conditions)
 
-    def relation(self) -> str:
-        """The selected rows as a subquery (the partition key left out)."""
-        columns = ", ".join(f'"{c}"' for c in dataset.COLUMN_TYPES)
+    def relation(self, *, absent: tuple[str, ...] = ()) -> str:
+        """The selected rows as a subquery (the partition key left out; the columns
+        ``absent`` NULL)."""
+        columns = ", ".join(
+            f'CAST(NULL AS {t}) AS "{c}"' if c in absent else f'"{c}"'
+            for c, t in dataset.COLUMN_TYPES.items()
+        )
         source = _video_files_sql(self.directory, self.video_id) or dataset.files_sql(
             self.directory
         )
@@ -69,12 +73,27 @@ class CommentScan:
 
     def query(self, sql: str):
         """``sql`` (``{rows}`` standing for `relation`) as a pyarrow Table."""
-        with dataset.reading(self.directory):
-            return _connection().cursor().sql(sql.format(rows=self.relation())).to_arrow_table()
+        return self._run(
+            lambda rows: _connection().cursor().sql(sql.format(rows=rows)).to_arrow_table()
+        )
 
     def rows(self, sql: str) -> list[tuple]:
+        return self._run(
+            lambda rows: _connection().cursor().execute(sql.format(rows=rows)).fetchall()
+        )
+
+    def _run(self, run):
+        """``run(relation)``; on a dataset written before the live columns were kept (none of
+        its files has them), again with those columns NULL."""
+        import duckdb
+
         with dataset.reading(self.directory):
-            return _connection().cursor().execute(sql.format(rows=self.relation())).fetchall()
+            try:
+                return run(self.relation())
+            except duckdb.BinderException as exc:
+                if not any(f'"{c}"' in str(exc) for c in dataset.LIVE_COLUMNS):
+                    raise
+                return run(self.relation(absent=dataset.LIVE_COLUMNS))
 
 
 def scan_comments(
@@ -143,9 +162,9 @@ def _literal(value: str) -> str:
 # --- what the analyses ask of it ---------------------------------------------------------------
 
 
-# Columns of the database a dataset does not keep (runs; live programs' message ids, overflow
-# flags and names): NULL, typed as the database types them.
-_ABSENT = {"run_id": "BIGINT", "is_overflowed": "BOOLEAN"}
+# Columns of the database a dataset does not keep (the runs): NULL, typed as the database types
+# them.
+_ABSENT = {"run_id": "BIGINT"}
 
 
 def arrow_comments(scan: CommentScan, columns: list[str]):

@@ -17,7 +17,8 @@ REQUIRED_COLUMNS = ("thread_id", "fork", "no", "vpos_ms", "posted_at")
 #: The columns every export has (how `formats.sniff_format` knows a jsonl or csv file).
 KEY_COLUMNS = frozenset({"thread_id", "fork", "no", "posted_at"})
 _INTEGERS = frozenset({"no", "vpos_ms", "date_usec", "deleted_reason", "score", "nicoru_count"})
-_BOOLEANS = frozenset({"is_premium", "is_anonymous", "is_deleted"})
+_BOOLEANS = frozenset({"is_premium", "is_anonymous", "is_deleted", "is_overflowed"})
+_NULLABLE_BOOLEANS = frozenset({"is_overflowed"})  # live only: absent (None) for videos
 _NEVER_NULL_TEXT = frozenset({"content", "commands"})  # NOT NULL text: '' when empty
 
 
@@ -51,7 +52,13 @@ def comment_from_row(row: Mapping[str, Any]) -> tuple[str | None, Comment]:
             if value is None:
                 if name in REQUIRED_COLUMNS:
                     raise ValueError("missing")
-                value = "" if name in _NEVER_NULL_TEXT else False if name in _BOOLEANS else None
+                value = (
+                    ""
+                    if name in _NEVER_NULL_TEXT
+                    else False
+                    if name in _BOOLEANS - _NULLABLE_BOOLEANS
+                    else None
+                )
             elif name in _INTEGERS:
                 value = _integer(value)
             elif name in _BOOLEANS:

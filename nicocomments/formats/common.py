@@ -23,8 +23,9 @@ import orjson
 
 from nicocomments.chats import chat_comment, scalar_text, thread_status, v1_comment
 from nicocomments.errors import BadInput
+from nicocomments.ids import is_program_id
 from nicocomments.limits import MAX_LINE_BYTES, BoundedJson
-from nicocomments.records import JST, Comment, ThreadStatus
+from nicocomments.records import JST, LIVE_FORK, Comment, ThreadStatus
 
 HEAD_BYTES = 65536  # how much of a file format sniffing looks at
 
@@ -61,9 +62,10 @@ class SyntheticNumbers:
 def chat_to_comment(fields: Mapping[str, Any], content: str, numbers: SyntheticNumbers) -> Comment:
     """A legacy ``<chat>`` (its attributes) or api.json ``chat`` object → `Comment`, by the
     mapping the message-server parser uses (`nicocomments.chats`). A missing or non-positive
-    ``no`` (live broadcasts) is numbered by `SyntheticNumbers`."""
+    ``no`` (live broadcasts) is numbered by `SyntheticNumbers`. A chat of a program's thread
+    (``lv…``, as nico writes live comments: the classic live logs name no fork) is ``live``."""
     try:
-        comment = chat_comment(fields, content)
+        comment = chat_comment(fields, content, _default_fork(fields))
     except ValueError as exc:
         raise MalformedFile(str(exc)) from None
     if not comment.thread_id:
@@ -76,9 +78,16 @@ def chat_to_comment(fields: Mapping[str, Any], content: str, numbers: SyntheticN
 def thread_from_fields(fields: Mapping[str, Any]) -> ThreadStatus:
     """A legacy ``<thread>`` element (or api.json ``thread`` object) → `ThreadStatus`."""
     try:
-        return thread_status(fields)
+        return thread_status(fields, _default_fork(fields))
     except ValueError as exc:
         raise MalformedFile(str(exc)) from None
+
+
+def _default_fork(fields: Mapping[str, Any]) -> str:
+    """The fork of a chat or thread that names none: ``live`` in a program's thread."""
+    thread = fields.get("thread")
+    is_program = isinstance(thread, str) and is_program_id(thread) and thread[2:].isdigit()
+    return LIVE_FORK if is_program else "main"
 
 
 def v1_to_comment(raw: Any, thread_id: str, fork: str) -> Comment:

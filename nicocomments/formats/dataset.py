@@ -61,8 +61,14 @@ COLUMN_TYPES = {
     "nicoru_count": "INTEGER",
     "comment_id": "VARCHAR",
     "source": "VARCHAR",
+    "message_id": "VARCHAR",
+    "is_overflowed": "BOOLEAN",
+    "name": "VARCHAR",
 }
 assert tuple(COLUMN_TYPES) == COLUMNS
+#: Live comments' own columns: a dataset written before they were kept has none of them (its
+#: readers take them as NULL).
+LIVE_COLUMNS = ("message_id", "is_overflowed", "name")
 _KEY_SQL = {"video": "video_id", "month": "strftime(posted_at AT TIME ZONE 'UTC', '%Y-%m')"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 ROW_GROUP_ROWS = 122_880  # DuckDB's default: row groups small enough to skip by statistics
@@ -337,6 +343,9 @@ _ARROW_TYPES = {
     "nicoru_count": lambda pa: pa.int64(),
     "comment_id": lambda pa: pa.string(),
     "source": lambda pa: pa.string(),
+    "message_id": lambda pa: pa.string(),
+    "is_overflowed": lambda pa: pa.bool_(),
+    "name": lambda pa: pa.string(),
 }
 
 

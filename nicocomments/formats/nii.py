@@ -84,6 +84,9 @@ def _nii_comment(raw: dict, thread_id: str, numbers: SyntheticNumbers, line: int
             None,
             None,
             None,
+            None,
+            None,
+            None,
         ),
     )
 
@@ -410,7 +413,9 @@ SELECT member, line, CASE WHEN problem IS NULL AND no < -{INT32} THEN 5 ELSE pro
        regexp_matches(commands, '(^|{_SPACE})184($|{_SPACE})') AS is_anonymous,
        false AS is_deleted, CAST(NULL AS SMALLINT) AS deleted_reason,
        CAST(NULL AS INTEGER) AS score, CAST(NULL AS INTEGER) AS nicoru_count,
-       CAST(NULL AS VARCHAR) AS comment_id, CAST(NULL AS VARCHAR) AS source
+       CAST(NULL AS VARCHAR) AS comment_id, CAST(NULL AS VARCHAR) AS source,
+       CAST(NULL AS VARCHAR) AS message_id, CAST(NULL AS BOOLEAN) AS is_overflowed,
+       CAST(NULL AS VARCHAR) AS name
        , problem IS NULL
          AND row_number() OVER (PARTITION BY member, fork, no ORDER BY line) > 1 AS duplicate
 FROM numbered

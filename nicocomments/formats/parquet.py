@@ -39,6 +39,9 @@ def schema():
             ("nicoru_count", pa.int32()),
             ("comment_id", pa.string()),
             ("source", pa.string()),
+            ("message_id", pa.string()),
+            ("is_overflowed", pa.bool_()),
+            ("name", pa.string()),
         ]
     )
 

@@ -72,8 +72,8 @@ ViewEntry = MessageSegment | BackwardSegment | ReadyForNext
 
 
 class LiveComment(NamedTuple):
-    """One live comment. `to_comment` gives the protocol-neutral `records.Comment`; the fields
-    it cannot carry (`is_overflowed`, `name`) stay here until the store has columns for them."""
+    """One live comment as the message server sent it; `to_comment` gives the `records.Comment`
+    the store keeps (its live fields set, no comment id: the message id is the key)."""
 
     thread_id: str  # the program id, lv…
     fork: str  # always LIVE_FORK
@@ -103,7 +103,9 @@ class LiveComment(NamedTuple):
             user_id=self.user_id,
             is_premium=self.is_premium,
             is_anonymous=self.is_anonymous,
-            comment_id=self.message_id,
+            message_id=self.message_id,
+            is_overflowed=self.is_overflowed,
+            name=self.name,
         )
 
 

@@ -48,7 +48,6 @@ from nicocomments.store.db import (
     upgrade_db,
 )
 from nicocomments.store.live import (
-    LIVE_COMMENT_FIELDS,
     ProgramRow,
     live_message_ids,
     oldest_live_moment,
@@ -112,7 +111,6 @@ from nicocomments.store.write import (
 __all__ = [
     "COLLECTION_STATES",
     "FORK_ORDER",
-    "LIVE_COMMENT_FIELDS",
     "SEARCH_INDEX",
     "SEARCH_PENDING",
     "SQLITE_PRAGMAS",

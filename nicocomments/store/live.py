@@ -17,12 +17,10 @@ from operator import itemgetter
 
 from sqlalchemy import Connection, func, select
 
-from nicocomments.records import COMMENT_FIELDS, LIVE_FORK, ThreadRef
+from nicocomments.records import LIVE_FORK, Comment, ThreadRef
 from nicocomments.schema import comments, live_events, videos
 from nicocomments.store.write import insert_comments_sql, insert_on_conflict, upsert_threads
 
-LIVE_COMMENT_FIELDS = (*COMMENT_FIELDS, "message_id", "is_overflowed", "name")
-_INSERT_COLUMNS = ("video_id", "run_id", *LIVE_COMMENT_FIELDS)
 _KEY = itemgetter(0, 1, 2)  # thread_id, fork, no
 
 
@@ -61,9 +59,9 @@ def upsert_program(connection: Connection, program: ProgramRow, seen_at: datetim
 
 
 def save_live_comments(
-    connection: Connection, program_id: str, run_id: int | None, rows: Sequence[tuple]
+    connection: Connection, program_id: str, run_id: int | None, rows: Sequence[Comment]
 ) -> int:
-    """Insert live comments not stored yet (each row in `LIVE_COMMENT_FIELDS` order); return
+    """Insert live comments (`records.Comment`, their live fields set) not stored yet; return
     how many were new."""
     if not rows:
         return 0
@@ -71,7 +69,7 @@ def save_live_comments(
         rows = sorted(rows, key=_KEY)  # lock order, as `save_comments`
     # No conflict target: a row is left out when its (thread, fork, no) or its (thread,
     # message id) is stored already.
-    sql = insert_comments_sql(connection.dialect.name, _INSERT_COLUMNS, conflict="")
+    sql = insert_comments_sql(connection.dialect.name, conflict="")
     result = connection.exec_driver_sql(sql, [(program_id, run_id, *row) for row in rows])
     return max(result.rowcount, 0)
 

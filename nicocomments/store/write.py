@@ -251,7 +251,8 @@ def save_comments(
     prefix = (video_id, run_id)
     rows = [prefix + comment for comment in batch]
     if not observe:
-        result = connection.exec_driver_sql(insert_comments_sql(dialect), rows)
+        # Any unique key: a live comment (from a file) is also known by its message id.
+        result = connection.exec_driver_sql(insert_comments_sql(dialect, conflict=""), rows)
         return max(result.rowcount, 0)
     # The cheap first look: the plain insert, where a stored comment in another state counts
     # as a (no-op) update. Only a page that has some goes the set-based way below.
