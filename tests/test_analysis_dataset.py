@@ -147,6 +147,31 @@ def test_a_dataset_keeps_live_and_other_forks_in_analyses(forks_db):
     )
 
 
+def test_a_fork_a_server_added_is_loaded_and_counted_like_the_others(forks_db):
+    """Forks are not an enumeration: ``ai`` comments are viewers' comments by default, can be
+    asked for by name, and are counted in the summary, from the database and the dataset."""
+    path, directory = forks_db
+    for source in (path, directory):
+        viewers = na.load_comments(source, "sm1")
+        assert viewers["fork"].value_counts().to_dict() == {"main": 5, "easy": 5, "ai": 5} | {
+            "owner": 0,
+            "live": 0,
+        }
+        assert list(viewers["fork"].cat.categories) == [*na.load.FORKS, "ai"]
+        only = na.load_comments(source, "sm1", forks=("ai",))
+        assert only["content"].tolist() == [f"ai {no % 2}" for no in range(1, 6)]
+        every = na.load_comments(source, "sm1", forks="all")
+        assert len(every) == 20
+        summary = na.summarize_video(source, "sm1", tokenizer="ngram").summary
+        assert summary["by_fork"] == {"owner": 5, "main": 5, "easy": 5, "ai": 5}
+        assert summary["comments"] == 20
+    assert_frame_equal(
+        na.load_comments(path, forks="all"), na.load_comments(directory, forks="all")
+    )
+    with pytest.raises(BadInput, match="not a fork"):
+        na.load_comments(path, "sm1", forks=("no such fork!",))
+
+
 def test_scan_refusals(tmp_path):
     with pytest.raises(BadInput, match="no such dataset directory"):
         na.scan_comments(tmp_path / "missing")

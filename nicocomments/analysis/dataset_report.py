@@ -24,7 +24,7 @@ from typing import TextIO
 
 import pandas as pd
 
-from nicocomments.analysis.load import FORKS, JAPAN
+from nicocomments.analysis.load import JAPAN
 from nicocomments.analysis.report import (
     PAGE_STYLE,
     Chart,
@@ -33,7 +33,7 @@ from nicocomments.analysis.report import (
     _section,
     viewer_charts,
 )
-from nicocomments.analysis.scan import VIEWER_FORKS, CommentScan, scan_comments
+from nicocomments.analysis.scan import EVERY_FORK, CommentScan, scan_comments
 from nicocomments.errors import BadInput, VideoNotFound
 
 DEFAULT_TOP = 20  # videos with a full section, busiest first
@@ -68,7 +68,7 @@ def select_dataset_videos(
     A `BadInput` if ``directory`` is not a dataset, a `VideoNotFound` for a video it lacks."""
     if top < 1:
         raise BadInput("--top must be at least 1")
-    everything = scan_comments(directory, forks=FORKS, include_deleted=True, tz=tz)
+    everything = scan_comments(directory, forks=EVERY_FORK, include_deleted=True, tz=tz)
     listed = None if video_ids is None else list(dict.fromkeys(video_ids))  # given twice: one row
     if listed is not None and not listed:
         raise BadInput("give at least one video for the report")
@@ -166,7 +166,7 @@ def dataset_video_charts(
 ) -> list[Chart]:
     """One video's charts from the dataset: `report.video_charts`' but the re-crawl changes
     (the database's), density running to the last comment (a dataset has no lengths)."""
-    viewers: CommentScan = scan_comments(directory, video_id, forks=VIEWER_FORKS, tz=tz)
+    viewers: CommentScan = scan_comments(directory, video_id, tz=tz)  # all forks but the owner's
     return viewer_charts(viewers, bin=bin, span=None, terms=terms, tokenizer=tokenizer)
 
 

@@ -16,9 +16,10 @@ from sqlalchemy import Connection, Engine, select
 
 from nicocomments import store
 from nicocomments.analysis.scan import (
-    VIEWER_FORKS,
+    EVERY_FORK,
     CommentScan,
     arrow_comments,
+    check_forks,
     is_dataset,
     scan_comments,
 )
@@ -27,8 +28,8 @@ from nicocomments.limits import shown
 from nicocomments.schema import comments, fetch_runs, threads, videos
 
 JAPAN = "Asia/Tokyo"
-FORKS = store.FORK_ORDER
-FORK_DTYPE = pd.CategoricalDtype(list(FORKS))
+FORKS = store.FORK_ORDER  # the forks every frame knows, in this order; others follow by name
+FORK_DTYPE = pd.CategoricalDtype(list(FORKS))  # `typed` adds the other forks a frame holds
 STRING = pd.StringDtype()  # "string": missing values are pd.NA (pandas 2.2 and 3 alike)
 UTC_TIME = pd.DatetimeTZDtype("ns", "UTC")
 
@@ -37,7 +38,7 @@ UTC_TIME = pd.DatetimeTZDtype("ns", "UTC")
 COMMENT_DTYPES: dict[str, object] = {
     "video_id": STRING,
     "thread_id": STRING,
-    "fork": FORK_DTYPE,  # owner, main, easy, live (in that order)
+    "fork": FORK_DTYPE,  # owner, main, easy, live (in that order), then others by name
     "no": "int64",
     "vpos_ms": "int64",
     "vpos": "timedelta64[ns]",
@@ -117,7 +118,7 @@ def load_comments(
     db: str | Engine | Connection,
     video_id: str | None = None,
     *,
-    forks: Sequence[str] = VIEWER_FORKS,
+    forks: Sequence[str] | str | None = None,
     include_deleted: bool = False,
     tz: str = "UTC",
 ) -> pd.DataFrame:
@@ -127,7 +128,10 @@ def load_comments(
     ``read_only``), an SQLAlchemy Engine or Connection, or the directory of a Parquet dataset
     (``nico import --to``, ``nico export --partitioned``; read by DuckDB). By default
     the owner's comments (scripts, captions) and deleted comments are left out: most analyses are
-    about viewers (a live program's comments are all viewers': fork ``live``).
+    about viewers (a live program's comments are all viewers': fork ``live``; a fork a server
+    added, such as ``ai``, is kept too). ``forks=("main",)`` names the forks to load, and
+    ``forks="all"`` loads every fork. ``fork`` is categorical: `FORKS`, then any other fork
+    the rows hold, by name.
     ``tz="Asia/Tokyo"`` (`JAPAN`) gives ``posted_at`` in Japan time. Rows come in
     (video, fork, thread, no) order; an empty result has the same columns and dtypes.
 
@@ -139,9 +143,7 @@ def load_comments(
         0   1 0 days 00:05:15.060000 2007-03-06 00:33:03+09:00    絵文字😀
         1   2 0 days 00:04:09.230000 2007-03-06 00:33:32+09:00  ｗｗｗｗｗｗ
     """
-    unknown = set(forks) - set(FORKS)
-    if unknown:
-        raise BadInput(f"unknown fork(s) {', '.join(sorted(unknown))}: choose from {FORKS}")
+    forks = check_forks(forks)
     columns = [c for c in COMMENT_DTYPES if c != "vpos"]
     if isinstance(db, CommentScan) or is_dataset(db):
         selection = (
@@ -149,21 +151,20 @@ def load_comments(
             if isinstance(db, CommentScan)
             else scan_comments(db, video_id, forks=forks, include_deleted=include_deleted)
         )
-        if selection.forks is None:  # a frame's forks are `FORKS`, as from a database
-            selection = selection.but(forks=VIEWER_FORKS)
         frame = arrow_comments(selection, columns).to_pandas()
         return _comment_frame(frame, columns, tz)
     with _connection(db) as connection:
-        query = (
-            select(*store.comment_columns(connection.dialect.name, columns))
-            .where(comments.c.fork.in_(list(forks)))
-            .order_by(
-                comments.c.video_id,
-                store.fork_order(comments.c.fork),
-                comments.c.thread_id,
-                comments.c.no,
-            )
+        query = select(*store.comment_columns(connection.dialect.name, columns)).order_by(
+            comments.c.video_id,
+            store.fork_order(comments.c.fork),
+            comments.c.fork,
+            comments.c.thread_id,
+            comments.c.no,
         )
+        if forks is None:
+            query = query.where(comments.c.fork != "owner")
+        elif forks != EVERY_FORK:
+            query = query.where(comments.c.fork.in_(list(forks)))
         if video_id is not None:
             query = query.where(comments.c.video_id == video_id)
         if not include_deleted:
@@ -197,7 +198,7 @@ def load_videos(db: str | Engine | Connection, video_id: str | None = None) -> p
         0      sm9         319
     """
     if is_dataset(db):  # a dataset knows its videos' ids only
-        ids = scan_comments(db, video_id, forks=FORKS, include_deleted=True).rows(
+        ids = scan_comments(db, video_id, forks=EVERY_FORK, include_deleted=True).rows(
             "SELECT DISTINCT video_id FROM {rows} ORDER BY video_id"
         )
         frame = pd.DataFrame({name: [None] * len(ids) for name in VIDEO_DTYPES})
@@ -319,7 +320,9 @@ def typed(frame: pd.DataFrame, dtypes: dict[str, object]) -> pd.DataFrame:
     out = {}
     for name, dtype in dtypes.items():
         column = frame[name]
-        if dtype == "bool":
+        if dtype is FORK_DTYPE:
+            column = column.astype(fork_dtype(column))
+        elif dtype == "bool":
             column = column.fillna(False).astype(bool)
         elif isinstance(dtype, pd.DatetimeTZDtype) and column.dtype != dtype:
             column = pd.to_datetime(column, utc=True, format="ISO8601").astype(dtype)
@@ -329,6 +332,13 @@ def typed(frame: pd.DataFrame, dtypes: dict[str, object]) -> pd.DataFrame:
             column = column.astype(dtype)
         out[name] = column
     return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
+
+
+def fork_dtype(forks) -> pd.CategoricalDtype:
+    """The categorical dtype of a ``fork`` column holding ``forks``: `FORKS`, then any other
+    fork among them (``ai``, …) by name."""
+    others = sorted({str(f) for f in pd.Series(forks).dropna().unique()} - set(FORKS))
+    return pd.CategoricalDtype([*FORKS, *others]) if others else FORK_DTYPE
 
 
 def _unix_to_utc(values: pd.Series) -> pd.Series:

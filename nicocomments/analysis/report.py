@@ -33,8 +33,8 @@ from nicocomments.analysis.compute import (
     user_stats,
     vpos_span,
 )
-from nicocomments.analysis.load import FORKS, JAPAN, _connection, load_comments, load_videos
-from nicocomments.analysis.scan import CommentScan
+from nicocomments.analysis.load import JAPAN, _connection, load_comments, load_videos
+from nicocomments.analysis.scan import EVERY_FORK, CommentScan
 from nicocomments.analysis.terms import top_terms
 from nicocomments.commands import COLORS, color_code
 from nicocomments.errors import BadInput
@@ -146,7 +146,7 @@ def video_summary(connection: Connection, video_id: str, *, tz: str = JAPAN) -> 
             func.count(func.distinct(case((viewer, comments.c.user_id)))),
             func.min(posted),
             func.max(posted),
-        ).where((comments.c.video_id == video_id) & comments.c.fork.in_(list(FORKS)))
+        ).where(comments.c.video_id == video_id)
     ).one()
     changes_seen = connection.execute(
         select(func.count(func.distinct(comment_observations.c.comment_row_id)))
@@ -178,7 +178,7 @@ def video_charts(
     tokenizer: str = "auto",
 ) -> list[Chart]:
     """One video's charts."""
-    everything = load_comments(connection, video_id, forks=FORKS, include_deleted=True, tz=tz)
+    everything = load_comments(connection, video_id, forks=EVERY_FORK, include_deleted=True, tz=tz)
     videos_frame = load_videos(connection, video_id)
     if videos_frame.empty:
         raise BadInput(f"{video_id} is not in the database")

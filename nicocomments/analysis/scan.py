@@ -18,18 +18,19 @@ from pathlib import Path
 from nicocomments.errors import BadInput
 from nicocomments.formats import dataset
 from nicocomments.limits import shown
-from nicocomments.records import FORKS, is_fork_name
+from nicocomments.records import is_fork_name
 from nicocomments.store import FORK_ORDER as LOAD_FORKS
 
-#: The forks of viewers' comments: all `FORK_ORDER` but the owner's (`load_comments`' default).
-VIEWER_FORKS = tuple(fork for fork in LOAD_FORKS if fork != "owner")
+#: ``forks=`` for every fork, the owner's included (the default, None, is every fork but the
+#: owner's: viewers' comments, whatever forks a server names).
+EVERY_FORK = "all"
 # `store.fork_order`: FORK_ORDER first, any other fork (by name) after them.
 FORK_RANK = (
     "CASE fork "
     + " ".join(f"WHEN '{fork}' THEN {rank}" for rank, fork in enumerate(LOAD_FORKS))
     + f" ELSE {len(LOAD_FORKS)} END"
 )
-LOAD_ORDER = f"video_id, {FORK_RANK}, thread_id, no"  # load_comments' row order
+LOAD_ORDER = f"video_id, {FORK_RANK}, fork, thread_id, no"  # load_comments' row order
 SAFE_ID = re.compile(r"[A-Za-z0-9_-]+")  # a video id that is its partition's name as written
 BUCKET_S = 900  # activity is grouped by DuckDB in quarter hours (every zone's offset is some)
 
@@ -40,16 +41,16 @@ class CommentScan:
 
     directory: Path
     video_id: str | None = None
-    forks: tuple[str, ...] | None = None  # None: every fork but the owner's
+    forks: tuple[str, ...] | str | None = None  # None: every fork but the owner's; EVERY_FORK
     include_deleted: bool = False
     tz: str = "UTC"
 
     def where(self) -> str:
-        conditions = [
-            "fork <> 'owner'"
-            if self.forks is None
-            else f"fork IN ({', '.join(_literal(f) for f in self.forks)})"
-        ]
+        conditions = ["true"]
+        if self.forks is None:
+            conditions.append("fork <> 'owner'")
+        elif self.forks != EVERY_FORK:
+            conditions.append(f"fork IN ({', '.join(_literal(f) for f in self.forks)})")
         if self.video_id is not None:
             conditions.append(f"video_id = {_literal(self.video_id)}")
         if not self.include_deleted:
@@ -109,19 +110,31 @@ def scan_comments(
     `CommentScan`: pass it to `density`, `highlights`, `activity`, `user_stats`,
     `commands_summary`, `top_terms`, `outside_video` or the corpus analyses instead of a frame,
     and DuckDB does the heavy part. By default every fork but the owner's: ``main``, ``easy``,
-    ``live`` and any other a server named (``ai``)."""
+    ``live`` and any other a server named (``ai``); ``forks="all"`` is every fork."""
     path = Path(directory).expanduser()
     if not path.is_dir():
         raise BadInput(f"{shown(str(directory))}: no such dataset directory")
     dataset.dataset_partitioning(path)  # a BadInput if it is not one
     if not any(path.glob(dataset.FILE_GLOB)):  # a manifest, nothing written yet
         raise BadInput(f"the dataset {path} holds no comments yet")
-    if forks is None:
-        return CommentScan(path, video_id, None, include_deleted, tz)
-    unknown = {f for f in forks if not is_fork_name(f)}
-    if unknown:
-        raise BadInput(f"unknown fork(s) {', '.join(sorted(unknown))}: choose from {FORKS}")
-    return CommentScan(path, video_id, tuple(forks), include_deleted, tz)
+    return CommentScan(path, video_id, check_forks(forks), include_deleted, tz)
+
+
+def check_forks(forks) -> tuple[str, ...] | str | None:
+    """``forks=`` of `load_comments` and `scan_comments`: None (every fork but the owner's),
+    `EVERY_FORK`, or fork names (any a server named: ``ai`` as well as ``main``)."""
+    if forks is None or forks == EVERY_FORK:
+        return forks
+    if isinstance(forks, str):
+        forks = (forks,)
+    forks = tuple(forks)
+    wrong = sorted({shown(str(f)) for f in forks if not is_fork_name(f)})
+    if wrong or not forks:
+        raise BadInput(
+            f"not a fork: {', '.join(wrong) or 'none given'} "
+            f"(forks are {', '.join(LOAD_FORKS)} or others a server named, or {EVERY_FORK!r})"
+        )
+    return forks
 
 
 def is_dataset(target) -> bool:
@@ -296,21 +309,23 @@ def user_table(scan: CommentScan, step: int):
 
 
 def facts(scan: CommentScan) -> dict:
-    """Counts per fork (`load.FORKS`), deleted, distinct users, first and last posting time."""
-    per_fork = ", ".join(f"count(*) FILTER (fork = '{fork}')" for fork in LOAD_FORKS)
+    """Counts per fork (`load.FORKS`, then any other fork there is, by name), deleted,
+    distinct users, first and last posting time."""
     row = scan.rows(
-        f"SELECT count(*), {per_fork}, count(*) FILTER (is_deleted), "
+        "SELECT count(*), count(*) FILTER (is_deleted), "
         "count(DISTINCT user_id) FILTER (fork <> 'owner' AND NOT is_deleted), "
         "min(posted_at), max(posted_at) FROM {rows}"
     )[0]
-    forks = len(LOAD_FORKS)
+    counts = scan.rows(
+        f"SELECT fork, count(*) FROM {{rows}} GROUP BY fork ORDER BY {FORK_RANK}, fork"
+    )
     return {
         "comments": row[0],
-        "by_fork": dict(zip(LOAD_FORKS, row[1 : 1 + forks], strict=True)),
-        "deleted": row[1 + forks],
-        "users": row[2 + forks],
-        "first": row[3 + forks],
-        "last": row[4 + forks],
+        "by_fork": {fork: 0 for fork in LOAD_FORKS} | dict(counts),
+        "deleted": row[1],
+        "users": row[2],
+        "first": row[3],
+        "last": row[4],
     }
 
 

@@ -20,9 +20,9 @@ from nicocomments.analysis.compute import (
     outside_video,
     vpos_span,
 )
-from nicocomments.analysis.load import FORKS, JAPAN, load_comments, load_videos
+from nicocomments.analysis.load import JAPAN, load_comments, load_videos
 from nicocomments.analysis.scan import (
-    VIEWER_FORKS,
+    EVERY_FORK,
     CommentScan,
     facts,
     is_dataset,
@@ -61,15 +61,15 @@ def summarize_video(
         db = db.directory
     if is_dataset(db):
         # A dataset: DuckDB counts; nothing is loaded but the groups.
-        everything = scan_comments(db, video_id, forks=FORKS, include_deleted=True, tz=tz)
-        viewers = everything.but(forks=VIEWER_FORKS, include_deleted=False)
+        everything = scan_comments(db, video_id, forks=EVERY_FORK, include_deleted=True, tz=tz)
+        viewers = everything.but(forks=None, include_deleted=False)
         counted = facts(everything)
         first, last = (
             None if t is None else pd.Timestamp(t).tz_convert(tz)
             for t in (counted["first"], counted["last"])
         )
     else:
-        everything = load_comments(db, video_id, forks=FORKS, include_deleted=True, tz=tz)
+        everything = load_comments(db, video_id, forks=EVERY_FORK, include_deleted=True, tz=tz)
         viewers = everything[(everything["fork"] != "owner") & ~everything["is_deleted"]]
         forks = everything.groupby("fork", observed=False).size()
         counted = {
