@@ -480,3 +480,24 @@ def test_a_summary_of_a_video_is_plain_data(analysis_db):
     assert summary["video_id"] == "sm1" and summary["comments"] == sum(summary["by_fork"].values())
     assert len(summary["top_terms"]) <= 3 and len(summary["highlights"]) <= 2
     assert list(result.density.columns) == ["comments", "per_minute"]
+
+
+def test_a_live_programs_plot_is_over_program_time(df, pyplot, monkeypatch, tmp_path):
+    """`nico analyze lv… --plot`: the density panel's axis is the program's time."""
+    from nicocomments.analysis import plot
+
+    density_panel, drawn = plot.density_panel, []
+
+    def spy(axis, *args, **kwargs):
+        density_panel(axis, *args, **kwargs)
+        drawn.append((kwargs["axis_name"], axis.get_xlabel()))
+
+    monkeypatch.setattr(plot, "density_panel", spy)
+    for video_id in ("lv1002", "sm9"):
+        plot.plot_summary(
+            video_id, na.density(df), na.highlights(df), na.activity(df), tmp_path / "x.png"
+        )
+    assert drawn == [
+        ("program time", "program time (minutes)"),
+        ("video time", "video time (minutes)"),
+    ]

@@ -343,6 +343,9 @@ def test_a_live_programs_charts_cover_the_whole_program(live_db):
     assert list(by_key) == list(CHARTS) and row["comments"] == stored
     bars = by_key["density"].figure.data[0]
     assert sum(bars.y) == stored
+    # Positions of a program are its time (from its vpos base), not a video's.
+    assert by_key["density"].title == "Comment density over program time, highlights marked"
+    assert by_key["density"].figure.layout.xaxis.title.text == "program time"
     activity = by_key["activity"]
     assert activity.title == "Posting activity per minute (drag to zoom)"
     assert sum(activity.figure.data[0].y) == stored and len(activity.figure.data[0].y) > 30

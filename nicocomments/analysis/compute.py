@@ -12,6 +12,7 @@ from nicocomments.analysis import scan
 from nicocomments.analysis.load import STRING
 from nicocomments.analysis.scan import CommentScan
 from nicocomments.commands import COLORS, DEFAULTS, POSITIONS, SIZES, color_code
+from nicocomments.ids import is_program_id
 from nicocomments.limits import shown
 
 
@@ -453,3 +454,13 @@ def vpos_span(video: pd.Series, length: int | None) -> int | None:
     if base is None or end is None or pd.isna(base) or pd.isna(end):
         return length
     return max(int((end - base).total_seconds()), 1)
+
+
+def timeline(video_id: str | None) -> str:
+    """What comment positions (vpos) measure, for axes and titles: a video's time, or a live
+    program's (from its vpos base, shortly before it begins).
+
+    >>> timeline("sm9"), timeline("lv1002")
+    ('video time', 'program time')
+    """
+    return "program time" if video_id is not None and is_program_id(video_id) else "video time"

@@ -24,6 +24,7 @@ from typing import TextIO
 
 import pandas as pd
 
+from nicocomments.analysis.compute import timeline
 from nicocomments.analysis.load import JAPAN
 from nicocomments.analysis.report import (
     PAGE_STYLE,
@@ -167,7 +168,9 @@ def dataset_video_charts(
     """One video's charts from the dataset: `report.video_charts`' but the re-crawl changes
     (the database's), density running to the last comment (a dataset has no lengths)."""
     viewers: CommentScan = scan_comments(directory, video_id, tz=tz)  # all forks but the owner's
-    return viewer_charts(viewers, bin=bin, span=None, terms=terms, tokenizer=tokenizer)
+    return viewer_charts(
+        viewers, bin=bin, span=None, terms=terms, tokenizer=tokenizer, axis=timeline(video_id)
+    )
 
 
 # --- the page ------------------------------------------------------------------------------------

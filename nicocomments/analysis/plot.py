@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from nicocomments.analysis.compute import timeline
 from nicocomments.errors import missing_extra
 from nicocomments.records import video_clock
 
@@ -38,7 +39,14 @@ def plot_summary(
     pyplot = _pyplot()
     figure, (top, bottom) = pyplot.subplots(2, 1, figsize=(11, 7), constrained_layout=True)
     try:
-        density_panel(top, density_frame, highlight_frame, length=length, title=video_id)
+        density_panel(
+            top,
+            density_frame,
+            highlight_frame,
+            length=length,
+            title=video_id,
+            axis_name=timeline(video_id),
+        )
         activity_panel(bottom, activity_frame)
         figure.savefig(path, dpi=120)
     finally:
@@ -64,9 +72,11 @@ def density_panel(
     *,
     length: float | None = None,
     title: str = "",
+    axis_name: str = "video time",
 ) -> None:
-    """Comments per minute over video time (from `density`), each bin a step as wide as it is
-    (the last one ends with the video, ``length`` seconds, when known), the highlights as red
+    """Comments per minute over ``axis_name`` (`compute.timeline`), from `density`, each bin a
+    step as wide as it is (the last one ends with the video, ``length`` seconds, when known),
+    the highlights as red
     lines with ``#rank m:ss`` marks stacked so that none covers another."""
     starts = (density_frame.index.total_seconds() / 60).tolist()
     if starts:
@@ -76,8 +86,8 @@ def density_panel(
             end = length / 60
         _steps(axis, [*starts, end], density_frame["per_minute"].tolist())
     marked = " (highlights in red)" if highlight_frame is not None else ""
-    axis.set_title(f"{title + ': ' if title else ''}comments over video time{marked}")
-    axis.set_xlabel("video time (minutes)")
+    axis.set_title(f"{title + ': ' if title else ''}comments over {axis_name}{marked}")
+    axis.set_xlabel(f"{axis_name} (minutes)")
     axis.set_ylabel("comments per minute")
     axis.margins(x=0)
     axis.set_ylim(bottom=0)

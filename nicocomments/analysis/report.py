@@ -30,6 +30,7 @@ from nicocomments.analysis.compute import (
     commands_summary,
     density,
     highlights,
+    timeline,
     user_stats,
     vpos_span,
 )
@@ -187,18 +188,28 @@ def video_charts(
     span = vpos_span(videos_frame.iloc[0], length)
     viewers = everything[(everything["fork"] != "owner") & ~everything["is_deleted"]]
     observations = load_observations(connection, video_id, tz=tz)
-    charts = viewer_charts(viewers, bin=bin, span=span, terms=terms, tokenizer=tokenizer)
+    charts = viewer_charts(
+        viewers, bin=bin, span=span, terms=terms, tokenizer=tokenizer, axis=timeline(video_id)
+    )
     if not observations.empty:
         charts.append(_changes_chart(observations))
     return charts
 
 
-def viewer_charts(viewers, *, bin: str, span: int | None, terms: int, tokenizer: str) -> list:
+def viewer_charts(
+    viewers,
+    *,
+    bin: str,
+    span: int | None,
+    terms: int,
+    tokenizer: str,
+    axis: str = "video time",
+) -> list:
     """The charts of viewers' comments (a frame, or a dataset's `CommentScan`): density over
-    ``span`` seconds of video time (None: to the last comment), posting activity, commands,
-    top terms, users' share."""
+    ``span`` seconds of ``axis`` (`compute.timeline`; None: to the last comment), posting
+    activity, commands, top terms, users' share."""
     return [
-        _density_chart(viewers, bin, span),
+        _density_chart(viewers, bin, span, axis),
         _activity_chart(viewers),
         _commands_chart(viewers),
         _terms_chart(viewers, terms, tokenizer),
@@ -209,7 +220,7 @@ def viewer_charts(viewers, *, bin: str, span: int | None, terms: int, tokenizer:
 # --- the charts ----------------------------------------------------------------------------------
 
 
-def _density_chart(viewers: pd.DataFrame, bin: str, length: int | None) -> Chart:
+def _density_chart(viewers: pd.DataFrame, bin: str, length: int | None, axis: str) -> Chart:
     go = _plotly()
     frame = density(viewers, bin=bin, length=length)
     seconds = frame.index.total_seconds()
@@ -255,14 +266,14 @@ def _density_chart(viewers: pd.DataFrame, bin: str, length: int | None) -> Chart
     ticks = list(range(0, end + 1, every))
     figure.update_layout(
         xaxis={
-            "title": "video time",
+            "title": axis,
             "tickvals": ticks,
             "ticktext": [video_clock(t) for t in ticks],
         },
         yaxis={"title": f"comments per {bin}"},
         bargap=0,
     )
-    return Chart("density", "Comment density over video time, highlights marked", figure)
+    return Chart("density", f"Comment density over {axis}, highlights marked", figure)
 
 
 def _activity_chart(viewers: pd.DataFrame) -> Chart:
