@@ -76,11 +76,35 @@ def test_python_dash_m_works():
     assert result.returncode == 0 and __version__ in result.stdout
 
 
-def test_an_unknown_option_is_a_usage_error(nico):
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("fetch", "sm9", "--no-such-option"), "No such option: --no-such-option (see nico fetch"),
+        (("fetch", "sm9", "--interval", "soon"), "Invalid value for '--interval'"),
+        (("report", "sm9", "--top", "0"), "Invalid value for '--top'"),
+        (("live", "record", "lv1", "--nope"), "(see nico live record --help)"),
+        (("sandbox", "serve", "--port", "x"), "Invalid value for '--port'"),
+        (("export", "sm9", "--format"), "Option '--format' requires an argument"),
+        (("no-such-command",), "No such command 'no-such-command'"),
+        (("--nope",), "No such option: --nope"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(args, words):
+    """Bad input at parsing time, like any other: ``Error: …`` on one line, not a framed box."""
     from typer.testing import CliRunner
 
-    result = CliRunner().invoke(app, ["fetch", "sm9", "--no-such-option"])
+    result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and words in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not result.stdout
+
+
+def test_a_group_without_its_command_shows_its_help():
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["live"])
+    assert result.exit_code == 2 and "record" in result.output and "Error" not in result.output
+    assert "Usage" in CliRunner().invoke(app, []).output
 
 
 @pytest.mark.parametrize("command", [("fetch", "sm9"), ("demo",)])

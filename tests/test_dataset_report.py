@@ -183,7 +183,7 @@ def test_bad_dataset_reports_fail_with_one_line_and_write_nothing(nico, database
         (("--dataset", directory, "--all", "--db", db), 2, "leave out --db"),
         (("--dataset", directory), 2, "give videos or --all with --dataset"),
         (("--dataset", directory, "sm1", "--all"), 2, "(one of them)"),
-        (("sm1", "--top", "3", "--db", db), 2, "--top caps the sections of a --dataset report"),
+        (("sm1", "--top", "0", "--db", db), 2, "--top"),
         (("--dataset", directory, "--all", "-o", tmp_path), 2, "is a directory"),
         # Bad options are bad input (they were exit 1, "a bug"), told before anything is drawn.
         (("--dataset", directory, "--all", "--tz", "Nowhere/Zone"), 2, "unknown time zone"),

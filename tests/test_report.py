@@ -183,6 +183,35 @@ def test_nico_report_command(nico, report_db, tmp_path):
         assert failed.stderr.startswith("Error: ")
 
 
+def test_only_the_busiest_videos_get_a_section(nico, tmp_path, monkeypatch):
+    """--top N (and, for --all and --collection, 20 by default): the table lists every video,
+    only the N busiest get a section (linked), and the page says so."""
+    db = tmp_path / "three.db"
+    engine = store.open_db(str(db))
+    for video_id, count in (("sm1", 100), ("sm2", 300), ("sm3", 200)):
+        with engine.begin() as connection:
+            store.ensure_video(connection, video_id, store.now_utc())
+            comments = _comments(video_id, count, burst_at_ms=30_000)
+            store.save_comments(connection, video_id, None, comments)
+    engine.dispose()
+
+    def page_of(*args: str) -> str:
+        out = tmp_path / "page.html"
+        result = nico("report", *args, "-o", out, "--tokenizer", "ngram", "--db", db)
+        assert result.exit_code == 0, result.stderr
+        return out.read_text(encoding="utf-8")
+
+    page = page_of("sm1", "sm2", "sm3", "--top", "2")
+    assert list(_sections(page)) == ["video-sm2", "video-sm3"]  # in the table's order
+    assert re.findall(r'<a href="#(video-sm\d)">', page) == ["video-sm2", "video-sm3"]
+    assert "<td>sm1</td>" in page and "The 2 busiest have a section (--top 2)" in page
+    assert len(_sections(page_of("sm1", "sm2", "sm3"))) == 3  # named: every one
+    monkeypatch.setattr("nicocomments.analysis.report.DEFAULT_TOP", 1)
+    page = page_of("--all")
+    assert list(_sections(page)) == ["video-sm2"]
+    assert "The busiest video has a section (--top 1)" in page
+
+
 # --- in a real browser -----------------------------------------------------------------------
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")

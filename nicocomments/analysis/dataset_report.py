@@ -27,17 +27,18 @@ import pandas as pd
 from nicocomments.analysis.compute import timeline
 from nicocomments.analysis.load import JAPAN
 from nicocomments.analysis.report import (
+    DEFAULT_TOP,
     PAGE_STYLE,
     Chart,
     _anchor,
     _plotly_js,
     _section,
+    sections_note,
     viewer_charts,
 )
 from nicocomments.analysis.scan import EVERY_FORK, CommentScan, scan_comments
 from nicocomments.errors import BadInput, VideoNotFound
 
-DEFAULT_TOP = 20  # videos with a full section, busiest first
 SUMMARY_ROWS = 1_000  # videos listed in the summary table, busiest first
 # Its table has no title column: only the first is left-aligned (the page's style aligns two).
 DATASET_STYLE = (
@@ -190,10 +191,8 @@ def _dataset_notes(selection: DatasetSelection) -> str:
             f"The table lists the {len(selection.rows):,} busiest of the {selection.videos:,} "
             "videos."
         )
-    if len(selection.charted) < len(selection.rows):
-        charted = len(selection.charted)
-        which = "The busiest video has" if charted == 1 else f"The {charted:,} busiest have"
-        notes.append(f"{which} a section (--top {charted:,}); the others are listed without one.")
+    if (note := sections_note(len(selection.charted), len(selection.rows))) is not None:
+        notes.append(note)
     return "\n".join(f'<p class="note">{note}</p>' for note in notes)
 
 

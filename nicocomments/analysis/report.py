@@ -54,6 +54,7 @@ ACTIVITY_DAYS = 3  # posting spread over fewer days: activity per hour or minute
 TICK_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)  # seconds of video per tick
 PALETTE = {"main": "#1f77b4", "owner": "#7f7f7f", "easy": "#2ca02c"}
 
+DEFAULT_TOP = 20  # videos with a full section, busiest first, of --all and --collection
 PAGE_STYLE = f"""
 body {{ font-family: {FONT_FAMILY}; margin: 0 auto; max-width: 1100px; padding: 1em;
   color: #222; background: #fff; }}
@@ -87,19 +88,26 @@ def write_report(
     terms: int = 20,
     tokenizer: str = "auto",
     progress: Callable[[str], None] | None = None,
+    top: int | None = None,
 ) -> None:
     """Write the report of ``video_ids`` to ``out`` (a text stream) as one HTML document, part
     by part as it is made: the head and the summary table (read from the database first), then
     each video's section as soon as its charts are drawn. So a report of many videos never
-    holds more than one video's charts. ``progress(video_id)`` is told as each video's charts
+    holds more than one video's charts. With ``top``, only the ``top`` busiest videos get a
+    section (the table lists them all). ``progress(video_id)`` is told as each video's charts
     start."""
     if not video_ids:
         raise BadInput("give at least one video for the report")
+    if top is not None and top < 1:
+        raise BadInput("--top must be at least 1")
     plotly_js = _plotly_js()
     title = f"nico report: {video_ids[0]}" if len(video_ids) == 1 else "nico report"
     title += "" if len(video_ids) == 1 else f" ({len(video_ids)} videos)"
     with _connection(db) as connection:
         rows = [video_summary(connection, video_id, tz=tz) for video_id in video_ids]
+        busiest = sorted(rows, key=lambda row: -row["comments"])  # stable: ties keep the order
+        charted = {row["video_id"] for row in busiest[: len(rows) if top is None else top]}
+        note = sections_note(len(charted), len(rows))
         out.write(
             '<!DOCTYPE html>\n<html lang="ja">\n<head>\n<meta charset="utf-8">\n'
             f"<title>{html.escape(title)}</title>\n"
@@ -109,9 +117,11 @@ def write_report(
         )
         out.write(plotly_js)
         out.write(
-            f"</script>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n{_summary_table(rows)}\n"
+            f"</script>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n"
+            + ("" if note is None else f'<p class="note">{note}</p>\n')
+            + f"{_summary_table(rows, charted)}\n"
         )
-        for index, row in enumerate(rows):
+        for index, row in enumerate(row for row in rows if row["video_id"] in charted):
             if progress is not None:
                 progress(row["video_id"])
             charts = video_charts(
@@ -130,7 +140,7 @@ def build_report(db: str | Engine | Connection, video_ids: Sequence[str], **opti
 
 def video_summary(connection: Connection, video_id: str, *, tz: str = JAPAN) -> dict:
     """One video's row of the summary table (plain data), counted by the database: its
-    comments (every fork `load_comments` knows, deleted ones included), the deleted ones, the
+    comments (every fork, deleted ones included), the deleted ones, the
     viewers (users of the comments not deleted, owner's left out), the first and last day
     posted (in ``tz``), its length, and how many comments re-crawls saw change."""
     video = connection.execute(
@@ -463,15 +473,27 @@ def _section(row: dict, charts: list[Chart]) -> str:
     return "\n".join(parts)
 
 
-def _summary_table(rows: list[dict]) -> str:
+def sections_note(charted: int, listed: int) -> str | None:
+    """What a page says when only the ``charted`` busiest of its ``listed`` videos have a
+    section (None when they all do)."""
+    if charted >= listed:
+        return None
+    which = "The busiest video has" if charted == 1 else f"The {charted:,} busiest have"
+    return f"{which} a section (--top {charted:,}); the others are listed without one."
+
+
+def _summary_table(rows: list[dict], charted: set[str]) -> str:
     head = (
         "<tr><th>video</th><th>title</th><th>comments</th><th>deleted</th><th>users</th>"
         "<th>length</th><th>first posted</th><th>last posted</th><th>changes seen</th></tr>"
     )
     body = []
     for row in rows:
+        video_id = html.escape(row["video_id"])
         cells = [
-            f'<a href="#{_anchor(row["video_id"])}">{html.escape(row["video_id"])}</a>',
+            f'<a href="#{_anchor(row["video_id"])}">{video_id}</a>'
+            if row["video_id"] in charted
+            else video_id,
             html.escape(row["title"] or ""),
             f"{row['comments']:,}",
             f"{row['deleted']:,}",

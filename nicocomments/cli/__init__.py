@@ -11,6 +11,7 @@ from nicocomments.cli import db, live, sandbox
 from nicocomments.cli.account import login, logout, whoami
 from nicocomments.cli.analyze import analyze
 from nicocomments.cli.browse import browse
+from nicocomments.cli.common import OneLineUsageErrors
 from nicocomments.cli.crawl import crawl
 from nicocomments.cli.diff import diff
 from nicocomments.cli.export import export_
@@ -23,6 +24,7 @@ from nicocomments.cli.worker import worker
 
 app = typer.Typer(
     name="nico",
+    cls=OneLineUsageErrors,
     help="Collect every comment of a Niconico video, past logs included, into a database.",
     no_args_is_help=True,
     rich_markup_mode="markdown",

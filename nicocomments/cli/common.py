@@ -18,6 +18,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from typer.core import TyperGroup
 
 from nicocomments import auth, store
 from nicocomments.collect import CommentClient
@@ -233,6 +234,39 @@ def error_line(message: str) -> None:
     # typer.echo, not rich: one line, never wrapped or marked up (a message from a library
     # may still hold a line break: it becomes a space).
     typer.echo(f"Error: {' '.join(message.splitlines())}", err=True)
+
+
+class OneLineUsageErrors(TyperGroup):
+    """The root command: a usage error (an unknown option, a missing argument, a value that is
+    not a number) is bad input like any other, one line on stderr (`error_line`) and exit 2,
+    not click's framed usage message. A group named without its command still shows its help.
+    """
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        with _usage_errors_in_one_line():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx):
+        with _usage_errors_in_one_line():  # a subcommand's own options are parsed here
+            return super().invoke(ctx)
+
+
+# The usage errors of the click typer runs on (its own copy in recent versions, the click
+# package before): BadParameter's base, and the error that shows a group's help.
+_USAGE_ERROR = next(k for k in typer.BadParameter.__mro__ if k.__name__ == "UsageError")
+_NO_ARGS_IS_HELP = getattr(sys.modules[_USAGE_ERROR.__module__], "NoArgsIsHelpError", ())
+
+
+@contextlib.contextmanager
+def _usage_errors_in_one_line() -> Iterator[None]:
+    try:
+        yield
+    except _NO_ARGS_IS_HELP:
+        raise
+    except _USAGE_ERROR as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "nico"
+        error_line(f"{exc.format_message()} (see {command} --help)")
+        raise typer.Exit(int(ExitStatus.BAD_INPUT)) from None
 
 
 # The options every command shares, declared once: `guarded` gives each command --verbose and

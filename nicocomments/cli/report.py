@@ -75,8 +75,9 @@ def report(
             "--top",
             metavar="N",
             min=1,
-            help="With --dataset: only the N busiest videos get a section (default 20); the "
-            "summary table lists up to 1,000.",
+            help="Only the N busiest videos get a section; the summary table lists the others "
+            "too (a dataset's, up to 1,000). Default: 20 for --all and --collection, every "
+            "video given by name.",
             show_default=False,
         ),
     ] = None,
@@ -91,8 +92,9 @@ def report(
     comments on hover), posting activity per day (per hour or minute when it spans a few
     days, as a live program's does; zoomable), commands and colours, top terms,
     users' share, and for re-crawled videos the deletions and nicoru changes over time. With
-    several videos (or --all), a summary table on top links to each video's section. Needs
-    the report extra: pip install 'nicocomments[report]'.
+    several videos (or --all), a summary table on top links to each video's section; of --all
+    and --collection only the 20 busiest get one (--top N). Needs the report extra: pip
+    install 'nicocomments[report]'.
 
     With --dataset DIR, the same charts from a Parquet dataset (DuckDB counts; nothing is
     loaded whole): the summary table has one row per video (the 1,000 busiest at most) and
@@ -115,12 +117,12 @@ def report(
             dataset, videos, every, collection, top, output, bin_size, terms, tz, tokenizer
         )
         return
-    if top is not None:
-        raise BadInput("--top caps the sections of a --dataset report: add --dataset DIR")
     if sum((bool(videos), every, collection is not None)) != 1:
         raise BadInput("give videos, --all or --collection (one of them)")
-    from nicocomments.analysis.report import write_report
+    from nicocomments.analysis.report import DEFAULT_TOP, write_report
 
+    if top is None and not videos:
+        top = DEFAULT_TOP
     with store.database(db, read_only=True) as engine, engine.connect() as connection:
         if every:
             video_ids = [row["video_id"] for row in store.video_rows(connection)]
@@ -145,6 +147,7 @@ def report(
                 terms=terms,
                 tokenizer=tokenizer,
                 progress=lambda video_id: err.print(f"Charting {video_id}…"),
+                top=top,
             )
     size = target.stat().st_size / 1_000_000
     err.print(f"Wrote the report of {len(video_ids):,} video(s) to {target} ({size:.1f} MB).")
@@ -184,11 +187,8 @@ def _dataset_report(
         raise BadInput("--dataset and --collection are alternatives: a dataset has no collections")
     if bool(videos) == every:
         raise BadInput("give videos or --all with --dataset (one of them)")
-    from nicocomments.analysis.dataset_report import (
-        DEFAULT_TOP,
-        select_dataset_videos,
-        write_dataset_report,
-    )
+    from nicocomments.analysis.dataset_report import select_dataset_videos, write_dataset_report
+    from nicocomments.analysis.report import DEFAULT_TOP
 
     video_ids = None if every else [parse_video_id(v) for v in videos or ()]
     selection = select_dataset_videos(
