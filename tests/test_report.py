@@ -183,9 +183,9 @@ def test_nico_report_command(nico, report_db, tmp_path):
         assert failed.stderr.startswith("Error: ")
 
 
-def test_only_the_busiest_videos_get_a_section(nico, tmp_path, monkeypatch):
-    """--top N (and, for --all and --collection, 20 by default): the table lists every video,
-    only the N busiest get a section (linked), and the page says so."""
+def test_only_the_busiest_videos_get_a_section(nico, tmp_path):
+    """--top N: the table lists every video, only the N busiest get a section (linked), and the
+    page says so; without it, every video gets one."""
     db = tmp_path / "three.db"
     engine = store.open_db(str(db))
     for video_id, count in (("sm1", 100), ("sm2", 300), ("sm3", 200)):
@@ -205,9 +205,9 @@ def test_only_the_busiest_videos_get_a_section(nico, tmp_path, monkeypatch):
     assert list(_sections(page)) == ["video-sm2", "video-sm3"]  # in the table's order
     assert re.findall(r'<a href="#(video-sm\d)">', page) == ["video-sm2", "video-sm3"]
     assert "<td>sm1</td>" in page and "The 2 busiest have a section (--top 2)" in page
-    assert len(_sections(page_of("sm1", "sm2", "sm3"))) == 3  # named: every one
-    monkeypatch.setattr("nicocomments.analysis.report.DEFAULT_TOP", 1)
-    page = page_of("--all")
+    assert len(_sections(page_of("sm1", "sm2", "sm3"))) == 3
+    assert len(_sections(page := page_of("--all"))) == 3 and "busiest" not in page
+    page = page_of("--all", "--top", "1")
     assert list(_sections(page)) == ["video-sm2"]
     assert "The busiest video has a section (--top 1)" in page
 

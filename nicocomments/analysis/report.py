@@ -54,7 +54,7 @@ ACTIVITY_DAYS = 3  # posting spread over fewer days: activity per hour or minute
 TICK_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)  # seconds of video per tick
 PALETTE = {"main": "#1f77b4", "owner": "#7f7f7f", "easy": "#2ca02c"}
 
-DEFAULT_TOP = 20  # videos with a full section, busiest first, of --all and --collection
+DEFAULT_TOP = 20  # videos with a full section, busiest first, of a dataset's report
 PAGE_STYLE = f"""
 body {{ font-family: {FONT_FAMILY}; margin: 0 auto; max-width: 1100px; padding: 1em;
   color: #222; background: #fff; }}

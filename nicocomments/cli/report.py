@@ -76,8 +76,8 @@ def report(
             metavar="N",
             min=1,
             help="Only the N busiest videos get a section; the summary table lists the others "
-            "too (a dataset's, up to 1,000). Default: 20 for --all and --collection, every "
-            "video given by name.",
+            "too. Default: every video of the database; the 20 busiest of a dataset (its "
+            "table lists up to 1,000).",
             show_default=False,
         ),
     ] = None,
@@ -92,9 +92,8 @@ def report(
     comments on hover), posting activity per day (per hour or minute when it spans a few
     days, as a live program's does; zoomable), commands and colours, top terms,
     users' share, and for re-crawled videos the deletions and nicoru changes over time. With
-    several videos (or --all), a summary table on top links to each video's section; of --all
-    and --collection only the 20 busiest get one (--top N). Needs the report extra: pip
-    install 'nicocomments[report]'.
+    several videos (or --all), a summary table on top links to each video's section (--top N:
+    only the N busiest get one). Needs the report extra: pip install 'nicocomments[report]'.
 
     With --dataset DIR, the same charts from a Parquet dataset (DuckDB counts; nothing is
     loaded whole): the summary table has one row per video (the 1,000 busiest at most) and
@@ -119,10 +118,8 @@ def report(
         return
     if sum((bool(videos), every, collection is not None)) != 1:
         raise BadInput("give videos, --all or --collection (one of them)")
-    from nicocomments.analysis.report import DEFAULT_TOP, write_report
+    from nicocomments.analysis.report import write_report
 
-    if top is None and not videos:
-        top = DEFAULT_TOP
     with store.database(db, read_only=True) as engine, engine.connect() as connection:
         if every:
             video_ids = [row["video_id"] for row in store.video_rows(connection)]
