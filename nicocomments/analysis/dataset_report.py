@@ -28,13 +28,12 @@ from nicocomments.analysis.compute import timeline
 from nicocomments.analysis.load import JAPAN
 from nicocomments.analysis.report import (
     DEFAULT_TOP,
-    PAGE_STYLE,
     Chart,
     _anchor,
-    _plotly_js,
     _section,
     sections_note,
     viewer_charts,
+    write_page_head,
 )
 from nicocomments.analysis.scan import EVERY_FORK, CommentScan, scan_comments
 from nicocomments.errors import BadInput, VideoNotFound
@@ -136,15 +135,7 @@ def write_dataset_report(
         if selection.videos == 1
         else f"nico report ({selection.videos:,} videos)"
     )
-    out.write(
-        '<!DOCTYPE html>\n<html lang="ja">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<style>{PAGE_STYLE}{DATASET_STYLE}</style>\n"
-        '<script type="text/javascript">'
-    )
-    out.write(_plotly_js())
-    out.write(f"</script>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n")
+    write_page_head(out, title, DATASET_STYLE)
     out.write(_dataset_notes(selection) + "\n" + _dataset_summary_table(selection))
     rows = {row["video_id"]: row for row in selection.rows}
     for video_id in selection.charted:

@@ -100,7 +100,7 @@ def write_report(
         raise BadInput("give at least one video for the report")
     if top is not None and top < 1:
         raise BadInput("--top must be at least 1")
-    plotly_js = _plotly_js()
+    _plotly()  # the report extra missing: said before anything is read
     title = f"nico report: {video_ids[0]}" if len(video_ids) == 1 else "nico report"
     title += "" if len(video_ids) == 1 else f" ({len(video_ids)} videos)"
     with _connection(db) as connection:
@@ -108,17 +108,9 @@ def write_report(
         busiest = sorted(rows, key=lambda row: -row["comments"])  # stable: ties keep the order
         charted = {row["video_id"] for row in busiest[: len(rows) if top is None else top]}
         note = sections_note(len(charted), len(rows))
+        write_page_head(out, title)
         out.write(
-            '<!DOCTYPE html>\n<html lang="ja">\n<head>\n<meta charset="utf-8">\n'
-            f"<title>{html.escape(title)}</title>\n"
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<style>{PAGE_STYLE}</style>\n"
-            '<script type="text/javascript">'
-        )
-        out.write(plotly_js)
-        out.write(
-            f"</script>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n"
-            + ("" if note is None else f'<p class="note">{note}</p>\n')
+            ("" if note is None else f'<p class="note">{note}</p>\n')
             + f"{_summary_table(rows, charted)}\n"
         )
         for index, row in enumerate(row for row in rows if row["video_id"] in charted):
@@ -129,6 +121,20 @@ def write_report(
             )
             out.write(("\n" if index else "") + _section(row, charts))
     out.write("\n</body>\n</html>\n")
+
+
+def write_page_head(out: TextIO, title: str, style: str = "") -> None:
+    """The page up to its heading: the styles (`PAGE_STYLE`, then ``style``) and plotly.js
+    inline, so the file opens offline."""
+    out.write(
+        '<!DOCTYPE html>\n<html lang="ja">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<style>{PAGE_STYLE}{style}</style>\n"
+        '<script type="text/javascript">'
+    )
+    out.write(_plotly_js())
+    out.write(f"</script>\n</head>\n<body>\n<h1>{html.escape(title)}</h1>\n")
 
 
 def build_report(db: str | Engine | Connection, video_ids: Sequence[str], **options) -> str:

@@ -131,9 +131,7 @@ def report(
             video_ids = list(dict.fromkeys(parse_video_id(v) for v in videos or ()))
             for video_id in video_ids:
                 require_video(connection, video_id, db)
-        target = output or Path(f"{video_ids[0]}.html" if len(video_ids) == 1 else "report.html")
-        if target.is_dir():
-            raise BadInput(f"{target} is a directory")
+        target = _target(output, video_ids[0] if len(video_ids) == 1 else None)
         with _writing(target) as out:
             write_report(
                 connection,
@@ -192,9 +190,7 @@ def _dataset_report(
         directory, video_ids, top=DEFAULT_TOP if top is None else top, tz=tz
     )
     single = selection.videos == 1
-    target = output or Path(f"{selection.rows[0]['video_id']}.html" if single else "report.html")
-    if target.is_dir():
-        raise BadInput(f"{target} is a directory")
+    target = _target(output, selection.rows[0]["video_id"] if single else None)
     with _writing(target) as out:
         write_dataset_report(
             selection,
@@ -225,6 +221,15 @@ def _collection_videos(connection, ref: str, db: str) -> list[str]:
     if not video_ids:
         raise VideoNotFound(f"collection {name} has no video stored yet: run nico crawl {name}")
     return video_ids
+
+
+def _target(output: Path | None, video_id: str | None) -> Path:
+    """Where the page goes: ``--output``, else ``<video>.html`` for one video, else
+    ``report.html``; never a directory."""
+    target = output or Path(f"{video_id}.html" if video_id is not None else "report.html")
+    if target.is_dir():
+        raise BadInput(f"{target} is a directory")
+    return target
 
 
 @contextmanager
