@@ -270,10 +270,15 @@ class _Job:
             met = batch.uri is not None and lowest[0] is not None and lowest[0] <= stop
             finished = met or batch.done is not None
             cursor: dict = {}
-            if finished:
+            short = finished and not met and stop and batch.done != REACHED_BEGIN
+            if finished and not short:
                 cursor = {"catchup_when": None, "catchup_stop_no": None}
-                if not met and stop:
-                    log.warning("the catch-up with newer comments ended early: %s", batch.done)
+            elif short:
+                # Stopped above what was stored before: a gap no answer showed empty. The
+                # cursor stays, so the history is not complete and the next run walks on.
+                log.warning("the catch-up with newer comments stopped short: %s", batch.done)
+                if batch.oldest_at is not None:
+                    cursor = {"catchup_when": batch.oldest_at}
             elif batch.oldest_at is not None:
                 cursor = {"catchup_when": batch.oldest_at}
             self._save(batch.items, when=batch.oldest_at, cursor=cursor)

@@ -155,6 +155,7 @@ def convert_files(
                     unit.name,
                     {
                         "source": unit.source,
+                        "path": str(Path(unit.source).resolve()),  # where, wherever run from
                         "signature": unit.signature,
                         "files": result.files,
                         "read": result.read,
@@ -212,14 +213,16 @@ def _unit_name(kind: str, path: Path) -> str:
 def _earlier_names(units: dict, unit: _Unit) -> list[str]:
     """Units of the manifest ``units`` that are ``unit`` under another name, to be replaced by
     it rather than kept beside it: recorded from the same place under an earlier naming, or
-    from a file of the same name and size that is no longer where it was (moved here)."""
+    from a file of the same name and size that is no longer where it was (moved here). Where
+    a unit was is its recorded absolute path (a relative ``source`` of an older manifest says
+    nothing about another working directory: such a unit is kept)."""
     here = Path(unit.source).resolve()
     earlier = []
     for name, entry in units.items():
-        source = entry.get("source")
-        if name == unit.name or not isinstance(source, str):
+        recorded = entry.get("path") or entry.get("source")
+        if name == unit.name or not isinstance(recorded, str) or not Path(recorded).is_absolute():
             continue
-        there = Path(source).resolve()
+        there = Path(recorded)
         moved = (
             not there.exists()
             and there.name == here.name

@@ -282,7 +282,7 @@ def _list(engine, lister, ref, collection_id, progress, clock, *, restart: bool)
         if len(videos) % 100 == 0:
             progress.listing(ref.name, len(videos))
     progress.listing(ref.name, len(videos))
-    if ref.kind in ("user", "mylist", "series", "tag", "search") and not videos:
+    if not videos:
         log.info("%s lists no videos", ref.name)
 
     def save(connection) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -221,4 +222,19 @@ def test_a_unit_moved_or_named_the_old_way_is_replaced_not_doubled(tmp_path):
     # a different archive of the same name elsewhere, its first still in place: both kept
     other = _zip(tmp_path / "a", "0001.zip", NII_FILES[2:3])
     assert [r.added for r in convert_files([other], out)] == [6]
+    assert len(dataset_comments(out)) == 11
+
+
+def test_archives_named_alike_in_two_places_given_relatively_are_both_kept(tmp_path, monkeypatch):
+    """thread/0001.zip imported from /a, then another thread/0001.zip from /b: a relative path
+    names a different file from elsewhere, so the first unit stays (it was taken for the same
+    one, its rows deleted)."""
+    for where, files in (("a", NII_FILES[:1]), ("b", NII_FILES[2:3])):
+        (tmp_path / where / "thread").mkdir(parents=True)
+        _zip(tmp_path / where / "thread", "0001.zip", files)
+    out = tmp_path / "ds"
+    monkeypatch.chdir(tmp_path / "a")
+    assert [r.added for r in convert_files([Path("thread/0001.zip")], out)] == [5]
+    monkeypatch.chdir(tmp_path / "b")
+    assert [r.added for r in convert_files([Path("thread/0001.zip")], out)] == [6]
     assert len(dataset_comments(out)) == 11

@@ -372,3 +372,21 @@ def test_a_watch_page_of_deeply_nested_json_is_a_bad_answer(logged_in, tmp_path)
     result = fetch(tmp_path / "n.db", "nvcomment")
     assert result.returncode == 5, result.stderr[-2000:]
     assert "server-response meta tag is not JSON" in one_error_line(result.stderr)
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 200_000, b"{}" * 3, b"<html>busy</html>", b'{"meta": {"errorCode": 7}}']
+)
+def test_a_live_api_error_body_that_is_not_the_apis_json_is_no_error_code(body):
+    """The timeshift API's error answer read for its code: a body nested past any parser's depth,
+    not JSON, or without a string code says none (it was RecursionError: exit 1, "a bug")."""
+    import requests
+
+    from nicocomments.live.client import _api_error
+
+    response = requests.Response()
+    response.status_code, response._content = 403, body
+    response.headers["Content-Type"] = "application/json"
+    assert _api_error(response) == (None, None)
+    response._content = b'{"meta": {"errorCode": "DUPLICATED", "errorMessage": "x"}}'
+    assert _api_error(response) == ("DUPLICATED", "x")

@@ -222,6 +222,44 @@ def test_a_catch_up_interrupted_midway_resumes_and_leaves_no_gap(
     assert thread["history_complete"] is True and thread["reached_begin"] is True
 
 
+def test_a_catch_up_that_stops_short_leaves_the_history_incomplete(
+    frozen, logged_in, monkeypatch, nico, tmp_path, world
+):
+    """A catch-up whose walk ends (nothing new, no backward chain) above what was stored before
+    has left a gap no answer showed empty: the history is not complete, and the next run walks
+    on from where it stopped."""
+    import dataclasses
+
+    import nicocomments.collect_live as collect_live
+    from nicocomments.live import past
+
+    db = tmp_path / "n.db"
+    args = ("--all-history", "--db", db, "--interval", "0")
+    assert nico("fetch", LIVE_ON_AIR_ID, *args).exit_code == 0
+    later = frozen + 1500
+    logged_in.clock = lambda: later
+    walk = collect_live.iter_past
+
+    def cut_short(*arguments, **options):
+        for number, batch in enumerate(walk(*arguments, **options)):
+            if number == 2:
+                yield dataclasses.replace(batch, done=past.NOTHING_NEW)
+                return
+            yield batch
+
+    monkeypatch.setattr(collect_live, "iter_past", cut_short)
+    assert nico("fetch", LIVE_ON_AIR_ID, *args).exit_code == 0
+    truth = expected_live_comments(world, LIVE_ON_AIR_ID, now=later)
+    assert len(stored_live_comments(db, LIVE_ON_AIR_ID)) < len(truth)  # a gap
+    [thread] = json.loads(nico("status", LIVE_ON_AIR_ID, "--db", db, "--json").stdout)
+    assert thread["history_complete"] is False
+    monkeypatch.setattr(collect_live, "iter_past", walk)
+    assert nico("fetch", LIVE_ON_AIR_ID, *args).exit_code == 0
+    _assert_truth(db, world, LIVE_ON_AIR_ID, later)
+    [thread] = json.loads(nico("status", LIVE_ON_AIR_ID, "--db", db, "--json").stdout)
+    assert thread["history_complete"] is True
+
+
 def test_a_catch_up_killed_midway_resumes_and_stores_exactly_the_truth(
     frozen, logged_in, nico, tmp_path, world
 ):

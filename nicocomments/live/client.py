@@ -24,7 +24,7 @@ from nicocomments.errors import (
     Refused,
     VideoNotFound,
 )
-from nicocomments.http import RETRY_STATUSES, NicoSession
+from nicocomments.http import RETRY_STATUSES, NicoSession, maybe_json
 from nicocomments.live.parse import (
     LiveItem,
     PackedBatch,
@@ -158,10 +158,7 @@ class LiveClient:
 def _api_error(response: requests.Response) -> tuple[str | None, str | None]:
     """The answer's ``meta.errorCode`` and ``meta.errorMessage``; None for each that is not a
     string, or when the body is not the API's JSON object (a CDN's error page, say)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None, None
+    body = maybe_json(response)  # orjson: a body nested past its depth is not JSON either
     meta = body.get("meta") if isinstance(body, dict) else None
     if not isinstance(meta, dict):
         return None, None
