@@ -35,7 +35,7 @@ from nicocomments.analysis.compute import (
     vpos_span,
 )
 from nicocomments.analysis.load import JAPAN, _connection, load_comments, load_videos
-from nicocomments.analysis.scan import EVERY_FORK, CommentScan
+from nicocomments.analysis.scan import CommentScan
 from nicocomments.analysis.terms import top_terms
 from nicocomments.commands import COLORS, color_code
 from nicocomments.errors import BadInput
@@ -195,14 +195,13 @@ def video_charts(
     tokenizer: str = "auto",
 ) -> list[Chart]:
     """One video's charts."""
-    everything = load_comments(connection, video_id, forks=EVERY_FORK, include_deleted=True, tz=tz)
+    viewers = load_comments(connection, video_id, tz=tz)  # every fork but the owner's, not deleted
     videos_frame = load_videos(connection, video_id)
     if videos_frame.empty:
         raise BadInput(f"{video_id} is not in the database")
     duration = videos_frame["duration_s"].iloc[0]
     length = None if pd.isna(duration) else int(duration)
     span = vpos_span(videos_frame.iloc[0], length)
-    viewers = everything[(everything["fork"] != "owner") & ~everything["is_deleted"]]
     observations = load_observations(connection, video_id, tz=tz)
     charts = viewer_charts(
         viewers, bin=bin, span=span, terms=terms, tokenizer=tokenizer, axis=timeline(video_id)

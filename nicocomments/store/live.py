@@ -19,7 +19,7 @@ from sqlalchemy import Connection, func, select
 
 from nicocomments.records import LIVE_FORK, Comment, ThreadRef
 from nicocomments.schema import comments, live_events, videos
-from nicocomments.store.write import insert_comments_sql, insert_on_conflict, upsert_threads
+from nicocomments.store.write import insert_on_conflict, save_comments, upsert_threads
 
 _KEY = itemgetter(0, 1, 2)  # thread_id, fork, no
 
@@ -62,16 +62,9 @@ def save_live_comments(
     connection: Connection, program_id: str, run_id: int | None, rows: Sequence[Comment]
 ) -> int:
     """Insert live comments (`records.Comment`, their live fields set) not stored yet; return
-    how many were new."""
-    if not rows:
-        return 0
-    if connection.dialect.name == "postgresql":
-        rows = sorted(rows, key=_KEY)  # lock order, as `save_comments`
-    # No conflict target: a row is left out when its (thread, fork, no) or its (thread,
-    # message id) is stored already.
-    sql = insert_comments_sql(connection.dialect.name, conflict="")
-    result = connection.exec_driver_sql(sql, [(program_id, run_id, *row) for row in rows])
-    return max(result.rowcount, 0)
+    how many were new: `save_comments`, which leaves out a row whose (thread, fork, no) or
+    (thread, message id) is stored already."""
+    return save_comments(connection, program_id, run_id, rows)
 
 
 def save_live_events(

@@ -205,14 +205,11 @@ _INSERT_COLUMNS = ("video_id", "run_id", *COMMENT_FIELDS)
 _COMMENT_KEY = itemgetter(0, 1, 2)  # thread_id, fork, no: the comments' unique key
 
 
-def insert_comments_sql(
-    dialect: str,
-    columns: Sequence[str] = _INSERT_COLUMNS,
-    conflict: str = "(thread_id, fork, no)",
-) -> str:
-    """The INSERT of `save_comments` (and of live comments, with their columns): ``posted_at``
-    converted from Unix seconds by the database; a row whose key is stored already (``conflict``:
-    the conflict target, or "" for any unique key) is left out."""
+def insert_comments_sql(dialect: str, conflict: str = "(thread_id, fork, no)") -> str:
+    """The INSERT of `save_comments`: ``posted_at`` converted from Unix seconds by the
+    database; a row whose key is stored already (``conflict``: the conflict target, or "" for
+    any unique key) is left out."""
+    columns = _INSERT_COLUMNS
     if dialect == "sqlite":
         mark, timestamp = "?", "datetime(?, 'unixepoch')"
     else:
