@@ -7,7 +7,7 @@ a file gives the same rows in a dataset as in SQLite (tested). The difference is
 * **NII files** (the format of whole releases: millions of files, billions of lines) never
   pass through Python line by line. Members are copied out of their archive in batches of
   about `BATCH_BYTES` (a member larger than `CHUNK_BYTES` in pieces, cut at line ends) and
-  DuckDB reads, parses (`formats.nii.nii_sql`, on all cores), numbers, de-duplicates and
+  DuckDB reads, parses (`formats.nii.nii_lines_sql`, on all cores), numbers, de-duplicates and
   writes them. Memory stays bounded by the batch and DuckDB's ``memory_limit`` (it spills to
   a directory inside the dataset), whatever the size of the release.
 * **Other formats** are read by their `formats` reader, as ``nico import`` reads them, and
@@ -39,9 +39,9 @@ from nicocomments.formats.common import prefixed
 from nicocomments.formats.nii import (
     NII_PROBLEMS,
     first_undecodable_line,
+    nii_lines_sql,
     nii_raw_objects_sql,
-    nii_raw_sql,
-    nii_sql,
+    nii_rows_sql,
     nii_text_objects_sql,
 )
 from nicocomments.ids import video_id_from_name
@@ -386,7 +386,7 @@ class _Conversion:
             connection.unregister("nii_files")
             connection.unregister("nii_text_files")
             run(connection, "DROP TABLE IF EXISTS nii_batch")
-            run(connection, "DROP TABLE IF EXISTS nii_raw")
+            run(connection, "DROP TABLE IF EXISTS nii_lines")
         self.part += 1
         for member in dict.fromkeys(members):
             if member in bad:
@@ -404,25 +404,31 @@ class _Conversion:
 
     def _parse_batch(self, paths: list[str], *, exact: bool = False) -> list[tuple]:
         """Parse ``paths`` (of ``nii_files``) into the table ``nii_batch``: through DuckDB's
-        JSON reader (`nii_raw_sql`), or, where it refuses a file (a line that is not a JSON
-        object, or is too long) or with ``exact``, cut into numbered lines. Per member:
+        JSON reader (`nii_raw_objects_sql`), or, where it refuses a file (a line that is not a
+        JSON object, or is too long) or with ``exact``, cut into numbered lines. Each line
+        is read on its own into ``nii_lines`` (`nii_lines_sql`, its ``rowid`` the order of
+        lines the JSON reader leaves unnumbered), then numbered (`nii_rows_sql`). Per member:
         (member, lines, its first problem, that problem's line)."""
         import duckdb
 
         run, connection = dataset.run, self.connection
-        objects = None
+        self._exact = True
+        undecodable: dict[str, int] = {}
+        files = "nii_files"
         if not exact:
             try:
-                raw = nii_raw_sql(paths)
-                run(connection, f"CREATE OR REPLACE TEMP TABLE nii_raw AS {raw}")
-                objects = nii_raw_objects_sql("nii_raw", "nii_files")
+                lines = nii_lines_sql(nii_raw_objects_sql(paths))
+                run(connection, f"CREATE OR REPLACE TEMP TABLE nii_lines AS {lines}")
+                self._exact = False
             except duckdb.Error:
-                objects = None
-        self._exact = objects is None
-        undecodable: dict[str, int] = {}
-        if objects is None:
+                pass
+        if self._exact:
             objects, undecodable = self._text_objects(paths)
-        run(connection, f"CREATE OR REPLACE TEMP TABLE nii_batch AS {nii_sql(objects)}")
+            files = "nii_text_files"  # a file cut short is read from a copy
+            run(connection, f"CREATE OR REPLACE TEMP TABLE nii_lines AS {nii_lines_sql(objects)}")
+        numbered = "(SELECT * REPLACE (coalesce(line, rowid) AS line) FROM nii_lines)"
+        rows = nii_rows_sql(numbered, files)
+        run(connection, f"CREATE OR REPLACE TEMP TABLE nii_batch AS {rows}")
         counts = run(
             connection,
             "SELECT member, count(*), arg_min(problem, line) FILTER (problem IS NOT NULL), "

@@ -19,9 +19,9 @@ from nicocomments.formats import dataset
 from nicocomments.formats.nii import (
     NII_FIELDS,
     NII_PROBLEMS,
+    nii_lines_sql,
     nii_raw_objects_sql,
-    nii_raw_sql,
-    nii_sql,
+    nii_rows_sql,
     nii_text_objects_sql,
     read_nii,
 )
@@ -56,15 +56,19 @@ def in_sql(tmp_path_factory):
         if exact:
             objects = nii_text_objects_sql("nii_files", [path])
         else:
-            try:
-                raw = nii_raw_sql([path])
-                dataset.run(connection, f"CREATE OR REPLACE TEMP TABLE nii_raw AS {raw}")
-            except duckdb.Error:
-                return None
-            objects = nii_raw_objects_sql("nii_raw", "nii_files")
+            objects = nii_raw_objects_sql([path])
+        try:  # as the converter does: the lines one by one into a table, then numbered
+            lines = nii_lines_sql(objects)
+            dataset.run(connection, f"CREATE OR REPLACE TEMP TABLE nii_lines AS {lines}")
+        except duckdb.Error:
+            if exact:
+                raise
+            return None
+        numbered = "(SELECT * REPLACE (coalesce(line, rowid) AS line) FROM nii_lines)"
         rows = dataset.run(
             connection,
-            f"SELECT line, problem, duplicate, {COLUMNS} FROM ({nii_sql(objects)}) ORDER BY line",
+            f"SELECT line, problem, duplicate, {COLUMNS} "
+            f"FROM ({nii_rows_sql(numbered, 'nii_files')}) ORDER BY line",
         )
         problems = [(line, problem) for line, problem, *_ in rows if problem is not None]
         if problems:

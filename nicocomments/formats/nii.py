@@ -175,11 +175,13 @@ def _text(x: str) -> str:
 
 
 def _truthy(x: str) -> str:
-    """Python's truth of a JSON value (absent: false)."""
+    """Python's truth of a JSON value (absent: false). DuckDB types 0 and every integer
+    above it ``UBIGINT``."""
     return (
         f"(CASE json_type({x}) WHEN 'BOOLEAN' THEN CAST({x} AS BOOLEAN) "
         f"WHEN 'VARCHAR' THEN ({x} ->> '$') <> '' "
-        f"WHEN 'BIGINT' THEN CAST({x} AS BIGINT) <> 0 WHEN 'UBIGINT' THEN true "
+        f"WHEN 'BIGINT' THEN CAST({x} AS BIGINT) <> 0 "
+        f"WHEN 'UBIGINT' THEN CAST({x} AS UBIGINT) <> 0 "
         f"WHEN 'DOUBLE' THEN CAST({x} AS DOUBLE) <> 0 "
         f"WHEN 'ARRAY' THEN json_array_length({x}) > 0 "
         f"WHEN 'OBJECT' THEN CAST({x} AS VARCHAR) <> '{{}}' ELSE false END)"
@@ -193,17 +195,23 @@ def _integer(x: str) -> str:
     """`_nii_integer` of a JSON value, as HUGEINT: NULL where it raises (a number past
     HUGEINT is ±`_HUGE`: out of range, as in Python)."""
     text = f"({x} ->> '$')"
-    double = f"CAST({x} AS DOUBLE)"
     return (
         f"(CASE json_type({x}) WHEN 'BOOLEAN' THEN CAST(CAST({x} AS BOOLEAN) AS HUGEINT) "
         f"WHEN 'BIGINT' THEN TRY_CAST(CAST({x} AS VARCHAR) AS HUGEINT) "
         f"WHEN 'UBIGINT' THEN TRY_CAST(CAST({x} AS VARCHAR) AS HUGEINT) "
-        f"WHEN 'DOUBLE' THEN CASE WHEN isfinite({double}) "
-        f"THEN coalesce(TRY_CAST(trunc({double}) AS HUGEINT), "
-        f"CAST(sign({double}) AS HUGEINT) * {_HUGE}) END "
+        f"WHEN 'DOUBLE' THEN {_whole(f'CAST({x} AS DOUBLE)')} "
         f"WHEN 'VARCHAR' THEN CASE WHEN regexp_full_match({text}, '{_INTEGER}') "
         f"THEN coalesce(TRY_CAST(trim({text}, '{_SPACES}') AS HUGEINT), "
         f"CASE WHEN contains({text}, '-') THEN -{_HUGE} ELSE {_HUGE} END) END END)"
+    )
+
+
+def _whole(double: str) -> str:
+    """``int()`` of a double, as HUGEINT: NULL where it raises (NaN, infinity), ±`_HUGE`
+    beyond HUGEINT (out of range, as in Python)."""
+    return (
+        f"CASE WHEN isfinite({double}) THEN coalesce(TRY_CAST(trunc({double}) AS HUGEINT), "
+        f"CAST(sign({double}) AS HUGEINT) * {_HUGE}) END"
     )
 
 
@@ -212,7 +220,8 @@ _ISO_PARTS = ("y", "mo", "d", "h", "mi", "s", "utc", "sign", "zh", "zm")
 
 
 def _date(x: str, text: str, parts: str) -> str:
-    """`_nii_date` of a JSON value ``x``: Unix seconds, NULL where it raises. ``text`` is
+    """`_nii_date` of a JSON value ``x``: Unix seconds (HUGEINT: a date far out of range
+    is refused as such, as in Python), NULL where it raises. ``text`` is
     the value as text, stripped; ``parts`` its `_ISO` parts (``regexp_extract``)."""
     y, mo, d, h, mi, sec, utc, sign, zh, zm = (f"{parts}['{p}']" for p in _ISO_PARTS)
     clock = " || ':' || ".join(f"coalesce(nullif({p}, ''), '00')" for p in (h, mi, sec))
@@ -223,13 +232,12 @@ def _date(x: str, text: str, parts: str) -> str:
         f"+ coalesce(CAST(nullif({zm}, '') AS BIGINT), 0) * 60) END"
     )
     return (
-        f"(CASE json_type({x}) WHEN 'BIGINT' THEN CAST({x} AS BIGINT) "
-        f"WHEN 'UBIGINT' THEN TRY_CAST({x} AS BIGINT) "
-        f"WHEN 'DOUBLE' THEN CASE WHEN isfinite(CAST({x} AS DOUBLE)) "
-        f"THEN TRY_CAST(trunc(CAST({x} AS DOUBLE)) AS BIGINT) END "
+        f"(CASE json_type({x}) WHEN 'BIGINT' THEN CAST({x} AS HUGEINT) "
+        f"WHEN 'UBIGINT' THEN TRY_CAST(CAST({x} AS VARCHAR) AS HUGEINT) "
+        f"WHEN 'DOUBLE' THEN {_whole(f'CAST({x} AS DOUBLE)')} "
         f"WHEN 'VARCHAR' THEN CASE "
         f"WHEN regexp_full_match({text}, '{_SECONDS}') "
-        f"THEN TRY_CAST(trunc(TRY_CAST({text} AS DOUBLE)) AS BIGINT) "
+        f"THEN {_whole(f'TRY_CAST({text} AS DOUBLE)')} "
         f"WHEN regexp_full_match({text}, '{_PLAIN}') AND NOT starts_with({text}, '0000') "
         f"THEN CAST(epoch(TRY_CAST({text} AS TIMESTAMP)) AS BIGINT) - {_JST_OFFSET_S} "
         f"WHEN {y} NOT IN ('', '0000') "  # '': not `_ISO`; Python's dates begin with year 1
@@ -238,61 +246,109 @@ def _date(x: str, text: str, parts: str) -> str:
     )
 
 
+# The shape of nearly every line of every release: each field absent or of its usual kind, in
+# its usual form (a date in Japan time to the second or Unix seconds, integers, text without
+# escapes, true/false). Such a line is read by plain casts and trims, which give what the
+# general expressions give for it (tests/test_nii.py compares both with `read_nii`); any
+# other line takes the general way. JSON text of a value: its JSON type is its first byte.
+_FAST_INTEGER = "-?[0-9]{1,18}"
+
+
+def _fast_shape(text: dict[str, str]) -> str:
+    """Whether a line's fields (``text``: each field's JSON text) have the usual shape."""
+
+    def integer(f: str) -> str:
+        return f"regexp_full_match({text[f]}, '{_FAST_INTEGER}')"
+
+    def string(f: str) -> str:
+        return f"(starts_with({text[f]}, '\"') AND NOT contains({text[f]}, '\\'))"
+
+    def absent_or(f: str, test: str) -> str:
+        return f"({text[f]} IS NULL OR {test})"
+
+    date = text["date"]
+    return " AND ".join(
+        [
+            f"coalesce({integer('date')} OR (regexp_full_match({date}, '\"{_PLAIN}\"') "
+            f"AND NOT starts_with({date}, '\"0000')), false)",
+            absent_or("vpos", integer("vpos")),
+            absent_or("no", integer("no")),
+            *(absent_or(f, string(f)) for f in ("content", "comment", "command")),
+            *(absent_or(f, f"{text[f]} IN ('true', 'false')") for f in ("owner", "easy")),
+        ]
+    )
+
+
+def _fast_fields(text: dict[str, str]) -> dict[str, str]:
+    """The parsed fields of a line of `_fast_shape`, as the general expressions give them."""
+
+    def string(f: str) -> str:  # text without escapes: the JSON text less its quotes
+        return f"trim({text[f]}, '\"')"
+
+    date = text["date"]
+    return {
+        "fork": f"CASE WHEN {text['owner']} = 'true' THEN 'owner' "
+        f"WHEN {text['easy']} = 'true' THEN 'easy' ELSE 'main' END",
+        "posted_at": f"CASE WHEN starts_with({date}, '\"') "
+        f"THEN CAST(epoch(TRY_CAST({string('date')} AS TIMESTAMP)) AS BIGINT) - {_JST_OFFSET_S} "
+        f"ELSE CAST({date} AS BIGINT) END",
+        "vpos": f"coalesce(CAST({text['vpos']} AS HUGEINT), 0)",
+        "given_no": f"CAST({text['no']} AS HUGEINT)",
+        "content": f"CASE WHEN {text['content']} IS NOT NULL THEN {string('content')} "
+        f"ELSE coalesce({string('comment')}, '') END",
+        "commands": f"coalesce({string('command')}, '')",
+        "not_finite": "false",
+    }
+
+
 NII_FIELDS = ("date", "vpos", "content", "comment", "command", "no", "owner", "easy")
 
 
-def nii_raw_sql(paths: list[str]) -> str:
+def nii_raw_objects_sql(paths: list[str]) -> str:
     """The fast way in: DuckDB's JSON reader over ``paths`` (in parallel), each field of
-    `NII_FIELDS` as JSON, ``filename`` beside them. Stored as a table, its ``rowid`` is the
-    lines' order (DuckDB preserves insertion order), which numbering needs. It fails (and the
-    caller falls back to `nii_text_objects_sql`, exact to the line) on anything that is not a
-    JSON object a line, or on a line longer than `MAX_LINE_BYTES`.
+    `NII_FIELDS` as JSON, shaped as `nii_text_objects_sql`'s lines: ``key`` the file,
+    ``line`` NULL (the lines keep their order: stored as a table, its ``rowid`` numbers
+    them, as `nii_rows_sql` needs). It fails (and the caller falls back to
+    `nii_text_objects_sql`, exact to the line) on anything that is not a JSON object a line,
+    or on a line longer than `MAX_LINE_BYTES`.
 
     What it takes that orjson refuses (NaN, Infinity, numbers past a double, trailing commas)
     is refused where it is in a field of `NII_FIELDS`; elsewhere in a line it is not seen."""
     columns = ", ".join(f"'{f}': 'JSON'" for f in NII_FIELDS)
     return (
-        f"SELECT filename, {', '.join(NII_FIELDS)} FROM read_json([{_listed(paths)}], "
-        f"format = 'newline_delimited', filename = true, columns = {{{columns}}}, "
-        f"maximum_object_size = {MAX_LINE_BYTES - 1})"
-    )
-
-
-def nii_raw_objects_sql(raw: str, files: str) -> str:
-    """The lines of `nii_raw_sql`'s table ``raw``, shaped as `nii_text_objects_sql`'s (their
-    ``line`` only an order; a line that is JSON ``null`` has no date, so it is refused)."""
-    fields = ", ".join(f"r.{f}" for f in NII_FIELDS)
-    return (
-        f"SELECT f.member, f.video_id, r.rowid AS line, false AS too_long, true AS valid, "
-        f"'OBJECT' AS kind, [{fields}] AS v FROM {raw} AS r JOIN {files} AS f "
-        f"ON f.path = r.filename"
+        f"SELECT filename AS key, CAST(NULL AS BIGINT) AS line, false AS too_long, "
+        f"true AS valid, 'OBJECT' AS kind, {', '.join(NII_FIELDS)} "
+        f"FROM read_json([{_listed(paths)}], format = 'newline_delimited', filename = true, "
+        f"columns = {{{columns}}}, maximum_object_size = {MAX_LINE_BYTES - 1})"
     )
 
 
 def nii_text_objects_sql(files: str, paths: list[str]) -> str:
-    """The exact way in: every file read whole and cut into lines (numbered), each line
-    checked to be JSON as orjson reads it (DuckDB also takes NaN, Infinity, numbers past a
-    double and trailing commas: refused here), an object, not too long; the fields of an
-    object in ``v``, the last of a key given twice (as a Python dict keeps it)."""
+    """The exact way in: every file (of the table ``files``: ``path``, ``line_offset``)
+    read whole and cut into lines (numbered), each line checked to be JSON as orjson reads
+    it (DuckDB also takes NaN, Infinity, numbers past a double and trailing commas: refused
+    here), an object, not too long; the fields of an object in columns of their names, the
+    last of a key given twice (as a Python dict keeps it)."""
     fields = ", ".join(
-        f"vals[len(keys) + 1 - list_position(list_reverse(keys), '{f}')]" for f in NII_FIELDS
+        f"CASE WHEN kind = 'OBJECT' THEN "
+        f"vals[len(keys) + 1 - list_position(list_reverse(keys), '{f}')] END AS {f}"
+        for f in NII_FIELDS
     )
     return f"""
 WITH texts AS (
-    SELECT f.member, f.video_id, f.line_offset, string_split(t.content, chr(10)) AS lines
+    SELECT t.filename AS key, f.line_offset, string_split(t.content, chr(10)) AS lines
     FROM read_text([{_listed(paths)}]) AS t JOIN {files} AS f ON f.path = t.filename
 ), raw_lines AS (
-    SELECT member, video_id, line_offset + generate_subscripts(lines, 1) AS line,
-           unnest(lines) AS text
+    SELECT key, line_offset + generate_subscripts(lines, 1) AS line, unnest(lines) AS text
     FROM texts
 ), lines AS (
-    SELECT member, video_id, line,
+    SELECT key, line,
            CASE WHEN line = 1 AND starts_with(text, chr(65279)) THEN substr(text, 2)
                 ELSE text END AS text
     FROM raw_lines
     WHERE trim(text, chr(32) || chr(9) || chr(13) || chr(11) || chr(12)) <> ''
 ), checked AS (
-    SELECT member, video_id, line, text, strlen(text) >= {MAX_LINE_BYTES} AS too_long,
+    SELECT key, line, text, strlen(text) >= {MAX_LINE_BYTES} AS too_long,
            json_valid(text) AND NOT {_lenient("text")} AS valid
     FROM lines
 ), objects AS (
@@ -301,8 +357,7 @@ WITH texts AS (
            CASE WHEN kind = 'OBJECT' THEN json_extract(text, '$.*') END AS vals
     FROM checked
 )
-SELECT member, video_id, line, too_long, valid, kind,
-       CASE WHEN kind = 'OBJECT' THEN [{fields}] END AS v
+SELECT key, line, too_long, valid, kind, {fields}
 FROM objects"""
 
 
@@ -333,17 +388,16 @@ def _listed(paths: list[str]) -> str:
     return ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
 
 
-def nii_sql(objects: str) -> str:
-    """The comments of NII lines, exactly as `read_nii` + the importer read them.
+def nii_lines_sql(objects: str) -> str:
+    """Each NII line read as `read_nii` reads it, on its own: the first stage of `nii_sql`.
 
-    ``objects`` is a query shaped as `nii_text_objects_sql`'s (``member``, ``video_id``,
-    ``line``, ``too_long``, ``valid``, ``kind`` and the fields ``v``). The result's columns:
-    ``member``, ``line`` and ``problem`` (a key of `NII_PROBLEMS`, NULL for a good line),
-    then the `formats.columns` columns (``posted_at`` as Unix seconds), and ``duplicate``.
-    Numbering and de-duplication are the importer's: a line without a (positive) ``no`` gets
-    ``-n`` in file order per fork, and of lines repeating a ``no`` all but the first are
-    ``duplicate`` (``ON CONFLICT DO NOTHING``)."""
-    v = {f: f"v[{i}]" for i, f in enumerate(NII_FIELDS, 1)}
+    ``objects`` is a query shaped as `nii_text_objects_sql`'s (``key``, ``line``,
+    ``too_long``, ``valid``, ``kind`` and the fields, JSON, in columns of their names). The
+    result's columns: ``key``, ``line``, ``problem`` (a key of `NII_PROBLEMS`, NULL for a good
+    line; what only the whole file tells, `nii_rows_sql` adds), ``fork``, ``posted_at`` (Unix
+    seconds), ``vpos`` (1/100 s), ``given_no`` (the line's ``no``, NULL without one),
+    ``content`` and ``commands``. A projection: its rows keep the order of ``objects``."""
+    v = {f: f'"{f}"' for f in NII_FIELDS}
     content = (
         f"CASE WHEN coalesce(json_type({v['content']}), 'NULL') <> 'NULL' "
         f"THEN {_text(v['content'])} ELSE {_text(v['comment'])} END"
@@ -363,60 +417,111 @@ def nii_sql(objects: str) -> str:
         f"CASE WHEN {v['no']} IS NULL OR json_type({v['no']}) IN ('NULL', 'BOOLEAN') "
         f"OR ({v['no']} ->> '$') = '' THEN NULL ELSE {_integer(v['no'])} END"
     )
+    every = ", ".join(v.values())
+    plain = {f: f"CAST({x} AS VARCHAR)" for f, x in v.items()}
+    fast, slow = (
+        _fast_fields(plain),
+        {
+            "fork": f"CASE WHEN {_truthy(v['owner'])} THEN 'owner' "
+            f"WHEN {_truthy(v['easy'])} THEN 'easy' ELSE 'main' END",
+            "posted_at": _date(v["date"], "date_text", "date_parts"),
+            "vpos": vpos,
+            "given_no": given,
+            "content": content,
+            "commands": command,
+            "not_finite": f"coalesce(list_bool_or(list_transform([{every}], lambda x: "
+            "CASE json_type(x) WHEN 'DOUBLE' THEN NOT isfinite(CAST(x AS DOUBLE)) ELSE false END"
+            ")), false)",
+        },
+    )
+    chosen = ",\n           ".join(
+        f"CASE WHEN fast THEN {fast[name]} ELSE {slow[name]} END AS {name}" for name in slow
+    )
     return f"""
-WITH objects AS ({objects}), texts AS (
-    SELECT *, trim({v["date"]} ->> '$', '{_SPACES}') AS date_text FROM objects
+WITH objects AS ({objects}), shaped AS (
+    SELECT *, {_fast_shape(plain)} AS fast FROM objects
+), texts AS (
+    SELECT *, CASE WHEN NOT fast THEN trim({v["date"]} ->> '$', '{_SPACES}') END AS date_text
+    FROM shaped
 ), dated AS (
-    SELECT *, CASE WHEN json_type({v["date"]}) = 'VARCHAR'
+    SELECT *, CASE WHEN NOT fast AND json_type({v["date"]}) = 'VARCHAR'
                     AND NOT regexp_full_match(date_text, '{_PLAIN}')
                    THEN regexp_extract(date_text, '^{_ISO}$', {list(_ISO_PARTS)}) END AS date_parts
     FROM texts
 ), parsed AS (
-    SELECT member, video_id, line, too_long, valid, kind,
-           CASE WHEN {_truthy(v["owner"])} THEN 'owner'
-                WHEN {_truthy(v["easy"])} THEN 'easy' ELSE 'main' END AS fork,
-           {_date(v["date"], "date_text", "date_parts")} AS posted_at,
-           {vpos} AS vpos,
-           {given} AS given_no,
-           {content} AS content,
-           {command} AS commands,
-           coalesce(list_bool_or(list_transform(v, lambda x: CASE json_type(x)
-                    WHEN 'DOUBLE' THEN NOT isfinite(CAST(x AS DOUBLE)) ELSE false END)),
-                    false) AS not_finite
+    SELECT key, line, too_long, valid, kind,
+           {chosen}
     FROM dated
-), checked AS (
-    SELECT *,
-           CASE WHEN too_long THEN 6 WHEN NOT valid THEN 1 WHEN kind <> 'OBJECT' THEN 2
-                WHEN not_finite THEN 1
-                WHEN posted_at IS NULL OR vpos IS NULL THEN 3
-                WHEN content IS NULL OR commands IS NULL THEN 4
-                WHEN posted_at < 0 OR posted_at > {LAST_STORABLE_SECOND}
-                  OR abs(vpos * 10) > {INT64} OR given_no > {INT32}
-                  OR length(content) > {MAX_COMMENT_CHARS}
-                  OR length(commands) > {MAX_COMMENT_CHARS}
-                  OR length('nii:' || video_id) > {TEXT_LENGTHS["thread_id"]} THEN 5
-           END AS problem
-    FROM parsed
-), numbered AS (
-    SELECT *,
-           CASE WHEN given_no > 0 THEN given_no
-                ELSE -row_number() OVER (PARTITION BY member, fork, coalesce(given_no > 0, false)
-                                         ORDER BY line) END AS no
-    FROM checked
 )
-SELECT member, line, CASE WHEN problem IS NULL AND no < -{INT32} THEN 5 ELSE problem END
-       AS problem,
-       video_id, 'nii:' || video_id AS thread_id, fork, TRY_CAST(no AS BIGINT) AS no,
-       TRY_CAST(vpos * 10 AS BIGINT) AS vpos_ms, posted_at, content, commands,
+SELECT key, line,
+       CASE WHEN too_long THEN 6 WHEN NOT valid THEN 1 WHEN kind <> 'OBJECT' THEN 2
+            WHEN not_finite THEN 1
+            WHEN posted_at IS NULL OR vpos IS NULL THEN 3
+            WHEN content IS NULL OR commands IS NULL THEN 4
+            WHEN posted_at < 0 OR posted_at > {LAST_STORABLE_SECOND}
+              OR abs(vpos * 10) > {INT64} OR given_no > {INT32}
+              OR (strlen(content) > {MAX_COMMENT_CHARS} AND length(content) > {MAX_COMMENT_CHARS})
+              OR (strlen(commands) > {MAX_COMMENT_CHARS}
+                  AND length(commands) > {MAX_COMMENT_CHARS}) THEN 5
+       END AS problem,
+       fork, TRY_CAST(posted_at AS BIGINT) AS posted_at, vpos, given_no, content, commands
+FROM parsed"""
+
+
+def nii_rows_sql(lines: str, files: str) -> str:
+    """The comments of ``lines`` (`nii_lines_sql`'s rows, ``line`` their order in each file),
+    exactly as `read_nii` + the importer read them: the second stage of `nii_sql`.
+
+    ``files`` (``path``, ``member``, ``video_id``) names each ``key``'s member of an archive
+    (or file) and video. The result's columns: ``member``, ``line`` and ``problem``, then the
+    `formats.columns` columns (``posted_at`` as Unix seconds), and ``duplicate``. Numbering
+    and de-duplication are the importer's: a line without a (positive) ``no`` gets ``-n`` in
+    file order per fork, and of lines repeating a ``no`` all but the first are ``duplicate``
+    (``ON CONFLICT DO NOTHING``); numbers made up that way never repeat, so only lines that
+    give one are compared."""
+    return f"""
+WITH joined AS (
+    SELECT f.member, f.video_id, l.* EXCLUDE (key) FROM {lines} AS l
+    JOIN {files} AS f ON f.path = l.key
+), made AS (  -- narrow: a window carries all it is given
+    SELECT member, line, -row_number() OVER (PARTITION BY member, fork ORDER BY line) AS no
+    FROM joined WHERE NOT coalesce(given_no > 0, false)
+), repeated AS (
+    SELECT member, line FROM (
+        SELECT member, line,
+               row_number() OVER (PARTITION BY member, fork, given_no ORDER BY line) AS n
+        FROM joined WHERE given_no > 0
+    ) WHERE n > 1
+), numbered AS (
+    SELECT j.*, CASE WHEN j.given_no > 0 THEN j.given_no ELSE m.no END AS no,
+           r.line IS NOT NULL AS repeated
+    FROM joined AS j
+    LEFT JOIN made AS m ON m.member = j.member AND m.line = j.line
+    LEFT JOIN repeated AS r ON r.member = j.member AND r.line = j.line
+)
+SELECT n.member, n.line,
+       CASE WHEN n.problem IS NULL AND (n.no < -{INT32}
+                 OR length('nii:' || n.video_id) > {TEXT_LENGTHS["thread_id"]}) THEN 5
+            ELSE n.problem END AS problem,
+       n.video_id, 'nii:' || n.video_id AS thread_id, n.fork, TRY_CAST(n.no AS BIGINT) AS no,
+       TRY_CAST(n.vpos * 10 AS BIGINT) AS vpos_ms, n.posted_at, n.content, n.commands,
        CAST(NULL AS INTEGER) AS date_usec, CAST(NULL AS VARCHAR) AS user_id,
        false AS is_premium,
-       regexp_matches(commands, '(^|{_SPACE})184($|{_SPACE})') AS is_anonymous,
+       CASE WHEN contains(n.commands, '184')
+            THEN regexp_matches(n.commands, '(^|{_SPACE})184($|{_SPACE})') ELSE false END
+       AS is_anonymous,
        false AS is_deleted, CAST(NULL AS SMALLINT) AS deleted_reason,
        CAST(NULL AS INTEGER) AS score, CAST(NULL AS INTEGER) AS nicoru_count,
        CAST(NULL AS VARCHAR) AS comment_id, CAST(NULL AS VARCHAR) AS source,
        CAST(NULL AS VARCHAR) AS message_id, CAST(NULL AS BOOLEAN) AS is_overflowed,
-       CAST(NULL AS VARCHAR) AS name
-       , problem IS NULL
-         AND row_number() OVER (PARTITION BY member, fork, no ORDER BY line) > 1 AS duplicate
-FROM numbered
+       CAST(NULL AS VARCHAR) AS name,
+       n.problem IS NULL AND n.repeated AS duplicate
+FROM numbered AS n
 """
+
+
+def nii_sql(objects: str, files: str) -> str:
+    """`nii_rows_sql` of `nii_lines_sql` of ``objects`` whose ``line`` is given: the
+    comments of NII lines in one query (the converter stores the first stage as a table, its
+    ``rowid`` the order of lines its JSON reader leaves unnumbered)."""
+    return nii_rows_sql(f"({nii_lines_sql(objects)})", files)
