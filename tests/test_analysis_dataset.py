@@ -3,11 +3,13 @@ a frame loaded from either, and on a `CommentScan` (DuckDB doing the grouping)."
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
 
 from nicocomments import analysis as na
+from nicocomments.analysis import scan
 from nicocomments.errors import BadInput, DatabaseError
 
 
@@ -350,7 +352,6 @@ def test_months_agree_around_every_zones_month_starts(tmp_path, tz):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from nicocomments.analysis import scan
     from nicocomments.formats import dataset
     from nicocomments.records import Comment
 
@@ -378,7 +379,6 @@ def test_months_agree_around_every_zones_month_starts(tmp_path, tz):
 
 
 def test_unknown_zone_is_left_to_duckdb():
-    from nicocomments.analysis import scan
 
     assert scan.fixed_offset_s("Not/AZone") is None
 
@@ -415,3 +415,11 @@ def test_a_dataset_written_before_the_live_columns_still_reads(both):
     assert_frame_equal(got.drop(columns="run_id"), expected.drop(columns="run_id"))
     scan = na.scan_comments(directory, "sm1")
     assert_frame_equal(na.density(scan, bin="10s"), na.density(expected, bin="10s"))
+
+
+@pytest.mark.parametrize("x", [-9, -8, -7, -1, 0, 1, 7, 8, 9, -(2**62), 2**62])
+def test_buckets_are_floors_below_zero_too(x):
+    """Months are counted per day (or quarter hour) bucket; DuckDB's ``//`` rounds toward
+    zero, which would put the last moments before 1970 in the bucket after them."""
+    got = duckdb.sql(f"SELECT {scan._floor_div(str(x), 4)}").fetchall()[0][0]
+    assert got == x // 4
