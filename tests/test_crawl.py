@@ -18,7 +18,7 @@ import time
 import pytest
 
 from nicocomments.http import HostPacer
-from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD, expected_comments
+from nicosandbox import DEMO_EMAIL, DEMO_PASSWORD, FAULT_KINDS, expected_comments
 from nicosandbox.collection import (
     CHANNEL_MEMBERS_ONLY,
     COLLECTION_CHANNEL_ID,
@@ -378,7 +378,7 @@ def test_a_crawl_through_faults_on_every_surface_ends_exact(site, nico, tmp_path
     """Errors, dropped and cut answers on the listings (a channel's pages too), Snapshot
     Search, watch data and the comment server: retried (a Snapshot Search 503 waits
     --search-wait), and nothing lost."""
-    from nicosandbox import FAULT_KINDS, FaultPlan
+    from nicosandbox import FaultPlan
 
     ref, listed = {**REFS, "channel": (CHANNEL, channel_videos)}[kind]
     site.faults = FaultPlan(
@@ -392,6 +392,26 @@ def test_a_crawl_through_faults_on_every_surface_ends_exact(site, nico, tmp_path
     assert result.exit_code == 0, result.stderr
     assert sum(site.stats.faulted.values()) > 20
     assert {kind for _, kind in site.stats.fault_kinds} == set(FAULT_KINDS), site.stats.fault_kinds
+    assert stored(db) == truth(site.world, listed(site.world))
+
+
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+@pytest.mark.parametrize("collection", ["mylist", "channel"])
+def test_each_fault_kind_on_the_listing_pages_themselves(site, nico, tmp_path, collection, kind):
+    """Every fault kind on the pages that list a collection (a mylist's nvapi pages, a
+    channel's HTML pages), not somewhere else in the crawl: the first two requests to that
+    surface fail that way, are retried, and the crawl stores all it lists."""
+    from nicosandbox import FaultPlan
+
+    group = {"mylist": "nvapi", "channel": "channel"}[collection]
+    ref, listed = {**REFS, "channel": (CHANNEL, channel_videos)}[collection]
+    site.faults = FaultPlan(
+        rate=1, kinds=(kind,), targets=(group,), limit=2, retry_after=0, slow_seconds=0.05
+    )
+    db = tmp_path / "c.db"
+    result = nico("crawl", ref, "--all-history", "--db", db, *FAST, *FAULT_OPTIONS)
+    assert result.exit_code == 0, result.stderr
+    assert dict(site.stats.fault_kinds) == {(group, kind): 2}
     assert stored(db) == truth(site.world, listed(site.world))
 
 
