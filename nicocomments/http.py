@@ -125,6 +125,20 @@ class NicoSession(requests.Session):
         for prefix in ("http://", "https://"):
             self.mount(prefix, _Adapter())
         self.hooks["response"].append(self._read_body)
+        self._environment: dict[tuple, dict] = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
+        """requests' own, once per scheme and host: it reads the proxy variables (the whole
+        environment, twice) on every request, a good part of a page's CPU beyond parsing and
+        storing; a session lives for one run, in which the environment stays as it was."""
+        parts = urlsplit(url)
+        given = tuple(sorted((proxies or {}).items()))
+        key = (parts.scheme, parts.netloc, given, stream, verify, cert)
+        if key not in self._environment:
+            merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            self._environment[key] = merged
+        merged = self._environment[key]
+        return {**merged, "proxies": dict(merged["proxies"])}
 
     def request(  # type: ignore[override]
         self,

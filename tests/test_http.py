@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from nicocomments.http import USER_AGENT, HostPacer, HttpSettings, backoff_delay
+from nicocomments.http import USER_AGENT, HostPacer, HttpSettings, backoff_delay, make_session
 
 
 class FakeClock:
@@ -324,3 +324,30 @@ def test_the_limit_applies_to_the_decoded_answer(raw_server):
     session = _session([], max_answer_bytes=2**20)
     with pytest.raises(BadAnswer, match="answered more than"):
         session.get(raw_server(send_bomb))
+
+
+def test_proxy_variables_are_honoured_per_host_and_read_once(monkeypatch):
+    """The proxy variables (HTTPS_PROXY, NO_PROXY) apply as requests applies them, per host;
+    they are read once per scheme and host of a session, and a caller changing the answer
+    it got changes nothing for the next request."""
+    import requests.sessions
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "nvapi.nicovideo.jp")
+    session = make_session(HttpSettings(interval=0))
+    reads = []
+    real = requests.sessions.get_environ_proxies
+    monkeypatch.setattr(
+        requests.sessions, "get_environ_proxies", lambda *a, **k: reads.append(1) or real(*a, **k)
+    )
+
+    def proxies(url: str) -> dict:
+        return session.merge_environment_settings(url, {}, None, None, None)["proxies"]
+
+    assert proxies("https://www.nicovideo.jp/watch/sm9")["https"] == "http://proxy.invalid:3128"
+    assert "https" not in proxies("https://nvapi.nicovideo.jp/v1/users/1")
+    read = len(reads)
+    answer = proxies("https://www.nicovideo.jp/api/other")
+    answer["https"] = "http://elsewhere.invalid"
+    assert proxies("https://www.nicovideo.jp/x")["https"] == "http://proxy.invalid:3128"
+    assert len(reads) == read  # those hosts were read before
