@@ -177,7 +177,9 @@ def performance_markdown() -> str:
         "| benchmark | case | nicocomments | baseline | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
     ]
-    for m in payload["measurements"]:
+    large = path.with_name(LARGE_CORPUS_RESULTS)  # the size: a run of its own
+    extra = json.loads(large.read_text(encoding="utf-8")) if large.exists() else None
+    for m in payload["measurements"] + (extra["measurements"] if extra else []):
         unit = f" {m['unit']}" if m["unit"] else ""
         baseline = "" if m["baseline"] is None else f"{figure(m['baseline'])}{unit}"
         ratio = "" if m["ratio"] is None else f"{m['ratio']:.2f}"
@@ -185,7 +187,17 @@ def performance_markdown() -> str:
             f"| {m['benchmark']} | {m['case']} | {figure(m['value'])}{unit} | {baseline} "
             f"| {ratio} | {m['target']} | {'yes' if m['ok'] else '**no**'} |"
         )
+    if extra:
+        out += [
+            "",
+            f"The last row is a run of its own ({extra['when'][:10]}): `python "
+            f"benchmarks/bench_corpus.py --size 100000000 --json "
+            f"benchmarks/results/{LARGE_CORPUS_RESULTS}`.",
+        ]
     return "\n".join(out) + "\n"
+
+
+LARGE_CORPUS_RESULTS = "corpus-100m.json"
 
 
 def _benchmarks_common():
