@@ -23,31 +23,31 @@ from nii_corpus import write_files
 
 LIMIT_MB = 1024
 SPEED = 0.7
-BARE = """
-import duckdb, sys
-duckdb.connect().execute(
-    "COPY (SELECT filename, date, vpos, content, comment, command, no, owner, easy "
-    "FROM read_json('" + sys.argv[1] + "/*', format = 'newline_delimited', filename = true, "
-    "columns = {'date': 'VARCHAR', 'vpos': 'BIGINT', 'content': 'VARCHAR', "
-    "'comment': 'VARCHAR', 'command': 'VARCHAR', 'no': 'BIGINT', 'owner': 'BOOLEAN', "
-    "'easy': 'BOOLEAN'})) TO '" + sys.argv[2] + "' (FORMAT parquet, COMPRESSION zstd)"
-).fetchall()
-"""
-BY_MONTH = """
+READ = (
+    "read_json('{files}/*', format = 'newline_delimited', filename = true, columns = "
+    "{{'date': 'VARCHAR', 'vpos': 'BIGINT', 'content': 'VARCHAR', 'comment': 'VARCHAR', "
+    "'command': 'VARCHAR', 'no': 'BIGINT', 'owner': 'BOOLEAN', 'easy': 'BOOLEAN'}})"
+)
+FIELDS = "filename, date, vpos, content, comment, command, no, owner, easy"
+# The baseline: one zstd file. Beside it, the same written by month as the dataset is.
+BARE = f"COPY (SELECT {FIELDS} FROM {READ}) TO '{{out}}' (FORMAT parquet, COMPRESSION zstd)"
+BY_MONTH = (
+    "COPY (SELECT *, strftime(posted_at, '%Y-%m') AS month FROM (SELECT "
+    "coalesce(try_strptime(date, '%Y-%m-%d %H:%M:%S') - INTERVAL 9 HOUR, "
+    f"to_timestamp(TRY_CAST(date AS BIGINT))) AS posted_at, {FIELDS} FROM {READ})) "
+    "TO '{out}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month))"
+)
+RUN_SQL = """
 import duckdb, sys
 connection = duckdb.connect()
 connection.execute("SET TimeZone = 'UTC'")
-connection.execute(
-    "COPY (SELECT *, strftime(posted_at, '%Y-%m') AS month FROM (SELECT filename, "
-    "coalesce(try_strptime(date, '%Y-%m-%d %H:%M:%S') - INTERVAL 9 HOUR, "
-    "to_timestamp(TRY_CAST(date AS BIGINT))) AS posted_at, vpos, content, comment, command, no, "
-    "owner, easy FROM read_json('" + sys.argv[1] + "/*', format = 'newline_delimited', "
-    "filename = true, columns = {'date': 'VARCHAR', 'vpos': 'BIGINT', 'content': 'VARCHAR', "
-    "'comment': 'VARCHAR', 'command': 'VARCHAR', 'no': 'BIGINT', 'owner': 'BOOLEAN', "
-    "'easy': 'BOOLEAN'}))) TO '" + sys.argv[2] + "' (FORMAT parquet, COMPRESSION zstd, "
-    "PARTITION_BY (month))"
-).fetchall()
+connection.execute(sys.argv[1]).fetchall()
 """
+
+
+def _sql(template: str, files, out) -> str:
+    quoted = {"files": str(files).replace("'", "''"), "out": str(out).replace("'", "''")}
+    return template.format(**quoted)
 
 
 def child(arguments: list[str]) -> tuple[float, float]:
@@ -77,8 +77,8 @@ def run(size: int) -> list[Measurement]:
                 "month",
             ]
         )
-        bare_s, bare_mb = child(["-c", BARE, str(files), str(directory / "bare.parquet")])
-        by_month_s, _ = child(["-c", BY_MONTH, str(files), str(directory / "bare-by-month")])
+        bare_s, bare_mb = child(["-c", RUN_SQL, _sql(BARE, files, directory / "bare.parquet")])
+        by_month_s, _ = child(["-c", RUN_SQL, _sql(BY_MONTH, files, directory / "by-month")])
     ours, bare = lines / ours_s, lines / bare_s
     return [
         Measurement(

@@ -406,8 +406,8 @@ class _Conversion:
         """Parse ``paths`` (of ``nii_files``) into the table ``nii_batch``: through DuckDB's
         JSON reader (`nii_raw_objects_sql`), or, where it refuses a file (a line that is not a
         JSON object, or is too long) or with ``exact``, cut into numbered lines. Each line
-        is read on its own into ``nii_lines`` (`nii_lines_sql`, its ``rowid`` the order of
-        lines the JSON reader leaves unnumbered), then numbered (`nii_rows_sql`). Per member:
+        is read on its own into the table ``nii_lines`` (`nii_lines_sql`), then numbered
+        (`nii_rows_sql`). Per member:
         (member, lines, its first problem, that problem's line)."""
         import duckdb
 
@@ -426,8 +426,7 @@ class _Conversion:
             objects, undecodable = self._text_objects(paths)
             files = "nii_text_files"  # a file cut short is read from a copy
             run(connection, f"CREATE OR REPLACE TEMP TABLE nii_lines AS {nii_lines_sql(objects)}")
-        numbered = "(SELECT * REPLACE (coalesce(line, rowid) AS line) FROM nii_lines)"
-        rows = nii_rows_sql(numbered, files)
+        rows = nii_rows_sql("nii_lines", files)
         run(connection, f"CREATE OR REPLACE TEMP TABLE nii_batch AS {rows}")
         counts = run(
             connection,

@@ -1,6 +1,7 @@
 """The two ways NII lines are read agree: `read_nii` (``nico import`` into a database) and
-`nii_sql` (``nico import --to DIR``, through DuckDB: its JSON reader, or the lines cut and
-checked one by one), on the same lines the same rows, and the same lines refused."""
+`nii_lines_sql` + `nii_rows_sql` (``nico import --to DIR``, through DuckDB: its JSON reader,
+or the lines cut and checked one by one), on the same lines the same rows, and the same lines
+refused."""
 
 from __future__ import annotations
 
@@ -64,11 +65,10 @@ def in_sql(tmp_path_factory):
             if exact:
                 raise
             return None
-        numbered = "(SELECT * REPLACE (coalesce(line, rowid) AS line) FROM nii_lines)"
         rows = dataset.run(
             connection,
             f"SELECT line, problem, duplicate, {COLUMNS} "
-            f"FROM ({nii_rows_sql(numbered, 'nii_files')}) ORDER BY line",
+            f"FROM ({nii_rows_sql('nii_lines', 'nii_files')}) ORDER BY line",
         )
         problems = [(line, problem) for line, problem, *_ in rows if problem is not None]
         if problems:

@@ -94,7 +94,7 @@ def _nii_comment(raw: dict, thread_id: str, numbers: SyntheticNumbers, line: int
 _new_comment = tuple.__new__
 
 # The forms of NII values, one pattern each for Python's `re` (ASCII) and DuckDB's RE2, so
-# `read_nii` and `nii_sql` take and refuse the same lines (tests/test_nii.py compares them).
+# `read_nii` and `nii_lines_sql` take and refuse the same lines (tests/test_nii.py compares them).
 _SPACES = " \t\n\r\f\v"  # stripped around a number or a date
 _JST_OFFSET_S = 9 * 3600  # records.JST: Japan has kept +09:00 since 1951
 _INTEGER = rf"[{_SPACES}]*[+-]?[0-9]+[{_SPACES}]*"
@@ -308,7 +308,7 @@ def nii_raw_objects_sql(paths: list[str]) -> str:
     """The fast way in: DuckDB's JSON reader over ``paths`` (in parallel), each field of
     `NII_FIELDS` as JSON, shaped as `nii_text_objects_sql`'s lines: ``key`` the file,
     ``line`` NULL (the lines keep their order: stored as a table, its ``rowid`` numbers
-    them, as `nii_rows_sql` needs). It fails (and the caller falls back to
+    them, as `nii_rows_sql` reads it). It fails (and the caller falls back to
     `nii_text_objects_sql`, exact to the line) on anything that is not a JSON object a line,
     or on a line longer than `MAX_LINE_BYTES`.
 
@@ -389,7 +389,8 @@ def _listed(paths: list[str]) -> str:
 
 
 def nii_lines_sql(objects: str) -> str:
-    """Each NII line read as `read_nii` reads it, on its own: the first stage of `nii_sql`.
+    """Each NII line read as `read_nii` reads it, on its own (stored as a table for
+    `nii_rows_sql`).
 
     ``objects`` is a query shaped as `nii_text_objects_sql`'s (``key``, ``line``,
     ``too_long``, ``valid``, ``kind`` and the fields, JSON, in columns of their names). The
@@ -469,8 +470,9 @@ FROM parsed"""
 
 
 def nii_rows_sql(lines: str, files: str) -> str:
-    """The comments of ``lines`` (`nii_lines_sql`'s rows, ``line`` their order in each file),
-    exactly as `read_nii` + the importer read them: the second stage of `nii_sql`.
+    """The comments of the table ``lines`` (`nii_lines_sql`'s rows; a line without a ``line``
+    is numbered by its ``rowid``: the JSON reader's lines, stored in their order), exactly as
+    `read_nii` + the importer read them.
 
     ``files`` (``path``, ``member``, ``video_id``) names each ``key``'s member of an archive
     (or file) and video. The result's columns: ``member``, ``line`` and ``problem``, then the
@@ -481,8 +483,8 @@ def nii_rows_sql(lines: str, files: str) -> str:
     give one are compared."""
     return f"""
 WITH joined AS (
-    SELECT f.member, f.video_id, l.* EXCLUDE (key) FROM {lines} AS l
-    JOIN {files} AS f ON f.path = l.key
+    SELECT f.member, f.video_id, l.* EXCLUDE (key, line), coalesce(l.line, l.rowid) AS line
+    FROM {lines} AS l JOIN {files} AS f ON f.path = l.key
 ), made AS (  -- narrow: a window carries all it is given
     SELECT member, line, -row_number() OVER (PARTITION BY member, fork ORDER BY line) AS no
     FROM joined WHERE NOT coalesce(given_no > 0, false)
@@ -518,10 +520,3 @@ SELECT n.member, n.line,
        n.problem IS NULL AND n.repeated AS duplicate
 FROM numbered AS n
 """
-
-
-def nii_sql(objects: str, files: str) -> str:
-    """`nii_rows_sql` of `nii_lines_sql` of ``objects`` whose ``line`` is given: the
-    comments of NII lines in one query (the converter stores the first stage as a table, its
-    ``rowid`` the order of lines its JSON reader leaves unnumbered)."""
-    return nii_rows_sql(f"({nii_lines_sql(objects)})", files)
