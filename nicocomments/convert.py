@@ -7,9 +7,10 @@ a file gives the same rows in a dataset as in SQLite (tested). The difference is
 * **NII files** (the format of whole releases: millions of files, billions of lines) never
   pass through Python line by line. Members are copied out of their archive in batches of
   about `BATCH_BYTES` (a member larger than `CHUNK_BYTES` in pieces, cut at line ends) and
-  DuckDB reads, parses (`formats.nii.nii_lines_sql`, on all cores), numbers, de-duplicates and
-  writes them. Memory stays bounded by the batch and DuckDB's ``memory_limit`` (it spills to
-  a directory inside the dataset), whatever the size of the release.
+  DuckDB reads and parses them (`formats.nii.nii_lines_sql`, on all cores: the wide rows,
+  stored once), numbers and de-duplicates them (`nii_numbers_sql`: narrow rows) and writes
+  them. Memory stays bounded by the batch and DuckDB's ``memory_limit`` (it spills to a
+  directory inside the dataset), whatever the size of the release.
 * **Other formats** are read by their `formats` reader, as ``nico import`` reads them, and
   written by DuckDB from Arrow batches.
 
@@ -40,6 +41,7 @@ from nicocomments.formats.nii import (
     NII_PROBLEMS,
     first_undecodable_line,
     nii_lines_sql,
+    nii_numbers_sql,
     nii_raw_objects_sql,
     nii_rows_sql,
     nii_text_objects_sql,
@@ -373,9 +375,10 @@ class _Conversion:
             run(connection, "CREATE OR REPLACE TEMP TABLE nii_bad (member VARCHAR)")
             if bad:
                 connection.executemany("INSERT INTO nii_bad VALUES (?)", [[m] for m in bad])
+            rows = nii_rows_sql("nii_lines", "nii_numbers", self._files)
             written = dataset.write_unit(
                 connection,
-                f"SELECT {columns} FROM nii_batch"
+                f"SELECT {columns} FROM ({rows})"
                 " WHERE NOT duplicate AND member NOT IN (SELECT member FROM nii_bad)",
                 self.directory,
                 by=self.by,
@@ -385,7 +388,7 @@ class _Conversion:
         finally:
             connection.unregister("nii_files")
             connection.unregister("nii_text_files")
-            run(connection, "DROP TABLE IF EXISTS nii_batch")
+            run(connection, "DROP TABLE IF EXISTS nii_numbers")
             run(connection, "DROP TABLE IF EXISTS nii_lines")
         self.part += 1
         for member in dict.fromkeys(members):
@@ -401,13 +404,15 @@ class _Conversion:
         self._drop_batch_dir()
 
     _exact: bool = False  # whether the last `_parse_batch` cut the files into lines
+    _files: str = "nii_files"  # the table of files the last `_parse_batch` read
 
     def _parse_batch(self, paths: list[str], *, exact: bool = False) -> list[tuple]:
-        """Parse ``paths`` (of ``nii_files``) into the table ``nii_batch``: through DuckDB's
-        JSON reader (`nii_raw_objects_sql`), or, where it refuses a file (a line that is not a
-        JSON object, or is too long) or with ``exact``, cut into numbered lines. Each line
-        is read on its own into the table ``nii_lines`` (`nii_lines_sql`), then numbered
-        (`nii_rows_sql`). Per member:
+        """Parse ``paths`` (of ``nii_files``) into the tables ``nii_lines`` and
+        ``nii_numbers``: through DuckDB's JSON reader (`nii_raw_objects_sql`), or, where it
+        refuses a file (a line that is not a JSON object, or is too long) or with ``exact``,
+        cut into numbered lines. Each line is read on its own into ``nii_lines``
+        (`nii_lines_sql`), then numbered (`nii_numbers_sql`); `nii_rows_sql` joins them
+        (the table of files: ``_files``). Per member:
         (member, lines, its first problem, that problem's line)."""
         import duckdb
 
@@ -426,12 +431,13 @@ class _Conversion:
             objects, undecodable = self._text_objects(paths)
             files = "nii_text_files"  # a file cut short is read from a copy
             run(connection, f"CREATE OR REPLACE TEMP TABLE nii_lines AS {nii_lines_sql(objects)}")
-        rows = nii_rows_sql("nii_lines", files)
-        run(connection, f"CREATE OR REPLACE TEMP TABLE nii_batch AS {rows}")
+        self._files = files
+        numbers = nii_numbers_sql("nii_lines", files)
+        run(connection, f"CREATE OR REPLACE TEMP TABLE nii_numbers AS {numbers}")
         counts = run(
             connection,
             "SELECT member, count(*), arg_min(problem, line) FILTER (problem IS NOT NULL), "
-            "min(line) FILTER (problem IS NOT NULL) FROM nii_batch GROUP BY member",
+            "min(line) FILTER (problem IS NOT NULL) FROM nii_numbers GROUP BY member",
         )
         return _with_undecodable(counts, undecodable)
 

@@ -1,7 +1,7 @@
 """The two ways NII lines are read agree: `read_nii` (``nico import`` into a database) and
-`nii_lines_sql` + `nii_rows_sql` (``nico import --to DIR``, through DuckDB: its JSON reader,
-or the lines cut and checked one by one), on the same lines the same rows, and the same lines
-refused."""
+`nii_lines_sql` + `nii_numbers_sql` + `nii_rows_sql` (``nico import --to DIR``, through
+DuckDB: its JSON reader, or the lines cut and checked one by one), on the same lines the same
+rows, and the same lines refused."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from nicocomments.formats.nii import (
     NII_FIELDS,
     NII_PROBLEMS,
     nii_lines_sql,
+    nii_numbers_sql,
     nii_raw_objects_sql,
     nii_rows_sql,
     nii_text_objects_sql,
@@ -58,17 +59,19 @@ def in_sql(tmp_path_factory):
             objects = nii_text_objects_sql("nii_files", [path])
         else:
             objects = nii_raw_objects_sql([path])
-        try:  # as the converter does: the lines one by one into a table, then numbered
+        try:  # as the converter does: the lines one by one into a table, then numbered (narrow)
             lines = nii_lines_sql(objects)
             dataset.run(connection, f"CREATE OR REPLACE TEMP TABLE nii_lines AS {lines}")
         except duckdb.Error:
             if exact:
                 raise
             return None
+        numbers = nii_numbers_sql("nii_lines", "nii_files")
+        dataset.run(connection, f"CREATE OR REPLACE TEMP TABLE nii_numbers AS {numbers}")
         rows = dataset.run(
             connection,
             f"SELECT line, problem, duplicate, {COLUMNS} "
-            f"FROM ({nii_rows_sql('nii_lines', 'nii_files')}) ORDER BY line",
+            f"FROM ({nii_rows_sql('nii_lines', 'nii_numbers', 'nii_files')}) ORDER BY line",
         )
         problems = [(line, problem) for line, problem, *_ in rows if problem is not None]
         if problems:

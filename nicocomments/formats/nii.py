@@ -308,7 +308,7 @@ def nii_raw_objects_sql(paths: list[str]) -> str:
     """The fast way in: DuckDB's JSON reader over ``paths`` (in parallel), each field of
     `NII_FIELDS` as JSON, shaped as `nii_text_objects_sql`'s lines: ``key`` the file,
     ``line`` NULL (the lines keep their order: stored as a table, its ``rowid`` numbers
-    them, as `nii_rows_sql` reads it). It fails (and the caller falls back to
+    them, as `nii_numbers_sql` reads it). It fails (and the caller falls back to
     `nii_text_objects_sql`, exact to the line) on anything that is not a JSON object a line,
     or on a line longer than `MAX_LINE_BYTES`.
 
@@ -390,12 +390,12 @@ def _listed(paths: list[str]) -> str:
 
 def nii_lines_sql(objects: str) -> str:
     """Each NII line read as `read_nii` reads it, on its own (stored as a table for
-    `nii_rows_sql`).
+    `nii_numbers_sql` and `nii_rows_sql`).
 
     ``objects`` is a query shaped as `nii_text_objects_sql`'s (``key``, ``line``,
     ``too_long``, ``valid``, ``kind`` and the fields, JSON, in columns of their names). The
     result's columns: ``key``, ``line``, ``problem`` (a key of `NII_PROBLEMS`, NULL for a good
-    line; what only the whole file tells, `nii_rows_sql` adds), ``fork``, ``posted_at`` (Unix
+    line; what only the whole file tells, `nii_numbers_sql` adds), ``fork``, ``posted_at`` (Unix
     seconds), ``vpos`` (1/100 s), ``given_no`` (the line's ``no``, NULL without one),
     ``content`` and ``commands``. A projection: its rows keep the order of ``objects``."""
     v = {f: f'"{f}"' for f in NII_FIELDS}
@@ -469,54 +469,62 @@ SELECT key, line,
 FROM parsed"""
 
 
-def nii_rows_sql(lines: str, files: str) -> str:
-    """The comments of the table ``lines`` (`nii_lines_sql`'s rows; a line without a ``line``
-    is numbered by its ``rowid``: the JSON reader's lines, stored in their order), exactly as
-    `read_nii` + the importer read them.
+def nii_numbers_sql(lines: str, files: str) -> str:
+    """How the lines of the table ``lines`` (`nii_lines_sql`'s rows; a line without a
+    ``line`` is numbered by its ``rowid``: the JSON reader's lines, stored in their order) are
+    numbered and judged, exactly as `read_nii` + the importer do; narrow, to be stored as a
+    table for `nii_rows_sql`.
 
     ``files`` (``path``, ``member``, ``video_id``) names each ``key``'s member of an archive
-    (or file) and video. The result's columns: ``member``, ``line`` and ``problem``, then the
-    `formats.columns` columns (``posted_at`` as Unix seconds), and ``duplicate``. Numbering
-    and de-duplication are the importer's: a line without a (positive) ``no`` gets ``-n`` in
-    file order per fork, and of lines repeating a ``no`` all but the first are ``duplicate``
-    (``ON CONFLICT DO NOTHING``); numbers made up that way never repeat, so only lines that
-    give one are compared."""
+    (or file) and video. The result's columns: ``r`` (the line's ``rowid`` in ``lines``),
+    ``member``, ``line``, ``problem`` (also what only the whole file tells), ``no`` and
+    ``duplicate``. Numbering and de-duplication are the importer's: a line without a
+    (positive) ``no`` gets ``-n`` in file order per fork, and of lines repeating a ``no`` all
+    but the first are ``duplicate`` (``ON CONFLICT DO NOTHING``); numbers made up that way
+    never repeat, so only lines that give one are compared."""
     return f"""
-WITH joined AS (
-    SELECT f.member, f.video_id, l.* EXCLUDE (key, line), coalesce(l.line, l.rowid) AS line
+WITH joined AS (  -- narrow: a window carries all it is given
+    SELECT l.rowid AS r, f.member, f.video_id, coalesce(l.line, l.rowid) AS line, l.fork,
+           l.given_no, l.problem
     FROM {lines} AS l JOIN {files} AS f ON f.path = l.key
-), made AS (  -- narrow: a window carries all it is given
-    SELECT member, line, -row_number() OVER (PARTITION BY member, fork ORDER BY line) AS no
+), made AS (
+    SELECT r, -row_number() OVER (PARTITION BY member, fork ORDER BY line) AS no
     FROM joined WHERE NOT coalesce(given_no > 0, false)
 ), repeated AS (
-    SELECT member, line FROM (
-        SELECT member, line,
-               row_number() OVER (PARTITION BY member, fork, given_no ORDER BY line) AS n
+    SELECT r FROM (
+        SELECT r, row_number() OVER (PARTITION BY member, fork, given_no ORDER BY line) AS n
         FROM joined WHERE given_no > 0
     ) WHERE n > 1
 ), numbered AS (
     SELECT j.*, CASE WHEN j.given_no > 0 THEN j.given_no ELSE m.no END AS no,
-           r.line IS NOT NULL AS repeated
-    FROM joined AS j
-    LEFT JOIN made AS m ON m.member = j.member AND m.line = j.line
-    LEFT JOIN repeated AS r ON r.member = j.member AND r.line = j.line
+           rp.r IS NOT NULL AS repeated
+    FROM joined AS j LEFT JOIN made AS m ON m.r = j.r LEFT JOIN repeated AS rp ON rp.r = j.r
 )
-SELECT n.member, n.line,
-       CASE WHEN n.problem IS NULL AND (n.no < -{INT32}
-                 OR length('nii:' || n.video_id) > {TEXT_LENGTHS["thread_id"]}) THEN 5
-            ELSE n.problem END AS problem,
-       n.video_id, 'nii:' || n.video_id AS thread_id, n.fork, TRY_CAST(n.no AS BIGINT) AS no,
-       TRY_CAST(n.vpos * 10 AS BIGINT) AS vpos_ms, n.posted_at, n.content, n.commands,
+SELECT r, member, line,
+       CASE WHEN problem IS NULL AND (no < -{INT32}
+                 OR length('nii:' || video_id) > {TEXT_LENGTHS["thread_id"]}) THEN 5
+            ELSE problem END AS problem,
+       TRY_CAST(no AS BIGINT) AS no, numbered.problem IS NULL AND repeated AS duplicate
+FROM numbered"""
+
+
+def nii_rows_sql(lines: str, numbers: str, files: str) -> str:
+    """The comments of the table ``lines`` (`nii_lines_sql`'s rows) as numbered in the
+    table ``numbers`` (`nii_numbers_sql`'s rows of the same ``lines`` and ``files``): its
+    ``member``, ``line``, ``problem``, then the `formats.columns` columns (``posted_at`` as
+    Unix seconds), and ``duplicate``. A join, not stored: the wide rows are stored once."""
+    return f"""
+SELECT n.member, n.line, n.problem, f.video_id, 'nii:' || f.video_id AS thread_id, l.fork,
+       n.no, TRY_CAST(l.vpos * 10 AS BIGINT) AS vpos_ms, l.posted_at, l.content, l.commands,
        CAST(NULL AS INTEGER) AS date_usec, CAST(NULL AS VARCHAR) AS user_id,
        false AS is_premium,
-       CASE WHEN contains(n.commands, '184')
-            THEN regexp_matches(n.commands, '(^|{_SPACE})184($|{_SPACE})') ELSE false END
+       CASE WHEN contains(l.commands, '184')
+            THEN regexp_matches(l.commands, '(^|{_SPACE})184($|{_SPACE})') ELSE false END
        AS is_anonymous,
        false AS is_deleted, CAST(NULL AS SMALLINT) AS deleted_reason,
        CAST(NULL AS INTEGER) AS score, CAST(NULL AS INTEGER) AS nicoru_count,
        CAST(NULL AS VARCHAR) AS comment_id, CAST(NULL AS VARCHAR) AS source,
        CAST(NULL AS VARCHAR) AS message_id, CAST(NULL AS BOOLEAN) AS is_overflowed,
-       CAST(NULL AS VARCHAR) AS name,
-       n.problem IS NULL AND n.repeated AS duplicate
-FROM numbered AS n
+       CAST(NULL AS VARCHAR) AS name, n.duplicate
+FROM {lines} AS l JOIN {numbers} AS n ON n.r = l.rowid JOIN {files} AS f ON f.path = l.key
 """
