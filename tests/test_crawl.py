@@ -470,6 +470,47 @@ def test_all_history_after_a_window_crawl_walks_what_the_window_left(site, nico,
     assert not site.stats.watch and "0 videos fetched" in result.stdout
 
 
+def test_all_history_finishes_a_catch_up_left_unfinished_after_the_crawl(site, nico, tmp_path):
+    """A video the collection holds complete whose thread a later fetch left mid catch-up
+    (newer comments walked down only part way: ``catchup_when`` still set) is not complete:
+    a crawl with --all-history fetches it again, finishes the catch-up, and stores the
+    stretch it had not read."""
+    db = tmp_path / "c.db"
+    ref = f"tag/{SMALL_TAG}"
+    world = site.world
+    videos = readable(world, [v for v, tags in world.tags.items() if SMALL_TAG in tags])
+    result = nico("crawl", ref, "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert stored(db) == truth(world, videos)
+    # As a fetch interrupted in its catch-up leaves it: the newest comments of one thread
+    # not read yet, the cursor above them, the stop at the last number it had stored.
+    [(thread_id, newest_no)] = query(
+        db,
+        "SELECT thread_id, max(no) FROM comments WHERE fork = 'main' AND video_id = ? "
+        "GROUP BY thread_id",
+        videos[0],
+    )
+    cut = newest_no - 20
+    query(
+        db, "DELETE FROM comments WHERE thread_id = ? AND fork = 'main' AND no > ?", thread_id, cut
+    )
+    query(
+        db,
+        "UPDATE threads SET catchup_when = ?, catchup_stop_no = ? "
+        "WHERE thread_id = ? AND fork = 'main'",
+        int(time.time()),
+        cut,
+        thread_id,
+    )
+    assert stored(db) != truth(world, videos)
+    site.reset_stats()
+    result = nico("crawl", ref, "--all-history", "--db", db, *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert stored(db) == truth(world, videos)
+    assert dict(site.stats.watch) == {videos[0]: 1}
+    assert query(db, "SELECT count(*) FROM threads WHERE catchup_when IS NOT NULL") == [(0,)]
+
+
 def test_nvapi_503s_are_retried_and_one_that_persists_is_one_clear_error(site, nico, tmp_path):
     db = tmp_path / "c.db"
     down = b"<html><body>503 Service Temporarily Unavailable</body></html>"

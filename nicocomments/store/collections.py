@@ -175,12 +175,13 @@ def drop_unlisted(connection: Connection, collection_id: int, video_ids: Iterabl
 
 
 def _unwalked(video_id):
-    """Whether a thread of ``video_id`` has a history not walked to its first comment yet
-    (but the owner's, which one answer holds whole: no crawl walks it)."""
+    """Whether a thread of ``video_id`` has a history not walked to its first comment yet,
+    or a catch-up with newer comments left unfinished (`ThreadSummary.complete`): a stretch
+    not read. The owner's is never walked (one answer holds it whole)."""
     return exists().where(
         threads.c.video_id == video_id,
         threads.c.fork != "owner",
-        threads.c.history_complete.is_(False),
+        or_(threads.c.history_complete.is_(False), threads.c.catchup_when.is_not(None)),
     )
 
 
