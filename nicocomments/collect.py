@@ -172,15 +172,10 @@ class _Job:
         now = int(self.clock())
         start = options.before or now
         if options.refresh:
-            self._set(
-                ref,
-                history_when=None,
-                history_complete=False,
-                history_end=None,
-                catchup_when=None,
-                catchup_stop_no=None,
+            store.save_retrying(
+                self.engine, lambda c: store.forget_history(c, ref.thread_id, ref.fork)
             )
-            state = store.ThreadState(state.stored, state.max_no, None, False, None, None)
+            state = state.forgotten()
         walked_before = state.history_complete or state.history_when is not None
         # A walk from now back to its end, all in this run, is a complete pass: what it did not
         # see of what was stored before (in the seconds its answers covered) is no longer served.
