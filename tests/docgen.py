@@ -177,9 +177,13 @@ def performance_markdown() -> str:
         "| benchmark | case | nicocomments | baseline | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
     ]
-    large = path.with_name(LARGE_CORPUS_RESULTS)  # the size: a run of its own
-    extra = json.loads(large.read_text(encoding="utf-8")) if large.exists() else None
-    for m in payload["measurements"] + (extra["measurements"] if extra else []):
+    # The sizes: runs of their own, each its command beside it.
+    large = [
+        (json.loads(path.with_name(name).read_text(encoding="utf-8")), name, script)
+        for name, script in LARGE_RUNS.items()
+        if path.with_name(name).exists()
+    ]
+    for m in payload["measurements"] + [m for run, _, _ in large for m in run["measurements"]]:
         unit = f" {m['unit']}" if m["unit"] else ""
         baseline = "" if m["baseline"] is None else f"{figure(m['baseline'])}{unit}"
         ratio = "" if m["ratio"] is None else f"{m['ratio']:.2f}"
@@ -187,17 +191,19 @@ def performance_markdown() -> str:
             f"| {m['benchmark']} | {m['case']} | {figure(m['value'])}{unit} | {baseline} "
             f"| {ratio} | {m['target']} | {'yes' if m['ok'] else '**no**'} |"
         )
-    if extra:
+    if large:
+        rows = sum(len(run["measurements"]) for run, _, _ in large)
+        out += ["", f"The last {rows} rows are runs of their own, at the issue's size:", ""]
         out += [
-            "",
-            f"The last row is a run of its own ({extra['when'][:10]}): `python "
-            f"benchmarks/bench_corpus.py --size 100000000 --json "
-            f"benchmarks/results/{LARGE_CORPUS_RESULTS}`.",
+            f"- {run['when'][:10]}: `python benchmarks/{script} --size 100000000 --json "
+            f"benchmarks/results/{name}`"
+            for run, name, script in large
         ]
     return "\n".join(out) + "\n"
 
 
-LARGE_CORPUS_RESULTS = "corpus-100m.json"
+#: Results of runs at the issue's 100 million (kept in git; the table's last rows).
+LARGE_RUNS = {"corpus-100m.json": "bench_corpus.py", "nii-100m.json": "bench_nii.py"}
 
 
 def _benchmarks_common():
