@@ -423,3 +423,39 @@ def test_buckets_are_floors_below_zero_too(x):
     zero, which would put the last moments before 1970 in the bucket after them."""
     got = duckdb.sql(f"SELECT {scan._floor_div(str(x), 4)}").fetchall()[0][0]
     assert got == x // 4
+
+
+@pytest.mark.parametrize(
+    ("hours", "period"), [(1, "minute"), (23.9, "minute"), (24, "hour"), (71, "hour"), (72, "day")]
+)
+def test_posting_activity_period_follows_the_posts_not_the_days_they_fall_on(
+    tmp_path, hours, period
+):
+    """Comments from 23:30 Japan time for ``hours``: posting activity per minute under a day
+    of posts, per hour under three days, then per day, the same for a frame and a dataset.
+    An hour across midnight is an hour (it was drawn per hour: it falls on two days)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from nicocomments.analysis.report import _activity_chart, activity_period, posting_span
+    from nicocomments.formats import dataset
+    from nicocomments.records import Comment
+
+    start = int(datetime(2024, 5, 1, 23, 30, tzinfo=ZoneInfo(na.JAPAN)).timestamp())
+    times = [start, start + int(hours * 3600) // 2, start + int(hours * 3600)]
+    comments = [Comment("lv1", "live", no, 0, t, "x") for no, t in enumerate(times, 1)]
+    with dataset.connect() as connection:
+        dataset.write_comments(
+            connection, dataset.arrow_batches("lv1", comments), tmp_path, by="month", unit="u"
+        )
+    frame = pd.DataFrame(
+        {"posted_at": pd.to_datetime(times, unit="s", utc=True).tz_convert(na.JAPAN)}
+    )
+    for viewers in (frame, na.scan_comments(tmp_path, tz=na.JAPAN, forks=("live",))):
+        span = posting_span(viewers)
+        assert span == pd.Timedelta(seconds=times[-1] - times[0])
+        assert activity_period(span)[1] == period
+        chart = _activity_chart(viewers)
+        assert chart.title == f"Posting activity per {period} (drag to zoom)"
+        assert sum(chart.figure.data[0].y) == len(times)
+    assert posting_span(frame.iloc[:0]) == pd.Timedelta(0)

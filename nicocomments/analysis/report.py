@@ -293,10 +293,8 @@ def _density_chart(viewers: pd.DataFrame, bin: str, length: int | None, axis: st
 
 def _activity_chart(viewers: pd.DataFrame) -> Chart:
     go = _plotly()
-    days = activity(viewers, freq="1D")
-    freq, unit, shown = activity_period(days.index)
-    if freq != "1D":
-        days = activity(viewers, freq=freq)
+    freq, unit, shown = activity_period(posting_span(viewers))
+    days = activity(viewers, freq=freq)
     figure = go.Figure(
         go.Scatter(
             x=days.index,
@@ -421,11 +419,24 @@ def _changes_chart(observations: pd.DataFrame) -> Chart:
     return Chart("changes", "Deletions and nicoru changes seen by re-crawls", figure)
 
 
-def activity_period(days: pd.DatetimeIndex) -> tuple[str, str, str]:
+def posting_span(viewers) -> pd.Timedelta:
+    """The time from the first comment posted to the last (of a frame, or of a dataset's
+    `CommentScan`); zero without comments."""
+    if isinstance(viewers, CommentScan):
+        ((first, last),) = viewers.rows("SELECT min(posted_at), max(posted_at) FROM {rows}")
+    else:
+        first, last = viewers["posted_at"].min(), viewers["posted_at"].max()
+    if first is None or pd.isna(first):
+        return pd.Timedelta(0)
+    return pd.Timestamp(last) - pd.Timestamp(first)
+
+
+def activity_period(span: pd.Timedelta) -> tuple[str, str, str]:
     """(pandas frequency, its name, a d3 time format) for posting activity: per day, unless the
-    comments were all posted within a few days (a live program, a short burst), then per hour
-    or per minute, so the chart has more than a point or two."""
-    span = days.max() - days.min() if len(days) else pd.Timedelta(0)
+    comments were all posted within a few days (``span``: `posting_span`; a live program, a
+    short burst), then per hour or per minute, so the chart has more than a point or two. The
+    span of the posts themselves, not of the days they fall on: an hour across midnight is
+    an hour."""
     if span >= pd.Timedelta(days=ACTIVITY_DAYS):
         return "1D", "day", "%Y-%m-%d"
     if span >= pd.Timedelta(days=1):
