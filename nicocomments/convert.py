@@ -404,7 +404,12 @@ class _Conversion:
         self._drop_batch_dir()
 
     _exact: bool = False  # whether the last `_parse_batch` cut the files into lines
-    _files: str = "nii_files"  # the table of files the last `_parse_batch` read
+
+    @property
+    def _files(self) -> str:
+        """The table of files the last `_parse_batch` read (a file cut short by
+        `_text_objects` is read from a copy)."""
+        return "nii_text_files" if self._exact else "nii_files"
 
     def _parse_batch(self, paths: list[str], *, exact: bool = False) -> list[tuple]:
         """Parse ``paths`` (of ``nii_files``) into the tables ``nii_lines`` and
@@ -419,7 +424,6 @@ class _Conversion:
         run, connection = dataset.run, self.connection
         self._exact = True
         undecodable: dict[str, int] = {}
-        files = "nii_files"
         if not exact:
             try:
                 lines = nii_lines_sql(nii_raw_objects_sql(paths))
@@ -429,10 +433,8 @@ class _Conversion:
                 pass
         if self._exact:
             objects, undecodable = self._text_objects(paths)
-            files = "nii_text_files"  # a file cut short is read from a copy
             run(connection, f"CREATE OR REPLACE TEMP TABLE nii_lines AS {nii_lines_sql(objects)}")
-        self._files = files
-        numbers = nii_numbers_sql("nii_lines", files)
+        numbers = nii_numbers_sql("nii_lines", self._files)
         run(connection, f"CREATE OR REPLACE TEMP TABLE nii_numbers AS {numbers}")
         counts = run(
             connection,
