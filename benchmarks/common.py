@@ -100,12 +100,19 @@ def report(measurements: list[Measurement], json_path: Path | None = None) -> in
     payload = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
+        "command": command(),
         "measurements": [asdict(m) for m in measurements],
     }
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     return 0 if all(m.ok for m in measurements) else 1
+
+
+def command() -> str:
+    """How this run was started, as run from the project's directory (kept with its results:
+    the README says how to run it again)."""
+    return " ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
 
 
 def figure(value: float) -> str:

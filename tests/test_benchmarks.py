@@ -43,6 +43,8 @@ def test_every_benchmark_runs_and_reports(tmp_path):
     assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
     payload = json.loads(out.read_text())
     assert {"cpu", "cores", "python", "sqlite"} <= set(payload["machine"])
+    # How to run it again (the README's table cites the command of each run of its own).
+    assert payload["command"] == f"python benchmarks/run.py --tiny --json {out}"
     measurements = payload["measurements"]
     assert {m["benchmark"] for m in measurements} == EXPECTED
     for m in measurements:
