@@ -26,6 +26,7 @@ from nicocomments.cli.common import (
     out,
     walk_notes_hidden,
 )
+from nicocomments.cli.progress import REDRAWS_PER_SECOND
 from nicocomments.crawl import (
     CrawlOptions,
     CrawlProgress,
@@ -251,6 +252,7 @@ class _View(CrawlProgress):
             TimeRemainingColumn(),
             TextColumn("{task.fields[note]}", style="yellow"),
             console=console,
+            refresh_per_second=REDRAWS_PER_SECOND,
         )  # fmt: skip
         self.task = None
         self.started = False
