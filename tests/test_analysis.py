@@ -47,6 +47,9 @@ def test_load_comments_applies_the_documented_dtypes(analysis_db):
     assert owner["fork"] == "owner" and owner["score"] is pd.NA and owner["date_usec"] is pd.NA
     deleted = everything[everything["is_deleted"]]
     assert deleted["deleted_reason"].tolist() == [2] and deleted["content"].tolist() == [""]
+    # Text columns no row fills (SQLite's driver types them as integers) are text, all NA.
+    for name in ("message_id", "name"):
+        assert everything[name].isna().all() and everything[name].dtype == "string", name
 
 
 def test_load_comments_defaults_leave_out_owner_and_deleted(df):
