@@ -5,8 +5,10 @@ Both run as child processes of this one, one after the other, so each has the ma
 and its peak resident set size is read from the kernel (`wait4`). The baseline reads the same
 fields and writes one zstd Parquet file; nico also numbers, de-duplicates, checks every value
 as `nico import` does, types and partitions. Targets: ≥ 0.7× the baseline's speed (lines a
-second); peak memory < 1 GB. Beside it (details, no target) the same bare COPY written as the
-dataset is, partitioned by month: how much of the gap is the layout rather than the reading.
+second); peak memory < 1 GB. Beside it (details, no target) the same bare COPY written by
+month, and written in the dataset's layout (every column of its schema, typed, by month; no
+checks, numbering or de-duplication): that one is the most any import writing this layout
+could reach, its ratio the ceiling of ours.
 
     python benchmarks/bench_nii.py [--size 2000000]
 """
@@ -37,6 +39,51 @@ BY_MONTH = (
     f"to_timestamp(TRY_CAST(date AS BIGINT))) AS posted_at, {FIELDS} FROM {READ})) "
     "TO '{out}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month))"
 )
+
+
+def layout_sql() -> str:
+    """The bare COPY written as the dataset is: the fields read as the baseline reads them,
+    every column of the dataset's schema (`dataset.COLUMN_TYPES`, those NII has no value for
+    NULL, as the import writes them), partitioned by month. A template as `BARE`."""
+    from nicocomments.formats import dataset
+
+    given = {
+        "video_id": "regexp_extract(filename, '([a-z][a-z][0-9]+)[^/]*$', 1)",
+        "thread_id": "'nii:' || regexp_extract(filename, '([a-z][a-z][0-9]+)[^/]*$', 1)",
+        "fork": "CASE WHEN owner THEN 'owner' WHEN easy THEN 'easy' ELSE 'main' END",
+        "no": "no",
+        "vpos_ms": "vpos * 10",
+        "posted_at": "coalesce(try_strptime(date, '%Y-%m-%d %H:%M:%S') - INTERVAL 9 HOUR, "
+        "to_timestamp(TRY_CAST(date AS BIGINT)))",
+        "content": "coalesce(content, comment, '')",
+        "commands": "coalesce(command, '')",
+        "is_premium": "false",
+        "is_anonymous": "contains(command, '184')",
+        "is_deleted": "false",
+    }
+    columns = ", ".join(
+        f"CAST({given.get(name, 'NULL')} AS {kind}) AS {name}"
+        for name, kind in dataset.COLUMN_TYPES.items()
+    )
+    return (
+        "COPY (SELECT *, strftime(posted_at, '%Y-%m') AS month FROM (SELECT "
+        f"{columns} FROM {READ})) TO '{{out}}' (FORMAT parquet, COMPRESSION zstd, "
+        "PARTITION_BY (month))"
+    )
+
+
+def same_columns(ours, layout) -> None:
+    """Stop the benchmark unless the layout copy wrote the columns, and types, ours wrote."""
+    import duckdb
+
+    def columns(directory) -> list[tuple]:
+        files = str(directory / "*=*" / "*.parquet").replace("'", "''")
+        return duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{files}')").fetchall()
+
+    if columns(ours) != columns(layout):
+        raise SystemExit(f"the layout copy wrote {columns(layout)}, not {columns(ours)}")
+
+
 RUN_SQL = """
 import duckdb, sys
 connection = duckdb.connect()
@@ -79,6 +126,8 @@ def run(size: int) -> list[Measurement]:
         )
         bare_s, bare_mb = child(["-c", RUN_SQL, _sql(BARE, files, directory / "bare.parquet")])
         by_month_s, _ = child(["-c", RUN_SQL, _sql(BY_MONTH, files, directory / "by-month")])
+        layout_s, _ = child(["-c", RUN_SQL, _sql(layout_sql(), files, directory / "layout")])
+        same_columns(directory / "ds", directory / "layout")
     ours, bare = lines / ours_s, lines / bare_s
     return [
         Measurement(
@@ -97,6 +146,8 @@ def run(size: int) -> list[Measurement]:
                 "bare_peak_mb": bare_mb,
                 "bare_by_month_s": by_month_s,
                 "ratio_to_bare_by_month": by_month_s / ours_s,
+                "bare_layout_s": layout_s,
+                "ceiling_ratio": bare_s / layout_s,
             },
         ),
         Measurement(

@@ -51,6 +51,12 @@ def test_every_benchmark_runs_and_reports(tmp_path):
         assert m["value"] >= 0 and m["target"] and isinstance(m["ok"], bool), m
         if m["ratio"] is not None:
             assert m["ratio"] > 0, m
+    # The NII import beside the bare copy in the dataset's own layout (its ceiling; the
+    # benchmark stops if that copy's columns are not the dataset's).
+    nii = next(m for m in measurements if m["benchmark"] == "nii" and m["unit"] == "lines/s")
+    details = nii["details"]
+    assert details["bare_layout_s"] > 0
+    assert details["ceiling_ratio"] == pytest.approx(details["bare_s"] / details["bare_layout_s"])
     requests = [m for m in measurements if m["benchmark"] == "requests"]
     # The request budget is a count, not a timing: it must hold at any size.
     assert requests and all(m["ok"] for m in requests)
