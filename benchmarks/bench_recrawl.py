@@ -5,7 +5,8 @@ them) parsed and saved again with change tracking (`store.save_comments(..., obs
 into a database that already holds them. Baseline: the same pages parsed and saved again
 without it (ON CONFLICT DO NOTHING, as imports do). Measured: rows a re-crawl adds (comments
 and observations; target 0), and the tracking's overhead as a share of a page's ingest time
-(target ≤ 10 %: ours ≤ 1.10× the baseline's seconds).
+(target ≤ 10 %: ours ≤ 1.10× the baseline's seconds). The two take turns page by page
+(CPU time), into copies of one database; the median of nine such pairs decides.
 
     python benchmarks/bench_recrawl.py [--size 100000]
 """
@@ -31,7 +32,7 @@ from common import (
 
 from nicosandbox import BIG_VIDEO_ID
 
-REPEATS = 9  # interleaved pairs: a noisy machine varies a run by a quarter
+REPEATS = 9  # pairs; a noisy machine varies a run by a quarter, a pair's ratio far less
 
 
 def stored(answers: list[bytes], key: str, path: Path) -> None:
@@ -50,33 +51,43 @@ def stored(answers: list[bytes], key: str, path: Path) -> None:
     engine.dispose()
 
 
-def recrawl(answers: list[bytes], key: str, path: Path, observe: bool) -> tuple[float, int]:
-    """Seconds to parse and save every page again; rows the database gained."""
+def recrawl(answers: list[bytes], key: str, plain: Path, tracked: Path) -> tuple:
+    """Seconds to parse and save every page again into ``plain`` (untracked) and into
+    ``tracked`` (with change tracking), page by page in turn (which goes first alternates), so
+    that a slow moment of the machine, which lasts longer than a page, slows both sides alike;
+    and the rows the tracked database gained."""
     from sqlalchemy import func, select
 
     from nicocomments import store
     from nicocomments.schema import comment_observations, comments
 
-    engine = store.open_db(str(path))
+    engines = {False: store.open_db(str(plain)), True: store.open_db(str(tracked))}
 
     def rows() -> int:
-        with engine.connect() as connection:
+        with engines[True].connect() as connection:
             return sum(
                 connection.execute(select(func.count()).select_from(table)).scalar()
                 for table in (comments, comment_observations)
             )
 
     before = rows()
-    run = store.start_run(engine, video_id=BIG_VIDEO_ID, protocol="nvcomment", mode="window")
+    runs = {
+        observe: store.start_run(engine, video_id=BIG_VIDEO_ID, protocol="nvcomment", mode="window")
+        for observe, engine in engines.items()
+    }
+    seconds = {False: 0.0, True: 0.0}
     steady_memory()
-    started = cpu_seconds()
-    for answer in answers:
-        with engine.begin() as connection:
-            store.save_comments(connection, BIG_VIDEO_ID, run, parse(key, answer), observe=observe)
-    seconds = cpu_seconds() - started
+    for page, answer in enumerate(answers):
+        for observe in (False, True) if page % 2 else (True, False):
+            started = cpu_seconds()
+            with engines[observe].begin() as connection:
+                batch = parse(key, answer)
+                store.save_comments(connection, BIG_VIDEO_ID, runs[observe], batch, observe=observe)
+            seconds[observe] += cpu_seconds() - started
     added = rows() - before
-    engine.dispose()
-    return seconds, added
+    for engine in engines.values():
+        engine.dispose()
+    return seconds[False], seconds[True], added
 
 
 def run(size: int) -> list[Measurement]:
@@ -87,14 +98,14 @@ def run(size: int) -> list[Measurement]:
             first = directory / f"first-{key[:3]}.db"
             stored(answers, key, first)
             plain_runs, our_runs, added = [], [], []
-            for attempt in range(REPEATS):  # interleaved pairs; the median pair decides
-                for observe, runs in ((False, plain_runs), (True, our_runs)):
-                    copy = directory / f"again-{key[:3]}-{attempt}-{observe}.db"
+            for attempt in range(REPEATS):  # pairs interleaved page by page; the median decides
+                copies = [directory / f"again-{key[:3]}-{attempt}-{side}.db" for side in "pt"]
+                for copy in copies:
                     shutil.copy(first, copy)
-                    seconds, gained = recrawl(answers, key, copy, observe)
-                    runs.append(seconds)
-                    if observe:
-                        added.append(gained)
+                plain, tracked, gained = recrawl(answers, key, *copies)
+                plain_runs.append(plain)
+                our_runs.append(tracked)
+                added.append(gained)
             comments = sum(len(parse(key, answer)) for answer in answers)
             measurements.append(
                 Measurement(
