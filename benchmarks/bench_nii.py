@@ -47,9 +47,10 @@ def layout_sql() -> str:
     NULL, as the import writes them), partitioned by month. A template as `BARE`."""
     from nicocomments.formats import dataset
 
+    video = "regexp_extract(filename, '([a-z][a-z][0-9]+)[^/]*$', 1)"  # sm123.jsonl: sm123
     given = {
-        "video_id": "regexp_extract(filename, '([a-z][a-z][0-9]+)[^/]*$', 1)",
-        "thread_id": "'nii:' || regexp_extract(filename, '([a-z][a-z][0-9]+)[^/]*$', 1)",
+        "video_id": video,
+        "thread_id": f"'nii:' || {video}",
         "fork": "CASE WHEN owner THEN 'owner' WHEN easy THEN 'easy' ELSE 'main' END",
         "no": "no",
         "vpos_ms": "vpos * 10",

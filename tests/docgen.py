@@ -163,11 +163,7 @@ def cog_out(text: str) -> None:
 
 def performance_markdown() -> str:
     """The table of benchmarks/results/latest.json (written by `python benchmarks/run.py`)."""
-    import json
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "latest.json"
-    payload = json.loads(path.read_text(encoding="utf-8"))
+    payload, large = _results()
     machine = payload["machine"]
     figure = _benchmarks_common().figure
     out = [
@@ -176,12 +172,6 @@ def performance_markdown() -> str:
         "",
         "| benchmark | case | nicocomments | baseline | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
-    ]
-    # The issue's sizes: runs of their own, each its command beside it.
-    large = [
-        json.loads(path.with_name(name).read_text(encoding="utf-8"))
-        for name in LARGE_RUNS
-        if path.with_name(name).exists()
     ]
     for m in payload["measurements"] + [m for run in large for m in run["measurements"]]:
         unit = f" {m['unit']}" if m["unit"] else ""
@@ -201,40 +191,42 @@ def performance_markdown() -> str:
 def nii_ceiling_markdown() -> str:
     """The NII rows' details: the bare copy, the same written by month and in the dataset's
     layout (its ceiling: the most any import writing that layout could reach), and ours."""
+    latest, large = _results()
+    found = [
+        (run, m)
+        for run in (latest, *large)
+        for m in run["measurements"]
+        if m["benchmark"] == "nii" and "bare_layout_s" in (m.get("details") or {})
+    ]
+    if not found:
+        return "  - (no run with these details yet)\n"
+    out = []
+    for run, m in found:
+        d, lines = m["details"], m["case"].rsplit(", ", 1)[-1]
+        out.append(
+            f"  - {lines} ({run['when'][:10]}): the bare copy {d['bare_s']:.1f} s; written by "
+            f"month {d['bare_by_month_s']:.1f} s; in the dataset's layout "
+            f"{d['bare_layout_s']:.1f} s, a ceiling of {d['ceiling_ratio']:.2f}×; "
+            f"`nico import` {d['ours_s']:.1f} s ({m['ratio']:.2f}×)."
+        )
+    below = all(m["details"]["ceiling_ratio"] < float(m["target"].strip("≥ ×")) for _, m in found)
+    verdict = "under" if below else "not always under"
+    out.append(f"\n  In these runs the ceiling is {verdict} the target itself.")
+    return "\n".join(out) + "\n"
+
+
+def _results() -> tuple[dict, list[dict]]:
+    """benchmarks/results/latest.json, and the runs of their own at the issue's sizes
+    (`LARGE_RUNS`, those present)."""
     import json
     from pathlib import Path
 
     results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-    runs = [json.loads((results / "latest.json").read_text(encoding="utf-8"))]
-    runs += [
-        json.loads((results / name).read_text(encoding="utf-8"))
-        for name in LARGE_RUNS
-        if (results / name).exists()
-    ]
-    out = []
-    for run in runs:
-        for m in run["measurements"]:
-            d = m.get("details") or {}
-            if m["benchmark"] != "nii" or "bare_layout_s" not in d:
-                continue
-            lines = m["case"].rsplit(", ", 1)[-1]
-            out.append(
-                f"  - {lines} ({run['when'][:10]}): the bare copy {d['bare_s']:.1f} s; written by "
-                f"month {d['bare_by_month_s']:.1f} s; in the dataset's layout "
-                f"{d['bare_layout_s']:.1f} s, a ceiling of {d['ceiling_ratio']:.2f}×; "
-                f"`nico import` {d['ours_s']:.1f} s ({m['ratio']:.2f}×)."
-            )
-    if not out:
-        return "  - (no run with these details yet)\n"
-    below = all(
-        m["details"]["ceiling_ratio"] < float(m["target"].strip("≥ ×"))
-        for run in runs
-        for m in run["measurements"]
-        if m["benchmark"] == "nii" and "bare_layout_s" in (m.get("details") or {})
-    )
-    verdict = "under" if below else "not always under"
-    out.append(f"\n  In these runs the ceiling is {verdict} the target itself.")
-    return "\n".join(out) + "\n"
+
+    def read(name: str) -> dict:
+        return json.loads((results / name).read_text(encoding="utf-8"))
+
+    return read("latest.json"), [read(n) for n in LARGE_RUNS if (results / n).exists()]
 
 
 #: Results of runs at the issue's 100 million (kept in git; the table's last rows, each with
