@@ -11,7 +11,7 @@ import json
 import duckdb
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nicocomments.convert import _checked
@@ -98,8 +98,12 @@ def assert_agree(data: bytes, in_sql) -> None:
         elif names_its_line and exact:  # the first bad line, bad on its own for that reason
             number, reason = _named(got[1])
             assert number <= _named(expected[1])[0], (data, got, expected)
-            alone = data.split(b"\n")[number - 1] + b"\n"
-            assert in_python(alone) == ("refused", f"line 1 {reason}"), (data, got)
+            alone = in_python(data.split(b"\n")[number - 1] + b"\n")
+            if reason == NII_PROBLEMS[5]:  # the importer's range checks name the comment
+                assert alone[0] == "refused", (data, got, alone)
+                assert alone[1].startswith(("comment ", "a thread id ")), (data, got, alone)
+            else:
+                assert alone == ("refused", f"line 1 {reason}"), (data, got)
 
 
 def _named(message: str) -> tuple[int, str]:
@@ -205,6 +209,7 @@ TRICKY_VALUES = st.one_of(
         max_size=4,
     )
 )
+@example([{"date": -1}, {"date": None}])  # a range problem first: read_nii names a later line
 def test_generated_lines_read_the_same_both_ways(in_sql, lines):
     data = b"".join(json.dumps(line, ensure_ascii=False).encode() + b"\n" for line in lines)
     assert_agree(data, in_sql)
