@@ -99,7 +99,7 @@ def convert_files(
     directory: Path,
     *,
     fmt: str = "auto",
-    by: str = "video",
+    by: str | None = None,
     video_id: str | None = None,
     progress: Progress | None = None,
     memory_limit: str = MEMORY_LIMIT,
@@ -107,10 +107,10 @@ def convert_files(
     chunk_bytes: int = CHUNK_BYTES,
 ) -> Iterator[UnitResult]:
     """Import every file behind ``paths`` into the dataset at ``directory``, one result per
-    unit (units already done are skipped: their result says so)."""
+    unit (units already done are skipped: their result says so). ``by``: how the dataset is
+    partitioned (`dataset.choose_by`: None is the directory's own, or by month)."""
     check_format(fmt)
-    dataset.check_by(by)
-    dataset.check_partitioning(directory, by)
+    by = dataset.choose_by(directory, by, dataset.DEFAULT_BY["import"])
     directory.mkdir(parents=True, exist_ok=True)
     scratch = directory / ".tmp"
     scratch.mkdir(exist_ok=True)

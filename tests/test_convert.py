@@ -94,7 +94,7 @@ def test_resumable_per_archive_and_replacing_never_duplicating(tmp_path):
     out = tmp_path / "ds"
     assert [r.skipped for r in convert_files([first], out)] == [False]
     manifest = json.loads((out / "_nico_manifest.json").read_text())
-    assert manifest["by"] == "video"
+    assert manifest["by"] == "month"  # a new directory, no --by
     assert [u.rsplit("-", 1)[0] for u in manifest["units"]] == ["zip-0001.zip"]
     # started again with both: the first is done, the second is not
     results = list(convert_files([first, second], out))
@@ -191,6 +191,28 @@ def test_cli_import_to_dataset(nico, tmp_path):
         f"Error: cannot import {tmp_path / 'sm5.jsonl'}: line 1 is not JSON (or not UTF-8); "
         "nothing of it was stored"
     ]
+
+
+def test_import_to_without_by_is_by_month_or_as_the_directory_is(nico, tmp_path):
+    """A new directory is by month (a release's millions of videos would be as many
+    directories); one already written is kept as it is; --by without --to is refused."""
+    months, videos = tmp_path / "months", tmp_path / "videos"
+    result = nico("import", NII_FILES[0], "--to", months)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].endswith(f"the dataset {months} (by month).")
+    assert {p.name.split("=")[0] for p in months.glob("*=*")} == {"month"}
+    nico("import", NII_FILES[0], "--to", videos, "--by", "video")
+    result = nico("import", NII_FILES[2], "--to", videos)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].endswith("(by video).")
+    assert sorted(p.name for p in videos.glob("*=*")) == ["video=sm10", "video=sm12"]
+    in_videos = dataset_comments(videos)
+    assert [p for p in in_videos if p[0] == "sm10"] == dataset_comments(months) != []
+    assert {v for v, _ in in_videos} == {"sm10", "sm12"}
+    result = nico("import", NII_FILES[0], "--by", "video", "--db", tmp_path / "nico.db")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == ["Error: --by partitions a dataset: add --to DIR"]
+    assert not (tmp_path / "nico.db").exists()
 
 
 def test_a_unit_moved_or_named_the_old_way_is_replaced_not_doubled(tmp_path):

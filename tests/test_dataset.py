@@ -96,6 +96,23 @@ def test_export_one_video_replaces_only_its_partition(nico, db, tmp_path):
     assert by_video["sm2"] == 20 and by_video["sm1"] < 20
 
 
+def test_export_without_by_keeps_the_directory_partitioning(nico, db, tmp_path):
+    """--by left out: a new directory by video, one already written as it already is (here by
+    month, as nico import --to makes it), never refused for the default."""
+    out = tmp_path / "ds"
+    nico("export", "sm1", "--db", db, "--format", "parquet", "--partitioned", out, "--by", "month")
+    result = nico("export", "sm2", "--db", db, "--format", "parquet", "--partitioned", out)
+    assert result.exit_code == 0, result.output
+    assert "(parquet, by month)" in result.stderr
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
+    assert files == ["month=2020-01/video-sm1-0.parquet", "month=2020-01/video-sm2-0.parquet"]
+    result = nico("export", "sm1", "--db", db, "--by", "month")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "Error: --by partitions a dataset: add --format parquet --partitioned DIR"
+    ]
+
+
 def test_export_partitioned_refusals(nico, db, tmp_path):
     out = tmp_path / "ds"
     result = nico("export", "--db", db, "--partitioned", out)

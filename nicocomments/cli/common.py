@@ -154,12 +154,14 @@ TokenizerOption = Annotated[
 ]
 
 ByOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--by",
         help="How a Parquet dataset is partitioned: video (DIR/video=sm9/) or month "
-        "(DIR/month=2007-03/, of posting, UTC).",
+        "(DIR/month=2007-03/, of posting, UTC). Default: as DIR already is; a new DIR by "
+        "video for export, by month for import.",
         case_sensitive=False,
+        show_default=False,
     ),
 ]
 

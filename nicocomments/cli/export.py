@@ -72,7 +72,7 @@ def export_(
             show_default=False,
         ),
     ] = None,
-    by: ByOption = "video",
+    by: ByOption = None,
     db: str,
 ) -> None:
     """Write a video's stored comments as a file other tools read: legacy XML for danmaku2ass
@@ -111,8 +111,10 @@ def export_(
             raise BadInput("--partitioned writes Parquet: add --format parquet")
         if output is not None:
             raise BadInput("--partitioned DIR and --output are alternatives: give one")
-        _export_dataset(video, partitioned, by.lower(), chosen, hash_user_ids, db)
+        _export_dataset(video, partitioned, by and by.lower(), chosen, hash_user_ids, db)
         return
+    if by is not None:
+        raise BadInput("--by partitions a dataset: add --format parquet --partitioned DIR")
     if video is None:
         raise BadInput("which video? give its id (or --partitioned DIR for every video)")
     video_id = parse_video_id(video)
@@ -137,10 +139,9 @@ def export_(
 
 
 def _export_dataset(
-    video: str | None, directory: Path, by: str, forks: tuple, salt: str | None, db: str
+    video: str | None, directory: Path, by: str | None, forks: tuple, salt: str | None, db: str
 ) -> None:
-    dataset.check_by(by)
-    dataset.check_partitioning(directory, by)
+    by = dataset.choose_by(directory, by, dataset.DEFAULT_BY["export"])
     connection = dataset.connect()
     total = 0
     with store.database(db, read_only=True) as engine, engine.connect() as db_connection:

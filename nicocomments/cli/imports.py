@@ -10,6 +10,8 @@ import typer
 from nicocomments import store
 from nicocomments.cli.common import ByOption, err, error_line, guarded, out
 from nicocomments.convert import convert_files
+from nicocomments.errors import BadInput
+from nicocomments.formats import dataset
 from nicocomments.ids import parse_video_id
 from nicocomments.ingest import check_format, import_files
 
@@ -51,7 +53,7 @@ def import_(
             show_default=False,
         ),
     ] = None,
-    by: ByOption = "video",
+    by: ByOption = None,
     db: str,
 ) -> None:
     """Import comments that other tools saved: legacy XML (Saccubus, Niconicome, NicoFox,
@@ -74,7 +76,8 @@ def import_(
         nico import nii/thread/*.zip --to comments/ --by month
 
     With --to DIR the comments go to a Hive-partitioned Parquet dataset instead (the same
-    columns and rules; nico analyze --dataset DIR reads it, so do DuckDB, Polars and pyarrow).
+    columns and rules; nico analyze --dataset DIR reads it, so do DuckDB, Polars and pyarrow),
+    partitioned as DIR already is, a new DIR by month unless --by says otherwise.
     NII files are converted by DuckDB in batches, in bounded memory; each archive's files
     in DIR carry its name, so importing it again replaces them, and DIR/_nico_manifest.json
     records the archives done: an interrupted run, started again, goes on with the next.
@@ -83,8 +86,10 @@ def import_(
     check_format(fmt)
     video_id = parse_video_id(video) if video else None
     if to is not None:
-        _import_to_dataset(paths, to, fmt, by.lower(), video_id)
+        _import_to_dataset(paths, to, fmt, by and by.lower(), video_id)
         return
+    if by is not None:
+        raise BadInput("--by partitions a dataset: add --to DIR")
     results = []
     with store.database(db) as engine:
         for result in import_files(engine, paths, fmt=fmt, video_id=video_id):
@@ -112,8 +117,9 @@ def import_(
 
 
 def _import_to_dataset(
-    paths: list[Path], directory: Path, fmt: str, by: str, video_id: str | None
+    paths: list[Path], directory: Path, fmt: str, by: str | None, video_id: str | None
 ) -> None:
+    by = dataset.choose_by(directory, by, dataset.DEFAULT_BY["import"])
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
 
     results = []

@@ -285,6 +285,23 @@ def forget_unit(directory: Path, unit: str) -> None:
     os.replace(partial, directory / MANIFEST)
 
 
+#: The partitioning of a new directory when none is asked for: ``nico export`` writes the
+#: database's videos (a directory each); ``nico import --to`` mostly whole releases (the NII's
+#: 16.7 million videos would be as many directories), so by month.
+DEFAULT_BY = {"export": "video", "import": "month"}
+
+
+def choose_by(directory: Path, by: str | None, default: str) -> str:
+    """The partitioning to write ``directory`` with: ``by`` when asked for (refused where the
+    directory is already partitioned otherwise), else the directory's own (its manifest's),
+    else ``default``."""
+    if by is None:
+        by = read_manifest(directory).get("by", default)
+    check_by(by)
+    check_partitioning(directory, by)
+    return by
+
+
 def check_partitioning(directory: Path, by: str) -> dict:
     """Refuse to mix partitionings in one directory; the manifest."""
     manifest = read_manifest(directory)
