@@ -213,6 +213,11 @@ def test_import_to_without_by_is_by_month_or_as_the_directory_is(nico, tmp_path)
     assert result.exit_code == 2
     assert result.stderr.splitlines() == ["Error: --by partitions a dataset: add --to DIR"]
     assert not (tmp_path / "nico.db").exists()
+    result = nico("import", NII_FILES[0], "--to", NII_FILES[2])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"Error: {NII_FILES[2]} is a file: a dataset is a directory"
+    ]
 
 
 def test_a_unit_moved_or_named_the_old_way_is_replaced_not_doubled(tmp_path):

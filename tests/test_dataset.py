@@ -111,6 +111,9 @@ def test_export_without_by_keeps_the_directory_partitioning(nico, db, tmp_path):
     assert result.stderr.splitlines() == [
         "Error: --by partitions a dataset: add --format parquet --partitioned DIR"
     ]
+    result = nico("export", "--db", db, "--format", "parquet", "--partitioned", db)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"Error: {db} is a file: a dataset is a directory"]
 
 
 def test_export_partitioned_refusals(nico, db, tmp_path):

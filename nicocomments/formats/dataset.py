@@ -295,6 +295,8 @@ def choose_by(directory: Path, by: str | None, default: str) -> str:
     """The partitioning to write ``directory`` with: ``by`` when asked for (refused where the
     directory is already partitioned otherwise), else the directory's own (its manifest's),
     else ``default``."""
+    if directory.exists() and not directory.is_dir():
+        raise BadInput(f"{directory} is a file: a dataset is a directory")
     if by is None:
         by = read_manifest(directory).get("by", default)
     check_by(by)
