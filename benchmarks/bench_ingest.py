@@ -21,6 +21,7 @@ from common import (
     arguments,
     cpu_seconds,
     default_json,
+    in_turn,
     median_ratio,
     patched,
     raw_commit,
@@ -109,8 +110,7 @@ def pair(
     key: str, answers: list[bytes], rows_by_page: list[list[tuple]], base: Path, path: Path
 ) -> tuple[float, float, int]:
     """Seconds of the baseline and of ours, each into a fresh database, page by page in turn
-    (which goes first alternates), so that a slow moment of the machine, which lasts longer
-    than a page, slows both sides alike; and the comments ours added.
+    (`in_turn`); and the comments ours added.
 
     Ours: a page's bytes parsed and saved as nico fetch saves a page (with change tracking:
     bench_recrawl measures it). The baseline, plain sqlite3: the same rows, already tuples with
@@ -126,7 +126,7 @@ def pair(
     seconds, added = {"base": 0.0, "ours": 0.0}, 0
     steady_memory()
     for page, (answer, rows) in enumerate(zip(answers, rows_by_page, strict=True)):
-        for side in ("base", "ours") if page % 2 else ("ours", "base"):
+        for side in in_turn(page, ("base", "ours")):
             started = cpu_seconds()
             if side == "base":
                 raw_commit(raw, sql, rows)

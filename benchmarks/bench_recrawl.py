@@ -24,6 +24,7 @@ from common import (
     arguments,
     cpu_seconds,
     default_json,
+    in_turn,
     median_ratio,
     report,
     scratch,
@@ -53,9 +54,8 @@ def stored(answers: list[bytes], key: str, path: Path) -> None:
 
 def recrawl(answers: list[bytes], key: str, plain: Path, tracked: Path) -> tuple:
     """Seconds to parse and save every page again into ``plain`` (untracked) and into
-    ``tracked`` (with change tracking), page by page in turn (which goes first alternates), so
-    that a slow moment of the machine, which lasts longer than a page, slows both sides alike;
-    and the rows the tracked database gained."""
+    ``tracked`` (with change tracking), page by page in turn (`in_turn`); and the rows the
+    tracked database gained."""
     from sqlalchemy import func, select
 
     from nicocomments import store
@@ -78,7 +78,7 @@ def recrawl(answers: list[bytes], key: str, plain: Path, tracked: Path) -> tuple
     seconds = {False: 0.0, True: 0.0}
     steady_memory()
     for page, answer in enumerate(answers):
-        for observe in (False, True) if page % 2 else (True, False):
+        for observe in in_turn(page, (False, True)):
             started = cpu_seconds()
             with engines[observe].begin() as connection:
                 batch = parse(key, answer)

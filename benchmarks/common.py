@@ -191,6 +191,13 @@ def cpu_seconds() -> float:
     return time.process_time()
 
 
+def in_turn(page: int, sides: tuple) -> tuple:
+    """The two ``sides`` of a pair in the order they run on page ``page``: they take turns page
+    by page, so that a slow moment of the machine, which lasts longer than a page, slows both
+    alike, and which goes first alternates."""
+    return sides if page % 2 else sides[::-1]
+
+
 def median_ratio(top: list[float], bottom: list[float]) -> float:
     """The median of the runs' ratios, run by run: runs are interleaved, so a slow moment of
     the machine slows both sides of one pair, and the median ignores an odd pair out."""
